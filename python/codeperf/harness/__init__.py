@@ -1,0 +1,1 @@
+"""Measurement: stats, histograms, load models, memory sampling, environment capture, the result envelope, targets."""

@@ -1,0 +1,282 @@
+"""The result envelope every suite writes: the one place that owns its shape.
+
+`reports/<run-id>/<suite>.json` holds one `Envelope`. The committed JSON Schema
+(`envelope.schema.json` beside this file) is generated from `json_schema()` and a
+test keeps the two equal. Writes are atomic (temp file + rename), so a reader
+never sees half a file, and `Recorder` writes whatever was measured with
+`complete: false` when a run is interrupted or fails.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import signal
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+SUITES = ("bench_rust", "load", "memory", "mcp")
+TARGET_OPS = ("<", "<=", ">", ">=")
+SCHEMA_PATH = Path(__file__).with_name("envelope.schema.json")
+
+
+class EnvelopeError(ValueError):
+    """A file that is not a valid envelope of a known version; the message names the file."""
+
+
+@dataclass
+class Target:
+    """One target evaluated in this run: measured value beside threshold.
+
+    `measured` is None and `passed` is False when the run could not measure it
+    (a target that was not measured is not a pass).
+    """
+
+    name: str
+    metric: str
+    op: str
+    threshold: float
+    unit: str
+    measured: float | None
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class Envelope:
+    suite: str
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    complete: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    results: list[Any] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    validity: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        # Field order in the file: version and identity first, payload last.
+        order = ["schema_version", "suite", "run_id", "started_at", "finished_at", "complete",
+                 "environment", "config", "results", "targets", "validity", "errors"]
+        return {key: data[key] for key in order}
+
+    @property
+    def failed_targets(self) -> list[Target]:
+        return [t for t in self.targets if not t.passed]
+
+    @property
+    def invalid_checks(self) -> list[dict[str, Any]]:
+        return [v for v in self.validity if not v.get("ok", False)]
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def run_id_for(out_dir: Path) -> str:
+    """The run id of an output directory: `make perf` sets CODEPERF_RUN_ID so every
+    suite of one run shares it; a lone script invents one."""
+    return os.environ.get("CODEPERF_RUN_ID") or new_run_id()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, allow_nan=False, default=_json_default)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of an envelope, derived from the dataclasses above."""
+    number_or_null = {"type": ["number", "null"]}
+    target = {
+        "type": "object",
+        "required": ["name", "metric", "op", "threshold", "unit", "measured", "passed"],
+        "properties": {
+            "name": {"type": "string"},
+            "metric": {"type": "string"},
+            "op": {"enum": list(TARGET_OPS)},
+            "threshold": {"type": "number"},
+            "unit": {"type": "string"},
+            "measured": number_or_null,
+            "passed": {"type": "boolean"},
+            "note": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://codeperf.invalid/envelope.schema.json",
+        "title": "codeperf result envelope",
+        "type": "object",
+        "required": ["schema_version", "suite", "run_id", "started_at", "finished_at", "complete",
+                     "environment", "config", "results", "targets", "validity", "errors"],
+        "properties": {
+            "schema_version": {"const": SCHEMA_VERSION},
+            "suite": {"enum": list(SUITES)},
+            "run_id": {"type": "string", "minLength": 1},
+            "started_at": {"type": "string"},
+            "finished_at": {"type": ["string", "null"]},
+            "complete": {"type": "boolean"},
+            "environment": {"type": "object"},
+            "config": {"type": "object"},
+            "results": {"type": "array"},
+            "targets": {"type": "array", "items": target},
+            "validity": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["check", "ok"],
+                    "properties": {"check": {"type": "string"}, "ok": {"type": "boolean"},
+                                   "detail": {}},
+                },
+            },
+            "errors": {
+                "type": "array",
+                "items": {"type": "object", "required": ["kind", "message"],
+                          "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}},
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+def validate(data: Any, source: str = "<envelope>") -> dict[str, Any]:
+    """Check `data` against the schema; raise EnvelopeError naming `source`."""
+    import jsonschema
+
+    if not isinstance(data, dict):
+        raise EnvelopeError(f"{source}: not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise EnvelopeError(
+            f"{source}: schema_version {version!r} is not known to this codeperf "
+            f"(it reads version {SCHEMA_VERSION})")
+    try:
+        jsonschema.validate(data, json_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise EnvelopeError(f"{source}: invalid envelope at {where}: {exc.message}") from None
+    return data
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and validate an envelope file; EnvelopeError names the file on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EnvelopeError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return validate(data, str(path))
+
+
+class Interrupted(Exception):
+    """Raised inside a recorded run when SIGTERM arrives, so the run unwinds like Ctrl-C."""
+
+
+class Recorder:
+    """Owns one suite's envelope for the duration of a run.
+
+    Use as a context manager. Results, targets, validity checks and errors are
+    added as they are measured; `save()` may be called at any time to
+    checkpoint. On leaving the block the envelope is written: `complete` is true
+    only when the block finished normally and `mark_complete()` was called.
+    Ctrl-C and SIGTERM leave the block through an exception, so partial data is
+    written with `complete: false` and the exception propagates.
+    """
+
+    def __init__(self, suite: str, out_dir: Path, config: dict[str, Any],
+                 environment: dict[str, Any] | None = None) -> None:
+        if suite not in SUITES:
+            raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
+        self.path = Path(out_dir) / f"{suite}.json"
+        if environment is None:
+            from codeperf.harness.environment import capture
+
+            environment = capture()
+        self.envelope = Envelope(suite=suite, run_id=run_id_for(Path(out_dir)),
+                                 started_at=utc_now(), environment=environment, config=config)
+        self._completed = False
+        self._previous_sigterm: Any = None
+
+    # -- adding data -------------------------------------------------------
+    def add_result(self, result: Any) -> None:
+        self.envelope.results.append(result)
+
+    def add_target(self, target: Target) -> None:
+        self.envelope.targets.append(target)
+
+    def add_validity(self, check: str, ok: bool, detail: Any = None) -> None:
+        self.envelope.validity.append({"check": check, "ok": bool(ok), "detail": detail})
+
+    def add_error(self, kind: str, message: str, **extra: Any) -> None:
+        self.envelope.errors.append({"kind": kind, "message": message, **extra})
+
+    def mark_complete(self) -> None:
+        self._completed = True
+
+    def save(self) -> Path:
+        write_json_atomic(self.path, self.envelope.to_dict())
+        return self.path
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> "Recorder":
+        self.save()  # an envelope exists from the first second, marked incomplete
+        try:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread: leave signal handling to the caller
+            self._previous_sigterm = None
+        return self
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        raise Interrupted("SIGTERM")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if exc_type is not None:
+            kind = "interrupted" if issubclass(exc_type, (KeyboardInterrupt, Interrupted)) else "crash"
+            self.add_error(kind, f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
+        self.envelope.complete = exc_type is None and self._completed
+        self.envelope.finished_at = utc_now()
+        self.save()
+
+
+def iter_envelopes(run_dir: Path) -> Iterator[Path]:
+    """The suite files present in a run directory, in the canonical suite order."""
+    for suite in SUITES:
+        path = Path(run_dir) / f"{suite}.json"
+        if path.exists():
+            yield path
