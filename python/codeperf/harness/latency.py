@@ -1,0 +1,94 @@
+"""Latency histograms: HdrHistogram, kept encoded in the JSON so runs can be merged.
+
+Values are recorded in microseconds (1 us .. 1 hour, 3 significant digits, so
+any recorded value is within 0.1% of the truth). Summaries are in milliseconds.
+A value above the range is counted in `overflow` and clamped to the maximum,
+so it still shows in the tail instead of vanishing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600 * 1_000_000
+SIGNIFICANT_DIGITS = 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def _pkey(p: float) -> str:
+    return "p" + (f"{p:g}".replace(".", ""))  # 50 -> p50, 99.9 -> p999
+
+
+class LatencyHistogram:
+    """Records latencies; `summary()` for tables, `to_dict()` for the envelope."""
+
+    def __init__(self) -> None:
+        self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self.overflow = 0
+
+    # -- recording ---------------------------------------------------------
+    def record_us(self, micros: float) -> None:
+        value = max(LOWEST_US, int(round(micros)))
+        if value > HIGHEST_US:
+            self.overflow += 1
+            value = HIGHEST_US
+        self._hist.record_value(value)
+
+    def record_seconds(self, seconds: float) -> None:
+        self.record_us(seconds * 1e6)
+
+    def record_ns(self, nanos: int) -> None:
+        self.record_us(nanos / 1000.0)
+
+    def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
+        self._hist.add(other._hist)
+        self.overflow += other.overflow
+        return self
+
+    # -- reading -----------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return int(self._hist.get_total_count())
+
+    def percentile_ms(self, p: float) -> float | None:
+        if self.count == 0:
+            return None
+        return self._hist.get_value_at_percentile(p) / 1000.0
+
+    def summary(self) -> dict[str, Any]:
+        """count, min/mean/max and the standard percentiles, in ms (None when empty)."""
+        if self.count == 0:
+            return {"count": 0, "min_ms": None, "mean_ms": None, "max_ms": None,
+                    **{f"{_pkey(p)}_ms": None for p in PERCENTILES}}
+        return {
+            "count": self.count,
+            "min_ms": self._hist.get_min_value() / 1000.0,
+            "mean_ms": self._hist.get_mean_value() / 1000.0,
+            "max_ms": self._hist.get_max_value() / 1000.0,
+            **{f"{_pkey(p)}_ms": self.percentile_ms(p) for p in PERCENTILES},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope form: the encoded histogram (HdrHistogram V2, base64) and its summary."""
+        return {"unit": "us", "encoding": "hdrhistogram-v2-base64",
+                "hdr": self._hist.encode().decode("ascii"), "overflow": self.overflow,
+                "summary": self.summary()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LatencyHistogram":
+        if data.get("encoding") != "hdrhistogram-v2-base64":
+            raise ValueError(f"unknown histogram encoding {data.get('encoding')!r}")
+        hist = cls()
+        hist._hist.add(HdrHistogram.decode(data["hdr"].encode("ascii")))
+        hist.overflow = int(data.get("overflow", 0))
+        return hist
+
+    @classmethod
+    def from_values_ms(cls, values: Iterable[float]) -> "LatencyHistogram":
+        hist = cls()
+        for value in values:
+            hist.record_us(value * 1000.0)
+        return hist
