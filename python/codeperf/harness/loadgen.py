@@ -1,0 +1,525 @@
+"""The load generator: closed and open models, arrival schedules, and its own self-checks.
+
+- Closed model (`run_closed`): N workers, each sends, waits for the answer, sends
+  again. It measures service time as the client sees it, but a stalled server
+  also stalls the senders, so a stall shows in very few samples (coordinated
+  omission). Use it for "how many at once", never for latency under a rate.
+- Open model (`run_open`): requests leave on a schedule (`constant`, `poisson`,
+  `ramp`, `burst`) whether or not earlier ones have answered, and latency is
+  measured from the *intended* send time, so a stall shows in every request
+  that should have been sent during it.
+
+Both end: a duration or a request budget, then at most `drain_timeout_s` for
+the requests still in flight, which are then cancelled and counted as errors
+of kind "unfinished". Latencies go into `LatencyHistogram` (HdrHistogram,
+encoded in the JSON). Throughput counts successes only. Errors are counted by
+kind: connect, timeout, http_<status>, protocol, engine, unfinished,
+client_backlog (the open model's in-flight cap refused to send), other.
+
+The generator checks itself (`LoadResult.self_checks`): achieved vs offered
+send rate, schedule lag p99, and the CPU of the event-loop thread that drives
+it; a run where the generator was the bottleneck is `valid: false`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
+
+import aiohttp
+import psutil
+
+from codeperf.harness.latency import LatencyHistogram
+
+Op = Callable[[int], Awaitable[Any]]  # op(request_index); raises on failure
+Progress = Callable[[str], None]
+
+# Self-check thresholds (overridable per run). The loop thread at >= 90% of a
+# core means requests wait for the generator, not the server.
+MAX_LOOP_CPU_PCT = 90.0
+MIN_SEND_RATIO = 0.95
+MAX_LAG_P99_MS = 10.0
+
+
+# ---------------------------------------------------------------- errors
+class RequestError(Exception):
+    """A failed request whose kind the caller knows (e.g. "engine", "http_503")."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(message or kind)
+        self.kind = kind
+
+
+class RemoteTargetRefused(Exception):
+    """A target outside loopback without --allow-remote."""
+
+
+def classify_error(exc: BaseException) -> str:
+    """The error kind of an exception raised by an operation."""
+    if isinstance(exc, RequestError):
+        return exc.kind
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"http_{exc.status}"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # aiohttp's timeouts included
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(exc, aiohttp.ClientError):  # disconnected mid-answer, bad payload, bad SSE
+        return "protocol"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, (ConnectionRefusedError, ConnectionAbortedError)):
+        return "connect"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, EOFError, ValueError)):
+        return "protocol"
+    if isinstance(exc, OSError):
+        return "connect"
+    return "other"
+
+
+def check_loopback(url: str, allow_remote: bool = False) -> None:
+    """Raise RemoteTargetRefused unless `url` is on 127.0.0.0/8, ::1 or localhost.
+
+    Host names other than localhost count as remote without resolving them:
+    a load generator must not reach production by accident.
+    """
+    if allow_remote:
+        return
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise RemoteTargetRefused(
+        f"{url}: {host or '(no host)'} is not a loopback address (127.0.0.0/8, ::1); "
+        f"a load generator must not hit a real service by accident. Pass --allow-remote "
+        f"if you mean it.")
+
+
+# ---------------------------------------------------------------- schedules
+@dataclass(frozen=True)
+class Schedule:
+    """Intended send times (seconds from the start) of an open-model run."""
+
+    name: str
+    params: dict[str, Any]
+    _offsets: Callable[[], Iterator[float]]
+
+    def offsets(self) -> Iterator[float]:
+        return self._offsets()
+
+    def count_before(self, seconds: float, cap: int | None = None) -> int:
+        """How many sends the schedule offers in [0, seconds) (at most `cap`)."""
+        n = 0
+        for off in self.offsets():
+            if off >= seconds or (cap is not None and n >= cap):
+                break
+            n += 1
+        return n
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+
+def constant(rate_rps: float) -> Schedule:
+    """One request every 1/rate seconds."""
+    if rate_rps <= 0:
+        raise ValueError("rate_rps must be positive")
+    interval = 1.0 / rate_rps
+
+    def gen() -> Iterator[float]:
+        i = 0
+        while True:
+            yield i * interval  # multiply, not accumulate: no drift over long runs
+            i += 1
+
+    return Schedule("constant", {"rate_rps": rate_rps}, gen)
+
+
+def poisson(rate_rps: float, seed: int = 0) -> Schedule:
+    """Exponential inter-arrival times with mean 1/rate (a Poisson process), reproducible by seed."""
+    if rate_rps <= 0:
+        raise ValueError("rate_rps must be positive")
+
+    def gen() -> Iterator[float]:
+        rng = random.Random(seed)
+        t = 0.0
+        while True:
+            yield t
+            t += rng.expovariate(rate_rps)
+
+    return Schedule("poisson", {"rate_rps": rate_rps, "seed": seed}, gen)
+
+
+def ramp(start_rps: float, end_rps: float, ramp_s: float) -> Schedule:
+    """Rate rising (or falling) linearly from start to end over ramp_s, then held at end."""
+    if start_rps <= 0 or end_rps <= 0 or ramp_s <= 0:
+        raise ValueError("ramp rates and duration must be positive")
+    slope = (end_rps - start_rps) / ramp_s
+
+    def gen() -> Iterator[float]:
+        # The n-th send is where the integral of the rate reaches n.
+        n = 0
+        area_at_end = (start_rps + end_rps) / 2.0 * ramp_s
+        while True:
+            if n < area_at_end:
+                if slope == 0:
+                    yield n / start_rps
+                else:
+                    yield (-start_rps + math.sqrt(start_rps ** 2 + 2 * slope * n)) / slope
+            else:
+                yield ramp_s + (n - area_at_end) / end_rps
+            n += 1
+
+    return Schedule("ramp", {"start_rps": start_rps, "end_rps": end_rps, "ramp_s": ramp_s}, gen)
+
+
+def burst(size: int, every_s: float, spread_s: float = 0.1, first_at_s: float = 0.0,
+          baseline_rps: float = 0.0) -> Schedule:
+    """`size` requests spread evenly over `spread_s`, repeated every `every_s`; an optional
+    constant baseline rate runs between bursts."""
+    if size <= 0 or every_s <= 0 or spread_s < 0:
+        raise ValueError("burst size and period must be positive")
+
+    def bursts() -> Iterator[float]:
+        k = 0
+        while True:
+            start = first_at_s + k * every_s
+            for j in range(size):
+                yield start + spread_s * j / size
+            k += 1
+
+    def gen() -> Iterator[float]:
+        if baseline_rps <= 0:
+            yield from bursts()
+            return
+        base = constant(baseline_rps).offsets()
+        spikes = bursts()
+        a, b = next(base), next(spikes)
+        while True:
+            if a <= b:
+                yield a
+                a = next(base)
+            else:
+                yield b
+                b = next(spikes)
+
+    return Schedule("burst", {"size": size, "every_s": every_s, "spread_s": spread_s,
+                              "first_at_s": first_at_s, "baseline_rps": baseline_rps}, gen)
+
+
+# ---------------------------------------------------------------- results
+@dataclass
+class LoadResult:
+    """What one run measured. `summary()` for tables; `to_dict()` keeps the raw data."""
+
+    model: str  # "closed" or "open"
+    config: dict[str, Any]
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # successes, from intended send
+    service: LatencyHistogram = field(default_factory=LatencyHistogram)  # successes, from actual send
+    schedule_lag: LatencyHistogram = field(default_factory=LatencyHistogram)  # open model only
+    errors: Counter = field(default_factory=Counter)
+    sent: int = 0
+    ok: int = 0
+    offered: int | None = None  # sends the schedule asked for (open model)
+    sent_on_schedule: int = 0  # sends dispatched before the schedule window closed
+    elapsed_s: float = 0.0  # start to last completion (or cancellation)
+    send_window_s: float = 0.0
+    loop_cpu_s: float = 0.0
+    process_cpu_s: float = 0.0
+    max_in_flight: int = 0
+    timeline: dict[str, list[int]] = field(default_factory=lambda: {"sent": [], "ok": [], "errors": []})
+    thresholds: dict[str, float] = field(default_factory=lambda: {
+        "max_loop_cpu_pct": MAX_LOOP_CPU_PCT, "min_send_ratio": MIN_SEND_RATIO,
+        "max_lag_p99_ms": MAX_LAG_P99_MS})
+
+    @property
+    def errors_total(self) -> int:
+        return sum(self.errors.values())
+
+    def _tick(self, series: str, t_rel: float) -> None:
+        bucket = self.timeline[series]
+        i = max(0, int(t_rel))
+        if i >= len(bucket):
+            bucket.extend([0] * (i + 1 - len(bucket)))
+        bucket[i] += 1
+
+    def summary(self) -> dict[str, Any]:
+        attempts = self.ok + self.errors_total
+        lat = self.latency.summary()
+        s: dict[str, Any] = {
+            "requests_count": self.sent,
+            "ok_count": self.ok,
+            "errors_count": self.errors_total,
+            "error_rate_pct": 100.0 * self.errors_total / attempts if attempts else None,
+            "duration_s": self.elapsed_s,
+            "throughput_rps": self.ok / self.elapsed_s if self.elapsed_s > 0 else None,
+            "offered_rps": (self.offered / self.send_window_s
+                            if self.offered is not None and self.send_window_s > 0 else None),
+            "achieved_send_rps": (self.sent_on_schedule / self.send_window_s
+                                  if self.send_window_s > 0 else None),
+            "max_in_flight_count": self.max_in_flight,
+            **{k: v for k, v in lat.items() if k != "count"},
+            "service_p50_ms": self.service.percentile_ms(50),
+            "service_p99_ms": self.service.percentile_ms(99),
+            "schedule_lag_p50_ms": self.schedule_lag.percentile_ms(50),
+            "schedule_lag_p99_ms": self.schedule_lag.percentile_ms(99),
+            "schedule_lag_max_ms": (self.schedule_lag.summary()["max_ms"]
+                                    if self.schedule_lag.count else None),
+            "generator_cpu_pct": self.loop_cpu_pct,
+            "process_cpu_pct": (100.0 * self.process_cpu_s / self.elapsed_s
+                                if self.elapsed_s > 0 else None),
+        }
+        return s
+
+    @property
+    def loop_cpu_pct(self) -> float | None:
+        return 100.0 * self.loop_cpu_s / self.elapsed_s if self.elapsed_s > 0 else None
+
+    def self_checks(self) -> list[dict[str, Any]]:
+        """Was the generator, not the target, the bottleneck? One check per symptom."""
+        checks = []
+        cpu = self.loop_cpu_pct
+        limit = self.thresholds["max_loop_cpu_pct"]
+        checks.append({"check": "generator_cpu", "ok": cpu is not None and cpu < limit,
+                       "detail": f"event-loop thread used {cpu:.0f}% of a core (limit {limit:.0f}%)"
+                       if cpu is not None else "not measured"})
+        if self.model == "open":
+            ratio = self.sent_on_schedule / self.offered if self.offered else 0.0
+            need = self.thresholds["min_send_ratio"]
+            checks.append({"check": "send_rate", "ok": ratio >= need,
+                           "detail": f"sent {self.sent_on_schedule} of {self.offered} offered within "
+                                     f"the schedule window ({100 * ratio:.1f}%, need "
+                                     f"{100 * need:.0f}%)"})
+            lag = self.schedule_lag.percentile_ms(99)
+            max_lag = self.thresholds["max_lag_p99_ms"]
+            checks.append({"check": "schedule_lag", "ok": lag is not None and lag <= max_lag,
+                           "detail": f"schedule lag p99 {lag:.2f} ms (limit {max_lag:g} ms)"
+                           if lag is not None else "no sends"})
+            backlog = self.errors.get("client_backlog", 0)
+            checks.append({"check": "in_flight_cap", "ok": backlog == 0,
+                           "detail": f"{backlog} sends refused by the in-flight cap "
+                                     f"({self.config.get('max_in_flight')})"})
+        return checks
+
+    @property
+    def valid(self) -> bool:
+        return all(c["ok"] for c in self.self_checks())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "config": self.config,
+            "summary": self.summary(),
+            "errors_by_kind": dict(sorted(self.errors.items())),
+            "histogram": self.latency.to_dict(),
+            "service_histogram": self.service.to_dict(),
+            "schedule_lag_histogram": self.schedule_lag.to_dict() if self.model == "open" else None,
+            "timeline": {"bucket_s": 1.0, **self.timeline},
+            "self_checks": self.self_checks(),
+            "valid": self.valid,
+        }
+
+
+# ---------------------------------------------------------------- runners
+class _Meter:
+    """CPU of the loop thread and of the process, taken on the loop thread."""
+
+    def __init__(self) -> None:
+        self._proc = psutil.Process()
+        self.t0 = time.perf_counter()
+        self.thread0 = time.thread_time()
+        c = self._proc.cpu_times()
+        self.proc0 = c.user + c.system
+
+    def finish(self, result: LoadResult) -> None:
+        c = self._proc.cpu_times()
+        result.elapsed_s = time.perf_counter() - self.t0
+        result.loop_cpu_s = time.thread_time() - self.thread0
+        result.process_cpu_s = c.user + c.system - self.proc0
+
+
+async def _report_progress(result: LoadResult, progress: Progress | None, in_flight: Callable[[], int],
+                           every_s: float) -> None:
+    if progress is None:
+        return
+    start = time.perf_counter()
+    last_ok = 0
+    while True:
+        await asyncio.sleep(every_s)
+        rate = (result.ok - last_ok) / every_s
+        last_ok = result.ok
+        progress(f"t={time.perf_counter() - start:5.1f}s sent={result.sent} ok={result.ok} "
+                 f"errors={result.errors_total} in_flight={in_flight()} ok_rate={rate:.0f}/s")
+
+
+async def _drain(tasks: set[asyncio.Task], timeout_s: float, result: LoadResult) -> None:
+    if tasks:
+        _, pending = await asyncio.wait(set(tasks), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _check_budget(duration_s: float | None, max_requests: int | None) -> None:
+    if duration_s is None and max_requests is None:
+        raise ValueError("a run needs duration_s or max_requests (or both), so it always ends")
+
+
+async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = None,
+                     max_requests: int | None = None, drain_timeout_s: float = 30.0,
+                     progress: Progress | None = None, progress_every_s: float = 2.0
+                     ) -> LoadResult:
+    """`concurrency` workers, each sending its next request when the previous one answered."""
+    _check_budget(duration_s, max_requests)
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    result = LoadResult("closed", {"concurrency": concurrency, "duration_s": duration_s,
+                                   "max_requests": max_requests, "drain_timeout_s": drain_timeout_s})
+    meter = _Meter()
+    t0 = meter.t0
+    deadline = t0 + duration_s if duration_s is not None else math.inf
+    counter = iter(range(max_requests) if max_requests is not None else _count())
+    in_flight = 0
+    perf = time.perf_counter
+    latency, service = result.latency, result.service
+
+    async def worker() -> None:
+        nonlocal in_flight
+        for i in counter:
+            start = perf()
+            if start >= deadline:
+                return
+            result.sent += 1
+            result._tick("sent", start - t0)
+            in_flight += 1
+            result.max_in_flight = max(result.max_in_flight, in_flight)
+            try:
+                await op(i)
+            except asyncio.CancelledError:
+                result.errors["unfinished"] += 1
+                raise
+            except Exception as exc:
+                result.errors[classify_error(exc)] += 1
+                result._tick("errors", perf() - t0)
+            else:
+                end = perf()
+                micros = (end - start) * 1e6
+                latency.record_us(micros)
+                service.record_us(micros)
+                result.ok += 1
+                result._tick("ok", end - t0)
+            finally:
+                in_flight -= 1
+
+    reporter = asyncio.ensure_future(_report_progress(result, progress, lambda: in_flight,
+                                                      progress_every_s))
+    workers = {asyncio.ensure_future(worker()) for _ in range(concurrency)}
+    try:
+        wait_s = (deadline - perf() + drain_timeout_s) if duration_s is not None else None
+        _, pending = await asyncio.wait(workers, timeout=wait_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    finally:
+        reporter.cancel()
+        for task in workers:
+            task.cancel()
+    result.send_window_s = min(perf(), deadline) - t0
+    result.sent_on_schedule = result.sent
+    meter.finish(result)
+    return result
+
+
+def _count() -> Iterator[int]:
+    i = 0
+    while True:
+        yield i
+        i += 1
+
+
+async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = None,
+                   max_requests: int | None = None, max_in_flight: int = 10_000,
+                   drain_timeout_s: float = 30.0, progress: Progress | None = None,
+                   progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS
+                   ) -> LoadResult:
+    """Send on `schedule` regardless of answers; latency counts from the intended send time."""
+    _check_budget(duration_s, max_requests)
+    window = duration_s if duration_s is not None else math.inf
+    result = LoadResult("open", {"schedule": schedule.describe(), "duration_s": duration_s,
+                                 "max_requests": max_requests, "max_in_flight": max_in_flight,
+                                 "drain_timeout_s": drain_timeout_s})
+    result.thresholds["max_lag_p99_ms"] = max_lag_p99_ms
+    result.offered = schedule.count_before(window, max_requests) if math.isfinite(window) else \
+        max_requests
+    loop = asyncio.get_running_loop()
+    perf = time.perf_counter
+    tasks: set[asyncio.Task] = set()
+    latency, service, lag = result.latency, result.service, result.schedule_lag
+
+    async def one(i: int, intended: float, sent: float) -> None:
+        try:
+            await op(i)
+        except asyncio.CancelledError:
+            result.errors["unfinished"] += 1
+            raise
+        except Exception as exc:
+            result.errors[classify_error(exc)] += 1
+            result._tick("errors", perf() - t0)
+        else:
+            end = perf()
+            latency.record_us((end - intended) * 1e6)
+            service.record_us((end - sent) * 1e6)
+            result.ok += 1
+            result._tick("ok", end - t0)
+
+    reporter = asyncio.ensure_future(_report_progress(result, progress, lambda: len(tasks),
+                                                      progress_every_s))
+    meter = _Meter()
+    t0 = meter.t0
+    window_end = t0 + window
+    try:
+        for i, offset in enumerate(schedule.offsets()):
+            if offset >= window or (max_requests is not None and i >= max_requests):
+                break
+            intended = t0 + offset
+            delay = intended - perf()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = perf()
+            lag.record_us((now - intended) * 1e6)
+            result._tick("sent", offset)
+            if now <= window_end + 0.001:  # sends the schedule window still counts as on time
+                result.sent_on_schedule += 1
+            if len(tasks) >= max_in_flight:
+                result.errors["client_backlog"] += 1
+                continue
+            result.sent += 1
+            task = loop.create_task(one(i, intended, now))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if len(tasks) > result.max_in_flight:
+                result.max_in_flight = len(tasks)
+        result.send_window_s = min(perf(), window_end) - t0 if math.isfinite(window) else perf() - t0
+        await _drain(tasks, drain_timeout_s, result)
+    finally:
+        reporter.cancel()
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    if result.send_window_s == 0.0:
+        result.send_window_s = perf() - t0
+    meter.finish(result)
+    return result

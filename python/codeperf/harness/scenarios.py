@@ -1,0 +1,199 @@
+"""The load-scenario registry: `scripts/load_scenarios.py` runs whatever registered here.
+
+A scenario is an async function taking a `ScenarioContext` and returning its
+result entries (docs/results.md). It registers by name with the decorator:
+
+    from codeperf.harness.scenarios import ScenarioContext, scenario
+
+    @scenario("mcp-calls", "1000 MCP tool calls through the bundled servers")
+    async def mcp_calls(ctx: ScenarioContext) -> dict:
+        ctx.progress("starting servers")
+        result = await ctx.loadgen.run_closed(op, concurrency=50, max_requests=1000)
+        return {"id": "mcp-calls/closed-50", "kind": "scenario",
+                "summary": result.summary(), "histogram": result.histogram.to_dict(),
+                "load": result.to_dict()}
+
+Return values:
+- one entry (a dict): the entry is recorded and its `summary` keys become the
+  target metrics `<scenario name>.<key>` (e.g. `sustained.p95_ms`);
+- a list of entries: all are recorded; the metrics come from the first entry
+  whose `kind` is "scenario" (or the first entry);
+- a `ScenarioOutcome`: entries and metrics given explicitly.
+
+Validity checks go through `ctx.add_validity(check, ok, detail)`; the check name
+is prefixed with the scenario name. A scenario that raises is recorded as an
+error (kind "scenario") and the next scenario still runs; Ctrl-C and SIGTERM
+propagate so the Recorder writes partial results.
+
+Modules with scenarios are imported by the driver (`SCENARIO_MODULES`); a
+module that does not exist yet is skipped, one that fails to import is an error
+the driver reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence, Union
+
+from codeperf.harness.envelope import Recorder
+
+# Imported by `load_registered()` so their @scenario decorators run. Order is the
+# default run order of their scenarios (registration order within a module).
+SCENARIO_MODULES = ("codeperf.experts.scenarios", "codeperf.mcp.scenarios")
+
+
+@dataclass
+class ScenarioOutcome:
+    """What a scenario measured: entries for `results`, metrics for `targets`."""
+
+    entries: list[dict[str, Any]]
+    metrics: dict[str, float | None] = field(default_factory=dict)  # keys without the scenario prefix
+
+
+ScenarioReturn = Union[dict, list, ScenarioOutcome]
+ScenarioFn = Callable[["ScenarioContext"], Awaitable[ScenarioReturn]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    run: ScenarioFn
+    needs_experts: bool = True  # False: the driver need not start the simulator for it
+
+
+_REGISTRY: dict[str, Scenario] = {}
+
+
+def scenario(name: str, description: str = "", *, needs_experts: bool = True
+             ) -> Callable[[ScenarioFn], ScenarioFn]:
+    """Register an async scenario function under `name` (unique)."""
+
+    def register(fn: ScenarioFn) -> ScenarioFn:
+        existing = _REGISTRY.get(name)
+        # Re-importing the same module (tests, reloads) re-registers the same function.
+        if existing is not None and (existing.run.__module__, existing.run.__qualname__) != (
+                fn.__module__, fn.__qualname__):
+            raise ValueError(f"scenario {name!r} is already registered by {existing.run.__module__}")
+        doc_lines = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = Scenario(name, description or (doc_lines[0] if doc_lines else ""), fn,
+                                   needs_experts)
+        return fn
+
+    return register
+
+
+def load_registered(modules: Sequence[str] = SCENARIO_MODULES) -> list[str]:
+    """Import the scenario modules; returns import problems (a missing module is not one)."""
+    problems = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                continue  # that package has no scenarios (yet)
+            problems.append(f"{module}: {exc}")
+        except Exception as exc:  # a broken plug-in must not hide the other scenarios
+            problems.append(f"{module}: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def registered() -> dict[str, Scenario]:
+    """Name -> Scenario, in registration order."""
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> Scenario:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(_REGISTRY) or 'none'}") from None
+
+
+@dataclass
+class ScenarioContext:
+    """Everything a scenario may use; the driver builds one per run.
+
+    out_dir      where the suite writes (a scenario may add side files there)
+    quick        shorter runs for pull requests (seconds, not minutes)
+    recorder     the suite's envelope Recorder (add_error / save are fine to call)
+    experts      the parsed experts file (`codeperf.experts.config.ExpertsConfig`),
+                 already pointing at a running simulator when it is the default
+    loadgen      the `codeperf.harness.loadgen` module (run_closed, run_open, schedules)
+    options      extra per-run options from the command line (e.g. {"rate_rps": 50})
+    allow_remote whether non-loopback targets were allowed (--allow-remote)
+    log          where progress lines go (stderr in the script)
+    """
+
+    out_dir: Path
+    quick: bool
+    recorder: Recorder
+    experts: Any = None
+    loadgen: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    allow_remote: bool = False
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
+    current: str = ""  # the scenario now running; set by the driver
+
+    def progress(self, message: str) -> None:
+        """A human progress line on stderr, prefixed with the scenario name."""
+        self.log(f"  [{self.current or 'load'}] {message}")
+
+    def add_validity(self, check: str, ok: bool, detail: Any = None) -> None:
+        prefix = f"{self.current}." if self.current else ""
+        self.recorder.add_validity(prefix + check, ok, detail)
+
+    def check_target(self, url: str) -> None:
+        """Refuse a non-loopback URL unless --allow-remote (raises RemoteTargetRefused)."""
+        from codeperf.harness.loadgen import check_loopback
+
+        check_loopback(url, allow_remote=self.allow_remote)
+
+
+def outcome_of(name: str, value: ScenarioReturn) -> ScenarioOutcome:
+    """Normalise what a scenario returned (see the module docstring)."""
+    if isinstance(value, ScenarioOutcome):
+        return value
+    if isinstance(value, dict):
+        return ScenarioOutcome([value], dict(value.get("summary", {})))
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        main = next((v for v in value if v.get("kind") == "scenario"), value[0] if value else {})
+        return ScenarioOutcome(list(value), dict(main.get("summary", {})))
+    raise TypeError(f"scenario {name!r} returned {type(value).__name__}; expected a result "
+                    f"entry, a list of entries or a ScenarioOutcome")
+
+
+async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str, float | None]:
+    """Run scenarios in order, recording entries as they finish (a checkpoint after each).
+
+    Returns the target metrics, `<scenario>.<key>`. A scenario that raises is
+    recorded as an error and skipped; KeyboardInterrupt / SIGTERM propagate.
+    """
+    metrics: dict[str, float | None] = {}
+    for name in names:
+        spec = get(name)
+        ctx.current = name
+        ctx.log(f"scenario {name}: {spec.description}")
+        started = time.perf_counter()
+        try:
+            outcome = outcome_of(name, await spec.run(ctx))
+        except Exception as exc:  # one failing scenario does not stop the others
+            ctx.recorder.add_error("scenario", f"{name}: {type(exc).__name__}: {exc}",
+                                   scenario=name)
+            ctx.log(f"scenario {name}: FAILED ({type(exc).__name__}: {exc})")
+            ctx.recorder.save()
+            continue
+        finally:
+            ctx.current = ""
+        for entry in outcome.entries:
+            ctx.recorder.add_result(entry)
+        for key, value in outcome.metrics.items():
+            if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[f"{name}.{key}"] = value
+        ctx.recorder.save()
+        ctx.log(f"scenario {name}: done in {time.perf_counter() - started:.1f} s")
+    return metrics

@@ -1,0 +1,44 @@
+"""The command line every bundled server shares: pick a transport, run.
+
+`python -m codeperf.mcp.<server> --transport stdio|http --port N`. HTTP binds to
+loopback by default (the machines this runs on share their network); the
+streamable HTTP endpoint is `http://HOST:PORT/mcp`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import click
+
+from mcp.server.mcpserver import MCPServer
+
+HTTP_PATH = "/mcp"
+# Per-request INFO lines (uvicorn's access log, the SDK's tool log) would cost
+# more than a no-op tool call and flood a benchmark's stderr capture.
+LOG_LEVEL = "WARNING"
+
+
+def transport_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+                      help="TCP port for --transport http.")(fn)
+    fn = click.option("--host", default="127.0.0.1", show_default=True,
+                      help="Address to bind for --transport http.")(fn)
+    fn = click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",
+                      show_default=True, help="stdio (newline-delimited JSON-RPC on stdin/stdout) "
+                      "or streamable HTTP at http://HOST:PORT/mcp.")(fn)
+    return fn
+
+
+def run(server: MCPServer, transport: str, host: str, port: int) -> None:
+    """Serve until stdin closes (stdio) or SIGINT/SIGTERM (http)."""
+    logging.getLogger().setLevel(LOG_LEVEL)
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port, streamable_http_path=HTTP_PATH)
+
+
+def new_server(name: str, instructions: str) -> MCPServer:
+    return MCPServer(name, instructions=instructions, log_level=LOG_LEVEL)
