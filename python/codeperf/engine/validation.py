@@ -69,7 +69,10 @@ def _count(i: int, field: str, value: Any) -> int:
 def validate_params(threshold: Any, similarity: Any) -> tuple[float, str]:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ValueError("threshold: must be a number in [0, 1]")
-    threshold = float(threshold)
+    try:
+        threshold = float(threshold)
+    except OverflowError:  # an int too large for a double
+        raise ValueError("threshold: must be a number in [0, 1]") from None
     if not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold: must be a number in [0, 1]")
     if similarity not in ("cosine", "jaccard"):

@@ -1,0 +1,280 @@
+//! aggregate_responses (docs/algorithms.md, "Aggregation"): twin of python/codeperf/engine/aggregate.py.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::analysis::{analyze_all, Analysis};
+use crate::model::Response;
+use crate::stats::{mean, percentile, stdev};
+use crate::unionfind::UnionFind;
+
+/// Jaccard of content-token sets at or above which two recommendations merge.
+pub const NEAR_DUPLICATE: f64 = 0.6;
+pub const HISTOGRAM_BUCKETS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedRecommendation {
+    pub text: String,
+    pub support: usize,
+    pub response_indices: Vec<usize>,
+    pub variants: usize,
+    pub mean_confidence: f64,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub name: String,
+    pub responses: usize,
+    pub mean_confidence: f64,
+    pub mean_latency_ms: f64,
+    pub total_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statistics {
+    pub confidence_mean: Option<f64>,
+    pub confidence_median: Option<f64>,
+    pub confidence_stdev: Option<f64>,
+    pub confidence_min: Option<f64>,
+    pub confidence_max: Option<f64>,
+    pub latency_mean: Option<f64>,
+    pub latency_p50: Option<f64>,
+    pub latency_p95: Option<f64>,
+    pub latency_max: Option<f64>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub per_expert: Vec<Breakdown>,
+    pub per_model: Vec<Breakdown>,
+    pub confidence_histogram: [u64; HISTOGRAM_BUCKETS],
+}
+
+#[derive(Debug)]
+pub struct Aggregate {
+    pub recommendations: Vec<MergedRecommendation>,
+    pub statistics: Statistics,
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("validated finite"));
+    v
+}
+
+fn breakdown<'a>(responses: &'a [Response], key: impl Fn(&'a Response) -> &'a str) -> Vec<Breakdown> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut groups: FxHashMap<&str, Vec<&Response>> = FxHashMap::default();
+    for r in responses {
+        let k = key(r);
+        groups.entry(k).or_insert_with(|| {
+            order.push(k);
+            Vec::new()
+        }).push(r);
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let members = &groups[name];
+            let mut tokens = 0u64;
+            let mut cost = 0.0;
+            for r in members {
+                tokens += r.prompt_tokens + r.completion_tokens;
+                cost += r.cost_usd;
+            }
+            let conf: Vec<f64> = members.iter().map(|r| r.confidence).collect();
+            let lat: Vec<f64> = members.iter().map(|r| r.latency_ms).collect();
+            Breakdown {
+                name: name.to_string(),
+                responses: members.len(),
+                mean_confidence: mean(&conf).expect("non-empty group"),
+                mean_latency_ms: mean(&lat).expect("non-empty group"),
+                total_tokens: tokens,
+                cost_usd: cost,
+            }
+        })
+        .collect()
+}
+
+pub fn statistics(responses: &[Response]) -> Statistics {
+    let conf: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
+    let lat: Vec<f64> = responses.iter().map(|r| r.latency_ms).collect();
+    let conf_sorted = sorted(conf.clone());
+    let lat_sorted = sorted(lat.clone());
+    let (mut prompt, mut completion, mut cost) = (0u64, 0u64, 0.0f64);
+    let mut histogram = [0u64; HISTOGRAM_BUCKETS];
+    for r in responses {
+        prompt += r.prompt_tokens;
+        completion += r.completion_tokens;
+        cost += r.cost_usd;
+        let bucket = ((r.confidence * HISTOGRAM_BUCKETS as f64) as usize).min(HISTOGRAM_BUCKETS - 1);
+        histogram[bucket] += 1;
+    }
+    Statistics {
+        confidence_mean: mean(&conf),
+        confidence_median: percentile(&conf_sorted, 50),
+        confidence_stdev: stdev(&conf),
+        confidence_min: conf_sorted.first().copied(),
+        confidence_max: conf_sorted.last().copied(),
+        latency_mean: mean(&lat),
+        latency_p50: percentile(&lat_sorted, 50),
+        latency_p95: percentile(&lat_sorted, 95),
+        latency_max: lat_sorted.last().copied(),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        cost_usd: cost,
+        per_expert: breakdown(responses, |r| r.expert.as_str()),
+        per_model: breakdown(responses, |r| r.model.as_str()),
+        confidence_histogram: histogram,
+    }
+}
+
+#[inline]
+fn near_duplicate(a: &[u32], b: &[u32]) -> bool {
+    let (small, large) = if a.len() <= b.len() { (a.len(), b.len()) } else { (b.len(), a.len()) };
+    if (small as f64) < NEAR_DUPLICATE * large as f64 {
+        return false; // Jaccard <= small / large: cannot reach the bar
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / ((a.len() + b.len() - inter) as f64) >= NEAR_DUPLICATE
+}
+
+/// Pairs (c, d) of candidates among `reps` whose keys are near-duplicates.
+///
+/// Prefix filtering: with tokens ordered rarest first, two sets with Jaccard >= 3/5
+/// share a token within the first `len - ceil(3 len / 5) + 1` tokens of each, so only
+/// pairs meeting there are verified. The filter never drops a qualifying pair, so the
+/// result equals checking every pair; `near_duplicate` decides each one.
+fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize, usize)> {
+    let mut freq = vec![0u32; vocab];
+    for &c in reps {
+        for &t in &keys[c] {
+            freq[t as usize] += 1;
+        }
+    }
+    let ordered: Vec<Vec<u32>> = reps
+        .iter()
+        .map(|&c| {
+            let mut k = keys[c].clone();
+            k.sort_unstable_by_key(|&t| (freq[t as usize], t));
+            k
+        })
+        .collect();
+    let prefix = |len: usize| len - (3 * len).div_ceil(5) + 1;
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocab];
+    for (r, k) in ordered.iter().enumerate() {
+        for &t in &k[..prefix(k.len())] {
+            postings[t as usize].push(r as u32);
+        }
+    }
+    let per_rep: Vec<Vec<(usize, usize)>> = (0..reps.len())
+        .into_par_iter()
+        .map(|r| {
+            let k = &ordered[r];
+            let mut partners: Vec<u32> = Vec::new();
+            for &t in &k[..prefix(k.len())] {
+                let list = &postings[t as usize];
+                let from = list.partition_point(|&q| q as usize <= r);
+                partners.extend_from_slice(&list[from..]);
+            }
+            partners.sort_unstable();
+            partners.dedup();
+            partners
+                .into_iter()
+                .map(|q| reps[q as usize])
+                .filter(|&d| near_duplicate(&keys[reps[r]], &keys[d]))
+                .map(|d| (reps[r], d))
+                .collect()
+        })
+        .collect();
+    per_rep.into_iter().flatten().collect()
+}
+
+pub fn merge_recommendations(responses: &[Response], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
+    let mut owner: Vec<usize> = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    let mut keys: Vec<Vec<u32>> = Vec::new();
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    for (i, a) in analyses.iter().enumerate() {
+        for (t, key) in a.recommendations.iter().zip(&a.recommendation_keys) {
+            owner.push(i);
+            texts.push(t);
+            let mut k: Vec<u32> = key
+                .iter()
+                .map(|&local| {
+                    let next = ids.len() as u32;
+                    *ids.entry(a.word(local)).or_insert(next)
+                })
+                .collect();
+            k.sort_unstable();
+            keys.push(k);
+        }
+    }
+    let m = texts.len();
+    let mut uf = UnionFind::new(m);
+    // Candidates with identical keys are near-duplicates (Jaccard 1): merge them at once
+    // and join only the distinct keys, through each one's first member.
+    let mut distinct: FxHashMap<&[u32], usize> = FxHashMap::default();
+    let mut reps: Vec<usize> = Vec::new();
+    for c in 0..m {
+        match distinct.get(keys[c].as_slice()) {
+            Some(&first) => uf.union(first, c),
+            None => {
+                distinct.insert(keys[c].as_slice(), c);
+                reps.push(c);
+            }
+        }
+    }
+    for (c, d) in similar_pairs(&reps, &keys, ids.len()) {
+        uf.union(c, d);
+    }
+    let n = responses.len();
+    let mut merged: Vec<(usize, MergedRecommendation)> = uf
+        .groups()
+        .into_iter()
+        .map(|members| {
+            let root = members[0];
+            let mut supporters: Vec<usize> = members.iter().map(|&c| owner[c]).collect();
+            supporters.dedup(); // owners are non-decreasing in candidate order
+            let conf: Vec<f64> = supporters.iter().map(|&s| responses[s].confidence).collect();
+            let mean_confidence = mean(&conf).expect("a group has a supporter");
+            let support = supporters.len();
+            (root, MergedRecommendation {
+                text: texts[root].to_string(),
+                support,
+                response_indices: supporters,
+                variants: members.len(),
+                mean_confidence,
+                score: (support as f64 / n as f64) * mean_confidence,
+            })
+        })
+        .collect();
+    merged.sort_by(|(ra, a), (rb, b)| {
+        b.score
+            .partial_cmp(&a.score)
+            .expect("finite scores")
+            .then_with(|| b.support.cmp(&a.support))
+            .then_with(|| ra.cmp(rb))
+    });
+    merged.into_iter().map(|(_, r)| r).collect()
+}
+
+pub fn aggregate_from(responses: &[Response], analyses: &[Analysis]) -> Aggregate {
+    Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
+}
+
+pub fn aggregate_responses(responses: &[Response]) -> Aggregate {
+    let analyses = analyze_all(responses);
+    aggregate_from(responses, &analyses)
+}

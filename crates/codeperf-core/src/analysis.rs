@@ -1,0 +1,361 @@
+//! analyze_responses (docs/algorithms.md, "Analysis"): twin of python/codeperf/engine/analysis.py.
+
+use rayon::prelude::*;
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::Hasher;
+
+use crate::document::{self, CodeBlock};
+use crate::model::Response;
+use crate::text::{has_two_code_points, lower, sentence_bounds, token_spans, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
+
+pub const TOP_KEYWORDS: usize = 10;
+
+/// Byte range of a token in `Analysis::lowered`.
+pub type Span = (u32, u32);
+
+/// Token classes: the word lists' bits, and CONTENT for tokens that carry meaning.
+const CONTENT: u8 = 16;
+
+/// What the engine reads from one response; shared by analysis, consensus and aggregation.
+///
+/// Tokens are interned per response (one hash lookup per token; the word lists are
+/// consulted once per distinct token), so `vocab` holds each distinct token once.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The content under the engine's case mapping (same byte offsets as the content).
+    pub lowered: String,
+    pub token_count: u64,
+    pub sentence_count: u64,
+    pub recommendations: Vec<String>,
+    /// Per recommendation: its distinct content tokens as local ids, ascending.
+    pub recommendation_keys: Vec<Vec<u32>>,
+    pub code_blocks: Vec<CodeBlock>,
+    pub hedging: u64,
+    pub certainty: u64,
+    /// Local id -> the span of the token's first occurrence.
+    pub vocab: Vec<Span>,
+    /// (local id, occurrences) of each distinct content token, by first occurrence.
+    pub content_counts: Vec<(u32, u64)>,
+    /// Number of content-token occurrences.
+    pub content_len: u64,
+}
+
+impl Analysis {
+    #[inline]
+    pub fn tok(&self, span: Span) -> &str {
+        &self.lowered[span.0 as usize..span.1 as usize]
+    }
+
+    #[inline]
+    pub fn word(&self, local_id: u32) -> &str {
+        self.tok(self.vocab[local_id as usize])
+    }
+
+    pub fn unique_tokens(&self) -> u64 {
+        self.vocab.len() as u64
+    }
+}
+
+#[derive(Debug)]
+pub struct Keyword {
+    pub token: String,
+    pub score: f64,
+}
+
+#[derive(Debug)]
+pub struct AnalysisReport {
+    pub analyses: Vec<Analysis>,
+    pub keywords: Vec<Keyword>,
+    pub total_tokens: u64,
+}
+
+fn flags_of(tok: &str) -> u8 {
+    let f = word_classes().get(tok);
+    if f & STOP == 0 && has_two_code_points(tok) { f | CONTENT } else { f }
+}
+
+struct Recommendations<'a> {
+    lowered: &'a str,
+    vocab: &'a [Span],
+    flags: &'a [u8],
+    texts: Vec<String>,
+    keys: Vec<Vec<u32>>,
+    /// Texts seen so far, by hash (indexes into `texts`): dedup without copying strings.
+    seen: HashTable<u32>,
+    seen_hashes: Vec<u64>,
+}
+
+impl Recommendations<'_> {
+    fn add(&mut self, ids: &[u32]) {
+        if !ids.iter().any(|&id| self.flags[id as usize] & CONTENT != 0) {
+            return;
+        }
+        let word = |id: u32| {
+            let s = self.vocab[id as usize];
+            &self.lowered[s.0 as usize..s.1 as usize]
+        };
+        let mut normalised = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
+        for (i, &id) in ids.iter().enumerate() {
+            if i > 0 {
+                normalised.push(' ');
+            }
+            normalised.push_str(word(id));
+        }
+        let h = hash_str(&normalised);
+        let texts = &self.texts;
+        if self.seen.find(h, |&k| texts[k as usize] == normalised).is_some() {
+            return;
+        }
+        let mut key: Vec<u32> = ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0).collect();
+        key.sort_unstable();
+        key.dedup();
+        let hashes = &self.seen_hashes;
+        self.seen.insert_unique(h, self.texts.len() as u32, |&k| hashes[k as usize]);
+        self.seen_hashes.push(h);
+        self.texts.push(normalised);
+        self.keys.push(key);
+    }
+}
+
+/// Buffers reused from one response to the next on the same thread.
+#[derive(Default)]
+pub struct Scratch {
+    spans: Vec<Span>,
+    sentence_ends: Vec<usize>,
+    sentence_is_item: Vec<bool>,
+    item_ranges: Vec<(usize, usize)>,
+    bounds: Vec<usize>,
+    table: HashTable<u32>,
+    hashes: Vec<u64>,
+    flags: Vec<u8>,
+    ids: Vec<u32>,
+    counts: Vec<u64>,
+}
+
+#[inline]
+fn hash_str(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Analyse one response, reusing this thread's scratch buffers.
+pub fn analyze_one(content: &str) -> Analysis {
+    SCRATCH.with(|sc| analyze_one_with(content, &mut sc.borrow_mut()))
+}
+
+pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
+    let lowered = lower(content);
+    let doc = document::parse(content);
+    sc.spans.clear();
+    sc.sentence_ends.clear();
+    sc.sentence_is_item.clear();
+    sc.item_ranges.clear();
+    let lb = lowered.as_bytes();
+    for &(ls, le) in &doc.prose_lines {
+        // A list item is read without its marker ("1." is not a sentence) and is a
+        // recommendation as a whole; other lines recommend sentence by sentence.
+        let item = document::list_item(&content[ls..le]);
+        let (bs, be) = match item {
+            Some((a, b)) => (ls + a, ls + b),
+            None => (ls, le),
+        };
+        sentence_bounds(&lb[bs..be], &mut sc.bounds);
+        let item_start = sc.spans.len();
+        for w in sc.bounds.windows(2) {
+            let before = sc.spans.len();
+            token_spans(&lowered, bs + w[0], bs + w[1], &mut sc.spans);
+            if sc.spans.len() > before {
+                sc.sentence_ends.push(sc.spans.len());
+                sc.sentence_is_item.push(item.is_some());
+            }
+        }
+        if item.is_some() && sc.spans.len() > item_start {
+            sc.item_ranges.push((item_start, sc.spans.len()));
+        }
+    }
+
+    // Intern: one hash-table probe per token occurrence; word lists once per distinct token.
+    sc.table.clear();
+    sc.hashes.clear();
+    sc.flags.clear();
+    sc.ids.clear();
+    let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 1);
+    let word = |vocab: &[Span], id: u32| {
+        let s = vocab[id as usize];
+        &lb[s.0 as usize..s.1 as usize]
+    };
+    for &s in &sc.spans {
+        let t = &lowered[s.0 as usize..s.1 as usize];
+        let h = hash_str(t);
+        let id = match sc.table.find(h, |&id| word(&vocab, id) == t.as_bytes()) {
+            Some(&id) => id,
+            None => {
+                let id = vocab.len() as u32;
+                vocab.push(s);
+                sc.hashes.push(h);
+                sc.flags.push(flags_of(t));
+                let hashes = &sc.hashes;
+                sc.table.insert_unique(h, id, |&k| hashes[k as usize]);
+                id
+            }
+        };
+        sc.ids.push(id);
+    }
+
+    let mut hedging = 0;
+    let mut certainty = 0;
+    sc.counts.clear();
+    sc.counts.resize(vocab.len(), 0);
+    let mut order: Vec<u32> = Vec::new();
+    let mut content_len = 0;
+    for &id in &sc.ids {
+        let f = sc.flags[id as usize];
+        hedging += u64::from(f & HEDGE != 0);
+        certainty += u64::from(f & CERTAIN != 0);
+        if f & CONTENT != 0 {
+            if sc.counts[id as usize] == 0 {
+                order.push(id);
+            }
+            sc.counts[id as usize] += 1;
+            content_len += 1;
+        }
+    }
+    let content_counts = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
+
+    let mut recs = Recommendations { lowered: &lowered, vocab: &vocab, flags: &sc.flags, texts: Vec::new(), keys: Vec::new(), seen: HashTable::new(), seen_hashes: Vec::new() };
+    // Recommendations in reading order: a line's sentences, then (for an item) the item.
+    let mut start = 0;
+    let mut items = sc.item_ranges.iter().peekable();
+    for (k, &end) in sc.sentence_ends.iter().enumerate() {
+        let sentence = &sc.ids[start..end];
+        if !sc.sentence_is_item[k] {
+            if sentence.iter().any(|&id| sc.flags[id as usize] & RECOMMEND != 0) {
+                recs.add(sentence);
+            }
+        } else if let Some(&&(a, b)) = items.peek() {
+            if end == b {
+                recs.add(&sc.ids[a..b]);
+                items.next();
+            }
+        }
+        start = end;
+    }
+    let Recommendations { texts, keys, .. } = recs;
+    Analysis {
+        token_count: sc.ids.len() as u64,
+        sentence_count: sc.sentence_ends.len() as u64,
+        recommendations: texts,
+        recommendation_keys: keys,
+        code_blocks: doc.code_blocks,
+        hedging,
+        certainty,
+        vocab,
+        content_counts,
+        content_len,
+        lowered,
+    }
+}
+
+pub fn heuristic_confidence(a: &Analysis) -> f64 {
+    if a.token_count == 0 {
+        return 0.0;
+    }
+    let c = a.certainty as f64;
+    let h = a.hedging as f64;
+    let mut score = 0.5 + 0.3 * ((c - h) / ((a.certainty + a.hedging + 1) as f64));
+    if !a.recommendations.is_empty() {
+        score += 0.1;
+    }
+    if !a.code_blocks.is_empty() {
+        score += 0.1;
+    }
+    score.max(0.0).min(1.0)
+}
+
+/// Top terms by TF-IDF over content tokens; ties broken by the term (code point order).
+pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
+    let n = analyses.len();
+    // Intern each response's distinct content tokens once; per-term sums then follow
+    // response order, exactly as the twin's.
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut words: Vec<&str> = Vec::new();
+    let mut doc_freq: Vec<u64> = Vec::new();
+    let global: Vec<Vec<u32>> = analyses
+        .iter()
+        .map(|a| {
+            a.content_counts
+                .iter()
+                .map(|&(local, _)| {
+                    let w = a.word(local);
+                    let id = *ids.entry(w).or_insert_with(|| {
+                        words.push(w);
+                        doc_freq.push(0);
+                        (words.len() - 1) as u32
+                    });
+                    doc_freq[id as usize] += 1;
+                    id
+                })
+                .collect()
+        })
+        .collect();
+    let idf: Vec<f64> = doc_freq.iter().map(|&df| (((1 + n) as f64) / ((1 + df) as f64)).ln() + 1.0).collect();
+    let mut score = vec![0.0f64; words.len()];
+    for (a, g) in analyses.iter().zip(&global) {
+        let length = a.content_len as f64;
+        for (&(_, cnt), &id) in a.content_counts.iter().zip(g) {
+            score[id as usize] += (cnt as f64 / length) * idf[id as usize];
+        }
+    }
+    let mut ranked: Vec<(&str, f64)> = words.iter().copied().zip(score).collect();
+    let cmp = |a: &(&str, f64), b: &(&str, f64)| b.1.partial_cmp(&a.1).expect("finite scores").then_with(|| a.0.cmp(b.0));
+    if ranked.len() > top && top > 0 {
+        ranked.select_nth_unstable_by(top - 1, cmp);
+        ranked.truncate(top);
+    }
+    ranked.sort_unstable_by(cmp);
+    ranked.truncate(top);
+    ranked.into_iter().map(|(t, s)| Keyword { token: t.to_string(), score: s }).collect()
+}
+
+pub fn analyze_all(responses: &[Response]) -> Vec<Analysis> {
+    responses.par_iter().map(|r| analyze_one(&r.content)).collect()
+}
+
+pub fn analyze_responses(responses: &[Response]) -> AnalysisReport {
+    let analyses = analyze_all(responses);
+    let total_tokens = analyses.iter().map(|a| a.token_count).sum();
+    let keywords = keywords(&analyses, TOP_KEYWORDS);
+    AnalysisReport { analyses, keywords, total_tokens }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_structure() {
+        let a = analyze_one(
+            "You should use a pool.\n- Cache results in Redis\n1. Cache results in Redis\n```py\nx\n```\nIt might work. Definitely!",
+        );
+        assert_eq!(a.recommendations, vec!["you should use a pool", "cache results in redis"]);
+        assert_eq!(a.sentence_count, 5);
+        assert_eq!(a.hedging, 1);
+        assert_eq!(a.certainty, 1);
+        assert_eq!(a.code_blocks.len(), 1);
+        assert!((heuristic_confidence(&a) - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empty_content() {
+        let a = analyze_one("");
+        assert_eq!(a.token_count, 0);
+        assert_eq!(heuristic_confidence(&a), 0.0);
+        assert!(keywords(&[a], 10).is_empty());
+    }
+}

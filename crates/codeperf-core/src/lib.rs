@@ -1,0 +1,17 @@
+//! codeperf-core: the Circle of Experts engine (response analysis, consensus and
+//! aggregation) in pure Rust. The algorithms are specified in docs/algorithms.md and
+//! mirrored exactly by the pure-Python twin in python/codeperf/engine/.
+
+pub mod aggregate;
+pub mod analysis;
+pub mod consensus;
+pub mod document;
+pub mod model;
+pub mod stats;
+pub mod text;
+pub mod unionfind;
+
+pub use aggregate::{aggregate_responses, Aggregate};
+pub use analysis::{analyze_responses, AnalysisReport};
+pub use consensus::{compute_consensus, Consensus};
+pub use model::{Response, Similarity};

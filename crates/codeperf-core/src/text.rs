@@ -1,0 +1,284 @@
+//! Text primitives (docs/algorithms.md, "Text"): the exact twin of
+//! python/codeperf/engine/text.py.
+//!
+//! Python's and Rust's Unicode tables differ (by version and by definition), so the
+//! engine defines its own word characters and case mapping, written out below.
+
+use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
+
+/// ASCII white space as the engine strips it (includes \x0b, unlike `u8::is_ascii_whitespace`).
+pub const ASCII_WS: &[u8] = b" \t\n\r\x0b\x0c";
+
+/// Non-ASCII code points that are NOT word characters (inclusive ranges, ascending).
+pub const NON_WORD_RANGES: &[(u32, u32)] = &[
+    (0x0080, 0x00BF),
+    (0x00D7, 0x00D7),
+    (0x00F7, 0x00F7),
+    (0x1680, 0x1680),
+    (0x180E, 0x180E),
+    (0x2000, 0x2BFF),
+    (0x2E00, 0x2E7F),
+    (0x3000, 0x303F),
+    (0xD800, 0xDFFF),
+    (0xFE10, 0xFE1F),
+    (0xFE30, 0xFE6F),
+    (0xFEFF, 0xFEFF),
+    (0xFF00, 0xFF0F),
+    (0xFF1A, 0xFF20),
+    (0xFF3B, 0xFF40),
+    (0xFF5B, 0xFF65),
+    (0xFFF0, 0xFFFF),
+    (0x1F000, 0x1FAFF),
+];
+
+pub const STOPWORDS: &[&str] = &[
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
+    "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+    "but", "by", "can", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
+    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
+    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "so",
+    "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then",
+    "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up",
+    "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why",
+    "will", "with", "would", "you", "your", "yours", "yourself", "yourselves",
+];
+
+pub const HEDGING_MARKERS: &[&str] = &[
+    "might", "may", "could", "possibly", "perhaps", "probably", "maybe", "likely", "unlikely",
+    "unclear", "uncertain", "seems", "seem", "appears", "arguably", "generally", "typically",
+    "often", "somewhat",
+];
+
+pub const CERTAINTY_MARKERS: &[&str] = &[
+    "definitely", "certainly", "clearly", "always", "never", "must", "guaranteed", "undoubtedly",
+    "obviously", "absolutely", "proven", "exactly", "sure",
+];
+
+pub const RECOMMEND_MARKERS: &[&str] = &[
+    "should", "recommend", "recommended", "recommends", "suggest", "suggests", "must",
+    "consider", "prefer", "avoid", "ensure",
+];
+
+pub const STOP: u8 = 1;
+pub const HEDGE: u8 = 2;
+pub const CERTAIN: u8 = 4;
+pub const RECOMMEND: u8 = 8;
+
+/// Every listed word with the lists it belongs to, so one lookup classifies a token.
+pub struct WordClasses {
+    map: FxHashMap<&'static str, u8>,
+    longest: usize,
+}
+
+impl WordClasses {
+    #[inline]
+    pub fn get(&self, tok: &str) -> u8 {
+        if tok.len() > self.longest {
+            return 0;
+        }
+        self.map.get(tok).copied().unwrap_or(0)
+    }
+}
+
+pub fn word_classes() -> &'static WordClasses {
+    static CLASSES: OnceLock<WordClasses> = OnceLock::new();
+    CLASSES.get_or_init(|| {
+        let mut map: FxHashMap<&'static str, u8> = FxHashMap::default();
+        for (list, bit) in [(STOPWORDS, STOP), (HEDGING_MARKERS, HEDGE), (CERTAINTY_MARKERS, CERTAIN), (RECOMMEND_MARKERS, RECOMMEND)] {
+            for w in list {
+                *map.entry(w).or_insert(0) |= bit;
+            }
+        }
+        let longest = map.keys().map(|w| w.len()).max().unwrap_or(0);
+        WordClasses { map, longest }
+    })
+}
+
+const fn ascii_word_table() -> [bool; 128] {
+    let mut t = [false; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric();
+        i += 1;
+    }
+    t
+}
+static ASCII_WORD: [bool; 128] = ascii_word_table();
+
+pub fn is_word_char(c: char) -> bool {
+    let cp = c as u32;
+    if cp < 0x80 {
+        return ASCII_WORD[cp as usize];
+    }
+    !NON_WORD_RANGES.iter().any(|&(lo, hi)| lo <= cp && cp <= hi)
+}
+
+#[inline]
+pub fn is_ascii_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+pub fn strip_ws(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut end = bytes.len();
+    while start < end && is_ascii_ws(bytes[start]) {
+        start += 1;
+    }
+    while end > start && is_ascii_ws(bytes[end - 1]) {
+        end -= 1;
+    }
+    &s[start..end]
+}
+
+/// The engine's case mapping: ASCII A-Z and Latin-1 U+00C0..=U+00DE (but U+00D7) map to +0x20.
+/// Every mapped character keeps its UTF-8 length, so byte offsets are preserved.
+pub fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase(); // vectorised; the common case
+    }
+    let mut bytes = s.as_bytes().to_vec();
+    let mut i = 0;
+    let n = bytes.len();
+    while i < n {
+        let b = bytes[i];
+        if b.is_ascii_uppercase() {
+            bytes[i] = b + 0x20;
+        } else if b == 0xC3 && i + 1 < n {
+            let next = bytes[i + 1];
+            if (0x80..=0x9E).contains(&next) && next != 0x97 {
+                bytes[i + 1] = next + 0x20;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    // Only ASCII bytes and second bytes of C3 xx pairs changed, within valid ranges.
+    String::from_utf8(bytes).expect("case mapping preserves UTF-8")
+}
+
+/// Whether the character starting at byte `i` is a word character, and its width.
+#[inline]
+fn word_at(s: &str, i: usize) -> (bool, usize) {
+    let b = s.as_bytes()[i];
+    if b < 0x80 {
+        (ASCII_WORD[b as usize], 1)
+    } else {
+        let c = s[i..].chars().next().expect("char boundary");
+        (is_word_char(c), c.len_utf8())
+    }
+}
+
+/// Byte ranges of maximal runs of word characters in `s[start..end]`.
+pub fn token_spans(s: &str, start: usize, end: usize, out: &mut Vec<(u32, u32)>) {
+    let bytes = s.as_bytes();
+    let mut i = start;
+    while i < end {
+        // Skip ASCII separators in a tight loop; decode only non-ASCII characters.
+        while i < end && bytes[i] < 0x80 && !ASCII_WORD[bytes[i] as usize] {
+            i += 1;
+        }
+        if i >= end {
+            break;
+        }
+        let (is_word, width) = word_at(s, i);
+        if !is_word {
+            i += width;
+            continue;
+        }
+        let tok_start = i;
+        i += width;
+        while i < end {
+            let b = bytes[i];
+            if b < 0x80 {
+                if !ASCII_WORD[b as usize] {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (w, width) = word_at(s, i);
+                if !w {
+                    break;
+                }
+                i += width;
+            }
+        }
+        out.push((tok_start as u32, i as u32));
+    }
+}
+
+/// Lower-cased tokens of `text` (a convenience for tests and small inputs).
+pub fn tokens(text: &str) -> Vec<String> {
+    let lowered = lower(text);
+    let mut spans = Vec::new();
+    token_spans(&lowered, 0, lowered.len(), &mut spans);
+    spans.iter().map(|&(a, b)| lowered[a as usize..b as usize].to_string()).collect()
+}
+
+/// At least two code points (a token is never empty).
+#[inline]
+pub fn has_two_code_points(tok: &str) -> bool {
+    tok.len() > 4 || tok.chars().nth(1).is_some()
+}
+
+/// Tokens that carry meaning: at least two code points and not a stopword.
+#[inline]
+pub fn is_content_token(tok: &str) -> bool {
+    has_two_code_points(tok) && word_classes().get(tok) & STOP == 0
+}
+
+/// Byte offsets (relative to `line`) where sentences end: after '.', '!' or '?' followed
+/// by ASCII white space or the end of the line. Returns the segment boundaries.
+pub fn sentence_bounds(line: &[u8], out: &mut Vec<usize>) {
+    out.clear();
+    out.push(0);
+    for i in 0..line.len() {
+        if matches!(line[i], b'.' | b'!' | b'?') && (i + 1 == line.len() || is_ascii_ws(line[i + 1])) {
+            out.push(i + 1);
+        }
+    }
+    if *out.last().unwrap() != line.len() {
+        out.push(line.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_maps_ascii_and_latin1_only() {
+        assert_eq!(lower("ÀÉÎÕÜ×Þ ABC ẞ Ω"), "àéîõü×þ abc ẞ Ω");
+    }
+
+    #[test]
+    fn tokens_split_on_non_word_ranges() {
+        assert_eq!(tokens("Hello, World! naïve—café 東京 😀x"), ["hello", "world", "naïve", "café", "東京", "x"]);
+        assert_eq!(tokens("snake_case 3.14"), ["snake", "case", "3", "14"]);
+    }
+
+    #[test]
+    fn content_tokens_need_two_code_points() {
+        assert!(!is_content_token("a"));
+        assert!(!is_content_token("é"));
+        assert!(is_content_token("東京"));
+        assert!(!is_content_token("the"));
+        assert!(is_content_token("pool"));
+    }
+
+    #[test]
+    fn sentences_end_before_white_space() {
+        let mut b = Vec::new();
+        sentence_bounds(b"One. Two?Three! e.g.", &mut b);
+        assert_eq!(b, vec![0, 4, 15, 20]);
+    }
+
+    #[test]
+    fn strip_includes_vertical_tab() {
+        assert_eq!(strip_ws("\x0b\t x \x0c"), "x");
+    }
+}

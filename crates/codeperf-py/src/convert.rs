@@ -1,0 +1,90 @@
+//! Python objects in: the same type checks, order and messages as
+//! python/codeperf/engine/validation.py.
+
+use codeperf_core::model::{check_confidence, check_non_negative, check_threshold, format_field_error, Response, Similarity};
+use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+fn fail(i: usize, field: &str, reason: &str) -> PyErr {
+    PyValueError::new_err(format_field_error(i, field, reason))
+}
+
+fn field<'py>(item: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Ok(d) = item.cast::<PyDict>() {
+        return d.get_item(name);
+    }
+    match item.getattr(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_instance_of::<PyAttributeError>(item.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn text(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+    let value = value.ok_or_else(|| fail(i, name, "missing"))?;
+    let s = value.cast::<PyString>().map_err(|_| fail(i, name, "must be a string"))?;
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| fail(i, name, "must be valid Unicode (no lone surrogates)"))
+}
+
+fn number(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<f64> {
+    let value = value.ok_or_else(|| fail(i, name, "missing"))?;
+    if value.is_instance_of::<PyBool>() || !(value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>()) {
+        return Err(fail(i, name, "must be a number"));
+    }
+    value.extract::<f64>().map_err(|_| fail(i, name, "must be a finite number"))
+}
+
+fn count(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<u64> {
+    let value = value.ok_or_else(|| fail(i, name, "missing"))?;
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Err(fail(i, name, "must be an integer"));
+    }
+    match value.extract::<i64>() {
+        Ok(v) if v < 0 => Err(fail(i, name, "must be >= 0")),
+        Ok(v) => Ok(v as u64),
+        Err(_) if value.lt(0i64)? => Err(fail(i, name, "must be >= 0")),
+        Err(_) => Err(fail(i, name, "must be < 2**63")),
+    }
+}
+
+fn checked<T>(i: usize, name: &str, r: Result<T, &'static str>) -> PyResult<T> {
+    r.map_err(|reason| fail(i, name, reason))
+}
+
+pub fn responses(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Response>> {
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = obj.cast::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        return Err(PyTypeError::new_err("responses: must be a list of dicts or ExpertResponse objects"));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let expert = text(i, "expert", field(item, "expert")?)?;
+        let model = text(i, "model", field(item, "model")?)?;
+        let content = text(i, "content", field(item, "content")?)?;
+        let confidence = checked(i, "confidence", check_confidence(number(i, "confidence", field(item, "confidence")?)?))?;
+        let latency_ms = checked(i, "latency_ms", check_non_negative(number(i, "latency_ms", field(item, "latency_ms")?)?))?;
+        let prompt_tokens = count(i, "prompt_tokens", field(item, "prompt_tokens")?)?;
+        let completion_tokens = count(i, "completion_tokens", field(item, "completion_tokens")?)?;
+        let cost_usd = checked(i, "cost_usd", check_non_negative(number(i, "cost_usd", field(item, "cost_usd")?)?))?;
+        out.push(Response { expert, model, content, confidence, latency_ms, prompt_tokens, completion_tokens, cost_usd });
+    }
+    Ok(out)
+}
+
+pub fn params(threshold: &Bound<'_, PyAny>, similarity: &Bound<'_, PyAny>) -> PyResult<(f64, Similarity)> {
+    const BAD_THRESHOLD: &str = "threshold: must be a number in [0, 1]";
+    if threshold.is_instance_of::<PyBool>() || !(threshold.is_instance_of::<PyInt>() || threshold.is_instance_of::<PyFloat>()) {
+        return Err(PyValueError::new_err(BAD_THRESHOLD));
+    }
+    let t = threshold.extract::<f64>().map_err(|_| PyValueError::new_err(BAD_THRESHOLD))?;
+    let t = check_threshold(t).map_err(PyValueError::new_err)?;
+    let name = similarity.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned));
+    let sim = Similarity::parse(name.as_deref().unwrap_or("")).map_err(PyValueError::new_err)?;
+    Ok((t, sim))
+}

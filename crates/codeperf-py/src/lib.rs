@@ -1,0 +1,259 @@
+//! codeperf._rust: thin PyO3 bindings of codeperf-core. This crate converts types,
+//! maps errors and counts the Rust heap; all logic lives in the core crate.
+
+mod alloc;
+mod convert;
+
+use codeperf_core::aggregate::{Breakdown, Statistics};
+use codeperf_core::analysis::heuristic_confidence;
+use codeperf_core::{aggregate, analysis, consensus, text};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+#[global_allocator]
+static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
+
+type Dict<'py> = Bound<'py, PyDict>;
+
+#[pyfunction]
+fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyResult<Dict<'py>> {
+    let rs = convert::responses(responses)?;
+    let report = py.detach(|| analysis::analyze_responses(&rs));
+    let items = PyList::empty(py);
+    for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
+        let d = PyDict::new(py);
+        d.set_item("index", i)?;
+        d.set_item("expert", &r.expert)?;
+        d.set_item("model", &r.model)?;
+        d.set_item("token_count", a.token_count)?;
+        d.set_item("unique_tokens", a.unique_tokens())?;
+        d.set_item("sentence_count", a.sentence_count)?;
+        d.set_item("recommendations", &a.recommendations)?;
+        let blocks = PyList::empty(py);
+        for b in &a.code_blocks {
+            let bd = PyDict::new(py);
+            bd.set_item("language", &b.language)?;
+            bd.set_item("lines", b.lines)?;
+            bd.set_item("closed", b.closed)?;
+            blocks.append(bd)?;
+        }
+        d.set_item("code_blocks", blocks)?;
+        d.set_item("hedging_markers", a.hedging)?;
+        d.set_item("certainty_markers", a.certainty)?;
+        d.set_item("heuristic_confidence", heuristic_confidence(a))?;
+        items.append(d)?;
+    }
+    let keywords = PyList::empty(py);
+    for k in &report.keywords {
+        let kd = PyDict::new(py);
+        kd.set_item("token", &k.token)?;
+        kd.set_item("score", k.score)?;
+        keywords.append(kd)?;
+    }
+    let out = PyDict::new(py);
+    out.set_item("count", rs.len())?;
+    out.set_item("total_tokens", report.total_tokens)?;
+    out.set_item("keywords", keywords)?;
+    out.set_item("responses", items)?;
+    Ok(out)
+}
+
+fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response], c: &consensus::Cluster) -> PyResult<Dict<'py>> {
+    let d = PyDict::new(py);
+    d.set_item("members", &c.members)?;
+    d.set_item("experts", c.members.iter().map(|&m| rs[m].expert.as_str()).collect::<Vec<_>>())?;
+    d.set_item("size", c.size)?;
+    d.set_item("weight", c.weight)?;
+    Ok(d)
+}
+
+#[pyfunction]
+#[pyo3(signature = (responses, threshold = None, similarity = None))]
+fn compute_consensus<'py>(
+    py: Python<'py>,
+    responses: &Bound<'py, PyAny>,
+    threshold: Option<&Bound<'py, PyAny>>,
+    similarity: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Dict<'py>> {
+    let default_threshold = 0.7f64.into_pyobject(py)?.into_any();
+    let default_similarity = "cosine".into_pyobject(py)?.into_any();
+    let (t, sim) = convert::params(threshold.unwrap_or(&default_threshold), similarity.unwrap_or(&default_similarity))?;
+    let rs = convert::responses(responses)?;
+    let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
+    let matrix = PyList::empty(py);
+    for row in &c.matrix {
+        matrix.append(PyList::new(py, row)?)?;
+    }
+    let clusters = PyList::empty(py);
+    for cl in &c.clusters {
+        clusters.append(cluster_dict(py, &rs, cl)?)?;
+    }
+    let out = PyDict::new(py);
+    out.set_item("count", rs.len())?;
+    out.set_item("similarity", c.similarity.name())?;
+    out.set_item("threshold", c.threshold)?;
+    out.set_item("matrix", matrix)?;
+    out.set_item("clusters", clusters)?;
+    match c.clusters.first() {
+        Some(m) => out.set_item("majority_cluster", cluster_dict(py, &rs, m)?)?,
+        None => out.set_item("majority_cluster", py.None())?,
+    }
+    out.set_item("dissenting_indices", &c.dissenting)?;
+    out.set_item("dissenting_experts", c.dissenting.iter().map(|&i| rs[i].expert.as_str()).collect::<Vec<_>>())?;
+    out.set_item("agreement_score", c.agreement_score)?;
+    out.set_item("majority_share", c.majority_share)?;
+    out.set_item("level", c.level)?;
+    Ok(out)
+}
+
+fn breakdown_list<'py>(py: Python<'py>, key: &str, rows: &[Breakdown]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for b in rows {
+        let d = PyDict::new(py);
+        d.set_item(key, &b.name)?;
+        d.set_item("responses", b.responses)?;
+        d.set_item("mean_confidence", b.mean_confidence)?;
+        d.set_item("mean_latency_ms", b.mean_latency_ms)?;
+        d.set_item("total_tokens", b.total_tokens)?;
+        d.set_item("cost_usd", b.cost_usd)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+fn statistics_dict<'py>(py: Python<'py>, s: &Statistics) -> PyResult<Dict<'py>> {
+    let conf = PyDict::new(py);
+    conf.set_item("mean", s.confidence_mean)?;
+    conf.set_item("median", s.confidence_median)?;
+    conf.set_item("stdev", s.confidence_stdev)?;
+    conf.set_item("min", s.confidence_min)?;
+    conf.set_item("max", s.confidence_max)?;
+    let lat = PyDict::new(py);
+    lat.set_item("mean", s.latency_mean)?;
+    lat.set_item("p50", s.latency_p50)?;
+    lat.set_item("p95", s.latency_p95)?;
+    lat.set_item("max", s.latency_max)?;
+    let tokens = PyDict::new(py);
+    tokens.set_item("prompt", s.prompt_tokens)?;
+    tokens.set_item("completion", s.completion_tokens)?;
+    tokens.set_item("total", s.prompt_tokens + s.completion_tokens)?;
+    let d = PyDict::new(py);
+    d.set_item("confidence", conf)?;
+    d.set_item("latency_ms", lat)?;
+    d.set_item("tokens", tokens)?;
+    d.set_item("cost_usd", s.cost_usd)?;
+    d.set_item("per_expert", breakdown_list(py, "expert", &s.per_expert)?)?;
+    d.set_item("per_model", breakdown_list(py, "model", &s.per_model)?)?;
+    d.set_item("confidence_histogram", s.confidence_histogram.to_vec())?;
+    Ok(d)
+}
+
+#[pyfunction]
+fn aggregate_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyResult<Dict<'py>> {
+    let rs = convert::responses(responses)?;
+    let agg = py.detach(|| aggregate::aggregate_responses(&rs));
+    let recs = PyList::empty(py);
+    for r in &agg.recommendations {
+        let d = PyDict::new(py);
+        d.set_item("text", &r.text)?;
+        d.set_item("support", r.support)?;
+        d.set_item("experts", r.response_indices.iter().map(|&i| rs[i].expert.as_str()).collect::<Vec<_>>())?;
+        d.set_item("response_indices", &r.response_indices)?;
+        d.set_item("variants", r.variants)?;
+        d.set_item("mean_confidence", r.mean_confidence)?;
+        d.set_item("score", r.score)?;
+        recs.append(d)?;
+    }
+    let out = PyDict::new(py);
+    out.set_item("count", rs.len())?;
+    out.set_item("recommendations", recs)?;
+    out.set_item("statistics", statistics_dict(py, &agg.statistics)?)?;
+    Ok(out)
+}
+
+/// Rust heap of this extension: current and peak bytes, allocation and deallocation counts.
+#[pyfunction]
+fn allocation_stats<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
+    let s = alloc::stats();
+    let d = PyDict::new(py);
+    d.set_item("current_bytes", s.current)?;
+    d.set_item("peak_bytes", s.peak)?;
+    d.set_item("allocations", s.allocations)?;
+    d.set_item("deallocations", s.deallocations)?;
+    Ok(d)
+}
+
+#[pyfunction]
+fn reset_peak() {
+    alloc::reset_peak();
+}
+
+/// Returns its argument: the cost of crossing the Python/Rust boundary and nothing else.
+#[pyfunction]
+fn noop(x: Py<PyAny>) -> Py<PyAny> {
+    x
+}
+
+/// Holds exactly `nbytes` of Rust heap until dropped: a known allocation for calibrating
+/// memory measurements.
+#[pyclass(frozen)]
+struct HeapBlock {
+    data: Vec<u8>,
+}
+
+#[pymethods]
+impl HeapBlock {
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
+
+#[pyfunction]
+fn allocate_for_test(nbytes: usize) -> HeapBlock {
+    let mut data = Vec::with_capacity(nbytes);
+    data.resize(nbytes, 1u8); // touch the pages so RSS sees them too
+    HeapBlock { data }
+}
+
+/// The engine's constant tables, so tests can check they equal the Python twin's.
+#[pyfunction]
+fn spec_constants<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
+    let d = PyDict::new(py);
+    d.set_item("stopwords", text::STOPWORDS.to_vec())?;
+    d.set_item("hedging_markers", text::HEDGING_MARKERS.to_vec())?;
+    d.set_item("certainty_markers", text::CERTAINTY_MARKERS.to_vec())?;
+    d.set_item("recommend_markers", text::RECOMMEND_MARKERS.to_vec())?;
+    d.set_item("non_word_ranges", text::NON_WORD_RANGES.to_vec())?;
+    d.set_item("near_duplicate", aggregate::NEAR_DUPLICATE)?;
+    d.set_item("top_keywords", analysis::TOP_KEYWORDS)?;
+    Ok(d)
+}
+
+/// Tokens of `text` under the engine's rules (for twin tests of the tokenizer alone).
+#[pyfunction]
+fn tokenize(text: &str) -> Vec<String> {
+    text::tokens(text)
+}
+
+#[pyfunction]
+fn rayon_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+#[pymodule]
+fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
+    m.add_function(wrap_pyfunction!(analyze_responses, m)?)?;
+    m.add_function(wrap_pyfunction!(compute_consensus, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregate_responses, m)?)?;
+    m.add_function(wrap_pyfunction!(allocation_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(reset_peak, m)?)?;
+    m.add_function(wrap_pyfunction!(noop, m)?)?;
+    m.add_function(wrap_pyfunction!(allocate_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(spec_constants, m)?)?;
+    m.add_function(wrap_pyfunction!(tokenize, m)?)?;
+    m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
+    m.add_class::<HeapBlock>()?;
+    Ok(())
+}

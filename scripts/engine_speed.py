@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Print Rust vs Python speed ratios of the engine at the reference size (100 x 2 KB).
+
+A quick check of the engine issue's speed goals, in one process on the same input.
+The full pyperf suite (worker processes, confidence intervals, scaling) is
+`make bench-rust`; this script interleaves the two backends so machine noise hits
+both alike, and reports the median and the best of the repeats.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import click
+
+from codeperf.engine import BackendUnavailable, backend
+from codeperf.engine.corpus import generate_responses
+
+GOALS = {"analyze_responses": 10.0, "compute_consensus (cosine)": 20.0,
+         "compute_consensus (jaccard)": 20.0, "aggregate_responses": 20.0}
+THROUGHPUT_GOAL_MB_S = 50.0
+
+
+def _time(fn, responses, kwargs) -> float:
+    start = time.perf_counter_ns()
+    fn(responses, **kwargs)
+    return (time.perf_counter_ns() - start) / 1e9
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--responses", "n", default=100, show_default=True, help="Number of responses.")
+@click.option("--size", "size_bytes", default=2048, show_default=True, help="Bytes per response.")
+@click.option("--repeat", default=15, show_default=True, help="Timed calls per backend and operation.")
+@click.option("--seed", default=0, show_default=True)
+def main(n: int, size_bytes: int, repeat: int, seed: int) -> None:
+    """Time each engine operation on both backends and print Python/Rust ratios.
+
+    Exit codes: 0 every goal met; 1 a goal missed or the backends disagree; 2 the
+    Rust extension is not built.
+    """
+    try:
+        rust, python = backend("rust"), backend("python")
+    except BackendUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    responses = generate_responses(n, size_bytes, seed)
+    text_mb = sum(len(r.content.encode("utf-8")) for r in responses) / 1e6
+    ops = [("analyze_responses", "analyze_responses", {}),
+           ("compute_consensus (cosine)", "compute_consensus", {"similarity": "cosine"}),
+           ("compute_consensus (jaccard)", "compute_consensus", {"similarity": "jaccard"}),
+           ("aggregate_responses", "aggregate_responses", {})]
+    click.echo(f"{n} responses x {size_bytes} B ({text_mb:.2f} MB of text), {repeat} interleaved "
+               f"calls per backend; times are medians (best in brackets)")
+    click.echo(f"{'operation':30} {'python ms':>16} {'rust ms':>14} {'ratio':>7} {'goal':>6}  ok")
+    ok = True
+    for label, name, kwargs in ops:
+        py_fn, rs_fn = getattr(python, name), getattr(rust, name)
+        if py_fn(responses, **kwargs) != rs_fn(responses, **kwargs):
+            click.echo(f"{label}: backends disagree; not timed", err=True)
+            ok = False
+            continue
+        py_t, rs_t = [], []
+        for _ in range(repeat):
+            py_t.append(_time(py_fn, responses, kwargs))
+            rs_t.append(_time(rs_fn, responses, kwargs))
+        py_med, rs_med = statistics.median(py_t), statistics.median(rs_t)
+        ratio = py_med / rs_med
+        met = ratio >= GOALS[label]
+        ok &= met
+        click.echo(f"{label:30} {py_med * 1e3:8.2f} ({min(py_t) * 1e3:5.2f}) "
+                   f"{rs_med * 1e3:7.3f} ({min(rs_t) * 1e3:5.3f}) {ratio:6.1f}x {GOALS[label]:5.0f}x  "
+                   f"{'yes' if met else 'NO'}")
+        if name == "analyze_responses":
+            mb_s = text_mb / rs_med
+            met = mb_s >= THROUGHPUT_GOAL_MB_S
+            ok &= met
+            click.echo(f"{'  rust analyze throughput':30} {mb_s:24.1f} MB/s (goal >= "
+                       f"{THROUGHPUT_GOAL_MB_S:.0f} MB/s)  {'yes' if met else 'NO'}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
