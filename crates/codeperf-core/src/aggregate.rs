@@ -28,7 +28,8 @@ pub struct Breakdown {
     pub responses: usize,
     pub mean_confidence: f64,
     pub mean_latency_ms: f64,
-    pub total_tokens: u64,
+    /// u128: a sum of u64 token counts cannot overflow it.
+    pub total_tokens: u128,
     pub cost_usd: f64,
 }
 
@@ -43,8 +44,8 @@ pub struct Statistics {
     pub latency_p50: Option<f64>,
     pub latency_p95: Option<f64>,
     pub latency_max: Option<f64>,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+    pub prompt_tokens: u128,
+    pub completion_tokens: u128,
     pub cost_usd: f64,
     pub per_expert: Vec<Breakdown>,
     pub per_model: Vec<Breakdown>,
@@ -76,10 +77,10 @@ fn breakdown<'a>(responses: &'a [Response], key: impl Fn(&'a Response) -> &'a st
         .into_iter()
         .map(|name| {
             let members = &groups[name];
-            let mut tokens = 0u64;
+            let mut tokens = 0u128;
             let mut cost = 0.0;
             for r in members {
-                tokens += r.prompt_tokens + r.completion_tokens;
+                tokens += u128::from(r.prompt_tokens) + u128::from(r.completion_tokens);
                 cost += r.cost_usd;
             }
             let conf: Vec<f64> = members.iter().map(|r| r.confidence).collect();
@@ -101,11 +102,11 @@ pub fn statistics(responses: &[Response]) -> Statistics {
     let lat: Vec<f64> = responses.iter().map(|r| r.latency_ms).collect();
     let conf_sorted = sorted(conf.clone());
     let lat_sorted = sorted(lat.clone());
-    let (mut prompt, mut completion, mut cost) = (0u64, 0u64, 0.0f64);
+    let (mut prompt, mut completion, mut cost) = (0u128, 0u128, 0.0f64);
     let mut histogram = [0u64; HISTOGRAM_BUCKETS];
     for r in responses {
-        prompt += r.prompt_tokens;
-        completion += r.completion_tokens;
+        prompt += u128::from(r.prompt_tokens);
+        completion += u128::from(r.completion_tokens);
         cost += r.cost_usd;
         let bucket = ((r.confidence * HISTOGRAM_BUCKETS as f64) as usize).min(HISTOGRAM_BUCKETS - 1);
         histogram[bucket] += 1;

@@ -69,7 +69,9 @@ pub fn similarity_matrix(analyses: &[Analysis], similarity: Similarity) -> Vec<V
                         match similarity {
                             Similarity::Cosine => {
                                 let dot: u64 = b.iter().map(|&(id, c)| dense[id as usize] * c).sum();
-                                (dot as f64 / ((norms[i] as f64).sqrt() * (norms[j] as f64).sqrt())).min(1.0)
+                                // One square root of the exact product: identical vectors give exactly 1.0.
+                                let product = u128::from(norms[i]) * u128::from(norms[j]);
+                                (dot as f64 / (product as f64).sqrt()).min(1.0)
                             }
                             Similarity::Jaccard => {
                                 let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;

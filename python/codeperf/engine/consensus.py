@@ -19,7 +19,8 @@ def _cosine(a: dict[str, int], norm_a: int, b: dict[str, int], norm_b: int) -> f
         other = b.get(tok)
         if other is not None:
             dot += cnt * other
-    return min(1.0, dot / (math.sqrt(norm_a) * math.sqrt(norm_b)))
+    # One square root of the exact product: identical vectors give exactly 1.0.
+    return min(1.0, dot / math.sqrt(norm_a * norm_b))
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -58,6 +58,14 @@ class LatencyHistogram:
             return None
         return self._hist.get_value_at_percentile(p) / 1000.0
 
+    def count_at_or_above_ms(self, threshold_ms: float) -> int:
+        """How many recorded values are >= threshold_ms (to the histogram's precision)."""
+        if self.count == 0:
+            return 0
+        threshold_us = threshold_ms * 1000.0
+        return sum(item.count_at_value_iterated_to for item in self._hist.get_recorded_iterator()
+                   if item.value_iterated_to >= threshold_us)
+
     def summary(self) -> dict[str, Any]:
         """count, min/mean/max and the standard percentiles, in ms (None when empty)."""
         if self.count == 0:

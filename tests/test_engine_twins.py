@@ -1,0 +1,97 @@
+"""The Rust engine and its Python twin agree on any input (Hypothesis property tests)."""
+
+from __future__ import annotations
+
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codeperf import _rust
+from codeperf.engine import backend, text
+from codeperf.engine.aggregate import NEAR_DUPLICATE
+from codeperf.engine.analysis import TOP_KEYWORDS
+from engine_compare import assert_same
+
+PY, RS = backend("python"), backend("rust")
+
+# Fragments that exercise every rule of the spec: list markers, fences, sentence ends,
+# word lists, Latin-1 case mapping, non-word ranges, CRLF, vertical tab, NBSP, emoji, CJK.
+FRAGMENTS = [
+    "- ", "* ", "+ ", "1. ", "12) ", "1234567890. ", "```", "```python\n", "\n", "\r\n", " ", "\t",
+    "\x0b", "\x0c", ". ", "! ", "? ", "...", "use", "a", "connection", "pool", "Pool", "POOL",
+    "should", "might", "definitely", "must", "consider", "redis", "cache", "the", "of", "é", "É",
+    "ÀÖØÞ", "×", "÷", "\u00a0", "\u2014", "\u3000", "東京", "😀", "ß", "ẞ", "Ω", "ǅ", "İ", "_",
+    "3.14", "e.g.", "`", "``", "  ```", "    ```", "\ufeff", "\u200b",
+]
+
+markdownish = st.lists(st.sampled_from(FRAGMENTS), max_size=60).map("".join)
+# List items over a small vocabulary: recommendations overlap at every Jaccard level,
+# so the near-duplicate rule and the consensus threshold are exercised at their edges.
+WORDS = ["pool", "cache", "redis", "retry", "timeout", "shard", "batch", "stream", "use", "the"]
+item = st.tuples(st.sampled_from(["- ", "1. ", "You should "]),
+                 st.lists(st.sampled_from(WORDS), min_size=1, max_size=6)).map(
+    lambda t: t[0] + " ".join(t[1]) + "\n")
+rec_lines = st.lists(item, min_size=1, max_size=6).map("".join)
+content = st.one_of(markdownish, rec_lines, st.text(max_size=300),
+                    st.lists(st.one_of(markdownish, st.text(max_size=20)), max_size=8).map("".join))
+finite = st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False)
+response = st.fixed_dictionaries({
+    "expert": st.sampled_from(["a", "b", "c", "É", ""]),
+    "model": st.sampled_from(["m1", "m2"]),
+    "content": content,
+    "confidence": st.one_of(st.floats(min_value=0.0, max_value=1.0), st.sampled_from([0, 1, 0.1, 0.7])),
+    "latency_ms": finite,
+    "prompt_tokens": st.integers(min_value=0, max_value=2**63 - 1),
+    "completion_tokens": st.integers(min_value=0, max_value=10**6),
+    "cost_usd": finite,
+})
+# Duplicated responses are common in real circles (the same answer from two experts).
+responses = st.lists(response, max_size=8).flatmap(
+    lambda rs: st.lists(st.sampled_from(rs), max_size=3).map(lambda extra: rs + extra) if rs else st.just(rs))
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(responses)
+def test_analysis_agrees(rs):
+    assert_same(PY.analyze_responses(rs), RS.analyze_responses(rs))
+
+
+@SETTINGS
+@given(responses, st.floats(min_value=0.0, max_value=1.0), st.sampled_from(["cosine", "jaccard"]))
+def test_consensus_agrees(rs, threshold, similarity):
+    assert_same(PY.compute_consensus(rs, threshold, similarity),
+                RS.compute_consensus(rs, threshold, similarity))
+
+
+@SETTINGS
+@given(responses)
+def test_aggregation_agrees(rs):
+    assert_same(PY.aggregate_responses(rs), RS.aggregate_responses(rs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_tokenizer_agrees_on_any_text(s):
+    assert text.tokens(s) == _rust.tokenize(s)
+
+
+def test_tokenizer_agrees_on_every_code_point():
+    """Each code point alone between separators: the word table and case mapping, entire."""
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    joined = " ".join(chars)
+    assert text.tokens(joined) == _rust.tokenize(joined)
+    assert text.tokens("ÀÉÎÕÜ×Þ ABC ẞ Ω") == ["àéîõü", "þ", "abc", "ẞ", "Ω"]
+
+
+def test_constant_tables_are_the_same():
+    spec = _rust.spec_constants()
+    assert frozenset(spec["stopwords"]) == text.STOPWORDS
+    assert frozenset(spec["hedging_markers"]) == text.HEDGING_MARKERS
+    assert frozenset(spec["certainty_markers"]) == text.CERTAINTY_MARKERS
+    assert frozenset(spec["recommend_markers"]) == text.RECOMMEND_MARKERS
+    assert [tuple(r) for r in spec["non_word_ranges"]] == list(text.NON_WORD_RANGES)
+    assert spec["near_duplicate"] == NEAR_DUPLICATE
+    assert spec["top_keywords"] == TOP_KEYWORDS
