@@ -6,12 +6,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let text = std::fs::read_to_string(&args[1]).expect("read corpus");
     let contents: Vec<String> = serde_json::from_str(&text).expect("a JSON list of strings");
+    let names: Vec<String> = (0..contents.len()).map(|i| format!("e{i}")).collect();
     let responses: Vec<Response> = contents
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, content)| Response {
-            expert: format!("e{i}"),
-            model: "m".into(),
+            expert: &names[i],
+            model: "m",
             content,
             confidence: 0.5 + (i % 5) as f64 / 10.0,
             latency_ms: i as f64,
@@ -27,13 +28,13 @@ fn main() {
             "analyze" => drop(analyze_responses(&responses)),
             "one" => {
                 for r in &responses {
-                    drop(codeperf_core::analysis::analyze_one(&r.content));
+                    drop(codeperf_core::analysis::analyze_one(r.content));
                 }
             }
             "tokens" => {
                 let mut spans = Vec::new();
                 for r in &responses {
-                    let lowered = codeperf_core::text::lower(&r.content);
+                    let lowered = codeperf_core::text::lower(r.content);
                     spans.clear();
                     codeperf_core::text::token_spans(&lowered, 0, lowered.len(), &mut spans);
                     std::hint::black_box(&spans);

@@ -63,9 +63,9 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-fn breakdown<'a>(responses: &'a [Response], key: impl Fn(&'a Response) -> &'a str) -> Vec<Breakdown> {
+fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -> &'a str) -> Vec<Breakdown> {
     let mut order: Vec<&str> = Vec::new();
-    let mut groups: FxHashMap<&str, Vec<&Response>> = FxHashMap::default();
+    let mut groups: FxHashMap<&str, Vec<&Response<'_>>> = FxHashMap::default();
     for r in responses {
         let k = key(r);
         groups.entry(k).or_insert_with(|| {
@@ -97,7 +97,7 @@ fn breakdown<'a>(responses: &'a [Response], key: impl Fn(&'a Response) -> &'a st
         .collect()
 }
 
-pub fn statistics(responses: &[Response]) -> Statistics {
+pub fn statistics(responses: &[Response<'_>]) -> Statistics {
     let conf: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
     let lat: Vec<f64> = responses.iter().map(|r| r.latency_ms).collect();
     let conf_sorted = sorted(conf.clone());
@@ -124,8 +124,8 @@ pub fn statistics(responses: &[Response]) -> Statistics {
         prompt_tokens: prompt,
         completion_tokens: completion,
         cost_usd: cost,
-        per_expert: breakdown(responses, |r| r.expert.as_str()),
-        per_model: breakdown(responses, |r| r.model.as_str()),
+        per_expert: breakdown(responses, |r| r.expert),
+        per_model: breakdown(responses, |r| r.model),
         confidence_histogram: histogram,
     }
 }
@@ -202,7 +202,7 @@ fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize,
     per_rep.into_iter().flatten().collect()
 }
 
-pub fn merge_recommendations(responses: &[Response], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
+pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
     let mut keys: Vec<Vec<u32>> = Vec::new();
@@ -271,11 +271,11 @@ pub fn merge_recommendations(responses: &[Response], analyses: &[Analysis]) -> V
     merged.into_iter().map(|(_, r)| r).collect()
 }
 
-pub fn aggregate_from(responses: &[Response], analyses: &[Analysis]) -> Aggregate {
+pub fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
     Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
 }
 
-pub fn aggregate_responses(responses: &[Response]) -> Aggregate {
+pub fn aggregate_responses(responses: &[Response<'_>]) -> Aggregate {
     let analyses = analyze_all(responses);
     aggregate_from(responses, &analyses)
 }

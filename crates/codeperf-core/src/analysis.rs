@@ -7,11 +7,11 @@ use std::hash::Hasher;
 
 use crate::document::{self, CodeBlock};
 use crate::model::Response;
-use crate::text::{has_two_code_points, lower, sentence_bounds, token_spans, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
+use crate::text::{has_two_code_points, lower_into, sentence_bounds, token_spans, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
 
 pub const TOP_KEYWORDS: usize = 10;
 
-/// Byte range of a token in `Analysis::lowered`.
+/// Byte range: of a token in the content, or of a distinct token in `Analysis::arena`.
 pub type Span = (u32, u32);
 
 /// Token classes: the word lists' bits, and CONTENT for tokens that carry meaning.
@@ -23,8 +23,9 @@ const CONTENT: u8 = 16;
 /// consulted once per distinct token), so `vocab` holds each distinct token once.
 #[derive(Debug)]
 pub struct Analysis {
-    /// The content under the engine's case mapping (same byte offsets as the content).
-    pub lowered: String,
+    /// The distinct tokens, lowered, back to back (a few percent of the content's size:
+    /// the content itself is neither copied nor lowered as a whole).
+    pub arena: String,
     pub token_count: u64,
     pub sentence_count: u64,
     pub recommendations: Vec<String>,
@@ -33,28 +34,24 @@ pub struct Analysis {
     pub code_blocks: Vec<CodeBlock>,
     pub hedging: u64,
     pub certainty: u64,
-    /// Local id -> the span of the token's first occurrence.
+    /// Local id -> the token's range in `arena` (all distinct tokens; content tokens
+    /// only for `Need::ContentTokens`).
     pub vocab: Vec<Span>,
+    pub unique_tokens: u64,
     /// (local id, occurrences) of each distinct content token, by first occurrence.
-    pub content_counts: Vec<(u32, u64)>,
+    pub content_counts: Vec<(u32, u32)>,
     /// Number of content-token occurrences.
     pub content_len: u64,
 }
 
 impl Analysis {
     #[inline]
-    pub fn tok(&self, span: Span) -> &str {
-        &self.lowered[span.0 as usize..span.1 as usize]
-    }
-
-    #[inline]
     pub fn word(&self, local_id: u32) -> &str {
-        self.tok(self.vocab[local_id as usize])
+        let s = self.vocab[local_id as usize];
+        &self.arena[s.0 as usize..s.1 as usize]
     }
 
-    pub fn unique_tokens(&self) -> u64 {
-        self.vocab.len() as u64
-    }
+
 }
 
 #[derive(Debug)]
@@ -76,7 +73,7 @@ fn flags_of(tok: &str) -> u8 {
 }
 
 struct Recommendations<'a> {
-    lowered: &'a str,
+    arena: &'a str,
     vocab: &'a [Span],
     flags: &'a [u8],
     texts: Vec<String>,
@@ -93,7 +90,7 @@ impl Recommendations<'_> {
         }
         let word = |id: u32| {
             let s = self.vocab[id as usize];
-            &self.lowered[s.0 as usize..s.1 as usize]
+            &self.arena[s.0 as usize..s.1 as usize]
         };
         let mut normalised = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
         for (i, &id) in ids.iter().enumerate() {
@@ -130,14 +127,20 @@ pub struct Scratch {
     hashes: Vec<u64>,
     flags: Vec<u8>,
     ids: Vec<u32>,
-    counts: Vec<u64>,
+    counts: Vec<u32>,
+    token: Vec<u8>,
+}
+
+#[inline]
+fn hash_bytes(s: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s);
+    h.finish()
 }
 
 #[inline]
 fn hash_str(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    h.finish()
+    hash_bytes(s.as_bytes())
 }
 
 thread_local! {
@@ -146,17 +149,26 @@ thread_local! {
 
 /// Analyse one response, reusing this thread's scratch buffers.
 pub fn analyze_one(content: &str) -> Analysis {
-    SCRATCH.with(|sc| analyze_one_with(content, &mut sc.borrow_mut()))
+    SCRATCH.with(|sc| analyze_one_with(content, &mut sc.borrow_mut(), Need::All))
 }
 
-pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
-    let lowered = lower(content);
+/// What a caller needs from an analysis: consensus needs only the content tokens, so it
+/// skips building recommendation texts (less memory, less work; the rest is identical).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    All,
+    ContentTokens,
+}
+
+pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
     sc.spans.clear();
     sc.sentence_ends.clear();
     sc.sentence_is_item.clear();
     sc.item_ranges.clear();
-    let lb = lowered.as_bytes();
+    // The case mapping keeps word characters word characters and byte offsets fixed,
+    // so tokens are found in the content itself and lowered one at a time below.
+    let cb = content.as_bytes();
     for &(ls, le) in &doc.prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -165,11 +177,11 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
             Some((a, b)) => (ls + a, ls + b),
             None => (ls, le),
         };
-        sentence_bounds(&lb[bs..be], &mut sc.bounds);
+        sentence_bounds(&cb[bs..be], &mut sc.bounds);
         let item_start = sc.spans.len();
         for w in sc.bounds.windows(2) {
             let before = sc.spans.len();
-            token_spans(&lowered, bs + w[0], bs + w[1], &mut sc.spans);
+            token_spans(content, bs + w[0], bs + w[1], &mut sc.spans);
             if sc.spans.len() > before {
                 sc.sentence_ends.push(sc.spans.len());
                 sc.sentence_is_item.push(item.is_some());
@@ -185,21 +197,25 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
     sc.hashes.clear();
     sc.flags.clear();
     sc.ids.clear();
-    let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 1);
-    let word = |vocab: &[Span], id: u32| {
-        let s = vocab[id as usize];
-        &lb[s.0 as usize..s.1 as usize]
-    };
+    let mut arena = String::new();
+    let mut vocab: Vec<Span> = Vec::new();
     for &s in &sc.spans {
-        let t = &lowered[s.0 as usize..s.1 as usize];
-        let h = hash_str(t);
-        let id = match sc.table.find(h, |&id| word(&vocab, id) == t.as_bytes()) {
+        lower_into(&content[s.0 as usize..s.1 as usize], &mut sc.token);
+        let t = sc.token.as_slice();
+        let h = hash_bytes(t);
+        let found = sc.table.find(h, |&id| {
+            let r = vocab[id as usize];
+            &arena.as_bytes()[r.0 as usize..r.1 as usize] == t
+        });
+        let id = match found {
             Some(&id) => id,
             None => {
                 let id = vocab.len() as u32;
-                vocab.push(s);
+                let word = std::str::from_utf8(t).expect("a lowered token is UTF-8");
+                vocab.push((arena.len() as u32, (arena.len() + word.len()) as u32));
+                arena.push_str(word);
                 sc.hashes.push(h);
-                sc.flags.push(flags_of(t));
+                sc.flags.push(flags_of(word));
                 let hashes = &sc.hashes;
                 sc.table.insert_unique(h, id, |&k| hashes[k as usize]);
                 id
@@ -226,13 +242,46 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
             content_len += 1;
         }
     }
-    let content_counts = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
+    let mut content_counts: Vec<(u32, u32)> = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
+    if need == Need::ContentTokens {
+        // Keep only the content words, in exactly sized buffers: consensus holds every
+        // response's analysis at once, so this is most of its Rust heap.
+        let bytes: usize = order.iter().map(|&id| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
+        let mut compact = String::with_capacity(bytes);
+        let mut ranges = Vec::with_capacity(order.len());
+        for (k, pair) in content_counts.iter_mut().enumerate() {
+            let r = vocab[pair.0 as usize];
+            ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
+            compact.push_str(&arena[r.0 as usize..r.1 as usize]);
+            pair.0 = k as u32;
+        }
+        let unique = vocab.len();
+        arena = compact;
+        vocab = ranges;
+        return Analysis {
+            token_count: sc.ids.len() as u64,
+            sentence_count: sc.sentence_ends.len() as u64,
+            recommendations: Vec::new(),
+            recommendation_keys: Vec::new(),
+            code_blocks: doc.code_blocks,
+            hedging,
+            certainty,
+            unique_tokens: unique as u64,
+            vocab,
+            content_counts,
+            content_len,
+            arena,
+        };
+    }
+    arena.shrink_to_fit();
+    vocab.shrink_to_fit();
 
-    let mut recs = Recommendations { lowered: &lowered, vocab: &vocab, flags: &sc.flags, texts: Vec::new(), keys: Vec::new(), seen: HashTable::new(), seen_hashes: Vec::new() };
+    let mut recs = Recommendations { arena: &arena, vocab: &vocab, flags: &sc.flags, texts: Vec::new(), keys: Vec::new(), seen: HashTable::new(), seen_hashes: Vec::new() };
     // Recommendations in reading order: a line's sentences, then (for an item) the item.
     let mut start = 0;
     let mut items = sc.item_ranges.iter().peekable();
-    for (k, &end) in sc.sentence_ends.iter().enumerate() {
+    let sentences = if need == Need::All { sc.sentence_ends.as_slice() } else { &[] };
+    for (k, &end) in sentences.iter().enumerate() {
         let sentence = &sc.ids[start..end];
         if !sc.sentence_is_item[k] {
             if sentence.iter().any(|&id| sc.flags[id as usize] & RECOMMEND != 0) {
@@ -255,10 +304,11 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch) -> Analysis {
         code_blocks: doc.code_blocks,
         hedging,
         certainty,
+        unique_tokens: vocab.len() as u64,
         vocab,
         content_counts,
         content_len,
-        lowered,
+        arena,
     }
 }
 
@@ -323,11 +373,18 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
     ranked.into_iter().map(|(t, s)| Keyword { token: t.to_string(), score: s }).collect()
 }
 
-pub fn analyze_all(responses: &[Response]) -> Vec<Analysis> {
-    responses.par_iter().map(|r| analyze_one(&r.content)).collect()
+pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
+    analyze_all_for(responses, Need::All)
 }
 
-pub fn analyze_responses(responses: &[Response]) -> AnalysisReport {
+pub fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
+    responses
+        .par_iter()
+        .map(|r| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need)))
+        .collect()
+}
+
+pub fn analyze_responses(responses: &[Response<'_>]) -> AnalysisReport {
     let analyses = analyze_all(responses);
     let total_tokens = analyses.iter().map(|a| a.token_count).sum();
     let keywords = keywords(&analyses, TOP_KEYWORDS);

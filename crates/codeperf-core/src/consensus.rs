@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{analyze_all, Analysis};
+use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
 use crate::unionfind::UnionFind;
 
@@ -27,7 +27,7 @@ pub struct Consensus {
 }
 
 /// Each response's content tokens as global ids: (id, count) pairs, and the vocabulary size.
-fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u64)>>, usize) {
+fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u32)>>, usize) {
     let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
     let vectors = analyses
         .iter()
@@ -49,50 +49,44 @@ fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u64)>>, usize) {
 /// products and intersection sizes, exact), so parallel rows change nothing.
 pub fn similarity_matrix(analyses: &[Analysis], similarity: Similarity) -> Vec<Vec<f64>> {
     let (vectors, vocab) = term_vectors(analyses);
-    let norms: Vec<u64> = vectors.iter().map(|v| v.iter().map(|&(_, c)| c * c).sum()).collect();
+    let norms: Vec<u64> = vectors.iter().map(|v| v.iter().map(|&(_, c)| u64::from(c) * u64::from(c)).sum()).collect();
     let n = vectors.len();
-    let upper: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map_init(
-            || vec![0u64; vocab],
-            |dense, i| {
-                let a = &vectors[i];
-                for &(id, c) in a {
-                    dense[id as usize] = c;
-                }
-                let row = ((i + 1)..n)
-                    .map(|j| {
-                        let b = &vectors[j];
-                        if a.is_empty() || b.is_empty() {
-                            return if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 };
-                        }
-                        match similarity {
-                            Similarity::Cosine => {
-                                let dot: u64 = b.iter().map(|&(id, c)| dense[id as usize] * c).sum();
-                                // One square root of the exact product: identical vectors give exactly 1.0.
-                                let product = u128::from(norms[i]) * u128::from(norms[j]);
-                                (dot as f64 / (product as f64).sqrt()).min(1.0)
-                            }
-                            Similarity::Jaccard => {
-                                let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;
-                                inter as f64 / ((a.len() as u64 + b.len() as u64 - inter) as f64)
-                            }
-                        }
-                    })
-                    .collect();
-                for &(id, _) in a {
-                    dense[id as usize] = 0;
-                }
-                row
-            },
-        )
-        .collect();
     let mut matrix = vec![vec![1.0; n]; n];
-    for (i, row) in upper.iter().enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            let j = i + 1 + k;
-            matrix[i][j] = v;
-            matrix[j][i] = v;
+    // Rows fill their upper part in parallel (disjoint rows); the lower part is mirrored after.
+    matrix.par_iter_mut().enumerate().for_each_init(
+        || vec![0u32; vocab],
+        |dense, (i, row)| {
+            let a = &vectors[i];
+            for &(id, c) in a {
+                dense[id as usize] = c;
+            }
+            for j in (i + 1)..n {
+                let b = &vectors[j];
+                row[j] = if a.is_empty() || b.is_empty() {
+                    if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 }
+                } else {
+                    match similarity {
+                        Similarity::Cosine => {
+                            let dot: u64 = b.iter().map(|&(id, c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
+                            // One square root of the exact product: identical vectors give exactly 1.0.
+                            let product = u128::from(norms[i]) * u128::from(norms[j]);
+                            (dot as f64 / (product as f64).sqrt()).min(1.0)
+                        }
+                        Similarity::Jaccard => {
+                            let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;
+                            inter as f64 / ((a.len() as u64 + b.len() as u64 - inter) as f64)
+                        }
+                    }
+                };
+            }
+            for &(id, _) in a {
+                dense[id as usize] = 0;
+            }
+        },
+    );
+    for i in 0..n {
+        for j in 0..i {
+            matrix[i][j] = matrix[j][i];
         }
     }
     matrix
@@ -112,7 +106,7 @@ pub fn level_for(agreement: f64, n: usize) -> &'static str {
     }
 }
 
-pub fn consensus_from(responses: &[Response], analyses: &[Analysis], threshold: f64, similarity: Similarity) -> Consensus {
+pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], threshold: f64, similarity: Similarity) -> Consensus {
     let n = responses.len();
     let matrix = similarity_matrix(analyses, similarity);
     let weights: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
@@ -187,7 +181,7 @@ pub fn consensus_from(responses: &[Response], analyses: &[Analysis], threshold: 
     }
 }
 
-pub fn compute_consensus(responses: &[Response], threshold: f64, similarity: Similarity) -> Consensus {
-    let analyses = analyze_all(responses);
+pub fn compute_consensus(responses: &[Response<'_>], threshold: f64, similarity: Similarity) -> Consensus {
+    let analyses = analyze_all_for(responses, Need::ContentTokens);
     consensus_from(responses, &analyses, threshold, similarity)
 }

@@ -2,11 +2,13 @@
 //! Type checks belong to the binding (it sees Python objects); the range checks and their
 //! messages live here so the binding and the tests share them.
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub expert: String,
-    pub model: String,
-    pub content: String,
+/// One expert's answer. Text fields are borrowed: the binding lends Python's own
+/// strings for the duration of a call, so inputs are never copied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Response<'a> {
+    pub expert: &'a str,
+    pub model: &'a str,
+    pub content: &'a str,
     pub confidence: f64,
     pub latency_ms: f64,
     pub prompt_tokens: u64,

@@ -173,6 +173,32 @@ fn word_at(s: &str, i: usize) -> (bool, usize) {
     }
 }
 
+/// `lower(token)` into `out` (cleared first): the per-token form used when interning.
+#[inline]
+pub fn lower_into(token: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(token.as_bytes());
+    if token.is_ascii() {
+        out.make_ascii_lowercase();
+        return;
+    }
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let b = out[i];
+        if b.is_ascii_uppercase() {
+            out[i] = b + 0x20;
+        } else if b == 0xC3 && i + 1 < n {
+            let next = out[i + 1];
+            if (0x80..=0x9E).contains(&next) && next != 0x97 {
+                out[i + 1] = next + 0x20;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+}
+
 /// Byte ranges of maximal runs of word characters in `s[start..end]`.
 pub fn token_spans(s: &str, start: usize, end: usize, out: &mut Vec<(u32, u32)>) {
     let bytes = s.as_bytes();

@@ -21,12 +21,12 @@ fn field<'py>(item: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py
     }
 }
 
-fn text(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+/// A string field, checked as the twin checks it (its UTF-8 form must exist).
+fn text<'py>(i: usize, name: &str, value: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyString>> {
     let value = value.ok_or_else(|| fail(i, name, "missing"))?;
-    let s = value.cast::<PyString>().map_err(|_| fail(i, name, "must be a string"))?;
-    s.to_str()
-        .map(str::to_owned)
-        .map_err(|_| fail(i, name, "must be valid Unicode (no lone surrogates)"))
+    let s = value.cast_into::<PyString>().map_err(|_| fail(i, name, "must be a string"))?;
+    s.to_str().map_err(|_| fail(i, name, "must be valid Unicode (no lone surrogates)"))?;
+    Ok(s)
 }
 
 fn number(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<f64> {
@@ -54,8 +54,41 @@ fn checked<T>(i: usize, name: &str, r: Result<T, &'static str>) -> PyResult<T> {
     r.map_err(|reason| fail(i, name, reason))
 }
 
-pub fn responses(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Response>> {
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = obj.cast::<PyList>() {
+/// A validated response whose strings are still Python's: `Response` borrows from them,
+/// so the text is never copied (the objects stay alive, and immutable, for the call).
+pub struct Held<'py> {
+    expert: Bound<'py, PyString>,
+    model: Bound<'py, PyString>,
+    content: Bound<'py, PyString>,
+    confidence: f64,
+    latency_ms: f64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cost_usd: f64,
+}
+
+impl<'py> Held<'py> {
+    pub fn response(&self) -> Response<'_> {
+        // Each string was checked by `text`, so its UTF-8 form exists (cached by Python).
+        Response {
+            expert: utf8(&self.expert),
+            model: utf8(&self.model),
+            content: utf8(&self.content),
+            confidence: self.confidence,
+            latency_ms: self.latency_ms,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            cost_usd: self.cost_usd,
+        }
+    }
+}
+
+fn utf8<'a>(p: &'a Bound<'_, PyString>) -> &'a str {
+    p.to_str().expect("validated as UTF-8 when extracted")
+}
+
+pub fn responses<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Held<'py>>> {
+    let items: Vec<Bound<'py, PyAny>> = if let Ok(list) = obj.cast::<PyList>() {
         list.iter().collect()
     } else if let Ok(tuple) = obj.cast::<PyTuple>() {
         tuple.iter().collect()
@@ -72,7 +105,7 @@ pub fn responses(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Response>> {
         let prompt_tokens = count(i, "prompt_tokens", field(item, "prompt_tokens")?)?;
         let completion_tokens = count(i, "completion_tokens", field(item, "completion_tokens")?)?;
         let cost_usd = checked(i, "cost_usd", check_non_negative(number(i, "cost_usd", field(item, "cost_usd")?)?))?;
-        out.push(Response { expert, model, content, confidence, latency_ms, prompt_tokens, completion_tokens, cost_usd });
+        out.push(Held { expert, model, content, confidence, latency_ms, prompt_tokens, completion_tokens, cost_usd });
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
 use codeperf_core::{aggregate, analysis, consensus, text};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyFloat, PyList};
 
 #[global_allocator]
 static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
@@ -17,16 +17,17 @@ type Dict<'py> = Bound<'py, PyDict>;
 
 #[pyfunction]
 fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyResult<Dict<'py>> {
-    let rs = convert::responses(responses)?;
+    let held = convert::responses(responses)?;
+    let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let report = py.detach(|| analysis::analyze_responses(&rs));
     let items = PyList::empty(py);
     for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
         let d = PyDict::new(py);
         d.set_item("index", i)?;
-        d.set_item("expert", &r.expert)?;
-        d.set_item("model", &r.model)?;
+        d.set_item("expert", r.expert)?;
+        d.set_item("model", r.model)?;
         d.set_item("token_count", a.token_count)?;
-        d.set_item("unique_tokens", a.unique_tokens())?;
+        d.set_item("unique_tokens", a.unique_tokens)?;
         d.set_item("sentence_count", a.sentence_count)?;
         d.set_item("recommendations", &a.recommendations)?;
         let blocks = PyList::empty(py);
@@ -58,13 +59,39 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
     Ok(out)
 }
 
-fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response], c: &consensus::Cluster) -> PyResult<Dict<'py>> {
+fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &consensus::Cluster) -> PyResult<Dict<'py>> {
     let d = PyDict::new(py);
     d.set_item("members", &c.members)?;
-    d.set_item("experts", c.members.iter().map(|&m| rs[m].expert.as_str()).collect::<Vec<_>>())?;
+    d.set_item("experts", c.members.iter().map(|&m| rs[m].expert).collect::<Vec<_>>())?;
     d.set_item("size", c.size)?;
     d.set_item("weight", c.weight)?;
     Ok(d)
+}
+
+/// The symmetric matrix as lists of floats, one float object per pair shared by both
+/// cells (as the twin's `m[i][j] = m[j][i] = v` does): half the objects, half the memory.
+/// Rust rows are freed as they are converted, so the two copies barely overlap.
+fn matrix_list(py: Python<'_>, m: Vec<Vec<f64>>) -> PyResult<Bound<'_, PyList>> {
+    let n = m.len();
+    let one = PyFloat::new(py, 1.0).into_any();
+    let mut cells: Vec<Vec<Bound<'_, PyAny>>> = Vec::with_capacity(n);
+    for (i, values) in m.into_iter().enumerate() {
+        let mut row = Vec::with_capacity(n);
+        for (j, &v) in values.iter().enumerate() {
+            row.push(match j.cmp(&i) {
+                std::cmp::Ordering::Less => cells[j][i].clone(),
+                std::cmp::Ordering::Equal if v == 1.0 => one.clone(),
+                _ => PyFloat::new(py, v).into_any(),
+            });
+        }
+        drop(values);
+        cells.push(row);
+    }
+    let out = PyList::empty(py);
+    for row in cells {
+        out.append(PyList::new(py, row)?)?;
+    }
+    Ok(out)
 }
 
 #[pyfunction]
@@ -78,12 +105,10 @@ fn compute_consensus<'py>(
     let default_threshold = 0.7f64.into_pyobject(py)?.into_any();
     let default_similarity = "cosine".into_pyobject(py)?.into_any();
     let (t, sim) = convert::params(threshold.unwrap_or(&default_threshold), similarity.unwrap_or(&default_similarity))?;
-    let rs = convert::responses(responses)?;
-    let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
-    let matrix = PyList::empty(py);
-    for row in &c.matrix {
-        matrix.append(PyList::new(py, row)?)?;
-    }
+    let held = convert::responses(responses)?;
+    let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
+    let mut c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
+    let matrix = matrix_list(py, std::mem::take(&mut c.matrix))?;
     let clusters = PyList::empty(py);
     for cl in &c.clusters {
         clusters.append(cluster_dict(py, &rs, cl)?)?;
@@ -99,7 +124,7 @@ fn compute_consensus<'py>(
         None => out.set_item("majority_cluster", py.None())?,
     }
     out.set_item("dissenting_indices", &c.dissenting)?;
-    out.set_item("dissenting_experts", c.dissenting.iter().map(|&i| rs[i].expert.as_str()).collect::<Vec<_>>())?;
+    out.set_item("dissenting_experts", c.dissenting.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
     out.set_item("agreement_score", c.agreement_score)?;
     out.set_item("majority_share", c.majority_share)?;
     out.set_item("level", c.level)?;
@@ -150,14 +175,15 @@ fn statistics_dict<'py>(py: Python<'py>, s: &Statistics) -> PyResult<Dict<'py>> 
 
 #[pyfunction]
 fn aggregate_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyResult<Dict<'py>> {
-    let rs = convert::responses(responses)?;
+    let held = convert::responses(responses)?;
+    let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let agg = py.detach(|| aggregate::aggregate_responses(&rs));
     let recs = PyList::empty(py);
     for r in &agg.recommendations {
         let d = PyDict::new(py);
         d.set_item("text", &r.text)?;
         d.set_item("support", r.support)?;
-        d.set_item("experts", r.response_indices.iter().map(|&i| rs[i].expert.as_str()).collect::<Vec<_>>())?;
+        d.set_item("experts", r.response_indices.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
         d.set_item("response_indices", &r.response_indices)?;
         d.set_item("variants", r.variants)?;
         d.set_item("mean_confidence", r.mean_confidence)?;

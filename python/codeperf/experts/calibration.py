@@ -1,0 +1,105 @@
+"""Does the load generator measure what happens? Two checks against the bundled simulator.
+
+1. Fixed latency: the p50 of a 50 ms model is within 10% of 50 ms plus the
+   client overhead (the p50 of a 0 ms model, measured in the same run).
+2. Stall: a 1 s stall during an open-model run shows in its p99 and in about
+   one slow sample per intended send during the stall; the same stall under a
+   closed loop (one worker) yields a single slow sample, the omission the open
+   model exists to avoid.
+Both land in the envelope's validity section and in a `calibration` entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from codeperf.harness import loadgen
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.harness.scenarios import ScenarioContext
+
+FIXED_MS = 50.0
+FIXED_TOLERANCE = 0.10
+
+
+async def _post(session: aiohttp.ClientSession, url: str, model: str) -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "calibrate"}]}
+    async with session.post(url, json=body) as resp:
+        resp.raise_for_status()
+        await resp.read()
+
+
+async def run_calibration(ctx: ScenarioContext, *, stall_s: float = 1.0, rate_rps: float = 100.0,
+                          run_s: float = 4.0, stall_at_s: float = 1.5) -> dict[str, Any]:
+    base = ctx.simulator_url.rstrip("/")
+    url = base + "/chat/completions"
+    admin = base.rsplit("/v1", 1)[0] + "/admin/stall"
+    n_overhead = int(ctx.options.get("calibration_requests", 100))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        ctx.progress("client overhead: 0 ms model, one at a time")
+        overhead = await loadgen.run_closed(lambda i: _post(session, url, "cal-instant"),
+                                            concurrency=1, max_requests=n_overhead)
+        ctx.progress(f"fixed latency: {FIXED_MS:g} ms model, one at a time")
+        fixed = await loadgen.run_closed(lambda i: _post(session, url, "cal-fixed-50ms"),
+                                         concurrency=1, max_requests=max(20, n_overhead // 2))
+
+        async def stalled_run(model: str) -> loadgen.LoadResult:
+            async def trigger() -> None:
+                await asyncio.sleep(stall_at_s)
+                async with session.post(admin, params={"seconds": str(stall_s)}) as resp:
+                    resp.raise_for_status()
+
+            stall_task = asyncio.ensure_future(trigger())
+            try:
+                op = lambda i: _post(session, url, "cal-fixed-50ms")  # noqa: E731
+                if model == "open":
+                    return await loadgen.run_open(op, loadgen.constant(rate_rps), duration_s=run_s)
+                return await loadgen.run_closed(op, concurrency=1, duration_s=run_s)
+            finally:
+                await stall_task
+
+        ctx.progress(f"{stall_s:g} s stall at t={stall_at_s:g} s: open model, {rate_rps:g}/s")
+        open_run = await stalled_run("open")
+        await asyncio.sleep(stall_s)  # let the simulator settle
+        ctx.progress(f"{stall_s:g} s stall at t={stall_at_s:g} s: closed model, 1 worker")
+        closed_run = await stalled_run("closed")
+
+    overhead_ms = overhead.latency.percentile_ms(50)
+    fixed_ms = fixed.latency.percentile_ms(50)
+    expected = FIXED_MS + (overhead_ms or 0.0)
+    fixed_ok = (overhead_ms is not None and fixed_ms is not None
+                and abs(fixed_ms - expected) <= FIXED_TOLERANCE * expected)
+    ctx.add_validity("fixed_latency_p50", fixed_ok,
+                     f"p50 {fixed_ms} ms vs {FIXED_MS:g} ms + overhead {overhead_ms} ms "
+                     f"= {expected:.3f} ms (tolerance {FIXED_TOLERANCE:.0%})")
+
+    slow_ms = stall_s * 500.0  # half the stall: clearly not normal service
+    open_slow = open_run.latency.count_at_or_above_ms(slow_ms)
+    closed_slow = closed_run.latency.count_at_or_above_ms(slow_ms)
+    open_p99 = open_run.latency.percentile_ms(99)
+    closed_p99 = closed_run.latency.percentile_ms(99)
+    expected_slow = rate_rps * stall_s / 2  # intended sends in the first half of the stall
+    stall_ok = (open_p99 is not None and open_p99 >= 0.9 * stall_s * 1000
+                and open_slow >= 0.8 * expected_slow and closed_slow <= 2)
+    ctx.add_validity("stall_visible_open_model", stall_ok,
+                     f"{stall_s:g} s stall: open-model p99 {open_p99} ms with {open_slow} samples "
+                     f">= {slow_ms:g} ms (expect ~{expected_slow:.0f}); closed loop p99 "
+                     f"{closed_p99} ms with {closed_slow} such samples")
+    summary = {
+        "overhead_p50_ms": overhead_ms,
+        "fixed_expected_ms": FIXED_MS,
+        "fixed_p50_ms": fixed_ms,
+        "fixed_error_pct": (100.0 * (fixed_ms - expected) / expected
+                            if fixed_ms is not None else None),
+        "stall_s": stall_s,
+        "open_p99_ms": open_p99,
+        "open_slow_count": open_slow,
+        "closed_p99_ms": closed_p99,
+        "closed_slow_count": closed_slow,
+    }
+    return {"id": "calibration/simulator", "kind": "calibration", "summary": summary,
+            "fixed_ok": fixed_ok, "stall_ok": stall_ok,
+            "overhead": overhead.to_dict(), "fixed": fixed.to_dict(),
+            "stall_open": open_run.to_dict(), "stall_closed": closed_run.to_dict()}
