@@ -49,6 +49,70 @@ test-py: $(BUILD_STAMP)  ## pytest (every behavioural test runs on both backends
 speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios at the reference size (100 x 2 KB)
 	$(PY) scripts/engine_speed.py
 
+# -- Rust vs Python: pyperf micro-benchmarks (docs/bench_rust.md) ----------------
+# BENCH=consensus (or a comma list: analyze,aggregate,pipeline,ffi) picks benchmarks;
+# QUICK=1 the fast mode; BASELINE=DIR compares with an earlier run; BENCH_ARGS more options.
+BENCH ?=
+BENCH_ARGS ?=
+
+.PHONY: bench-rust
+bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks, gate, memory, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
+	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
+
+# -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------
+# MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'"
+# or MCP_ARGS="--url http://127.0.0.1:8000/mcp" for a third-party server.
+MCP_ARGS ?=
+
+.PHONY: mcp
+mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_ARGS=...)
+	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(MCP_ARGS)
+
+# -- Memory: both heaps, leaks, timelines, line-by-line (docs/memory.md) --------
+# COMPONENT=engine (or "engine leaks") picks components; MEMORY_ARGS passes more
+# options, e.g. MEMORY_ARGS="--experts my_experts.toml --interval 0.01".
+COMPONENT ?=
+MEMORY_ARGS ?=
+
+.PHONY: memory
+memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, leak slopes, timelines (COMPONENT=engine, QUICK=1)
+	$(PY) scripts/memory_profile.py $(if $(QUICK),--quick) $(foreach c,$(COMPONENT),--component $(c)) $(MEMORY_ARGS)
+
+# -- Load: Circle of Experts under load (docs/load.md) --------------------------
+# SCENARIO=name (or "a b") picks scenarios; LOAD_ARGS passes more options, e.g.
+# LOAD_ARGS="--experts my_experts.toml -o rate_rps=80".
+SCENARIO ?=
+LOAD_ARGS ?=
+
+.PHONY: load
+load: $(BUILD_STAMP)  ## load scenarios against the expert simulator (SCENARIO=sustained, QUICK=1, LOAD_ARGS=...)
+	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(LOAD_ARGS)
+
+.PHONY: loadgen-selftest
+loadgen-selftest: $(BUILD_STAMP)  ## the load generator's own max rate and schedule lag, beside wrk (QUICK=1)
+	$(PY) scripts/loadgen_selftest.py $(if $(QUICK),--quick)
+
+# -- The whole suite and its combined report (docs/report.md) ------------------
+# QUICK=1 runs every suite's --quick mode; BASELINE=DIR compares with an earlier
+# run directory; PERF_ARGS passes more options to scripts/perf.py. `make perf`
+# fails (non-zero exit) when a suite or a target failed, after the report is written.
+QUICK ?=
+BASELINE ?=
+PERF_ARGS ?=
+PERF_FLAGS = $(if $(BASELINE),--baseline $(BASELINE)) $(PERF_ARGS)
+
+.PHONY: perf
+perf: $(BUILD_STAMP)  ## every suite + combined report into reports/<run-id>/ (QUICK=1, BASELINE=DIR)
+	$(PY) scripts/perf.py $(if $(QUICK),--quick) $(PERF_FLAGS)
+
+.PHONY: perf-quick
+perf-quick: $(BUILD_STAMP)  ## make perf with each suite's --quick mode (pull requests)
+	$(PY) scripts/perf.py --quick $(PERF_FLAGS)
+
+.PHONY: report
+report: $(BUILD_STAMP)  ## re-aggregate reports/latest (RUN=DIR to pick a run, BASELINE=DIR to compare)
+	$(PY) scripts/aggregate_report.py --run $(or $(RUN),reports/latest) $(if $(BASELINE),--baseline $(BASELINE))
+
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf target python/codeperf/_rust*.so $(BUILD_STAMP)

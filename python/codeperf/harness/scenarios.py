@@ -124,6 +124,7 @@ class ScenarioContext:
     experts      the parsed experts file (`codeperf.experts.config.ExpertsConfig`),
                  already pointing at a running simulator when it is the default
     loadgen      the `codeperf.harness.loadgen` module (run_closed, run_open, schedules)
+    simulator_url the bundled simulator the driver started (http://127.0.0.1:PORT/v1), or None
     options      extra per-run options from the command line (e.g. {"rate_rps": 50})
     allow_remote whether non-loopback targets were allowed (--allow-remote)
     log          where progress lines go (stderr in the script)
@@ -135,6 +136,7 @@ class ScenarioContext:
     experts: Any = None
     loadgen: Any = None
     options: dict[str, Any] = field(default_factory=dict)
+    simulator_url: str | None = None
     allow_remote: bool = False
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     current: str = ""  # the scenario now running; set by the driver

@@ -86,9 +86,10 @@ def build(root: str | os.PathLike[str]) -> serve.MCPServer:
 @click.option("--root", type=click.Path(exists=True, file_okay=False), default=".",
               show_default=True, help="The directory the tools may read; nothing outside it.")
 @serve.transport_options
-def main(root: str, transport: str, host: str, port: int) -> None:
+def main(root: str, transport: str, host: str, port: int,
+         stdio_transport: str) -> None:
     """Run the codeperf files MCP server (read-only, confined to --root)."""
-    serve.run(build(root), transport, host, port)
+    serve.run(build(root), transport, host, port, stdio_transport)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ streamable HTTP endpoint is `http://HOST:PORT/mcp`.
 from __future__ import annotations
 
 import logging
+
+import anyio
 from typing import Any, Callable
 
 import click
@@ -21,6 +23,9 @@ LOG_LEVEL = "WARNING"
 
 
 def transport_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--stdio-transport", type=click.Choice(["sdk", "asyncio"]), default="sdk",
+                      show_default=True, help="sdk: the SDK's stdio_server (thread per read/write); "
+                      "asyncio: non-blocking pipes on the event loop (codeperf.mcp.pipes).")(fn)
     fn = click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
                       help="TCP port for --transport http.")(fn)
     fn = click.option("--host", default="127.0.0.1", show_default=True,
@@ -31,10 +36,12 @@ def transport_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def run(server: MCPServer, transport: str, host: str, port: int) -> None:
+def run(server: MCPServer, transport: str, host: str, port: int, stdio_transport: str = "sdk") -> None:
     """Serve until stdin closes (stdio) or SIGINT/SIGTERM (http)."""
     logging.getLogger().setLevel(LOG_LEVEL)
-    if transport == "stdio":
+    if transport == "stdio" and stdio_transport == "asyncio":
+        anyio.run(_serve_asyncio_pipes, server)
+    elif transport == "stdio":
         server.run("stdio")
     else:
         server.run("streamable-http", host=host, port=port, streamable_http_path=HTTP_PATH)
@@ -42,3 +49,13 @@ def run(server: MCPServer, transport: str, host: str, port: int) -> None:
 
 def new_server(name: str, instructions: str) -> MCPServer:
     return MCPServer(name, instructions=instructions, log_level=LOG_LEVEL)
+
+
+async def _serve_asyncio_pipes(server: MCPServer) -> None:
+    from codeperf.mcp.pipes import asyncio_stdio
+
+    # The SDK's own serving loop on our streams; `_lowlevel_server` is what
+    # MCPServer.run_stdio_async drives too (SDK 2.3.0).
+    lowlevel = server._lowlevel_server  # noqa: SLF001
+    async with asyncio_stdio() as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -25,9 +25,10 @@ MAX_SLEEP_MS = 60_000
 def build() -> serve.MCPServer:
     server = serve.new_server("codeperf-utility", "Calibration tools: no-op, echo, hash, sleep, fail.")
 
-    # structured_output=False: a plain text result, the smallest a tool can return.
+    # structured_output=False: a plain text result, the smallest a tool can return. async:
+    # the SDK runs a plain `def` tool in a worker thread, which would be work.
     @server.tool(structured_output=False)
-    def noop() -> str:
+    async def noop() -> str:
         """Do nothing and return an empty text result (the protocol floor)."""
         return ""
 
@@ -72,9 +73,10 @@ def build() -> serve.MCPServer:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @serve.transport_options
-def main(transport: str, host: str, port: int) -> None:
+def main(transport: str, host: str, port: int,
+         stdio_transport: str) -> None:
     """Run the codeperf utility MCP server."""
-    serve.run(build(), transport, host, port)
+    serve.run(build(), transport, host, port, stdio_transport)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,275 @@
+"""The bench_rust run: gate, memory and timing per case, then speedups, scaling,
+targets and the envelope. scripts/bench_rust.py is only its command line."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from codeperf import engine
+from codeperf.bench import analysis, cases, correctness, memory_pass, table, timing
+from codeperf.bench import baseline as bench_baseline
+from codeperf.bench.grid import BACKENDS, FFI_OP, REFERENCE, Size
+from codeperf.harness import exitcodes
+from codeperf.harness.envelope import Recorder
+from codeperf.harness.targets import evaluate, load_specs
+
+SUITE = "bench_rust"
+RUST_API = ("analyze_responses", "compute_consensus", "aggregate_responses", "noop",
+            "allocation_stats", "reset_peak")
+
+
+class SetupError(RuntimeError):
+    """Nothing can be measured (exit 2): e.g. the Rust extension is not built."""
+
+
+@dataclass
+class BenchConfig:
+    ops: tuple[str, ...]
+    sizes: tuple[Size, ...]
+    settings: timing.PyperfSettings
+    out: Path
+    seed: int = 0
+    quick: bool = False
+    memory: bool = True
+    memory_repetitions: int = memory_pass.REPETITIONS
+    baseline: Path | None = None
+    noise_pct: float = bench_baseline.DEFAULT_NOISE_PCT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "benches": list(self.ops), "sizes": [s.label for s in self.sizes],
+            "reference_size": REFERENCE.label, "seed": self.seed, "quick": self.quick,
+            "pyperf": {"processes": self.settings.processes, "values": self.settings.values,
+                       "warmups": self.settings.warmups, "min_time_s": self.settings.min_time,
+                       "loops": self.settings.loops or "calibrated"},
+            "memory_pass": self.memory, "memory_repetitions": self.memory_repetitions,
+            "baseline": str(self.baseline) if self.baseline else None,
+            "baseline_noise_pct": self.noise_pct,
+            "python_executable": sys.executable, "pyperf_script": str(timing.SCRIPT),
+        }
+
+    def pairs(self) -> list[tuple[str, Size | None]]:
+        """(op, size) in run order; the FFI baseline has no size."""
+        return [(op, None) if op == FFI_OP else (op, size)
+                for op in self.ops for size in ((None,) if op == FFI_OP else self.sizes)]
+
+
+def preflight() -> str:
+    """Refuse to start without a usable Rust build: never Python numbers labelled Rust."""
+    try:
+        rust = engine.backend("rust")
+    except engine.BackendUnavailable as exc:
+        raise SetupError(f"cannot benchmark Rust against Python: {exc}") from None
+    missing = [name for name in RUST_API if not hasattr(rust.module, name)]  # type: ignore[attr-defined]
+    if missing:
+        raise SetupError("the Rust extension codeperf._rust lacks " + ", ".join(missing)
+                         + "; rebuild it with `make build`")
+    return str(getattr(rust.module, "__file__", "codeperf._rust"))  # type: ignore[attr-defined]
+
+
+def _goals() -> dict[str, float]:
+    return {spec.metric: spec.threshold for spec in load_specs() if spec.suite == SUITE}
+
+
+@dataclass
+class _State:
+    speedups: dict[str, dict[Size, analysis.Speedup]] = field(default_factory=dict)
+    memory: dict[str, dict[Size, memory_pass.MemoryResult]] = field(default_factory=dict)
+    time_changes: list[bench_baseline.CaseChange] = field(default_factory=list)
+    speedup_changes: list[bench_baseline.CaseChange] = field(default_factory=list)
+    gate_failures: int = 0
+    input_mismatches: list[str] = field(default_factory=list)
+
+
+def run(config: BenchConfig, log: Callable[[str], None] | None = None,
+        operation: Callable[[str, str], Callable[[Any], Any]] | None = None) -> int:
+    """Run the suite; write `<out>/bench_rust.json` and `<out>/pyperf/*.json`; return the exit code.
+
+    `operation(op, backend)` gives the callable the gate and the memory pass run
+    (cases.operation; tests swap it to force a mismatch). Raises SetupError
+    before measuring anything when the run cannot be honest.
+    """
+    emit = log or (lambda text: click.echo(text, err=True))
+    operation = operation or cases.operation
+    base = bench_baseline.Baseline.load(config.baseline) if config.baseline else None
+    rust_file = preflight()
+    build_before = _file_sha256(rust_file)
+    goals = _goals()
+    pyperf_dir = config.out / "pyperf"
+    pyperf_dir.mkdir(parents=True, exist_ok=True)
+    for stale in pyperf_dir.glob("*.json"):  # this directory holds this run's files only
+        stale.unlink()
+
+    pairs = config.pairs()
+    state = _State()
+    emit(f"bench_rust: {len(pairs)} cases x {len(BACKENDS)} backends; pyperf "
+         f"{config.settings.processes} processes x {config.settings.values} values; "
+         f"rust = {rust_file}")
+    emit(table.header())
+    started = time.monotonic()
+    with Recorder(SUITE, config.out, config.to_dict()) as rec:
+        for index, (op, size) in enumerate(pairs, 1):
+            progress = f"[{index:>2}/{len(pairs)}]"
+            _run_pair(config, rec, state, op, size, progress, goals, base, operation, emit)
+            rec.save()  # a checkpoint: an interrupted run keeps what it measured
+        # A rebuild during the run would mix two builds' numbers under one label.
+        rec.add_validity(bench_baseline.BUILD_CHECK, _file_sha256(rust_file) == build_before,
+                         {"file": rust_file, "sha256_at_start": build_before})
+        _finish(config, rec, state, base, build_before, emit)
+        rec.mark_complete()
+    env = rec.envelope
+    emit(f"bench_rust: {time.monotonic() - started:.0f} s; wrote {rec.path} and {pyperf_dir}/")
+    failed = env.failed_targets or env.invalid_checks or env.errors or state.gate_failures
+    return exitcodes.FAILED if failed else exitcodes.OK
+
+
+def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: Size | None,
+              progress: str, goals: dict[str, float], base: bench_baseline.Baseline | None,
+              operation: Callable[[str, str], Callable[[Any], Any]],
+              emit: Callable[[str], None]) -> None:
+    label = size.label if size is not None else "call"
+    _status(f"{progress} {op}/{label}: correctness gate")
+    data = cases.make_input(op, size, config.seed)
+    gate = correctness.run_gate(op, size, config.seed, data, operation=operation)
+    rec.add_validity(gate.check, gate.correct, gate.detail)
+    memory = None
+    timings: dict[str, timing.Timing | None] = {b: None for b in BACKENDS}
+    if not gate.correct:
+        state.gate_failures += 1
+    else:
+        if config.memory and op != FFI_OP and size is not None:
+            _status(f"{progress} {op}/{label}: memory pass")
+            memory = memory_pass.measure(op, label, data, config.memory_repetitions,
+                                         operation=operation)
+            state.memory.setdefault(op, {})[size] = memory
+        del data  # the pyperf workers build their own copy; the gate's fingerprint checks it
+        pair = {b: cases.Case(op, b, size, config.seed) for b in BACKENDS}
+        _status(f"{progress} {op}/{label}: timing python and rust, interleaved")
+        try:
+            timings.update(timing.run_interleaved(
+                pair, config.settings, {b: config.out / "pyperf" / c.file_name for b, c in pair.items()}))
+        except timing.TimingError as exc:
+            rec.add_error("timing", str(exc), case=f"{op}/{label}")
+        for backend_name, t in timings.items():
+            if t is not None and t.metadata.get("codeperf_input_sha256") != gate.input_sha256:
+                state.input_mismatches.append(pair[backend_name].id)
+    for backend_name in BACKENDS:
+        case = cases.Case(op, backend_name, size, config.seed)
+        t = timings[backend_name]
+        entry = analysis.case_entry(case, gate.correct, t, gate.input_sha256,
+                                    f"pyperf/{case.file_name}" if t else None)
+        if base is not None and t is not None:
+            change = base.compare(case.id, t.runs, config.noise_pct)
+            if change is not None:
+                state.time_changes.append(change)
+                entry["baseline"] = change.to_dict()
+        rec.add_result(entry)
+    sp = analysis.speedup(op, size, gate.correct, timings["python"], timings["rust"])
+    state.speedups.setdefault(op, {})[size] = sp  # type: ignore[index]
+    sp_entry = sp.entry()
+    if base is not None and sp.ci is not None:
+        change = base.compare_speedup(op, sp.size_label, timings["python"].runs,  # type: ignore[union-attr]
+                                      timings["rust"].runs, config.noise_pct)  # type: ignore[union-attr]
+        if change is not None:
+            state.speedup_changes.append(change)
+            sp_entry["baseline"] = change.to_dict()
+    rec.add_result(sp_entry)
+    if memory is not None and size is not None:
+        rec.add_result(analysis.memory_entry(memory, size))
+    at_reference = size == REFERENCE
+    _status("")
+    emit(table.row(progress, sp, memory,
+                   goals.get(f"speedup.{op}") if at_reference else None,
+                   goals.get(f"memory_reduction_pct.{op}") if at_reference else None))
+    if not gate.correct:
+        emit(click.style(f"        correctness gate FAILED, not timed: {gate.detail}", fg="red"))
+
+
+def _finish(config: BenchConfig, rec: Recorder, state: _State,
+            base: bench_baseline.Baseline | None, build_sha256: str | None,
+            emit: Callable[[str], None]) -> None:
+    emit("")
+    for op in config.ops:
+        if op == FFI_OP:
+            continue
+        for axis in analysis.axes(config.sizes):
+            entry = analysis.scaling_entry(op, axis, state.speedups.get(op, {}))
+            if entry is None:
+                continue
+            rec.add_result(entry)
+            s = entry["summary"]
+            emit(f"scaling {entry['id']}: time ~ size^k, python k={s['python_exponent']:.2f}, "
+                 f"rust k={s['rust_exponent']:.2f}; Rust {entry['crossover']['verdict']}")
+    rec.add_validity("timed input is the gated input", not state.input_mismatches,
+                     {"mismatched_cases": state.input_mismatches})
+    _targets(config, rec, state, emit)
+    if base is not None:
+        entry = bench_baseline.summary_entry(base, state.speedup_changes, state.time_changes,
+                                             config.noise_pct, build_sha256)
+        rec.add_result(entry)
+        s = entry["summary"]
+        build = {True: "same Rust build", False: "a DIFFERENT Rust build",
+                 None: "Rust build unknown"}[entry["same_rust_build"]]
+        emit(f"vs baseline {base.path} (run {base.run_id}, {build}):")
+        emit(f"  speedup changed in {s['changed_count']} of {s['compared_count']} cases "
+             f"(95% CI of now/then excludes 1 and |change| >= {config.noise_pct:g}%; "
+             f"CI alone excludes 1 for {s['ci_excludes_one_count']})")
+        for change in entry["changed"]:
+            emit(f"    {change['id']}: {change['status']} x{change['ratio_x']:.3f} "
+                 f"[{change['ci_low_x']:.3f}, {change['ci_high_x']:.3f}]")
+        emit(f"  absolute time changed in {s['time_changed_count']} of "
+             f"{s['time_compared_count']} backend cases (not a verdict: between runs this "
+             f"also measures the machine's load)")
+
+
+def _targets(config: BenchConfig, rec: Recorder, state: _State,
+             emit: Callable[[str], None]) -> None:
+    """Targets at the reference size, for the selected ops only."""
+    measured: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    for op in config.ops:
+        sp = state.speedups.get(op, {}).get(REFERENCE)
+        if sp is not None and sp.ci is not None:
+            measured[f"speedup.{op}"] = sp.ci.ratio
+            notes[f"speedup.{op}"] = (f"at {REFERENCE.label}; 95% CI [{sp.ci.low:.3g}, "
+                                      f"{sp.ci.high:.3g}]")
+        mem = state.memory.get(op, {}).get(REFERENCE)
+        if mem is not None:
+            measured[f"memory_reduction_pct.{op}"] = mem.reduction_pct
+            notes[f"memory_reduction_pct.{op}"] = (
+                f"at {REFERENCE.label}; python {table.fmt_bytes(mem.python_peak_bytes)}, "
+                f"rust {table.fmt_bytes(mem.rust_heap_peak_bytes)} heap + "
+                f"{table.fmt_bytes(mem.rust_python_heap_peak_bytes)} python heap")
+    emit("")
+    for target in evaluate(SUITE, measured):
+        op = target.metric.split(".", 1)[-1]
+        if op not in config.ops:
+            continue  # not selected with --bench: not part of this run
+        if not config.memory and target.metric.startswith("memory_"):
+            continue
+        target.note = notes.get(target.metric, target.note or f"{REFERENCE.label} not in this run")
+        rec.add_target(target)
+        shown = "not measured" if target.measured is None else f"{target.measured:.3g} {target.unit}"
+        mark = click.style("PASS", fg="green") if target.passed else click.style("FAIL", fg="red")
+        emit(f"target {mark} {target.name}: measured {shown} "
+             f"(goal {target.op} {target.threshold:g}; {target.note})")
+
+
+def _file_sha256(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _status(text: str) -> None:
+    """A transient progress line on a terminal; nothing when stderr is a file."""
+    if sys.stderr.isatty():
+        click.echo("\r\033[K" + text, err=True, nl=False)

@@ -1,0 +1,170 @@
+"""The experts file (TOML): which OpenAI-compatible endpoints form the circle.
+
+    [[expert]]
+    name = "gpt"                         # unique; names the expert in results
+    base_url = "https://api.openai.com/v1"   # or "simulator": the bundled one, started for you
+    model = "gpt-4o-mini"
+    api_key_env = "OPENAI_API_KEY"       # the *name* of an environment variable, never the key
+    timeout_s = 30                       # whole call, retries included
+    stream = true                        # SSE streaming (time to first token is measured)
+    max_retries = 2                      # on 429 and 5xx, with exponential backoff
+    confidence = 0.8                     # the engine's confidence input for this expert
+    price_prompt_per_1k_usd = 0.0        # cost_usd = tokens / 1000 * price
+    price_completion_per_1k_usd = 0.0
+
+    [simulator]                          # only used when an expert says base_url = "simulator"
+    seed = 0
+    [[simulator.model]]                  # see codeperf.experts.simulator.ModelProfile
+    name = "sim-fast"
+    ttft_median_ms = 40
+
+Keys are read from the environment when a request is made and exist nowhere
+else: `to_dict()` (what goes into results) carries the variable's name and
+whether it is set, and `redact()` scrubs any key value from text before it is
+logged or recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+SIMULATOR = "simulator"
+DEFAULT_EXPERTS_FILE = Path(__file__).with_name("default_experts.toml")
+REDACTED = "[REDACTED]"
+
+_EXPERT_KEYS = {"name", "base_url", "model", "api_key_env", "timeout_s", "stream", "max_retries",
+                "confidence", "price_prompt_per_1k_usd", "price_completion_per_1k_usd",
+                "max_tokens"}
+
+
+class ExpertsConfigError(ValueError):
+    """The experts file is missing or wrong; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Expert:
+    name: str
+    base_url: str
+    model: str
+    api_key_env: str = ""
+    timeout_s: float = 30.0
+    stream: bool = False
+    max_retries: int = 2
+    confidence: float = 0.8
+    price_prompt_per_1k_usd: float = 0.0
+    price_completion_per_1k_usd: float = 0.0
+    max_tokens: int | None = None
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.base_url == SIMULATOR
+
+    def api_key(self) -> str | None:
+        """The key from the environment at call time (None when unset or no variable named)."""
+        if not self.api_key_env:
+            return None
+        return os.environ.get(self.api_key_env) or None
+
+    @property
+    def completions_url(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form written to results and logs: the key's variable name, never its value."""
+        return {"name": self.name, "base_url": self.base_url, "model": self.model,
+                "api_key_env": self.api_key_env or None,
+                "api_key_set": self.api_key() is not None, "timeout_s": self.timeout_s,
+                "stream": self.stream, "max_retries": self.max_retries,
+                "confidence": self.confidence,
+                "price_prompt_per_1k_usd": self.price_prompt_per_1k_usd,
+                "price_completion_per_1k_usd": self.price_completion_per_1k_usd,
+                "max_tokens": self.max_tokens}
+
+
+@dataclass(frozen=True)
+class ExpertsConfig:
+    experts: tuple[Expert, ...]
+    simulator: dict[str, Any] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    @property
+    def needs_simulator(self) -> bool:
+        return any(e.uses_simulator for e in self.experts)
+
+    def with_simulator_url(self, base_url: str) -> "ExpertsConfig":
+        """The same circle with every `simulator` expert pointing at a running simulator."""
+        return replace(self, experts=tuple(
+            replace(e, base_url=base_url) if e.uses_simulator else e for e in self.experts))
+
+    def with_overrides(self, **changes: Any) -> "ExpertsConfig":
+        """Every expert with the given fields replaced (e.g. stream=True)."""
+        return replace(self, experts=tuple(replace(e, **changes) for e in self.experts))
+
+    def secrets(self) -> list[str]:
+        return [k for k in (e.api_key() for e in self.experts) if k]
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured API key value replaced by [REDACTED]."""
+        for secret in self.secrets():
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "experts": [e.to_dict() for e in self.experts],
+                "simulator": self.simulator or None}
+
+
+def _expert(entry: dict[str, Any], where: str) -> Expert:
+    if "api_key" in entry:  # a key pasted into the file: refuse it, without echoing it
+        raise ExpertsConfigError(f"{where}: put the key in an environment variable and name it "
+                                 f"with api_key_env")
+    unknown = set(entry) - _EXPERT_KEYS
+    if unknown:
+        raise ExpertsConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    missing = [k for k in ("name", "base_url", "model") if not entry.get(k)]
+    if missing:
+        raise ExpertsConfigError(f"{where}: missing {', '.join(missing)}")
+    if "api_key" in entry:
+        raise ExpertsConfigError(f"{where}: put the key in an environment variable and name it "
+                                 f"with api_key_env")
+    try:
+        expert = Expert(**entry)
+    except TypeError as exc:
+        raise ExpertsConfigError(f"{where}: {exc}") from None
+    if expert.timeout_s <= 0 or expert.max_retries < 0 or not 0 <= expert.confidence <= 1:
+        raise ExpertsConfigError(f"{where}: timeout_s must be > 0, max_retries >= 0, "
+                                 f"confidence in [0, 1]")
+    if not (expert.uses_simulator or expert.base_url.startswith(("http://", "https://"))):
+        raise ExpertsConfigError(f"{where}: base_url must be http(s)://... or \"simulator\"")
+    return expert
+
+
+def parse(data: dict[str, Any], source: str = "<memory>") -> ExpertsConfig:
+    entries = data.get("expert")
+    if not isinstance(entries, list) or not entries:
+        raise ExpertsConfigError(f"{source}: no [[expert]] entries")
+    experts = tuple(_expert(dict(e), f"{source}: expert[{i}] ({e.get('name', '?')})")
+                    for i, e in enumerate(entries))
+    names = [e.name for e in experts]
+    if len(set(names)) != len(names):
+        raise ExpertsConfigError(f"{source}: expert names must be unique ({', '.join(names)})")
+    simulator = data.get("simulator", {})
+    if not isinstance(simulator, dict):
+        raise ExpertsConfigError(f"{source}: [simulator] must be a table")
+    return ExpertsConfig(experts, simulator, source)
+
+
+def load(path: Path | str | None = None) -> ExpertsConfig:
+    """Read an experts file (the bundled default when `path` is None)."""
+    path = Path(path) if path is not None else DEFAULT_EXPERTS_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExpertsConfigError(f"{path}: experts file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ExpertsConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(data, str(path))

@@ -1,0 +1,112 @@
+"""Per-query and per-expert statistics of Circle of Experts queries run under load.
+
+`QueryStats.op(...)` makes a load-generator operation out of `consult`: it
+records what each query did (time to quorum, critical-path expert, engine time,
+per-expert time to first token, latency and status) and raises `RequestError`
+for a failed query, so the generator counts it under its kind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Callable
+
+import aiohttp
+
+from codeperf.experts.config import ExpertsConfig
+from codeperf.experts.orchestrator import QueryResult, consult
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.harness.loadgen import RequestError
+
+
+def query_text(i: int) -> str:
+    """The i-th query of a run: varied, deterministic."""
+    topics = ("rolling deployment", "database failover", "cache invalidation", "rate limiting",
+              "blue-green release", "log retention", "secret rotation", "autoscaling policy")
+    return f"Query {i}: what is the safest way to handle {topics[i % len(topics)]} for service {i % 13}?"
+
+
+class QueryStats:
+    def __init__(self, experts: ExpertsConfig) -> None:
+        self.experts = experts
+        self.end_to_end = LatencyHistogram()  # successful queries, consult start -> engine done
+        self.time_to_quorum = LatencyHistogram()
+        self.engine = LatencyHistogram()  # the engine step's wall time, thread hop included
+        self.consensus_compute = LatencyHistogram()
+        self.ttft = {e.name: LatencyHistogram() for e in experts.experts}
+        self.expert_latency = {e.name: LatencyHistogram() for e in experts.experts}
+        self.expert_status: dict[str, Counter] = {e.name: Counter() for e in experts.experts}
+        self.critical_path: Counter = Counter()
+        self.failures: Counter = Counter()
+        self.backends: Counter = Counter()
+        self.agreement: list[float] = []
+        self.end_times: dict[int, float] = {}  # request index -> perf_counter at completion
+        self.first_error: str | None = None
+
+    def record(self, result: QueryResult) -> None:
+        for call in result.calls:
+            self.expert_status[call.expert][call.status] += 1
+            if call.status == "ok":
+                if call.ttft_ms is not None:
+                    self.ttft[call.expert].record_us(call.ttft_ms * 1000)
+                if call.latency_ms is not None:
+                    self.expert_latency[call.expert].record_us(call.latency_ms * 1000)
+        if result.time_to_quorum_ms is not None:
+            self.time_to_quorum.record_us(result.time_to_quorum_ms * 1000)
+        if not result.ok:
+            self.failures[result.error_kind or "other"] += 1
+            self.first_error = self.first_error or result.error
+            return
+        self.end_to_end.record_us((result.total_ms or 0.0) * 1000)
+        self.engine.record_us((result.engine_ms or 0.0) * 1000)
+        self.consensus_compute.record_us((result.consensus_compute_ms or 0.0) * 1000)
+        self.critical_path[result.critical_path_expert] += 1
+        self.backends[result.backend] += 1
+        score = (result.consensus or {}).get("agreement_score")
+        if isinstance(score, (int, float)):
+            self.agreement.append(float(score))
+
+    def op(self, session: aiohttp.ClientSession, *, quorum: int | None = None,
+           timeout: float | None = None, query: Callable[[int], str] = query_text):
+        async def one_query(i: int) -> None:
+            result = await consult(query(i), self.experts, quorum=quorum, timeout=timeout,
+                                   session=session)
+            self.end_times[i] = time.perf_counter()
+            self.record(result)
+            if not result.ok:
+                raise RequestError(result.error_kind or "other", result.error or "")
+
+        return one_query
+
+    @property
+    def backend(self) -> str | None:
+        """The engine backend that ran (the most common one; they never mix within a run)."""
+        return self.backends.most_common(1)[0][0] if self.backends else None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "time_to_quorum_p50_ms": self.time_to_quorum.percentile_ms(50),
+            "time_to_quorum_p95_ms": self.time_to_quorum.percentile_ms(95),
+            "engine_p50_ms": self.engine.percentile_ms(50),
+            "engine_p99_ms": self.engine.percentile_ms(99),
+            "consensus_compute_p50_ms": self.consensus_compute.percentile_ms(50),
+            "agreement_mean_x": (sum(self.agreement) / len(self.agreement)
+                                 if self.agreement else None),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "end_to_end_histogram": self.end_to_end.to_dict(),
+            "time_to_quorum_histogram": self.time_to_quorum.to_dict(),
+            "engine_histogram": self.engine.to_dict(),
+            "consensus_compute_histogram": self.consensus_compute.to_dict(),
+            "experts": {name: {"status": dict(self.expert_status[name]),
+                               "ttft_histogram": self.ttft[name].to_dict(),
+                               "latency_histogram": self.expert_latency[name].to_dict()}
+                        for name in self.ttft},
+            "critical_path_expert": dict(self.critical_path),
+            "query_failures": dict(self.failures),
+            "first_error": self.first_error,
+            "backends": dict(self.backends),
+        }

@@ -1,0 +1,248 @@
+"""The Circle of Experts load scenarios (the seed's list), registered for scripts/load_scenarios.py.
+
+Each sends real HTTP requests to the experts in `ctx.experts` (by default the
+bundled simulator) and runs the real engine on the answers. Sizes come from
+`_param`: the quick value, the full value, or `ctx.options[key]` when given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+
+from codeperf.experts.calibration import run_calibration
+from codeperf.experts.config import Expert
+from codeperf.experts.pooltrace import PoolTrace
+from codeperf.experts.querystats import QueryStats
+from codeperf.harness import loadgen
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.harness.loadgen import LoadResult
+from codeperf.harness.scenarios import ScenarioContext, ScenarioOutcome, scenario
+
+
+def _param(ctx: ScenarioContext, key: str, quick: Any, full: Any) -> Any:
+    return ctx.options.get(key, quick if ctx.quick else full)
+
+
+def _session(limit: int, trace: PoolTrace | None = None) -> aiohttp.ClientSession:
+    # No session-wide timeout: each expert call has its own budget (orchestrator).
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
+                                 timeout=aiohttp.ClientTimeout(total=None),
+                                 trace_configs=[trace.config] if trace else None)
+
+
+def _pool_for(ctx: ScenarioContext, concurrent_queries: int) -> int:
+    """Enough connections for every expert of every query in flight: the pool is not the test here."""
+    return max(100, concurrent_queries * len(ctx.experts.experts))
+
+
+def _entry(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
+           summary: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    ctx.add_validity(f"generator/{entry_id}", load.valid, load.self_checks())
+    return {"id": entry_id, "kind": "scenario", "backend": stats.backend,
+            "summary": {**summary, **stats.summary()}, "histogram": load.latency.to_dict(),
+            "valid": load.valid, "load": load.to_dict(), "queries": stats.to_dict(), **extra}
+
+
+def _latency_summary(load: LoadResult) -> dict[str, Any]:
+    s = load.summary()
+    keys = ("requests_count", "ok_count", "errors_count", "error_rate_pct", "duration_s",
+            "throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+    return {k: s[k] for k in keys}
+
+
+@scenario("calibration", "fixed-latency accuracy and the stall test (results go to validity)",
+          needs_experts=False)
+async def calibration(ctx: ScenarioContext) -> dict[str, Any]:
+    if ctx.simulator_url is None:
+        raise RuntimeError("calibration needs the bundled simulator")
+    return await run_calibration(ctx)
+
+
+@scenario("single-query", "sequential queries: average and p95 end to end")
+async def single_query(ctx: ScenarioContext) -> dict[str, Any]:
+    n = int(_param(ctx, "queries", 5, 20))
+    stats = QueryStats(ctx.experts)
+    async with _session(_pool_for(ctx, 1)) as session:
+        load = await loadgen.run_closed(stats.op(session), concurrency=1, max_requests=n,
+                                        progress=ctx.progress)
+    return _entry(ctx, f"single-query/sequential-{n}", load, stats, _latency_summary(load))
+
+
+@scenario("batch", "queries in concurrent batches, back to back: queries per second")
+async def batch(ctx: ScenarioContext) -> dict[str, Any]:
+    size = int(_param(ctx, "batch_size", 20, 20))
+    batches = int(_param(ctx, "batches", 3, 10))
+    stats = QueryStats(ctx.experts)
+    latency = LatencyHistogram()
+    errors: dict[str, int] = {}
+    async with _session(_pool_for(ctx, size)) as session:
+        op = stats.op(session)
+
+        async def timed(i: int) -> None:
+            start = time.perf_counter()
+            try:
+                await op(i)
+            except Exception as exc:
+                kind = loadgen.classify_error(exc)
+                errors[kind] = errors.get(kind, 0) + 1
+            else:
+                latency.record_seconds(time.perf_counter() - start)
+
+        t0 = time.perf_counter()
+        for b in range(batches):
+            await asyncio.gather(*(timed(b * size + j) for j in range(size)))
+            ctx.progress(f"batch {b + 1}/{batches}: {latency.count} ok")
+        elapsed = time.perf_counter() - t0
+    ok = latency.count
+    total = size * batches
+    summary = {"queries_count": total, "ok_count": ok, "errors_count": total - ok,
+               "error_rate_pct": 100.0 * (total - ok) / total, "duration_s": elapsed,
+               "throughput_rps": ok / elapsed, **{k: v for k, v in latency.summary().items()
+                                                  if k != "count"}, **stats.summary()}
+    return {"id": f"batch/{batches}x{size}", "kind": "scenario", "backend": stats.backend,
+            "summary": summary, "histogram": latency.to_dict(), "errors_by_kind": errors,
+            "queries": stats.to_dict()}
+
+
+@scenario("concurrent-queries", "N Circle of Experts queries in flight at once, each to every expert")
+async def concurrent_queries(ctx: ScenarioContext) -> ScenarioOutcome:
+    levels = [int(x) for x in _param(ctx, "levels", [100], [50, 100, 200])]
+    rounds = int(_param(ctx, "rounds", 1, 2))
+    entries, best = [], 0
+    for level in levels:
+        stats = QueryStats(ctx.experts)
+        async with _session(_pool_for(ctx, level)) as session:
+            load = await loadgen.run_closed(stats.op(session), concurrency=level,
+                                            max_requests=level * rounds, progress=ctx.progress)
+        summary = {**_latency_summary(load), "concurrency_count": level,
+                   "max_in_flight_count": load.max_in_flight}
+        entries.append(_entry(ctx, f"concurrent-queries/{level}", load, stats, summary))
+        ctx.progress(f"{level} concurrent: {load.ok}/{load.sent} ok, p95 "
+                     f"{summary['p95_ms'] or float('nan'):.0f} ms")
+        if load.errors_total == 0 and load.ok > 0:
+            best = max(best, load.max_in_flight)
+    summary = {"max_in_flight_ok_count": best, "levels_count": len(levels)}
+    entries.insert(0, {"id": "concurrent-queries/summary", "kind": "scenario",
+                       "summary": summary, "levels": levels, "rounds": rounds})
+    return ScenarioOutcome(entries, summary)
+
+
+@scenario("connection-pool", "many concurrent connections through aiohttp's pool at several limits")
+async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
+    if ctx.simulator_url is None:
+        raise RuntimeError("connection-pool runs against the bundled simulator")
+    limits = [int(x) for x in _param(ctx, "pool_limits", [50, 100, 200, 400], [50, 100, 200, 400])]
+    callers = int(_param(ctx, "pool_callers", 400, 400))
+    duration = float(_param(ctx, "pool_duration_s", 3.0, 10.0))
+    hold_model = str(_param(ctx, "pool_model", "pool-hold-500ms", "pool-hold-500ms"))
+    expert = Expert("pool", ctx.simulator_url, hold_model, timeout_s=30.0, max_retries=0)
+    entries, rows = [], []
+    for limit in limits:
+        trace = PoolTrace()
+        async with _session(limit, trace) as session:
+
+            async def op(i: int) -> None:
+                token = trace.token()
+                try:
+                    await _plain_request(session, expert, token)
+                finally:
+                    trace.release(token)
+
+            load = await loadgen.run_closed(op, concurrency=callers, duration_s=duration,
+                                            progress=ctx.progress)
+        summary = {**_latency_summary(load), "pool_limit_count": limit,
+                   "callers_count": callers, **trace.summary()}
+        ctx.add_validity(f"generator/connection-pool/{limit}", load.valid, load.self_checks())
+        entries.append({"id": f"connection-pool/limit-{limit}", "kind": "sweep",
+                        "summary": summary, "histogram": load.latency.to_dict(),
+                        "load": load.to_dict(), "pool": trace.to_dict(), "valid": load.valid})
+        rows.append(summary)
+        ctx.progress(f"limit {limit}: {trace.max_held} connections held at once, "
+                     f"{load.ok}/{load.sent} ok, pool wait p99 "
+                     f"{summary['pool_wait_p99_ms'] or 0:.0f} ms, p99 {summary['p99_ms'] or 0:.0f} ms")
+    # Where it breaks: below some limit callers queue for the pool (latency breaks);
+    # above some limit the server or the OS refuse (errors break).
+    ok_rows = [r for r in rows if (r["error_rate_pct"] or 0) < 1.0 and r["ok_count"]]
+    best_p99 = min((r["p99_ms"] for r in ok_rows if r["p99_ms"] is not None), default=None)
+    healthy = [r["pool_limit_count"] for r in ok_rows
+               if best_p99 is not None and r["p99_ms"] is not None and r["p99_ms"] <= 2 * best_p99]
+    erroring = [r["pool_limit_count"] for r in rows if r not in ok_rows]
+    summary = {"max_ok_connections_count": max((r["max_held_connections_count"] for r in ok_rows),
+                                               default=0),
+               "latency_ok_from_limit_count": min(healthy, default=None),
+               "errors_from_limit_count": min(erroring, default=None),
+               "hold_ms": _hold_ms(hold_model)}
+    entries.insert(0, {"id": "connection-pool/summary", "kind": "scenario", "summary": summary,
+                       "limits": limits, "callers": callers, "model": hold_model})
+    return ScenarioOutcome(entries, summary)
+
+
+def _hold_ms(model: str) -> float | None:
+    from codeperf.experts.simulator import CALIBRATION_MODELS
+
+    return next((m.ttft_median_ms for m in CALIBRATION_MODELS if m.name == model), None)
+
+
+async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: Any) -> None:
+    """One non-streaming chat completion, body read, connection back to the pool."""
+    body = {"model": expert.model, "messages": [{"role": "user", "content": "ping"}]}
+    async with session.post(expert.completions_url, json=body, trace_request_ctx=token) as resp:
+        resp.raise_for_status()
+        await resp.read()
+
+
+@scenario("burst", "idle, then hundreds of queries within 100 ms, repeated: drain time and spike latency")
+async def burst(ctx: ScenarioContext) -> dict[str, Any]:
+    size = int(_param(ctx, "burst_size", 200, 500))
+    count = int(_param(ctx, "bursts", 2, 3))
+    every = float(_param(ctx, "burst_every_s", 4.0, 10.0))
+    spread = float(_param(ctx, "burst_spread_s", 0.1, 0.1))
+    idle = float(_param(ctx, "idle_s", 1.0, 2.0))
+    baseline_n = int(_param(ctx, "baseline_queries", 5, 10))
+    baseline = QueryStats(ctx.experts)
+    async with _session(_pool_for(ctx, 1)) as session:
+        base = await loadgen.run_closed(baseline.op(session), concurrency=1,
+                                        max_requests=baseline_n)
+    await asyncio.sleep(idle)
+    stats = QueryStats(ctx.experts)
+    schedule = loadgen.burst(size, every, spread_s=spread)
+    async with _session(_pool_for(ctx, size)) as session:
+        t0 = time.perf_counter()
+        load = await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
+                                      duration_s=every * count, progress=ctx.progress,
+                                      max_lag_p99_ms=max(10.0, spread * 1000))
+    drains = []
+    for k in range(count):
+        ends = [stats.end_times[i] for i in range(k * size, (k + 1) * size) if i in stats.end_times]
+        drains.append((max(ends) - (t0 + k * every)) * 1000.0 if ends else None)
+    summary = {**_latency_summary(load), "burst_size_count": size, "bursts_count": count,
+               "drain_max_ms": max((d for d in drains if d is not None), default=None),
+               "baseline_p50_ms": base.latency.percentile_ms(50),
+               "baseline_errors_count": base.errors_total,
+               "spike_p50_ms": load.latency.percentile_ms(50),
+               "spike_vs_baseline_p50_x": (load.latency.percentile_ms(50) / base.latency.percentile_ms(50)
+                                           if load.latency.count and base.latency.count else None)}
+    return _entry(ctx, f"burst/{count}x{size}-in-{int(spread * 1000)}ms", load, stats, summary,
+                  drain_ms=drains, baseline_histogram=base.latency.to_dict())
+
+
+@scenario("sustained", "open-model constant rate: throughput, tail latency, error rate")
+async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
+    # 60/s, not 50: the seed's target is "> 50/s", which an offered 50/s can never show.
+    rate = float(_param(ctx, "rate_rps", 60.0, 60.0))
+    duration = float(_param(ctx, "duration_s", 10.0, 60.0))
+    arrivals = str(_param(ctx, "arrivals", "constant", "constant"))
+    schedule = loadgen.poisson(rate) if arrivals == "poisson" else loadgen.constant(rate)
+    stats = QueryStats(ctx.experts)
+    # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.
+    async with _session(_pool_for(ctx, int(rate * 4))) as session:
+        load = await loadgen.run_open(stats.op(session), schedule, duration_s=duration,
+                                      progress=ctx.progress)
+    summary = {**_latency_summary(load), "offered_rps": load.summary()["offered_rps"],
+               "schedule_lag_p99_ms": load.schedule_lag.percentile_ms(99)}
+    return _entry(ctx, f"sustained/open-{rate:g}rps-{arrivals}", load, stats, summary)
+

@@ -1,0 +1,406 @@
+"""A bundled OpenAI-compatible expert simulator: real HTTP, modelled latency, injected faults.
+
+    python -m codeperf.experts.simulator --port 8089 [--experts FILE] [--stall-at 5 --stall-for 1]
+
+Serves `/v1/models` and `/v1/chat/completions` (JSON and SSE streaming, with
+usage tokens) on 127.0.0.1. Each model has its own latency: time to first token
+drawn from a lognormal (median, spread = sigma of the log), then tokens at a
+fixed rate. Answers are deterministic from (seed, model, prompt): every model
+draws most words from a vocabulary the prompt selects and the rest from its own,
+so experts overlap partially and consensus has something to find.
+
+Faults, for testing the measurements: per-model rates of 429, 500, dropped
+connections and hangs, and a stall (no answer at all for S seconds from time T,
+or from now through `POST /admin/stall?seconds=S`). `GET /admin/stats` counts
+what was served. Token counts are whitespace-separated words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from aiohttp import web
+
+HOST = "127.0.0.1"
+READY_PREFIX = "codeperf-simulator listening on "  # the line scripts wait for on stdout
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    name: str
+    ttft_median_ms: float = 50.0
+    ttft_spread: float = 0.0  # sigma of ln(ttft); 0 = always the median
+    tokens_per_s: float = 0.0  # 0 = the whole answer at the first token
+    answer_tokens: int = 60
+    overlap: float = 0.7  # share of words drawn from the prompt's shared vocabulary
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_drop: float = 0.0
+    rate_hang: float = 0.0
+    hang_s: float = 3600.0
+    chunk_ms: float = 20.0  # streaming: tokens due within this interval go in one SSE event
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelProfile":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"simulator model {data.get('name', '?')}: unknown keys "
+                             f"{', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+DEFAULT_MODELS = (
+    ModelProfile("sim-fast", ttft_median_ms=40, ttft_spread=0.25, tokens_per_s=400),
+    ModelProfile("sim-balanced", ttft_median_ms=120, ttft_spread=0.3, tokens_per_s=150),
+    ModelProfile("sim-deep", ttft_median_ms=250, ttft_spread=0.4, tokens_per_s=90),
+)
+
+# Fixed-latency models the load driver adds for calibration and the pool test:
+# no spread, the whole (short) answer at once, so latency is exactly the median.
+CALIBRATION_MODELS = (
+    ModelProfile("cal-instant", ttft_median_ms=0, answer_tokens=8),
+    ModelProfile("cal-fixed-50ms", ttft_median_ms=50, answer_tokens=8),
+    ModelProfile("pool-hold-500ms", ttft_median_ms=500, answer_tokens=8),
+)
+
+
+@dataclass
+class SimulatorConfig:
+    models: tuple[ModelProfile, ...] = DEFAULT_MODELS
+    seed: int = 0
+    stall_at_s: float | None = None  # seconds after start
+    stall_for_s: float = 0.0
+    api_key: str | None = None  # when set, requests need "Authorization: Bearer <key>"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SimulatorConfig":
+        models = tuple(ModelProfile.from_dict(m) for m in data.get("model", [])) or DEFAULT_MODELS
+        return cls(models=models, seed=int(data.get("seed", 0)),
+                   stall_at_s=data.get("stall_at_s"), stall_for_s=float(data.get("stall_for_s", 0)))
+
+    def with_models(self, extra: tuple[ModelProfile, ...]) -> "SimulatorConfig":
+        """This config plus `extra` models (a name already present keeps its own profile)."""
+        names = {m.name for m in self.models}
+        return SimulatorConfig(models=self.models + tuple(m for m in extra if m.name not in names),
+                               seed=self.seed, stall_at_s=self.stall_at_s,
+                               stall_for_s=self.stall_for_s, api_key=self.api_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public form (the API key, if any, is never included)."""
+        return {"seed": self.seed, "stall_at_s": self.stall_at_s, "stall_for_s": self.stall_for_s,
+                "model": [asdict(m) for m in self.models]}
+
+
+# ---------------------------------------------------------------- answers
+_SYLLABLES = ("ka", "lo", "mi", "ner", "tu", "vas", "pre", "dol", "qui", "ren", "sa", "bro",
+              "tem", "gal", "fi", "nor", "zu", "ap", "lex", "di")
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+
+
+def _seed_of(*parts: Any) -> int:
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def answer_text(seed: int, model: str, prompt: str, n_tokens: int, overlap: float) -> str:
+    """Deterministic answer: `overlap` of the words from the prompt's vocabulary, the rest the model's."""
+    shared_rng = random.Random(_seed_of(seed, "prompt", prompt))
+    shared = [_word(shared_rng) for _ in range(40)]
+    own_rng = random.Random(_seed_of(seed, "model", model))
+    own = [_word(own_rng) for _ in range(40)]
+    pick = random.Random(_seed_of(seed, model, prompt))
+    return " ".join(pick.choice(shared) if pick.random() < overlap else pick.choice(own)
+                    for _ in range(n_tokens))
+
+
+def _prompt_of(body: dict[str, Any]) -> str:
+    parts = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):  # content parts: keep the text ones
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- server
+class Simulator:
+    """The aiohttp application and its state; `start()` binds 127.0.0.1, `stop()` closes."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.models = {m.name: m for m in self.config.models}
+        self.rng = random.Random(self.config.seed)
+        self.stats: Counter = Counter()
+        self.started = time.monotonic()
+        self.stall_until = 0.0
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application()
+        self.app.add_routes([
+            web.get("/v1/models", self.list_models),
+            web.post("/v1/chat/completions", self.chat_completions),
+            web.post("/admin/stall", self.admin_stall),
+            web.get("/admin/stats", self.admin_stats),
+            web.get("/ping", self.ping),
+        ])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1"
+
+    async def start(self, port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, port, backlog=2048)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # port 0: the one the OS chose
+        self.started = time.monotonic()
+        if self.config.stall_at_s is not None and self.config.stall_for_s > 0:
+            asyncio.get_running_loop().call_later(self.config.stall_at_s, self.stall,
+                                                  self.config.stall_for_s)
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def stall(self, seconds: float) -> None:
+        """Answer nothing (no headers, no tokens) for `seconds` from now."""
+        self.stall_until = max(self.stall_until, time.monotonic() + seconds)
+        self.stats["stalls"] += 1
+
+    async def _through_stall(self) -> None:
+        while (wait := self.stall_until - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    # -- handlers ----------------------------------------------------------
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def admin_stall(self, request: web.Request) -> web.Response:
+        seconds = float(request.query.get("seconds", "1"))
+        self.stall(seconds)
+        return web.json_response({"stalled_for_s": seconds})
+
+    async def admin_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self.stats))
+
+    async def list_models(self, request: web.Request) -> web.Response:
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        return web.json_response({"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "codeperf-simulator"}
+            for name in self.models]})
+
+    def _check_auth(self, request: web.Request) -> web.Response | None:
+        if self.config.api_key is None:
+            return None
+        if request.headers.get("Authorization") != f"Bearer {self.config.api_key}":
+            self.stats["unauthorized"] += 1
+            return _error(401, "invalid_api_key", "missing or wrong API key")
+        return None
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        self.stats["requests"] += 1
+        await self._through_stall()
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "invalid_request_error", "body is not JSON")
+        profile = self.models.get(body.get("model"))
+        if profile is None:
+            return _error(404, "model_not_found", f"model {body.get('model')!r} does not exist")
+
+        fault = self._draw_fault(profile)
+        if fault == "429":
+            self.stats["injected_429"] += 1
+            return _error(429, "rate_limit_exceeded", "injected rate limit", {"Retry-After": "0.05"})
+        if fault == "500":
+            self.stats["injected_500"] += 1
+            return _error(500, "server_error", "injected server error")
+        if fault == "drop":
+            self.stats["injected_drop"] += 1
+            request.transport.abort()  # the client sees the connection die, no response
+            raise asyncio.CancelledError
+        if fault == "hang":
+            self.stats["injected_hang"] += 1
+            await asyncio.sleep(profile.hang_s)
+
+        prompt = _prompt_of(body)
+        n_tokens = profile.answer_tokens
+        if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0:
+            n_tokens = min(n_tokens, body["max_tokens"])
+        words = answer_text(self.config.seed, profile.name, prompt, n_tokens, profile.overlap).split()
+        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(words),
+                 "total_tokens": len(prompt.split()) + len(words)}
+        ttft_s = self._draw_ttft(profile)
+        ident = f"chatcmpl-sim{self.stats['requests']}"
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            try:
+                return await self._stream(request, profile, ident, words, usage, ttft_s,
+                                          include_usage)
+            except ConnectionResetError:  # the client left (e.g. its quorum was reached)
+                self.stats["client_gone"] += 1
+                raise asyncio.CancelledError from None
+        await asyncio.sleep(ttft_s + (len(words) / profile.tokens_per_s if profile.tokens_per_s else 0))
+        await self._through_stall()
+        self.stats["completions"] += 1
+        return web.json_response({
+            "id": ident, "object": "chat.completion", "created": int(time.time()),
+            "model": profile.name,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": " ".join(words)}}],
+            "usage": usage})
+
+    async def _stream(self, request: web.Request, profile: ModelProfile, ident: str,
+                      words: list[str], usage: dict[str, int], ttft_s: float,
+                      include_usage: bool) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        created = int(time.time())
+
+        def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                     "model": profile.name,
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            return f"data: {json.dumps(chunk)}\n\n".encode()
+
+        await asyncio.sleep(ttft_s)
+        await self._through_stall()
+        start = time.monotonic()
+        sent = 0
+        first = True
+        while sent < len(words):
+            # Every token due by now (plus one chunk interval) goes out in this event.
+            if profile.tokens_per_s:
+                due = max(sent + 1, min(len(words), int((time.monotonic() - start
+                                                         + profile.chunk_ms / 1000)
+                                                        * profile.tokens_per_s) + 1))
+            else:
+                due = len(words)
+            text = " ".join(words[sent:due])
+            delta = {"role": "assistant", "content": text} if first else {"content": " " + text}
+            await response.write(event(delta))
+            first = False
+            sent = due
+            if sent < len(words):
+                next_at = start + sent / profile.tokens_per_s
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                await self._through_stall()
+        await response.write(event({}, "stop"))
+        if include_usage:
+            tail = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                    "model": profile.name, "choices": [], "usage": usage}
+            await response.write(f"data: {json.dumps(tail)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        self.stats["completions"] += 1
+        return response
+
+    # -- randomness ----------------------------------------------------------
+    def _draw_fault(self, profile: ModelProfile) -> str | None:
+        x = self.rng.random()
+        for name, rate in (("429", profile.rate_429), ("500", profile.rate_500),
+                           ("drop", profile.rate_drop), ("hang", profile.rate_hang)):
+            if x < rate:
+                return name
+            x -= rate
+        return None
+
+    def _draw_ttft(self, profile: ModelProfile) -> float:
+        median_s = profile.ttft_median_ms / 1000.0
+        if profile.ttft_spread <= 0:
+            return median_s
+        return median_s * math.exp(self.rng.gauss(0.0, profile.ttft_spread))
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None
+           ) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": code, "code": code}},
+                             status=status, headers=headers)
+
+
+# ---------------------------------------------------------------- command line
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m codeperf.experts.simulator",
+        description="OpenAI-compatible expert simulator on 127.0.0.1 (see the module docstring).")
+    parser.add_argument("--port", type=int, default=8089, help="port; 0 picks a free one")
+    parser.add_argument("--experts", help="experts TOML file whose [simulator] section to use "
+                                          "(default: the bundled default_experts.toml)")
+    parser.add_argument("--config-json", help="a SimulatorConfig as JSON (used by the scripts)")
+    parser.add_argument("--seed", type=int, help="override the seed")
+    parser.add_argument("--stall-at", type=float, help="stall this many seconds after start")
+    parser.add_argument("--stall-for", type=float, default=0.0, help="stall duration in seconds")
+    parser.add_argument("--api-key-env", help="require this environment variable's value as "
+                                              "the Bearer key")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    import os
+
+    if args.config_json:
+        config = SimulatorConfig.from_dict(json.loads(args.config_json))
+    else:
+        from codeperf.experts.config import load
+
+        config = SimulatorConfig.from_dict(load(args.experts).simulator)
+    changes: dict[str, Any] = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.stall_at is not None:
+        changes.update(stall_at_s=args.stall_at, stall_for_s=args.stall_for)
+    if args.api_key_env:
+        changes["api_key"] = os.environ.get(args.api_key_env)
+    return SimulatorConfig(**{**{f.name: getattr(config, f.name) for f in fields(config)}, **changes})
+
+
+async def _serve(config: SimulatorConfig, port: int) -> None:
+    simulator = Simulator(config)
+    url = await simulator.start(port)
+    print(READY_PREFIX + url, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await simulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ValueError, OSError) as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(config, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The load suite driver behind scripts/load_scenarios.py: set up, run scenarios, record, judge.
+
+It starts the bundled simulator (always: calibration and the pool test use it;
+experts with base_url = "simulator" point at it), runs the chosen scenarios
+through the registry (`codeperf.harness.scenarios`), writes `<out>/load.json`
+through the Recorder, evaluates the targets of the scenarios that ran, and
+prints a summary to stderr. Returns an exit code (`codeperf.harness.exitcodes`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from codeperf.harness import exitcodes, loadgen
+from codeperf.harness import scenarios as registry
+from codeperf.harness.envelope import Interrupted, Recorder
+from codeperf.harness.targets import evaluate
+
+CALIBRATION = "calibration"
+SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate_pct",
+                "max_in_flight_ok_count", "max_ok_connections_count", "drain_max_ms",
+                "overhead_p50_ms", "fixed_p50_ms", "open_p99_ms", "closed_p99_ms")
+
+
+class SetupError(Exception):
+    """Nothing was measured: bad arguments, files or a refused target (exit 2)."""
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[str]]:
+    """The scenarios to run, in order, and the registry's import problems."""
+    problems = registry.load_registered()
+    known = registry.registered()
+    unknown = [n for n in requested if n not in known]
+    if unknown:
+        raise SetupError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    names = list(dict.fromkeys(requested)) or [n for n in known if n != CALIBRATION]
+    if calibrate and CALIBRATION in known and CALIBRATION not in names:
+        names.insert(0, CALIBRATION)
+    if not calibrate and CALIBRATION in names and CALIBRATION not in requested:
+        names.remove(CALIBRATION)
+    return names, problems
+
+
+def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Path | None = None,
+              quick: bool = False, allow_remote: bool = False, options: dict[str, Any] | None = None,
+              calibrate: bool = True, log: Callable[[str], None] = _stderr) -> int:
+    from codeperf.experts import config as experts_config
+    from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
+    from codeperf.experts.simulator_process import SimulatorProcess
+
+    options = dict(options or {})
+    try:
+        names, problems = choose(requested, calibrate)
+        experts = experts_config.load(experts_file)
+        for expert in experts.experts:
+            if not expert.uses_simulator:
+                loadgen.check_loopback(expert.base_url, allow_remote)
+        sim_config = SimulatorConfig.from_dict(experts.simulator).with_models(CALIBRATION_MODELS)
+    except (SetupError, experts_config.ExpertsConfigError, loadgen.RemoteTargetRefused,
+            ValueError) as exc:
+        log(f"load_scenarios: {exc}")
+        return exitcodes.USAGE
+
+    out_dir = Path(out_dir)
+    config = {"scenarios": names, "quick": quick, "options": options,
+              "allow_remote": allow_remote, "experts": experts.to_dict(),
+              "simulator": sim_config.to_dict()}
+    log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
+    simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
+    try:
+        with Recorder("load", out_dir, config) as recorder:
+            for problem in problems:
+                recorder.add_error("scenario_import", problem)
+            try:
+                url = simulator.start()
+            except RuntimeError as exc:
+                recorder.add_error("setup", str(exc))
+                log(f"load: {exc}")
+                return exitcodes.FAILED
+            log(f"load: expert simulator at {url} (pid {simulator.pid})")
+            recorder.envelope.config["simulator_url"] = url
+            ctx = registry.ScenarioContext(
+                out_dir=out_dir, quick=quick, recorder=recorder,
+                experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
+                simulator_url=url, allow_remote=allow_remote, log=log)
+            metrics = asyncio.run(registry.run_scenarios(names, ctx))
+            for target in evaluate("load", metrics):
+                if target.metric.split(".", 1)[0] in names:
+                    recorder.add_target(target)
+            recorder.mark_complete()
+    except (KeyboardInterrupt, Interrupted):
+        log(f"load: interrupted; partial results in {out_dir / 'load.json'}")
+        return exitcodes.INTERRUPTED
+    finally:
+        simulator.stop()
+    envelope = recorder.envelope
+    print_summary(envelope, log)
+    log(f"load: wrote {recorder.path}")
+    if envelope.failed_targets or envelope.invalid_checks or envelope.errors:
+        return exitcodes.FAILED
+    return exitcodes.OK
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def print_summary(envelope: Any, log: Callable[[str], None] = _stderr) -> None:
+    log("")
+    log("load results")
+    for entry in envelope.results:
+        summary = entry.get("summary", {})
+        shown = "  ".join(f"{k}={_fmt(summary[k])}" for k in SUMMARY_KEYS
+                          if summary.get(k) is not None)
+        valid = "" if entry.get("valid", True) else "  [INVALID: generator was the bottleneck]"
+        log(f"  {entry.get('id', '?'):42s} {shown}{valid}")
+    if envelope.targets:
+        log("targets")
+        for t in envelope.targets:
+            measured = "not measured" if t.measured is None else _fmt(t.measured)
+            log(f"  {'PASS' if t.passed else 'FAIL'}  {t.name}: {measured} {t.op} "
+                f"{_fmt(t.threshold)} {t.unit}")
+    bad = envelope.invalid_checks
+    log(f"validity: {len(envelope.validity) - len(bad)} of {len(envelope.validity)} checks ok")
+    for check in bad:
+        log(f"  INVALID {check['check']}: {check.get('detail')}")
+    for error in envelope.errors:
+        log(f"  ERROR {error['kind']}: {error['message']}")

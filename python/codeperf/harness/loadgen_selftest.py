@@ -1,0 +1,277 @@
+"""How fast and how punctual is the load generator itself? Measured against a trivial endpoint.
+
+The endpoint is a minimal HTTP/1.1 keep-alive server (asyncio protocol, fixed
+200 answer) in a child process pinned to one core; the generator runs pinned to
+another, with a minimal keep-alive client (`RawHTTPClient`), so what is
+measured is the generator (scheduling, timing, histograms), not aiohttp's
+parser. `wrk` (if installed) hits the same endpoint from the generator's core in
+the same run, for a ratio.
+
+    python -m codeperf.harness.loadgen_selftest serve --port 0    # the endpoint alone
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from codeperf.harness import loadgen
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+READY_PREFIX = "trivial endpoint listening on "
+
+
+# ---------------------------------------------------------------- the endpoint
+class _TrivialServer(asyncio.Protocol):
+    """Answers every request (a header block ending in a blank line) with RESPONSE."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.pending = b""
+
+    def data_received(self, data: bytes) -> None:
+        data = self.pending + data
+        n = data.count(b"\r\n\r\n")
+        if n:
+            self.transport.write(RESPONSE * n)
+            data = data[data.rindex(b"\r\n\r\n") + 4:]
+        self.pending = data
+
+
+async def _serve(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_TrivialServer, "127.0.0.1", port, backlog=1024)
+    print(READY_PREFIX + str(server.sockets[0].getsockname()[1]), flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# ---------------------------------------------------------------- the client
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.waiter: asyncio.Future | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end]
+        match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
+        length = int(match.group(1)) if match else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        status = head[9:12]
+        self.buffer = self.buffer[end + 4 + length:]
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            if status == b"200":
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(loadgen.RequestError(f"http_{int(status)}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(loadgen.RequestError("protocol", "connection lost"))
+
+
+class RawHTTPClient:
+    """GET / over a pool of keep-alive connections, one request per connection at a time."""
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.port = port
+        self.size = connections
+        self.idle: list[_Connection] = []
+        self.waiting: list[asyncio.Future] = []
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(self.size):
+            _, conn = await loop.create_connection(_Connection, "127.0.0.1", self.port)
+            self.idle.append(conn)
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.transport.close()
+
+    async def get(self, i: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.idle:  # more callers than connections: wait for one
+            fut = loop.create_future()
+            self.waiting.append(fut)
+            await fut
+        conn = self.idle.pop()
+        conn.waiter = loop.create_future()
+        conn.transport.write(REQUEST)
+        try:
+            await conn.waiter
+        finally:
+            self.idle.append(conn)
+            if self.waiting:
+                fut = self.waiting.pop(0)
+                if not fut.done():
+                    fut.set_result(None)
+
+
+# ---------------------------------------------------------------- the run
+def _pin(cpu: int | None) -> Callable[[], None] | None:
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def cpus() -> tuple[int | None, int | None]:
+    """(generator core, server core): two different cores when there are two."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None, None
+    return available[0], available[1]
+
+
+class Endpoint:
+    def __init__(self, cpu: int | None) -> None:
+        self.cpu = cpu
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "Endpoint":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "codeperf.harness.loadgen_selftest",
+                                      "serve", "--port", "0"], stdout=subprocess.PIPE, env=env,
+                                     preexec_fn=_pin(self.cpu))
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith(READY_PREFIX):
+            self.__exit__()
+            raise RuntimeError(f"trivial endpoint did not start: {line!r}")
+        self.port = int(line[len(READY_PREFIX):])
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+            self.proc.stdout.close()
+            self.proc = None
+
+
+def run_wrk(port: int, seconds: float, connections: int, cpu: int | None) -> dict[str, Any]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return {"available": False, "reason": "wrk is not installed (Debian: apt-get install wrk)"}
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+           f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_pin(cpu),
+                         timeout=seconds + 30)
+    match = re.search(r"Requests/sec:\s*([\d.]+)", out.stdout)
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out.stdout, re.MULTILINE)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return {"available": True, "command": " ".join(cmd),
+            "requests_per_s": float(match.group(1)) if match else None,
+            "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else None,
+            "stdout": out.stdout}
+
+
+async def _generator_runs(port: int, seconds: float, connections: int, lag_rate: float,
+                          log: Callable[[str], None]) -> dict[str, Any]:
+    client = RawHTTPClient(port, connections)
+    await client.open()
+    try:
+        log(f"closed model, {connections} connections, {seconds:g} s: maximum rate")
+        closed = await loadgen.run_closed(client.get, concurrency=connections, duration_s=seconds)
+        log(f"open model, constant {lag_rate:g}/s, {seconds:g} s: schedule lag")
+        paced = await loadgen.run_open(client.get, loadgen.constant(lag_rate), duration_s=seconds,
+                                       max_lag_p99_ms=2.0)
+        fast_rate = 10_000.0
+        log(f"open model, constant {fast_rate:g}/s, {seconds:g} s: can it keep 10k/s on schedule")
+        fast = await loadgen.run_open(client.get, loadgen.constant(fast_rate), duration_s=seconds)
+    finally:
+        client.close()
+    return {"closed": closed, "paced": paced, "fast": fast}
+
+
+def selftest(seconds: float = 5.0, connections: int = 64, lag_rate: float = 1000.0,
+             with_wrk: bool = True, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
+             ) -> dict[str, Any]:
+    gen_cpu, server_cpu = cpus()
+    with Endpoint(server_cpu) as endpoint:
+        log(f"trivial endpoint on 127.0.0.1:{endpoint.port} (core {server_cpu}); "
+            f"generator on core {gen_cpu}")
+        previous = os.sched_getaffinity(0) if gen_cpu is not None else None
+        try:
+            if gen_cpu is not None:
+                os.sched_setaffinity(0, {gen_cpu})
+            runs = asyncio.run(_generator_runs(endpoint.port, seconds, connections, lag_rate, log))
+        finally:
+            if previous is not None:
+                os.sched_setaffinity(0, previous)
+        wrk = run_wrk(endpoint.port, seconds, connections, gen_cpu) if with_wrk else \
+            {"available": False, "reason": "skipped"}
+    closed, paced, fast = runs["closed"], runs["paced"], runs["fast"]
+    ours = closed.summary()["throughput_rps"]
+    # On a shared machine the pinned core is not ours alone: the rate per CPU-second
+    # the generator's thread actually got is what "on one core" can mean there.
+    per_cpu_s = closed.ok / closed.loop_cpu_s if closed.loop_cpu_s > 0 else None
+    summary = {
+        "closed_throughput_rps": ours,
+        "closed_generator_cpu_pct": closed.loop_cpu_pct,
+        "closed_requests_per_cpu_s": per_cpu_s,
+        "open_10k_achieved_send_rps": fast.summary()["achieved_send_rps"],
+        "open_10k_throughput_rps": fast.summary()["throughput_rps"],
+        "open_10k_schedule_lag_p99_ms": fast.schedule_lag.percentile_ms(99),
+        "paced_rate_rps": lag_rate,
+        "paced_schedule_lag_p99_ms": paced.schedule_lag.percentile_ms(99),
+        "wrk_rps": wrk.get("requests_per_s"),
+        "ours_vs_wrk_x": (ours / wrk["requests_per_s"]
+                          if ours and wrk.get("requests_per_s") else None),
+    }
+    goals = [
+        {"check": "generator_10k_rps_one_core", "ok": bool(per_cpu_s and per_cpu_s >= 10_000),
+         "detail": f"closed model {per_cpu_s or 0:.0f} requests per CPU-second of the "
+                   f"generator thread; {ours or 0:.0f} requests/s wall clock at "
+                   f"{closed.loop_cpu_pct or 0:.0f}% of the core (goal >= 10000)"},
+        {"check": "schedule_lag_p99_at_1000rps", "ok": bool(
+            summary["paced_schedule_lag_p99_ms"] is not None
+            and summary["paced_schedule_lag_p99_ms"] <= 2.0),
+         "detail": f"lag p99 {summary['paced_schedule_lag_p99_ms']} ms at {lag_rate:g}/s "
+                   f"(goal <= 2 ms)"},
+    ]
+    return {"summary": summary, "goals": goals,
+            "config": {"seconds": seconds, "connections": connections, "lag_rate_rps": lag_rate,
+                       "generator_cpu": gen_cpu, "server_cpu": server_cpu},
+            "closed": closed.to_dict(), "paced": paced.to_dict(), "fast": fast.to_dict(),
+            "wrk": wrk}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m codeperf.harness.loadgen_selftest")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the trivial endpoint")
+    serve.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_serve(args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

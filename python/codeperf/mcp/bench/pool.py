@@ -1,0 +1,93 @@
+"""Live SDK sessions to several bundled servers, and a load-generator operation over their tools.
+
+The load scenarios (`mcp-calls`, `mixed`) use this: one stdio session per
+bundled server, a call plan cycling through every tool with the bundled
+argument sets, and `op(i)` that makes call i and raises
+`loadgen.RequestError("mcp_<kind>")` when it fails, as the load generator expects.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.mcp.bench import launch
+from codeperf.mcp.bench.argsgen import load_scenario_file
+from codeperf.mcp.bench.calls import CallStats, call_once
+from codeperf.mcp.bench.fixture import BUNDLED_SCENARIOS_PATH, make_files_root
+
+# Deliberate failures and the expert fan-out are not "tool calls" for load purposes.
+LOAD_EXCLUDED_TOOLS = frozenset({"fail", "consult"})
+
+
+class McpPool:
+    def __init__(self, names: Sequence[str], log_dir: Path, transport: str = "stdio",
+                 call_timeout_s: float = 30.0) -> None:
+        self.names = list(names)
+        self.transport = transport
+        self.log_dir = log_dir
+        self.call_timeout_s = call_timeout_s
+        self.plan: list[tuple[str, Any, str, dict[str, Any]]] = []  # (label, client, tool, args)
+        self.per_tool: dict[str, CallStats] = {}
+        self.pids: dict[str, int | None] = {}
+        self.backend: str | None = None  # the engine backend of the experts server, when one runs
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> "McpPool":
+        try:
+            tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="codeperf-mcp-load-"))
+            root = make_files_root(Path(tmp))
+            scenarios = load_scenario_file(BUNDLED_SCENARIOS_PATH)
+            for name in self.names:
+                spec = launch.bundled_spec(name, self.transport, files_root=root)
+                handle = await self._stack.enter_async_context(
+                    launch.ServerHandle(spec, self.log_dir, self.call_timeout_s))
+                session = await self._stack.enter_async_context(handle.session())
+                self.pids[spec.label] = session.pid
+                listing = await session.client.list_tools()
+                if any(t.name == "engine_backend" for t in listing.tools):
+                    result = await session.client.call_tool("engine_backend", {})
+                    self.backend = result.content[0].text if not result.is_error else None
+                for tool in listing.tools:
+                    if tool.name in LOAD_EXCLUDED_TOOLS:
+                        continue
+                    for args in scenarios.get(tool.name, [{}]):
+                        self.plan.append((spec.label, session.client, tool.name, args))
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        if not self.plan:
+            await self.__aexit__(None, None, None)
+            raise RuntimeError("the bundled MCP servers listed no tools")
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
+        launch.reap_leftovers()
+
+    def op(self) -> Callable[[int], Awaitable[None]]:
+        from codeperf.harness.loadgen import RequestError
+
+        async def call(i: int) -> None:
+            label, client, tool, args = self.plan[i % len(self.plan)]
+            outcome = await call_once(client, tool, args, self.call_timeout_s)
+            self.per_tool.setdefault(f"{label}/{tool}", CallStats()).add(outcome)
+            if outcome.kind != "ok":
+                raise RequestError(f"mcp_{outcome.kind}", outcome.message)
+
+        return call
+
+    def per_tool_summary(self) -> dict[str, Any]:
+        return {key: {"ok_count": s.ok, "calls_count": s.calls,
+                      "p50_ms": s.histogram.percentile_ms(50), "p99_ms": s.histogram.percentile_ms(99),
+                      **{f"errors_{k}_count": v for k, v in s.errors.items() if v}}
+                for key, s in sorted(self.per_tool.items())}
+
+    def merged_histogram(self) -> LatencyHistogram:
+        hist = LatencyHistogram()
+        for stats in self.per_tool.values():
+            hist.merge(stats.histogram)
+        return hist

@@ -1,0 +1,403 @@
+"""One benchmark run over a list of servers: result entries, target metrics, errors.
+
+Servers are measured one after another (never at the same time, so they do not
+compete for the CPU). Per server: session initialize and `tools/list` latency,
+then each selected tool at concurrency 1, payload sizes (a server with an
+`echo` tool), and the concurrency sweep, with the server process sampled
+throughout. A server that fails to start, crashes or hangs is recorded (error
+kind, the tail of its stderr) and the run carries on with the next one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from codeperf.harness.envelope import Recorder
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.mcp.bench import floor, launch, procstats
+from codeperf.mcp.bench.argsgen import ArgSets, args_for
+from codeperf.mcp.bench.calls import CallStats, ServerBroken, run_calls
+from codeperf.mcp.bench.launch import ServerSpec, ServerStartError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    calls_per_tool: int = 100
+    warmup_calls: int = 3
+    init_samples: int = 3
+    list_samples: int = 20
+    concurrency: tuple[int, ...] = (1, 5, 10, 20, 50)
+    sweep_calls: int = 200  # per level; at least 4 calls per worker
+    payload_sizes: tuple[int, ...] = (64, 1024, 16 * 1024, 256 * 1024, 1024 * 1024)
+    payload_calls: int = 20
+    call_timeout_s: float = 10.0
+    give_up_after: int = 3  # consecutive transport errors/timeouts that mark a server broken
+    budget_s: float = 15.0  # per tool and per sweep level: no call starts after this
+    floor: bool = True
+    floor_calls: int = 1000
+    floor_concurrency: int = 10
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    skip_tools: Mapping[str, str] = field(default_factory=dict)  # tool -> why it is skipped
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "BenchConfig":
+        base = dict(calls_per_tool=15, warmup_calls=2, budget_s=4.0, init_samples=1, list_samples=5,
+                    concurrency=(1, 10, 50), sweep_calls=100, payload_sizes=(64, 16 * 1024, 256 * 1024),
+                    payload_calls=5)
+        base.update(overrides)
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skip_tools"] = dict(self.skip_tools)
+        return data
+
+
+@dataclass
+class RunState:
+    """What the run has measured so far, across servers (for targets and bottlenecks)."""
+
+    tool_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    ok_calls: int = 0
+    tool_rows: list[dict[str, Any]] = field(default_factory=list)
+    process_rows: list[dict[str, Any]] = field(default_factory=list)
+    broken_servers: list[str] = field(default_factory=list)
+    floor_metric: float | None = None
+    floor_correct: bool | None = None
+
+
+def _selected(name: str, config: BenchConfig) -> bool:
+    if config.include and not any(fnmatch.fnmatchcase(name, p) for p in config.include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in config.exclude)
+
+
+async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], config: BenchConfig,
+              recorder: Recorder, log_dir: Path, log: Log) -> dict[str, float | None]:
+    """Measure every server (and the protocol floor); returns the target metrics."""
+    state = RunState()
+    try:
+        for spec in specs:
+            log(f"server {spec.describe()}")
+            await bench_server(spec, scenarios, config, recorder, log_dir, log, state)
+            recorder.save()
+        if config.floor:
+            await protocol_floor(config, recorder, log_dir, log, state)
+            recorder.save()
+    finally:
+        survivors = launch.reap_leftovers()
+        recorder.add_validity("processes_reaped", not survivors,
+                              {"pids_seen": len(launch.seen_pids()), "killed_at_end": survivors})
+    for entry in bottlenecks(state):
+        recorder.add_result(entry)
+    recorder.add_validity("servers_ok", not state.broken_servers, {"broken": state.broken_servers})
+    if config.floor:
+        recorder.add_validity("floor_correct", bool(state.floor_correct),
+                              "every floor call (SDK and raw) returned the expected no-op result")
+    return {
+        "tool_calls.mean_ms": state.tool_hist.summary()["mean_ms"],
+        "tool_calls.completed": float(state.ok_calls),
+        "protocol_floor.stdio_1000_calls_c10_s": state.floor_metric,
+    }
+
+
+def _broken(state: RunState, recorder: Recorder, spec: ServerSpec, kind: str, message: str,
+            handle: launch.ServerHandle | None, log: Log, **extra: Any) -> None:
+    stderr = handle.stderr_tail() if handle else getattr(extra.pop("exc", None), "stderr_tail", "")
+    status = handle.exit_status() if handle else None
+    state.broken_servers.append(spec.label)
+    recorder.add_error(kind, f"{spec.label}: {message}", server=spec.label, process=status,
+                       stderr_tail=stderr, **extra)
+    log(f"  ! {spec.label}: {kind}: {message}" + (f" ({status})" if status else ""))
+    if stderr.strip():
+        log("    stderr tail: " + stderr.strip().splitlines()[-1][:200])
+
+
+async def bench_server(spec: ServerSpec, scenarios: Mapping[str, ArgSets], config: BenchConfig,
+                       recorder: Recorder, log_dir: Path, log: Log, state: RunState) -> None:
+    handle = launch.ServerHandle(spec, log_dir, config.call_timeout_s)
+    try:
+        async with handle:
+            await _bench_sessions(handle, scenarios, config, recorder, log, state)
+    except ServerStartError as exc:
+        _broken(state, recorder, spec, "server_start", str(exc), None, log, exc=exc)
+    except Exception as exc:  # a server's failure is data; the next server still runs
+        message = _describe(exc)
+        _broken(state, recorder, spec, "server_failed", message, handle, log)
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _bench_sessions(handle: launch.ServerHandle, scenarios: Mapping[str, ArgSets],
+                          config: BenchConfig, recorder: Recorder, log: Log, state: RunState) -> None:
+    spec = handle.spec
+    label = spec.label
+    transport_hist, handshake_hist = LatencyHistogram(), LatencyHistogram()
+    protocol = server_name = None
+    # Extra sessions only to sample the handshake; the last one does the work.
+    for _ in range(max(0, config.init_samples - 1)):
+        async with handle.session() as session:
+            transport_hist.record_seconds(session.transport_open_s)
+            handshake_hist.record_seconds(session.handshake_s)
+    async with handle.session() as session:
+        transport_hist.record_seconds(session.transport_open_s)
+        handshake_hist.record_seconds(session.handshake_s)
+        protocol, server_name = session.protocol_version, session.server_name
+        # A warm handshake round trip, without the server's start-up: discover is
+        # stateless on modern (2026-07-28+) sessions, so it can be repeated.
+        discover_hist = LatencyHistogram()
+        if protocol in MODERN_PROTOCOL_VERSIONS:
+            for _ in range(max(1, config.list_samples)):
+                start = time.perf_counter_ns()
+                await session.client.session.send_discover(protocol)
+                discover_hist.record_ns(time.perf_counter_ns() - start)
+        recorder.add_result({
+            "id": f"{label}/session/initialize", "kind": "session",
+            "summary": {"samples_count": handshake_hist.count,
+                        "transport_open_mean_ms": transport_hist.summary()["mean_ms"],
+                        "handshake_mean_ms": handshake_hist.summary()["mean_ms"],
+                        "handshake_p50_ms": handshake_hist.summary()["p50_ms"],
+                        "handshake_max_ms": handshake_hist.summary()["max_ms"],
+                        "discover_rtt_mean_ms": discover_hist.summary()["mean_ms"],
+                        "discover_rtt_p50_ms": discover_hist.summary()["p50_ms"]},
+            "server": label, "transport": spec.transport, "protocol_version": protocol,
+            "server_name": server_name,
+            "note": ("transport_open: spawning the process and opening its pipes (stdio) or "
+                     "creating the HTTP client; handshake: server/discover or initialize until "
+                     "the session is usable, which over stdio includes the server's own start-up "
+                     "(imports); discover_rtt: a repeated server/discover on the live session "
+                     "(modern protocol only), the handshake's warm round trip"),
+            "histogram": handshake_hist.to_dict(), "transport_open_histogram": transport_hist.to_dict(),
+            "discover_rtt_histogram": discover_hist.to_dict(),
+        })
+        rtt = discover_hist.summary()["mean_ms"]
+        log(f"  session: {protocol} handshake {handshake_hist.summary()['mean_ms']:.1f} ms "
+            f"(+{transport_hist.summary()['mean_ms']:.1f} ms transport open"
+            + (f"; warm discover {rtt:.2f} ms" if rtt is not None else "") + f"), pid {session.pid}")
+        sampler = procstats.Sampler(session.pid).start()
+        try:
+            await _bench_tools(handle, session, scenarios, config, recorder, log, state)
+        except ServerBroken as exc:
+            kind = "server_hung" if exc.kind == "timeout" else "server_crashed"
+            _broken(state, recorder, spec, kind, str(exc) or exc.kind, handle, log)
+        finally:
+            sampler.stop()
+            process = {"id": f"{label}/process", "kind": "process", "summary": sampler.summary(),
+                       "server": label, "pid": session.pid,
+                       "pid_known": session.pid is not None, "timeline": sampler.timeline()}
+            recorder.add_result(process)
+            state.process_rows.append(process)
+
+
+async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
+                       scenarios: Mapping[str, ArgSets], config: BenchConfig, recorder: Recorder,
+                       log: Log, state: RunState) -> None:
+    spec, client, pid = handle.spec, session.client, session.pid
+    label = spec.label
+    list_hist = LatencyHistogram()
+    tools: list[Any] = []
+    for _ in range(max(1, config.list_samples)):
+        start = time.perf_counter_ns()
+        listing = await client.list_tools(cache_mode="bypass")
+        list_hist.record_ns(time.perf_counter_ns() - start)
+        tools = list(listing.tools)
+    recorder.add_result({"id": f"{label}/session/tools_list", "kind": "session",
+                         "summary": {**_lat(list_hist), "tools_count": len(tools)},
+                         "server": label, "tools": [t.name for t in tools],
+                         "histogram": list_hist.to_dict()})
+    selected = [t for t in tools if _selected(t.name, config) and t.name not in config.skip_tools]
+    skipped = {t.name: config.skip_tools[t.name] for t in tools if t.name in config.skip_tools}
+    log(f"  tools/list: {len(tools)} tools in {list_hist.summary()['mean_ms']:.2f} ms; "
+        f"measuring {len(selected)}" + (f"; skipped {skipped}" if skipped else ""))
+    if not tools:
+        recorder.add_error("no_tools", f"{label}: tools/list returned no tools", server=label)
+        state.broken_servers.append(label)
+        return
+
+    backend = await _engine_backend(client, tools) if spec.bundled else None
+    sweep_plan: list[tuple[str, dict[str, Any]]] = []
+    for tool in selected:
+        schema = tool.input_schema
+        argsets, source = args_for(label, {"name": tool.name, "inputSchema": schema}, scenarios)
+        plan = [(tool.name, a) for a in argsets]
+        if config.warmup_calls:
+            await run_calls(client, plan, total=config.warmup_calls, concurrency=1,
+                            timeout_s=config.call_timeout_s, give_up_after=config.give_up_after)
+        before = await procstats.read_async(pid)
+        stats, broken = await _calls(client, plan, config.calls_per_tool, 1, config)
+        after = await procstats.read_async(pid)
+        state.tool_hist.merge(stats.histogram)
+        state.ok_calls += stats.ok
+        row = {"id": f"{label}/{tool.name}", "kind": "tool",
+               "summary": {**stats.summary(), **procstats.delta(before, after, stats.calls)},
+               "server": label, "tool": tool.name, "arguments_from": source, "arguments": argsets,
+               "first_error_by_kind": stats.first_error, "histogram": stats.histogram.to_dict()}
+        if backend is not None:
+            row["backend"] = backend
+        recorder.add_result(row)
+        state.tool_rows.append(row)
+        if stats.ok:
+            sweep_plan.append(plan[0])
+        s = row["summary"]
+        errors = {k: v for k, v in stats.errors.items() if v}
+        log(f"  {tool.name:<22} p50 {_ms(s['p50_ms'])} p99 {_ms(s['p99_ms'])} "
+            f"ok {stats.ok}/{stats.calls}" + (f" errors {errors}" if errors else ""))
+        if broken:
+            raise broken
+
+    echo = next((t for t in selected if t.name == "echo"), None)
+    if echo is not None and config.payload_sizes:
+        await _payload_sweep(client, label, config, recorder, log, state, pid)
+
+    if sweep_plan:
+        for level in config.concurrency:
+            before = await procstats.read_async(pid)
+            total = max(config.sweep_calls, 4 * level)
+            stats, broken = await _calls(client, sweep_plan, total, level, config)
+            after = await procstats.read_async(pid)
+            state.ok_calls += stats.ok
+            recorder.add_result({"id": f"{label}/sweep/c{level}", "kind": "sweep",
+                                 "summary": {**stats.summary(), "concurrency_count": level,
+                                             **procstats.delta(before, after, stats.calls)},
+                                 "server": label, "tools": sorted({t for t, _ in sweep_plan}),
+                                 "first_error_by_kind": stats.first_error,
+                                 "histogram": stats.histogram.to_dict()})
+            rps = stats.summary()["calls_per_s_rps"]
+            log(f"  sweep c={level:<3} {rps or 0:8.1f} calls/s  p50 {_ms(stats.summary()['p50_ms'])} "
+                f"p99 {_ms(stats.summary()['p99_ms'])} ok {stats.ok}/{stats.calls}")
+            if broken:
+                raise broken
+
+
+async def _payload_sweep(client: Any, label: str, config: BenchConfig, recorder: Recorder, log: Log,
+                         state: RunState, pid: int | None) -> None:
+    for size in config.payload_sizes:
+        payload = "x" * size
+        before = await procstats.read_async(pid)
+        stats, broken = await _calls(client, [("echo", {"payload": payload})], config.payload_calls, 1,
+                                     config)
+        after = await procstats.read_async(pid)
+        state.ok_calls += stats.ok
+        summary = stats.summary()
+        mean_s = (summary["mean_ms"] or 0) / 1000
+        recorder.add_result({"id": f"{label}/echo/{size}B", "kind": "payload",
+                             "summary": {**summary, "payload_bytes": size,
+                                         # both ways: the payload is sent and echoed back
+                                         "round_trip_throughput_bytes_per_s": 2 * size / mean_s if mean_s else None,
+                                         **procstats.delta(before, after, stats.calls)},
+                             "server": label, "histogram": stats.histogram.to_dict()})
+        log(f"  echo {size:>8} B  p50 {_ms(summary['p50_ms'])} ok {stats.ok}/{stats.calls}")
+        if broken:
+            raise broken
+
+
+async def _calls(client: Any, plan: list[tuple[str, dict[str, Any]]], total: int, concurrency: int,
+                 config: BenchConfig) -> tuple[CallStats, ServerBroken | None]:
+    """run_calls, keeping what was measured when the server breaks (the caller records it first)."""
+    stats = CallStats()
+    try:
+        await run_calls(client, plan, total=total, concurrency=concurrency, stats=stats,
+                        timeout_s=config.call_timeout_s, give_up_after=config.give_up_after,
+                        budget_s=config.budget_s)
+    except ServerBroken as exc:
+        return stats, exc
+    return stats, None
+
+
+async def protocol_floor(config: BenchConfig, recorder: Recorder, log_dir: Path, log: Log,
+                         state: RunState) -> None:
+    n, c = config.floor_calls, config.floor_concurrency
+    log(f"protocol floor: {n} no-op calls, {c} in flight, SDK vs raw JSON-RPC")
+    correct = True
+    for transport in ("stdio", "http"):
+        try:
+            sdk_entry = await floor.sdk(transport, n, c, log_dir, config.call_timeout_s)
+            raw_entry = (await floor.raw_stdio(n, c) if transport == "stdio"
+                         else await floor.raw_http(n, c, log_dir))
+        except Exception as exc:  # the floor failing must not lose the servers' results
+            recorder.add_error("floor", f"protocol floor over {transport}: {_describe(exc)}")
+            log(f"  ! floor over {transport} failed: {_describe(exc)}")
+            correct = False
+            continue
+        ratio = floor.ratio_entry(transport, sdk_entry, raw_entry)
+        for entry in (sdk_entry, raw_entry, ratio):
+            recorder.add_result(entry)
+        state.ok_calls += sdk_entry["summary"]["ok_count"]
+        correct = correct and sdk_entry["summary"]["failed_count"] == 0 and \
+            raw_entry["summary"]["failed_count"] == 0
+        if transport == "stdio" and n == 1000 and c == 10 and sdk_entry["summary"]["failed_count"] == 0:
+            state.floor_metric = sdk_entry["summary"]["wall_s"]
+        overhead = ratio["summary"]["sdk_overhead_x"]
+        log(f"  {transport:<5} SDK {sdk_entry['summary']['wall_s']:.3f} s "
+            f"({sdk_entry['summary']['calls_per_s_rps']:.0f} calls/s)  raw "
+            f"{raw_entry['summary']['wall_s']:.3f} s ({raw_entry['summary']['calls_per_s_rps']:.0f} calls/s)"
+            f"  SDK/raw {overhead:.1f}x" if overhead else f"  {transport}: ratio not available")
+        if transport == "stdio":
+            try:
+                pipes = await floor.sdk("stdio", n, c, log_dir, config.call_timeout_s, "asyncio")
+                recorder.add_result(pipes)
+                recorder.add_result({**floor.ratio_entry("stdio", pipes, raw_entry),
+                                     "id": "protocol_floor/stdio/sdk-asyncio-pipes_vs_raw"})
+                state.ok_calls += pipes["summary"]["ok_count"]
+                correct = correct and pipes["summary"]["failed_count"] == 0
+                log(f"  stdio SDK server on asyncio pipes {pipes['summary']['wall_s']:.3f} s "
+                    f"({pipes['summary']['calls_per_s_rps']:.0f} calls/s)")
+            except Exception as exc:
+                recorder.add_error("floor", f"protocol floor, asyncio pipes: {_describe(exc)}")
+                correct = False
+    state.floor_correct = correct
+
+
+async def _engine_backend(client: Any, tools: list[Any]) -> str | None:
+    """The engine backend a bundled experts server runs (its `engine_backend` tool), else None."""
+    if not any(t.name == "engine_backend" for t in tools):
+        return None
+    result = await client.call_tool("engine_backend", {})
+    text = result.content[0].text if result.content and not result.is_error else None
+    return text if text in ("rust", "python") else None
+
+
+def bottlenecks(state: RunState) -> list[dict[str, Any]]:
+    rows = [r for r in state.tool_rows if r["summary"]["ok_count"]]
+    slowest = sorted(rows, key=lambda r: r["summary"]["p50_ms"], reverse=True)[:5]
+    with_cpu = [r for r in rows if r["summary"].get("server_cpu_per_call_ms") is not None]
+    cpu = sorted(with_cpu, key=lambda r: r["summary"]["server_cpu_per_call_ms"], reverse=True)[:5]
+    mem = [p for p in state.process_rows if p["summary"]["rss_growth_bytes"] is not None]
+    mem = sorted(mem, key=lambda p: p["summary"]["rss_growth_bytes"], reverse=True)
+    return [
+        {"id": "bottlenecks/slowest_tools", "kind": "bottleneck",
+         "summary": {"top_p50_ms": slowest[0]["summary"]["p50_ms"] if slowest else None},
+         "ranking": [{"tool": r["id"], "p50_ms": r["summary"]["p50_ms"],
+                      "p99_ms": r["summary"]["p99_ms"]} for r in slowest]},
+        {"id": "bottlenecks/cpu_per_call", "kind": "bottleneck",
+         "summary": {"top_server_cpu_per_call_ms": cpu[0]["summary"]["server_cpu_per_call_ms"] if cpu else None},
+         "ranking": [{"tool": r["id"], "server_cpu_per_call_ms": r["summary"]["server_cpu_per_call_ms"]}
+                     for r in cpu]},
+        {"id": "bottlenecks/memory_growth", "kind": "bottleneck",
+         "summary": {"top_rss_growth_bytes": mem[0]["summary"]["rss_growth_bytes"] if mem else None},
+         "ranking": [{"server": p["server"], "rss_growth_bytes": p["summary"]["rss_growth_bytes"],
+                      "rss_peak_bytes": p["summary"]["rss_peak_bytes"]} for p in mem]},
+    ]
+
+
+def _lat(hist: LatencyHistogram) -> dict[str, Any]:
+    s = hist.summary()
+    return {"samples_count": s["count"], "mean_ms": s["mean_ms"], "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"],
+            "p99_ms": s["p99_ms"], "max_ms": s["max_ms"]}
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:8.2f} ms" if value is not None else "       - ms"

@@ -1,0 +1,108 @@
+"""The MCP load scenarios, registered for scripts/load_scenarios.py.
+
+mcp-calls  1000 tool calls spread over the bundled servers' tools (one stdio
+           session per server), a fixed number in flight (closed model: the
+           question is "how many at once", and each call's service time).
+mixed      expert queries (Circle of Experts, through the orchestrator to the
+           configured experts) and MCP tool calls at the same time, both on
+           open-model schedules, each with its own latency histogram, plus the
+           combined throughput.
+
+Sizes: `ctx.options` keys `mcp_calls`, `mcp_concurrency`, `mixed_duration_s`,
+`mixed_query_rps`, `mixed_mcp_rps` (and `max_lag_p99_ms`, the generator's
+schedule-lag limit) override the quick/full defaults. Both generators share one
+event loop with the SDK client, whose per-call CPU shows up as schedule lag on
+a busy machine; the self-checks report it rather than hide it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from codeperf.harness import loadgen
+from codeperf.harness.scenarios import ScenarioContext, ScenarioOutcome, scenario
+from codeperf.mcp import BUNDLED_SERVERS
+from codeperf.mcp.bench.pool import McpPool
+
+
+def _param(ctx: ScenarioContext, key: str, quick: Any, full: Any) -> Any:
+    return ctx.options.get(key, quick if ctx.quick else full)
+
+
+def _load_summary(load: loadgen.LoadResult) -> dict[str, Any]:
+    s = load.summary()
+    keys = ("requests_count", "ok_count", "errors_count", "error_rate_pct", "duration_s",
+            "throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
+            "service_p50_ms", "service_p99_ms", "generator_cpu_pct")
+    return {k: s.get(k) for k in keys}
+
+
+@scenario("mcp-calls", "1000 MCP tool calls over the bundled servers' tools, through real sessions",
+          needs_experts=False)
+async def mcp_calls(ctx: ScenarioContext) -> dict[str, Any]:
+    total = int(_param(ctx, "mcp_calls", 1000, 1000))
+    concurrency = int(_param(ctx, "mcp_concurrency", 10, 50))
+    ctx.progress(f"starting {len(BUNDLED_SERVERS)} bundled MCP servers (stdio)")
+    async with McpPool(list(BUNDLED_SERVERS), ctx.out_dir / "mcp_logs") as pool:
+        ctx.progress(f"{total} calls over {len(pool.plan)} tool/argument pairs, {concurrency} in flight")
+        load = await loadgen.run_closed(pool.op(), concurrency=concurrency, max_requests=total,
+                                        progress=ctx.progress)
+        per_tool = pool.per_tool_summary()
+    ctx.add_validity(f"generator/closed-{concurrency}", load.valid, load.self_checks())
+    ctx.add_validity("all_calls_answered", load.errors_total == 0,
+                     dict(sorted(load.errors.items())) or "no errors")
+    return {"id": f"mcp-calls/closed-{concurrency}x{total}", "kind": "scenario", "backend": pool.backend,
+            "summary": {**_load_summary(load), "tools_count": len(per_tool)},
+            "histogram": load.latency.to_dict(), "valid": load.valid, "load": load.to_dict(),
+            "servers": sorted(pool.pids), "per_tool": per_tool}
+
+
+@scenario("mixed", "expert queries and MCP tool calls at the same time (open model)")
+async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
+    import aiohttp
+
+    from codeperf.experts.querystats import QueryStats
+
+    duration = float(_param(ctx, "mixed_duration_s", 5, 20))
+    query_rps = float(_param(ctx, "mixed_query_rps", 2, 5))
+    mcp_rps = float(_param(ctx, "mixed_mcp_rps", 50, 100))
+    max_lag = float(ctx.options.get("max_lag_p99_ms", loadgen.MAX_LAG_P99_MS))
+    stats = QueryStats(ctx.experts)
+    connector = aiohttp.TCPConnector(limit=max(100, len(ctx.experts.experts) * 20))
+    ctx.progress(f"{query_rps:g} expert queries/s and {mcp_rps:g} MCP calls/s for {duration:g} s")
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as http:
+        async with McpPool(list(BUNDLED_SERVERS), ctx.out_dir / "mcp_logs") as pool:
+            queries, calls = await asyncio.gather(
+                loadgen.run_open(stats.op(http), loadgen.constant(query_rps), duration_s=duration,
+                                 max_lag_p99_ms=max_lag),
+                loadgen.run_open(pool.op(), loadgen.constant(mcp_rps), duration_s=duration,
+                                 progress=ctx.progress, max_lag_p99_ms=max_lag))
+            per_tool = pool.per_tool_summary()
+    wall = max(queries.elapsed_s, calls.elapsed_s)
+    attempts = queries.ok + queries.errors_total + calls.ok + calls.errors_total
+    errors = queries.errors_total + calls.errors_total
+    combined = {
+        "combined_throughput_rps": (queries.ok + calls.ok) / wall if wall > 0 else None,
+        "expert_queries_ok_count": queries.ok, "mcp_calls_ok_count": calls.ok,
+        "expert_queries_rps": queries.summary()["throughput_rps"],
+        "mcp_calls_rps": calls.summary()["throughput_rps"],
+        "expert_p95_ms": queries.latency.percentile_ms(95),
+        "mcp_p95_ms": calls.latency.percentile_ms(95),
+        "error_rate_pct": 100.0 * errors / attempts if attempts else None,
+        "duration_s": wall,
+    }
+    for name, load in (("expert-queries", queries), ("mcp-calls", calls)):
+        ctx.add_validity(f"generator/{name}", load.valid, load.self_checks())
+    entries = [
+        {"id": f"mixed/combined-{query_rps:g}qps+{mcp_rps:g}rps", "kind": "scenario",
+         "backend": stats.backend, "summary": combined,
+         "valid": queries.valid and calls.valid},
+        {"id": f"mixed/expert-queries-{query_rps:g}qps", "kind": "scenario_part", "backend": stats.backend,
+         "summary": {**_load_summary(queries), **stats.summary()}, "histogram": queries.latency.to_dict(),
+         "load": queries.to_dict(), "queries": stats.to_dict()},
+        {"id": f"mixed/mcp-calls-{mcp_rps:g}rps", "kind": "scenario_part",
+         "summary": _load_summary(calls), "histogram": calls.latency.to_dict(),
+         "load": calls.to_dict(), "per_tool": per_tool},
+    ]
+    return ScenarioOutcome(entries, combined)

@@ -1,0 +1,92 @@
+"""The leak detector's controls, run in every suite run so its verdicts can be trusted.
+
+Positive: 2,000 calls that each keep 1 KB must be flagged, at a rate within 20%
+of 1 KB per call (the Python heap; and the Rust heap when the extension can
+allocate a test buffer). Negative: 2,000 calls that allocate 1 KB and keep
+nothing must not be flagged. Each outcome is a validity check: a detector that
+fails its controls makes the run's leak figures invalid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeperf.memory.context import MemoryContext
+from codeperf.memory.controls import RetainingControl, RustRetainingControl, transient_control
+from codeperf.memory.leaks import LeakPlan, LeakReport, detect_leak
+
+BYTES_PER_CALL = 1024
+PLAN = LeakPlan(warmup_calls=20, batches=20, calls_per_batch=100)  # 2,000 calls
+RATE_TOLERANCE = 0.20
+
+
+def rate_within(report: LeakReport, heap: str, expected: float,
+                tolerance: float = RATE_TOLERANCE) -> bool:
+    slope = report.slope(heap)
+    return slope is not None and abs(slope - expected) <= tolerance * expected
+
+
+def run(ctx: MemoryContext) -> list[dict[str, Any]]:
+    entries = []
+
+    positive = RetainingControl(BYTES_PER_CALL)
+    with ctx.sampler.phase("controls/positive/python"):
+        report = detect_leak(positive, PLAN, label="positive control (Python heap)", rust=ctx.rust)
+    positive.release()
+    entries.append(_entry("controls/positive/python_heap/1KB", report, "python_heap"))
+    ctx.add_validity("leak-control/positive/python_heap/flagged", report.series["python_heap"].leak,
+                     _detail(report, "python_heap"))
+    ctx.add_validity("leak-control/positive/python_heap/rate-within-20pct",
+                     rate_within(report, "python_heap", BYTES_PER_CALL),
+                     _detail(report, "python_heap"))
+    ctx.log(f"controls: positive (Python heap): {_line(report, 'python_heap')}")
+
+    if ctx.rust.available and hasattr(ctx.rust.module, "allocate_for_test"):
+        rust_positive = RustRetainingControl(ctx.rust, BYTES_PER_CALL)
+        with ctx.sampler.phase("controls/positive/rust"):
+            report = detect_leak(rust_positive, PLAN, label="positive control (Rust heap)",
+                                 rust=ctx.rust)
+        rust_positive.release()
+        entries.append(_entry("controls/positive/rust_heap/1KB", report, "rust_heap"))
+        ctx.add_validity("leak-control/positive/rust_heap/flagged", report.series["rust_heap"].leak,
+                         _detail(report, "rust_heap"))
+        ctx.add_validity("leak-control/positive/rust_heap/rate-within-20pct",
+                         rate_within(report, "rust_heap", BYTES_PER_CALL),
+                         _detail(report, "rust_heap"))
+        ctx.log(f"controls: positive (Rust heap): {_line(report, 'rust_heap')}")
+    else:
+        reason = ctx.rust.reason or "codeperf._rust has no allocate_for_test()"
+        ctx.log(f"controls: Rust-heap positive control SKIPPED ({reason})")
+        entries.append({"id": "controls/positive/rust_heap/1KB", "kind": "skipped", "reason": reason})
+
+    with ctx.sampler.phase("controls/negative"):
+        report = detect_leak(transient_control(BYTES_PER_CALL), PLAN, label="negative control",
+                             rust=ctx.rust)
+    entries.append(_entry("controls/negative/1KB", report, None))
+    ctx.add_validity("leak-control/negative/not-flagged", not report.leak,
+                     {"flagged_series": [k for k, s in report.series.items() if s.leak]})
+    ctx.log(f"controls: negative: {'flagged (detector unreliable!)' if report.leak else 'not flagged'}"
+            f"; {_line(report, 'python_heap')}")
+    return entries
+
+
+def _entry(entry_id: str, report: LeakReport, heap: str | None) -> dict[str, Any]:
+    entry = report.to_entry(entry_id)
+    entry["control"] = {"expected_bytes_per_call": BYTES_PER_CALL if heap else 0,
+                        "heap": heap, "rate_tolerance": RATE_TOLERANCE}
+    return entry
+
+
+def _detail(report: LeakReport, heap: str) -> dict[str, Any]:
+    fit = report.series[heap].fit
+    return {"expected_bytes_per_call": BYTES_PER_CALL,
+            "measured_bytes_per_call": fit.slope if fit else None,
+            "ci_low": fit.slope_ci_low if fit else None, "ci_high": fit.slope_ci_high if fit else None}
+
+
+def _line(report: LeakReport, heap: str) -> str:
+    fit = report.series[heap].fit
+    if fit is None:
+        return f"{heap} not measured"
+    return (f"{fit.slope:,.1f} B/call (95% CI {fit.slope_ci_low:,.1f} .. {fit.slope_ci_high:,.1f}), "
+            f"{'flagged' if report.series[heap].leak else 'not flagged'}")

@@ -1,0 +1,217 @@
+"""`make perf`: every suite into one run directory, then the combined report.
+
+Each suite runs as its own process (`scripts/<suite script> --out RUN_DIR
+[--quick]`) with CODEPERF_RUN_ID set, so all envelopes share the run id. A
+suite that fails, crashes, times out or whose script does not exist is
+recorded in `run.json` and the next suite still runs; the report is always
+written, and only then does the exit code say whether everything passed.
+Each suite's output streams to the terminal as it comes (progress stays
+visible) and is kept in `logs/<suite>.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Sequence
+
+from codeperf.harness import exitcodes
+from codeperf.harness.envelope import SUITES, new_run_id, utc_now, write_json_atomic
+from codeperf.report.build import Report, build_report
+from codeperf.report.compare import DEFAULT_NOISE_PCT
+from codeperf.report.loading import RUN_RECORD, SUITE_SCRIPTS
+
+LATEST = "latest"
+TERM_GRACE_S = 20.0  # after SIGTERM, how long a suite gets to write its partial envelope
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    status: str  # ok, failed, set-up error, crashed, timed out, interrupted, missing script
+    exit_code: int | None
+    duration_s: float
+    command: list[str] = field(default_factory=list)
+    log: str | None = None
+
+
+def status_for(exit_code: int) -> str:
+    if exit_code == exitcodes.OK:
+        return "ok"
+    if exit_code == exitcodes.FAILED:
+        return "failed"
+    if exit_code == exitcodes.USAGE:
+        return "set-up error"
+    if exit_code in (exitcodes.INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
+        return "interrupted"
+    return "crashed"
+
+
+def point_latest(reports_dir: Path, run_dir: Path) -> None:
+    """reports/latest -> <run id>, replaced atomically (relative, so the tree can move)."""
+    link = reports_dir / LATEST
+    tmp = reports_dir / f".{LATEST}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+class _Stop(Exception):
+    """SIGTERM or Ctrl-C reached the driver: stop starting suites, still write the report."""
+
+
+def _pump(source: BinaryIO, sinks: Sequence[BinaryIO]) -> None:
+    # Chunks, not lines: pyperf prints progress dots without newlines.
+    fd = source.fileno()
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return
+        for sink in sinks:
+            sink.write(chunk)
+            sink.flush()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def run_suite(suite: str, script: Path, run_dir: Path, quick: bool, python: str,
+              timeout_s: float, env: dict[str, str], echo: BinaryIO) -> SuiteOutcome:
+    log_rel = f"logs/{suite}.log"
+    log_path = run_dir / log_rel
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if not script.is_file():
+        message = f"{script}: suite script not found; {suite} was not run\n"
+        log_path.write_text(message, encoding="utf-8")
+        echo.write(message.encode())
+        echo.flush()
+        return SuiteOutcome(suite, "missing script", None, 0.0, [], log_rel)
+    command = [python, str(script), "--out", str(run_dir)] + (["--quick"] if quick else [])
+    start = time.monotonic()
+    with open(log_path, "wb") as log:
+        # Own process group: a timeout or Ctrl-C reaches the suite's pyperf
+        # workers and servers too, not just the script.
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        pump = threading.Thread(target=_pump, args=(proc.stdout, [echo, log]), daemon=True)
+        pump.start()
+        status = None
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            status = "timed out"
+            _signal_group(proc, signal.SIGTERM)
+        except (KeyboardInterrupt, _Stop):
+            _signal_group(proc, signal.SIGINT)
+            try:
+                proc.wait(timeout=TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+            pump.join(timeout=5)
+            raise _Stop(SuiteOutcome(suite, "interrupted", proc.returncode,
+                                     time.monotonic() - start, command, log_rel))
+        if status == "timed out":
+            try:
+                proc.wait(timeout=TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+        pump.join(timeout=5)
+    code = proc.returncode
+    return SuiteOutcome(suite, status or status_for(code), code, time.monotonic() - start,
+                        command, log_rel)
+
+
+def _say(message: str) -> None:
+    print(f"[perf] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class PerfResult:
+    run_dir: Path
+    outcomes: list[SuiteOutcome]
+    report: Report | None
+    exit_code: int
+
+
+def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
+             baseline: Path | None = None, fail_on_regression: bool = False,
+             suites: Sequence[str] = SUITES, timeout_s: float = 1800.0,
+             noise_pct: float = DEFAULT_NOISE_PCT, python: str = sys.executable,
+             charts: bool = True, echo: BinaryIO | None = None,
+             report_builder: Callable[..., Report] = build_report) -> PerfResult:
+    echo = echo if echo is not None else sys.stderr.buffer
+    reports_dir = Path(reports_dir)
+    run_id = os.environ.get("CODEPERF_RUN_ID") or new_run_id()
+    run_dir = reports_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        point_latest(reports_dir, run_dir)
+    except OSError as exc:  # e.g. a real directory named "latest": leave it alone
+        _say(f"warning: could not point {reports_dir / LATEST} at {run_dir.name}: {exc}")
+    env = {**os.environ, "CODEPERF_RUN_ID": run_id, "PYTHONUNBUFFERED": "1"}
+    record: dict[str, Any] = {"run_id": run_id, "quick": quick, "started_at": utc_now(),
+                              "finished_at": None, "suites": []}
+    outcomes: list[SuiteOutcome] = []
+    interrupted = False
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise _Stop(None)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    _say(f"run {run_id} ({'quick' if quick else 'full'}) -> {run_dir}")
+    try:
+        for i, suite in enumerate(suites, 1):
+            script = Path(scripts_dir) / SUITE_SCRIPTS[suite]
+            _say(f"[{i}/{len(suites)}] {suite}: {script}{' --quick' if quick else ''}")
+            try:
+                outcome = run_suite(suite, script, run_dir, quick, python, timeout_s, env, echo)
+            except (_Stop, KeyboardInterrupt) as stop:
+                interrupted = True
+                outcome = stop.args[0] if stop.args and stop.args[0] else SuiteOutcome(
+                    suite, "interrupted", None, 0.0)
+            outcomes.append(outcome)
+            record["suites"] = [asdict(o) for o in outcomes]
+            write_json_atomic(run_dir / RUN_RECORD, record)
+            code = f" (exit {outcome.exit_code})" if outcome.exit_code not in (0, None) else ""
+            _say(f"{suite}: {outcome.status}{code} in {outcome.duration_s:.1f} s")
+            if interrupted:
+                _say("interrupted: skipping the remaining suites, writing the report")
+                break
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    record["finished_at"] = utc_now()
+    write_json_atomic(run_dir / RUN_RECORD, record)
+
+    report = report_builder(run_dir, baseline_dir=baseline, noise_pct=noise_pct, charts=charts)
+    for problem in report.problems:
+        _say(f"error: {problem}")
+    regressions = report.comparison.regressions if report.comparison else []
+    _say(f"verdict: {report.verdict.status.upper()}")
+    for reason in report.verdict.reasons:
+        _say(f"  - {reason}")
+    if report.comparison is not None:
+        _say(f"baseline {baseline}: {len(regressions)} significant regression(s)")
+    _say(f"report: {report.markdown_path}")
+    _say(f"        {report.html_path}")
+    if interrupted:
+        exit_code = exitcodes.INTERRUPTED
+    elif report.verdict.status == "fail" or any(o.status != "ok" for o in outcomes):
+        # "incomplete" alone means suites that were not asked for did not run.
+        exit_code = exitcodes.FAILED
+    elif fail_on_regression and regressions:
+        exit_code = exitcodes.FAILED
+    else:
+        exit_code = exitcodes.OK
+    return PerfResult(run_dir, outcomes, report, exit_code)

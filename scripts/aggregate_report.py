@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Combine a run directory's suite envelopes into report.md, report.html, summary.json and charts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from codeperf.harness import exitcodes
+from codeperf.report import build_report
+from codeperf.report.compare import DEFAULT_NOISE_PCT
+
+EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regression found a "
+          "significant regression; 2 usage error. Failed targets do not change the exit code "
+          "here (`make perf` fails on them); they are in the report's verdict.")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+               epilog=EPILOG)
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("reports/latest"), help="Run directory holding <suite>.json envelopes.")
+@click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="A previous run directory to compare with.")
+@click.option("--fail-on-regression", is_flag=True,
+              help="Exit 1 when a metric regressed significantly against --baseline.")
+@click.option("--noise-pct", type=click.FloatRange(min=0), default=DEFAULT_NOISE_PCT,
+              help="Changes smaller than this (percent) count as unchanged.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the report [default: the run directory].")
+@click.option("--no-charts", is_flag=True, help="Skip the matplotlib charts.")
+def main(run_dir: Path, baseline: Path | None, fail_on_regression: bool, noise_pct: float,
+         out_dir: Path | None, no_charts: bool) -> None:
+    """Aggregate one run's suite results into a single report.
+
+    Reads every suite envelope in --run (a file that cannot be read is named in
+    the report; the other suites are still reported), evaluates the verdict
+    against every target in targets.toml, draws the charts and, with
+    --baseline, classifies each metric as improved, regressed or unchanged.
+    """
+    if fail_on_regression and baseline is None:
+        raise click.UsageError("--fail-on-regression needs --baseline")
+    report = build_report(run_dir, baseline_dir=baseline, out_dir=out_dir, noise_pct=noise_pct,
+                          charts=not no_charts)
+    for problem in report.problems:
+        click.echo(f"error: {problem}", err=True)
+    for error in report.chart_errors:
+        click.echo(f"warning: {error}", err=True)
+    rows = report.rows
+    click.echo(f"verdict: {report.verdict.status.upper()} — targets "
+               f"{sum(r.state == 'pass' for r in rows)} passed, "
+               f"{sum(r.state == 'fail' for r in rows)} failed, "
+               f"{sum(r.state == 'not run' for r in rows)} not run", err=True)
+    if report.comparison is not None:
+        regressions = report.comparison.regressions
+        click.echo(f"baseline: {len(regressions)} significant regression(s)", err=True)
+        for m in regressions:
+            click.echo(f"  {m.suite} {m.id} {m.metric}: ratio {m.ratio:.3f} ({m.method})"
+                       if m.ratio is not None else f"  {m.suite} {m.id} {m.metric}: {m.detail}",
+                       err=True)
+    click.echo(f"report: {report.markdown_path}", err=True)
+    click.echo(f"        {report.html_path}", err=True)
+    if fail_on_regression and report.comparison is not None and report.comparison.regressions:
+        sys.exit(exitcodes.FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Rust engine vs its Python twin: pyperf micro-benchmarks, correctness gate, memory, targets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+try:
+    import codeperf  # noqa: F401
+except ImportError:  # run from a clone without `make build`: use the source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+
+from codeperf.bench import baseline as bench_baseline  # noqa: E402
+from codeperf.bench import driver, grid, timing  # noqa: E402
+from codeperf.harness import exitcodes  # noqa: E402
+from codeperf.harness.envelope import EnvelopeError, Interrupted  # noqa: E402
+
+BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
+              + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
+
+
+class SizeList(click.ParamType):
+    name = "SIZES"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return grid.parse_sizes([value])
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+               epilog="Full grid: " + ", ".join(s.label for s in grid.FULL_GRID)
+               + f" (a cross through the reference {grid.REFERENCE.label}, not a full product); "
+               + "--quick: " + ", ".join(s.label for s in grid.QUICK_GRID) + ". "
+               + exitcodes.EPILOG)
+@click.option("--bench", "benches", multiple=True, metavar="NAME[,NAME]", help=BENCH_HELP)
+@click.option("--sizes", type=SizeList(), default=None,
+              help="input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB); "
+                   "default: the full grid, or the quick grid with --quick")
+@click.option("--quick", is_flag=True, help="fast mode for pull requests: 2 sizes, fewer pyperf processes")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/latest"), help="output directory")
+@click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
+@click.option("--processes", type=click.IntRange(1), default=None,
+              help=f"pyperf worker processes per case [default: {timing.FULL.processes}, "
+                   f"quick {timing.QUICK.processes}]")
+@click.option("--values", type=click.IntRange(1), default=None,
+              help=f"pyperf values per process [default: {timing.FULL.values}]")
+@click.option("--warmups", type=click.IntRange(0), default=None,
+              help=f"pyperf warmups per process [default: {timing.FULL.warmups}]")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"pyperf minimum seconds per value [default: {timing.FULL.min_time}, "
+                   f"quick {timing.QUICK.min_time}]")
+@click.option("--loops", type=click.IntRange(0), default=0,
+              help="pyperf loops per value; 0 lets pyperf calibrate")
+@click.option("--memory/--no-memory", default=True, help="run the memory-efficiency pass")
+@click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
+              help="a previous run: its bench_rust.json or its directory; report which cases changed")
+@click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
+              help="with --baseline: smallest change (percent) that counts as a change")
+def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time, loops, memory,
+         baseline, noise_pct):
+    """Benchmark the Rust engine (codeperf._rust) against its Python twin.
+
+    For each benchmark and input size: run both backends on the exact input to
+    be timed and compare (a mismatch fails the case, which is not timed); measure
+    peak memory in a separate pass; time each backend with pyperf in
+    subprocesses. Writes OUT/pyperf/<op>__<backend>__<size>.json (pyperf files)
+    and OUT/bench_rust.json (the result envelope); a table goes to stderr.
+    """
+    if baseline is not None and baseline.is_dir():
+        baseline = baseline / "bench_rust.json"
+    try:
+        ops = grid.parse_benches(benches)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bench") from None
+    defaults = timing.QUICK if quick else timing.FULL
+    settings = timing.PyperfSettings(
+        processes=processes or defaults.processes, values=values or defaults.values,
+        warmups=defaults.warmups if warmups is None else warmups,
+        min_time=min_time or defaults.min_time, loops=loops)
+    config = driver.BenchConfig(
+        ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
+        settings=settings, out=out, seed=seed, quick=quick, memory=memory,
+        baseline=baseline, noise_pct=noise_pct)
+    try:
+        code = driver.run(config)
+    except (driver.SetupError, EnvelopeError) as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exitcodes.USAGE)
+    except (KeyboardInterrupt, Interrupted):
+        click.secho("interrupted: partial results written with complete: false", fg="yellow",
+                    err=True)
+        sys.exit(exitcodes.INTERRUPTED)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

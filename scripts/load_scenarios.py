@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Circle of Experts under load: the seed's load scenarios against real HTTP endpoints.
+
+Writes <out>/load.json (the result envelope); progress and a summary go to stderr.
+The logic lives in codeperf.harness.load_suite and the scenario registry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from codeperf.harness import exitcodes
+from codeperf.harness.load_suite import run_suite
+
+
+class KeyValue(click.ParamType):
+    """KEY=VALUE, VALUE parsed as JSON when it is JSON (numbers, lists), else a string."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
+        try:
+            return key, json.loads(raw)
+        except json.JSONDecodeError:
+            return key, raw
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               epilog=exitcodes.EPILOG)
+@click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
+              help="scenario to run (repeatable); default: all registered. "
+                   "`--list` shows them.")
+@click.option("--experts", "experts_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="experts TOML file; default: the bundled simulator circle "
+                   "(python/codeperf/experts/default_experts.toml)")
+@click.option("--quick", is_flag=True, help="short runs (seconds per scenario) for pull requests")
+@click.option("--out", "out_dir", default="reports/latest", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="output directory")
+@click.option("--allow-remote", is_flag=True,
+              help="allow experts outside 127.0.0.0/8 and ::1 (never by accident)")
+@click.option("-o", "--option", "options", multiple=True, type=KeyValue(),
+              help="scenario size override, e.g. -o rate_rps=80 -o duration_s=30 "
+                   "(see docs/load.md)")
+@click.option("--calibration/--no-calibration", default=True, show_default=True,
+              help="run the generator's calibration checks first (validity section)")
+@click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
+def main(scenarios, experts_file, quick, out_dir, allow_remote, options, calibration, list_only):
+    """Run the load scenarios and write OUT/load.json."""
+    if list_only:
+        from codeperf.harness import scenarios as registry
+
+        problems = registry.load_registered()
+        for name, spec in registry.registered().items():
+            click.echo(f"{name:20s} {spec.description}")
+        for problem in problems:
+            click.echo(f"(not loaded) {problem}", err=True)
+        raise SystemExit(exitcodes.OK)
+    raise SystemExit(run_suite(out_dir, scenarios, experts_file=experts_file, quick=quick,
+                               allow_remote=allow_remote, options=dict(options),
+                               calibrate=calibration))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""scripts/bench_rust.py end to end on tiny pyperf settings: files, envelope, the
+correctness gate, the missing-build error and the baseline comparison.
+
+Behaviour only: no assertion here depends on how fast anything ran.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyperf
+import pytest
+from click.testing import CliRunner
+
+from codeperf.bench import cases
+from codeperf.engine import backends
+from codeperf.harness import envelope, exitcodes
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("bench_rust_script", ROOT / "scripts" / "bench_rust.py")
+bench_rust = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_rust)
+
+needs_rust = pytest.mark.skipif(not backends.rust_status().usable,
+                                reason="the Rust extension is not built (make build)")
+
+# pyperf as small as it goes: 2 processes (the bootstrap resamples processes), 2 values,
+# no warmup, no calibration process.
+TINY = ["--processes", "2", "--values", "2", "--warmups", "0", "--loops", "1",
+        "--min-time", "0.001"]
+
+
+@pytest.fixture()
+def no_targets(tmp_path, monkeypatch):
+    """A targets file without bench_rust entries: tiny sizes never reach the reference size,
+    and a target that was not measured fails the run (tested on its own below)."""
+    path = tmp_path / "targets.toml"
+    path.write_text('[[target]]\nsuite = "load"\nname = "x"\nmetric = "x"\nop = "<"\n'
+                    'threshold = 1\nunit = "ms"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(bench_rust.main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny run shared by the tests that only read its output."""
+    out = tmp_path_factory.mktemp("bench")
+    targets = out / "targets.toml"
+    targets.write_text("")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CODEPERF_TARGETS", str(targets))
+    try:
+        result = invoke("--bench", "analyze,consensus_jaccard", "--bench", "ffi",
+                        "--sizes", "4x256B,8x256B", "--out", str(out), *TINY)
+    finally:
+        mp.undo()
+    return SimpleNamespace(result=result, out=out,
+                           data=envelope.load(out / "bench_rust.json") if result.exit_code in (0, 1) else None)
+
+
+def _entries(data, kind):
+    return [e for e in data["results"] if e["kind"] == kind]
+
+
+@needs_rust
+def test_tiny_run_succeeds_and_writes_a_valid_envelope(tiny_run):
+    assert tiny_run.result.exit_code == exitcodes.OK, tiny_run.result.stderr
+    data = tiny_run.data
+    assert data["suite"] == "bench_rust" and data["complete"] is True
+    assert data["errors"] == []
+    assert all(v["ok"] for v in data["validity"])
+    assert data["config"]["benches"] == ["analyze", "consensus_jaccard", "ffi_noop"]
+    assert data["environment"]["rust_extension"]["available"] is True
+
+
+@needs_rust
+def test_every_case_is_gated_timed_and_labelled(tiny_run):
+    cases_ = _entries(tiny_run.data, "bench_case")
+    ids = {e["id"] for e in cases_}
+    assert ids == {f"{op}/{b}/{s}" for op in ("analyze", "consensus_jaccard")
+                   for b in ("python", "rust") for s in ("4x256B", "8x256B")} | {
+        "ffi_noop/python/call", "ffi_noop/rust/call"}
+    for entry in cases_:
+        assert entry["correct"] is True and entry["timed"] is True
+        assert entry["backend"] == entry["id"].split("/")[1]
+        assert len(entry["samples"]) == 4  # 2 processes x 2 values
+        assert [len(run) for run in entry["samples_by_process"]] == [2, 2]
+        assert entry["summary"]["median_ms"] > 0
+    checks = {v["check"] for v in tiny_run.data["validity"]}
+    assert "correctness:consensus_jaccard/8x256B" in checks
+    assert "timed input is the gated input" in checks
+
+
+@needs_rust
+def test_speedups_memory_and_scaling_are_reported(tiny_run):
+    speedups = {e["id"]: e for e in _entries(tiny_run.data, "speedup")}
+    assert set(speedups) == {"analyze/4x256B", "analyze/8x256B", "consensus_jaccard/4x256B",
+                             "consensus_jaccard/8x256B", "ffi_noop/call"}
+    for entry in speedups.values():
+        s = entry["summary"]
+        assert s["speedup_ci_low_x"] <= s["speedup_x"] <= s["speedup_ci_high_x"]
+        assert isinstance(entry["significant"], bool)
+    memory = _entries(tiny_run.data, "memory")
+    assert len(memory) == 4  # not for the FFI baseline
+    for entry in memory:
+        assert entry["summary"]["python_peak_bytes"] > 0
+        assert entry["summary"]["rust_heap_peak_bytes"] > 0  # the counting allocator saw work
+        assert entry["summary"]["memory_reduction_pct"] is not None
+    scaling = {e["id"]: e for e in _entries(tiny_run.data, "scaling")}
+    assert set(scaling) == {"analyze/scaling/responses-at-256B",
+                            "consensus_jaccard/scaling/responses-at-256B"}
+    for entry in scaling.values():
+        assert entry["x"] == [4, 8]
+        assert "verdict" in entry["crossover"]
+
+
+@needs_rust
+def test_pyperf_files_are_pyperf_readable(tiny_run):
+    files = sorted((tiny_run.out / "pyperf").glob("*.json"))
+    assert len(files) == 10
+    for path in files:
+        bench = pyperf.Benchmark.load(str(path))
+        assert bench.get_nvalue() == 4
+        assert bench.get_metadata()["codeperf_input_sha256"]
+    # Python and Rust files share the benchmark name, so compare_to pairs them.
+    py, rs = (tiny_run.out / "pyperf" / f"analyze__{b}__8x256B.json" for b in ("python", "rust"))
+    out = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(py), str(rs)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "analyze" in out.stdout
+
+
+@needs_rust
+def test_table_goes_to_stderr_and_nothing_to_stdout(tiny_run):
+    assert tiny_run.result.stdout == ""
+    assert "speedup" in tiny_run.result.stderr
+    assert "consensus_jaccard/8x256B" in tiny_run.result.stderr
+
+
+@needs_rust
+def test_forced_mismatch_fails_the_gate_and_skips_timing(tmp_path, monkeypatch, no_targets):
+    real = cases.operation
+
+    def tampered(op, backend_name):
+        fn = real(op, backend_name)
+        if op == "consensus_jaccard" and backend_name == "rust":
+            return lambda data: {**fn(data), "agreement": -1.0}
+        return fn
+
+    monkeypatch.setattr(cases, "operation", tampered)
+    result = invoke("--bench", "consensus_jaccard,analyze", "--sizes", "4x256B",
+                    "--out", str(tmp_path), *TINY)
+    assert result.exit_code == exitcodes.FAILED
+    assert "correctness gate FAILED" in result.stderr
+    data = envelope.load(tmp_path / "bench_rust.json")
+    by_id = {e["id"]: e for e in data["results"]}
+    assert by_id["consensus_jaccard/rust/4x256B"]["correct"] is False
+    assert by_id["consensus_jaccard/rust/4x256B"]["timed"] is False
+    assert by_id["consensus_jaccard/4x256B"]["verdict"].startswith("not timed")
+    assert by_id["analyze/rust/4x256B"]["timed"] is True  # the other case still ran
+    failed = [v for v in data["validity"] if not v["ok"]]
+    assert [v["check"] for v in failed] == ["correctness:consensus_jaccard/4x256B"]
+    names = {p.name for p in (tmp_path / "pyperf").glob("*.json")}
+    assert not any(n.startswith("consensus_jaccard") for n in names)
+
+
+def test_missing_rust_build_is_a_setup_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(backends, "rust_status",
+                        lambda: backends.RustStatus(False, "codeperf._rust is not built (test)"))
+    result = invoke("--quick", "--out", str(tmp_path))
+    assert result.exit_code == exitcodes.USAGE
+    assert "cannot benchmark Rust against Python" in result.stderr
+    assert "not built" in result.stderr
+    assert not (tmp_path / "bench_rust.json").exists()  # no Python numbers labelled Rust
+
+
+def test_rust_build_without_the_bench_api_is_a_setup_error(tmp_path, monkeypatch):
+    partial = SimpleNamespace(analyze_responses=None, compute_consensus=None,
+                              aggregate_responses=None)
+    monkeypatch.setattr(backends, "rust_status", lambda: backends.RustStatus(True, "ok", partial))
+    result = invoke("--quick", "--out", str(tmp_path))
+    assert result.exit_code == exitcodes.USAGE
+    assert "allocation_stats" in result.stderr and "noop" in result.stderr
+
+
+def test_bad_arguments_are_usage_errors(tmp_path):
+    assert invoke("--bench", "nope", "--out", str(tmp_path)).exit_code == exitcodes.USAGE
+    assert invoke("--sizes", "100", "--out", str(tmp_path)).exit_code == exitcodes.USAGE
+    help_text = invoke("--help").output
+    assert "--bench" in help_text and "Exit codes" in help_text and "100x2KB" in help_text
+
+
+@needs_rust
+def test_unmeasured_target_fails_the_run(tmp_path):
+    """With the real targets file, sizes without 100x2KB leave the targets unmeasured: exit 1."""
+    result = invoke("--bench", "ffi,analyze", "--sizes", "4x256B", "--no-memory",
+                    "--out", str(tmp_path), *TINY)
+    assert result.exit_code == exitcodes.FAILED
+    data = envelope.load(tmp_path / "bench_rust.json")
+    metrics = {t["metric"]: t for t in data["targets"]}
+    assert set(metrics) == {"speedup.analyze"}  # only the selected op; memory pass was off
+    assert metrics["speedup.analyze"]["measured"] is None
+    assert metrics["speedup.analyze"]["passed"] is False
+
+
+@needs_rust
+def test_baseline_comparison_reports_each_case(tiny_run, tmp_path, no_targets):
+    result = invoke("--bench", "ffi", "--out", str(tmp_path), "--baseline",
+                    str(tiny_run.out / "bench_rust.json"), *TINY)
+    assert result.exit_code == exitcodes.OK, result.stderr
+    data = envelope.load(tmp_path / "bench_rust.json")
+    comparison = _entries(data, "baseline_comparison")[0]
+    assert comparison["summary"]["compared_count"] == 1  # one speedup: ffi_noop/call
+    assert comparison["summary"]["time_compared_count"] == 2  # its two backend cases
+    assert comparison["baseline_run_id"] == tiny_run.data["run_id"]
+    assert comparison["same_rust_build"] in (True, False)  # both runs recorded their build
+    for entry in _entries(data, "bench_case"):
+        assert entry["baseline"]["status"] in ("unchanged", "slower", "faster")
+    speedup = _entries(data, "speedup")[0]
+    assert speedup["baseline"]["status"] in ("unchanged", "rust gained", "rust lost")
+    assert speedup["baseline"]["ci_low_x"] <= speedup["baseline"]["ratio_x"] <= speedup["baseline"]["ci_high_x"]
+    assert "vs baseline" in result.stderr
+
+
+def test_baseline_must_be_a_bench_rust_envelope(tmp_path):
+    other = tmp_path / "load.json"
+    other.write_text(json.dumps({"schema_version": 99}))
+    result = invoke("--bench", "ffi", "--out", str(tmp_path / "o"), "--baseline", str(other))
+    assert result.exit_code == exitcodes.USAGE
+    assert "schema_version" in result.stderr

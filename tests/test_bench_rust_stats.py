@@ -1,0 +1,208 @@
+"""harness/stats.py and the pure parts of codeperf.bench: grid parsing, the output
+comparison of the correctness gate, crossover verdicts."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from codeperf.bench import analysis, grid
+from codeperf.bench.correctness import first_difference
+from codeperf.harness import stats
+
+
+# -- stats ---------------------------------------------------------------------
+def test_percentile_interpolates_between_order_statistics():
+    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert stats.percentile([4, 1, 3, 2], 0) == 1
+    assert stats.percentile([4, 1, 3, 2], 100) == 4
+    assert stats.percentile([10], 75) == 10
+
+
+def test_describe_reports_median_and_spread():
+    d = stats.describe([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert d["median"] == 3.0
+    assert d["min"] == 1.0 and d["max"] == 100.0
+    assert d["p25"] == 2.0 and d["p75"] == 4.0
+    assert d["mad"] == 1.0  # the outlier does not inflate it
+    assert d["count"] == 5
+    with pytest.raises(ValueError):
+        stats.describe([])
+
+
+def _groups(rng: random.Random, centre: float, processes: int = 4, values: int = 3,
+            between: float = 0.05, within: float = 0.02) -> list[list[float]]:
+    """Timings as pyperf makes them: each process has its own offset (layout, load)."""
+    out = []
+    for _ in range(processes):
+        offset = centre * (1 + rng.gauss(0, between))
+        out.append([offset * (1 + abs(rng.gauss(0, within))) for _ in range(values)])
+    return out
+
+
+def test_ratio_of_medians_finds_a_real_speedup():
+    rng = random.Random(1)
+    slow, fast = _groups(rng, 10e-3), _groups(rng, 1e-3)
+    ci = stats.ratio_of_medians(slow, fast)
+    assert ci.low <= ci.ratio <= ci.high
+    assert 7 < ci.ratio < 13
+    assert ci.excludes_one
+
+
+def test_ratio_of_medians_is_deterministic_for_a_seed():
+    rng = random.Random(2)
+    a, b = _groups(rng, 1.0), _groups(rng, 1.0)
+    assert stats.ratio_of_medians(a, b, seed=3) == stats.ratio_of_medians(a, b, seed=3)
+
+
+def test_same_distribution_rarely_counts_as_a_change():
+    """A synthetic A/A: both sides from one distribution with between-process noise.
+    With the practical threshold, almost no trial may flag a change (wide tolerance)."""
+    rng = random.Random(4)
+    flagged = 0
+    trials = 40
+    for _ in range(trials):
+        ci = stats.ratio_of_medians(_groups(rng, 1.0), _groups(rng, 1.0), resamples=400)
+        flagged += ci.significant_change(noise_pct=10.0)
+    assert flagged <= 2
+
+
+def test_significant_change_needs_both_ci_and_size():
+    ci = stats.RatioCI(1.04, 1.01, 1.07, 0.95)
+    assert ci.excludes_one
+    assert not ci.significant_change(10.0)
+    assert ci.significant_change(3.0)
+    assert not stats.RatioCI(1.5, 0.9, 2.0, 0.95).significant_change(10.0)
+
+
+def test_ratio_rejects_empty_input():
+    with pytest.raises(ValueError):
+        stats.ratio_of_medians([[]], [[1.0]])
+
+
+def test_loglog_fit_recovers_the_exponent():
+    xs = [10, 30, 100, 300]
+    fit = stats.loglog_fit(xs, [3.0 * x**2 for x in xs])
+    assert fit.exponent == pytest.approx(2.0)
+    assert fit.coefficient == pytest.approx(3.0)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit.predict(50) == pytest.approx(7500.0)
+
+
+def test_loglog_fit_interval_covers_truth_under_noise():
+    rng = random.Random(5)
+    xs = [10, 20, 50, 100, 200, 500]
+    ys = [x**1.5 * math.exp(rng.gauss(0, 0.05)) for x in xs]
+    fit = stats.loglog_fit(xs, ys)
+    assert fit.exponent_low < 1.5 < fit.exponent_high
+
+
+def test_loglog_fit_with_two_points_has_no_interval():
+    fit = stats.loglog_fit([10, 100], [1.0, 10.0])
+    assert fit.exponent == pytest.approx(1.0)
+    assert fit.r2 is None and fit.exponent_low is None
+    with pytest.raises(ValueError):
+        stats.loglog_fit([10, 10], [1.0, 2.0])
+    with pytest.raises(ValueError):
+        stats.loglog_fit([0, 10], [1.0, 2.0])
+
+
+def test_fitted_crossover_is_where_the_curves_meet():
+    python = stats.PowerFit(2.0, 1e-6, None, None, None, 2)  # quadratic, cheap at first
+    rust = stats.PowerFit(1.0, 1e-4, None, None, None, 2)  # linear with a fixed overhead
+    x = stats.fitted_crossover(python, rust)
+    assert x == pytest.approx(100.0)
+    assert stats.fitted_crossover(rust, rust) is None
+
+
+# -- grid ----------------------------------------------------------------------
+@pytest.mark.parametrize("text,size", [
+    ("100x2KB", grid.Size(100, 2048)), ("100x0.5KB", grid.Size(100, 512)),
+    ("10x512B", grid.Size(10, 512)), ("10x512", grid.Size(10, 512)), (" 3 X 1kib ", grid.Size(3, 1024)),
+])
+def test_parse_size(text, size):
+    assert grid.parse_size(text) == size
+    assert grid.parse_size(size.label) == size  # labels round-trip
+
+
+@pytest.mark.parametrize("text", ["100", "x2KB", "0x2KB", "10x0.1B", "10x2MB"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError):
+        grid.parse_size(text)
+
+
+def test_parse_benches_expands_aliases_in_canonical_order():
+    assert grid.parse_benches(["consensus"]) == ("consensus_cosine", "consensus_jaccard")
+    assert grid.parse_benches(["ffi,analyze"]) == ("analyze", "ffi_noop")
+    assert grid.parse_benches([]) == grid.ALL_OPS
+    assert grid.parse_benches(["all"]) == grid.ALL_OPS
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        grid.parse_benches(["consensus,nope"])
+
+
+def test_default_grid_is_a_cross_through_the_reference():
+    axes = analysis.axes(grid.FULL_GRID)
+    assert [(a.name, a.fixed) for a in axes] == [("responses", 2048), ("bytes", 100)]
+    assert all(grid.REFERENCE in a.sizes and len(a.sizes) == 3 for a in axes)
+    assert grid.REFERENCE in grid.QUICK_GRID
+
+
+# -- correctness comparison ------------------------------------------------------
+def test_first_difference_names_the_path():
+    a = {"x": [1, {"y": 0.5}], "z": "s"}
+    assert first_difference(a, {"x": [1, {"y": 0.5}], "z": "s"}) is None
+    assert "$.x[1].y" in first_difference(a, {"x": [1, {"y": 0.6}], "z": "s"})
+    assert "keys differ" in first_difference(a, {"x": [1, {"y": 0.5}]})
+    assert "2 items" in first_difference([1, 2], [1])
+
+
+def test_first_difference_is_strict_about_types_but_not_last_bits():
+    assert first_difference(0.1 + 0.2, 0.3) is None
+    assert first_difference(1, 1.0) is not None
+    assert first_difference(True, 1) is not None
+    assert first_difference(float("nan"), float("nan")) is None
+
+
+# -- crossover -------------------------------------------------------------------
+def _sp(size, low, ratio, high):
+    return analysis.Speedup("op", size, stats.RatioCI(ratio, low, high, 0.95), True, 1.0, 1.0)
+
+
+def test_crossover_verdicts():
+    sizes = (grid.Size(10, 2048), grid.Size(100, 2048), grid.Size(300, 2048))
+    axis = analysis.axes(sizes)[0]
+    wins = {s: _sp(s, 2, 3, 4) for s in sizes}
+    assert analysis.crossover(axis, wins)["verdict"] == "wins at every size"
+    late = {**wins, sizes[0]: _sp(sizes[0], 0.8, 1.0, 1.2)}
+    result = analysis.crossover(axis, late)
+    assert result["rust_does_not_win_at_or_below"] == 10
+    assert "wins from 100" in result["verdict"]
+    never = {s: _sp(s, 0.5, 0.7, 0.9) for s in sizes}
+    assert analysis.crossover(axis, never)["verdict"] == "does not win at any size measured"
+
+
+def test_pairing_cancels_load_shared_by_both_sides():
+    """Each pair of processes ran under its own machine load (x1 .. x2); the true ratio is 10.
+    Drawing pairs together keeps the interval tight around 10; unpaired it widens."""
+    rng = random.Random(6)
+    loads = [1.0, 2.0, 1.3, 1.7]
+    python = [[10.0 * load * (1 + rng.gauss(0, 0.01)) for _ in range(3)] for load in loads]
+    rust = [[1.0 * load * (1 + rng.gauss(0, 0.01)) for _ in range(3)] for load in loads]
+    paired = stats.ratio_of_medians(python, rust, paired=True)
+    unpaired = stats.ratio_of_medians(python, rust)
+    assert paired.low < 10.0 < paired.high or abs(paired.ratio - 10.0) < 0.5
+    assert (paired.high - paired.low) < (unpaired.high - unpaired.low)
+    with pytest.raises(ValueError, match="paired"):
+        stats.ratio_of_medians(python, rust[:2], paired=True)
+
+
+def test_ratio_of_ratios_compares_two_speedups():
+    rng = random.Random(7)
+    then_py, then_rs = _groups(rng, 10.0), _groups(rng, 1.0)
+    now_py, now_rs = _groups(rng, 20.0), _groups(rng, 2.0)  # a machine twice as slow
+    same = stats.ratio_of_ratios(now_py, now_rs, then_py, then_rs, paired=True)
+    assert same.low < 1.0 < same.high  # the speedup did not change
+    gained = stats.ratio_of_ratios(_groups(rng, 10.0), _groups(rng, 0.5), then_py, then_rs)
+    assert gained.low > 1.5  # Rust became twice as fast

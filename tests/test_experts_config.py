@@ -1,0 +1,94 @@
+"""The experts file: parsing, errors that name the entry, and API keys that never leak."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from codeperf.experts import config
+from codeperf.experts.config import ExpertsConfigError
+from codeperf.experts.orchestrator import consult
+from _experts_fixtures import circle, run, simulator
+
+SECRET = "sk-test-DO-NOT-LEAK-0123456789"
+
+
+def test_default_file_points_at_the_simulator():
+    cfg = config.load()
+    assert cfg.needs_simulator
+    assert len(cfg.experts) >= 3
+    models = {m["name"] for m in cfg.simulator["model"]}
+    assert {e.model for e in cfg.experts} <= models
+    moved = cfg.with_simulator_url("http://127.0.0.1:1234/v1")
+    assert not moved.needs_simulator
+    assert moved.experts[0].completions_url == "http://127.0.0.1:1234/v1/chat/completions"
+
+
+def test_full_entry_parses(tmp_path):
+    path = tmp_path / "experts.toml"
+    path.write_text('[[expert]]\nname = "gpt"\nbase_url = "https://api.openai.com/v1"\n'
+                    'model = "gpt-4o-mini"\napi_key_env = "OPENAI_API_KEY"\ntimeout_s = 12\n'
+                    'stream = true\nmax_retries = 1\n')
+    expert = config.load(path).experts[0]
+    assert (expert.name, expert.timeout_s, expert.stream, expert.max_retries) == ("gpt", 12, True, 1)
+
+
+@pytest.mark.parametrize("body,message", [
+    ('[[expert]]\nname = "a"\nbase_url = "simulator"\n', "missing model"),
+    ('[[expert]]\nname = "a"\nbase_url = "ftp://x"\nmodel = "m"\n', "base_url"),
+    ('[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\ncolour = 1\n', "unknown keys colour"),
+    ('[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n'
+     '[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n', "unique"),
+    ('title = "no experts"\n', "no [[expert]]"),
+    ('[[expert]\n', "not valid TOML"),
+])
+def test_errors_name_the_file_and_the_problem(tmp_path, body, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(ExpertsConfigError, match=re.escape(message)) as info:
+        config.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_key_in_the_file_is_refused_without_echoing_it(tmp_path):
+    path = tmp_path / "keyed.toml"
+    path.write_text(f'[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n'
+                    f'api_key = "{SECRET}"\n')
+    with pytest.raises(ExpertsConfigError, match="api_key_env") as info:
+        config.load(path)
+    assert SECRET not in str(info.value)
+
+
+def test_key_is_read_from_the_environment_and_never_serialised(monkeypatch):
+    monkeypatch.setenv("CODEPERF_TEST_KEY", SECRET)
+    cfg = circle("http://127.0.0.1:9/v1", "m", api_key_env="CODEPERF_TEST_KEY")
+    assert cfg.experts[0].api_key() == SECRET
+    data = json.dumps(cfg.to_dict())
+    assert SECRET not in data
+    assert '"api_key_env": "CODEPERF_TEST_KEY"' in data and '"api_key_set": true' in data
+    assert cfg.redact(f"Authorization: Bearer {SECRET}") == "Authorization: Bearer [REDACTED]"
+
+
+def test_key_is_sent_to_the_endpoint_but_not_into_results(monkeypatch):
+    monkeypatch.setenv("CODEPERF_TEST_KEY", SECRET)
+
+    async def go():
+        async with simulator(api_key=SECRET) as sim:
+            good = await consult("q", circle(sim.base_url, "t-fast", api_key_env="CODEPERF_TEST_KEY"),
+                                 quorum=1)
+            bad = await consult("q", circle(sim.base_url, "t-fast"), quorum=1)
+            return good, bad
+
+    good, bad = run(go())
+    assert good.ok, good.error
+    assert bad.error_kind == "http_401"  # the simulator really checks the key
+    assert SECRET not in json.dumps(good.to_dict(include_content=True))
+    assert SECRET not in json.dumps(bad.to_dict(include_content=True))
+
+
+def test_simulator_config_never_carries_the_key():
+    from codeperf.experts.simulator import SimulatorConfig
+
+    assert SECRET not in json.dumps(SimulatorConfig(api_key=SECRET).to_dict())

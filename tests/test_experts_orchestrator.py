@@ -1,0 +1,143 @@
+"""The orchestrator against the bundled simulator: quorum, streaming, timeouts, retries, error kinds."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from codeperf.experts import orchestrator
+from codeperf.experts.orchestrator import consult
+from _experts_fixtures import circle, run, simulator
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_all_answer_and_engine_runs(stream):
+    async def go():
+        async with simulator() as sim:
+            return await consult("deploy safely?", circle(sim.base_url, "t-fast", "t-mid", "t-slow",
+                                                           stream=stream), quorum=3)
+
+    result = run(go())
+    assert result.ok, result.error
+    assert [c.status for c in result.calls] == ["ok", "ok", "ok"]
+    assert result.critical_path_expert == "e2-t-slow"  # the slowest completes a quorum of all
+    assert result.time_to_quorum_ms >= 150
+    assert result.backend in ("python", "rust")
+    assert result.consensus is not None and result.consensus["count"] == 3
+    for call in result.calls:
+        assert call.completion_tokens == 20 and call.tokens_source == "usage"
+        assert call.prompt_tokens == 2
+        assert (call.ttft_ms is not None) == stream  # only a stream shows its first token
+        if stream:
+            assert 0 < call.ttft_ms <= call.latency_ms
+
+
+def test_quorum_answers_early_and_cancels_the_rest():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-fast", "t-mid", "t-slow"), quorum=2)
+
+    result = run(go())
+    assert result.ok
+    assert result.critical_path_expert == "e1-t-mid"
+    assert [c.status for c in result.calls] == ["ok", "ok", "cancelled"]
+    assert result.consensus["count"] == 2
+    assert result.time_to_quorum_ms < 150  # did not wait for the slow expert
+
+
+def test_default_quorum_is_a_majority():
+    assert [orchestrator.default_quorum(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+    with pytest.raises(ValueError):
+        run(consult("q", circle("http://127.0.0.1:9/v1", "m"), quorum=2))
+
+
+def test_timeout_is_an_error_kind_and_fails_the_quorum():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-fast", "t-hang", timeout_s=0.3),
+                                 quorum=2)
+
+    result = run(go())
+    assert not result.ok
+    assert result.error_kind == "timeout"
+    assert [c.status for c in result.calls] == ["ok", "timeout"]
+    assert 250 <= result.calls[1].latency_ms < 2000
+
+
+def test_quorum_reached_despite_one_failure():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-fast", "t-500", "t-mid", max_retries=0),
+                                 quorum=2)
+
+    result = run(go())
+    assert result.ok
+    assert result.calls[1].status == "http_500"
+
+
+@pytest.mark.parametrize("model,kind", [("t-429", "http_429"), ("t-500", "http_500")])
+def test_bounded_retries_on_429_and_5xx(model, kind):
+    async def go():
+        async with simulator() as sim:
+            result = await consult("q", circle(sim.base_url, model, max_retries=2), quorum=1)
+            return result, dict(sim.stats)
+
+    result, stats = run(go())
+    assert result.error_kind == kind
+    assert result.calls[0].attempts == 3
+    assert stats["requests"] == 3
+
+
+def test_dropped_connection_is_a_protocol_error():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-drop"), quorum=1)
+
+    result = run(go())
+    assert result.error_kind == "protocol"
+    assert result.calls[0].attempts == 1  # not retried: only 429 and 5xx are
+
+
+def test_refused_connection_is_a_connect_error():
+    result = run(consult("q", circle("http://127.0.0.1:9/v1", "m", timeout_s=2), quorum=1))
+    assert result.error_kind == "connect"
+
+
+def test_unknown_model_is_http_404():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "no-such-model"), quorum=1)
+
+    assert run(go()).error_kind == "http_404"
+
+
+def test_engine_error_is_recorded_and_engine_runs_off_the_loop(monkeypatch):
+    seen = {}
+
+    def failing_engine(responses, threshold, similarity):
+        seen["thread"] = threading.current_thread()
+        raise NotImplementedError("engine is being written")
+
+    monkeypatch.setattr(orchestrator, "_engine_step", failing_engine)
+
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-fast"), quorum=1)
+
+    result = run(go())
+    assert not result.ok
+    assert result.error_kind == "engine"
+    assert "NotImplementedError" in result.error
+    assert seen["thread"] is not threading.main_thread()
+    assert result.calls[0].status == "ok"  # the expert answered; the engine failed
+
+
+def test_result_dict_omits_content_by_default():
+    async def go():
+        async with simulator() as sim:
+            return await consult("q", circle(sim.base_url, "t-fast"), quorum=1)
+
+    data = run(go()).to_dict()
+    assert "content" not in data["calls"][0]
+    assert data["consensus"]["count"] == 1

@@ -1,0 +1,281 @@
+"""mcp_bench: argument generation, scenario files, end-to-end runs on tiny settings,
+faults (a server that crashes or hangs mid-run), exit codes and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from codeperf.harness import envelope, exitcodes
+from codeperf.mcp.bench import argsgen, launch, runner
+from codeperf.mcp.bench.suite import run_suite
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parents[1]
+FAULTY = Path(__file__).with_name("mcp_faulty_server.py")
+
+
+def _load_script() -> Any:
+    spec = importlib.util.spec_from_file_location("mcp_bench_script", REPO / "scripts" / "mcp_bench.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _tiny(**overrides: Any) -> runner.BenchConfig:
+    base = dict(calls_per_tool=4, warmup_calls=1, init_samples=1, list_samples=2, concurrency=(1, 4),
+                sweep_calls=8, payload_sizes=(64, 4096), payload_calls=2, call_timeout_s=10.0,
+                floor=False)
+    base.update(overrides)
+    return runner.BenchConfig(**base)
+
+
+@pytest.fixture
+def lenient_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Targets a tiny run can meet, so a healthy run exits 0."""
+    path = tmp_path / "targets.toml"
+    path.write_text('[[target]]\nsuite = "mcp"\nname = "mean"\nmetric = "tool_calls.mean_ms"\n'
+                    'op = "<"\nthreshold = 60000\nunit = "ms"\n\n'
+                    '[[target]]\nsuite = "mcp"\nname = "completed"\nmetric = "tool_calls.completed"\n'
+                    'op = ">="\nthreshold = 1\nunit = "calls"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
+    return path
+
+
+def _faulty(label: str, *args: str) -> launch.ServerSpec:
+    return launch.stdio_spec(label, f"{sys.executable} {FAULTY} {' '.join(args)}")
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# -- argument generation -------------------------------------------------------
+
+SCHEMAS = [
+    {"type": "object", "properties": {"a": {"type": "integer", "minimum": 5}, "b": {"type": "string"}},
+     "required": ["a", "b"]},
+    {"type": "object", "properties": {"kind": {"enum": ["x", "y"]}, "n": {"type": "number", "default": 2.5},
+                                      "opt": {"type": "string"}}, "required": ["kind", "n"]},
+    {"type": "object", "properties": {"s": {"type": "string", "minLength": 12, "maxLength": 20},
+                                      "i": {"type": "integer", "exclusiveMinimum": 0, "maximum": 3}},
+     "required": ["s", "i"]},
+    {"type": "object", "$defs": {"Item": {"type": "object", "properties": {"id": {"type": "integer"}},
+                                          "required": ["id"]}},
+     "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/Item"}, "minItems": 2},
+                    "maybe": {"anyOf": [{"type": "null"}, {"type": "string", "format": "uri"}]}},
+     "required": ["items", "maybe"]},
+    {"type": "object", "properties": {"flag": {"type": "boolean"}, "when": {"type": "string", "format": "date-time"},
+                                      "nested": {"type": "object", "properties": {"k": {"const": 7}},
+                                                 "required": ["k"]}},
+     "required": ["flag", "when", "nested"]},
+]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_generated_arguments_satisfy_their_schema(schema: dict[str, Any]) -> None:
+    args = argsgen.generate(schema)
+    jsonschema.validate(args, schema)
+    assert set(args) == set(schema["required"])  # required properties only
+
+
+def test_generated_arguments_follow_refs_and_prefer_values_over_null() -> None:
+    args = argsgen.generate(SCHEMAS[3])
+    assert args["items"] == [{"id": 1}, {"id": 1}]
+    assert args["maybe"] == "https://example.invalid/"
+
+
+def test_generated_arguments_valid_for_every_bundled_tool(tmp_path: Path) -> None:
+    from codeperf.mcp import experts, files, system, utility
+
+    async def schemas() -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for server in (files.build(tmp_path), experts.build(), system.build(), utility.build()):
+            out += [(t.name, t.input_schema) for t in await server.list_tools()]
+        return out
+
+    for name, schema in asyncio.run(schemas()):
+        jsonschema.validate(argsgen.generate(schema), schema)
+
+
+def test_scenario_files_json_and_toml(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps({"echo": [{"payload": "x"}], "s.hash": {"payload": "y"}}))
+    (tmp_path / "a.toml").write_text('sleep = [{ ms = 1 }, { ms = 2 }]\n')
+    assert argsgen.load_scenario_file(tmp_path / "a.json") == {
+        "echo": [{"payload": "x"}], "s.hash": [{"payload": "y"}]}
+    loaded = argsgen.load_scenario_file(tmp_path / "a.toml")
+    assert loaded == {"sleep": [{"ms": 1}, {"ms": 2}]}
+    tool = {"name": "hash", "inputSchema": {"type": "object"}}
+    assert argsgen.args_for("s", tool, {"s.hash": [{"payload": "y"}], "hash": [{}]}) == (
+        [{"payload": "y"}], "scenario")
+    assert argsgen.args_for("other", {"name": "new", "inputSchema": SCHEMAS[0]}, {})[1] == "schema"
+    (tmp_path / "bad.json").write_text('{"echo": 3}')
+    with pytest.raises(argsgen.ScenarioFileError, match="bad.json"):
+        argsgen.load_scenario_file(tmp_path / "bad.json")
+    (tmp_path / "broken.toml").write_text("x = [")
+    with pytest.raises(argsgen.ScenarioFileError, match="not valid TOML"):
+        argsgen.load_scenario_file(tmp_path / "broken.toml")
+
+
+# -- end to end ------------------------------------------------------------------
+
+def test_bench_against_a_bundled_server(tmp_path: Path, lenient_targets: Path) -> None:
+    code = run_suite(tmp_path, bundled=["utility"], bundled_transports=["stdio"], config=_tiny(),
+                     log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    assert code == exitcodes.OK, data["errors"]
+    assert data["complete"] and data["suite"] == "mcp"
+    ids = {r["id"] for r in data["results"]}
+    for tool in ("noop", "echo", "hash", "sleep", "fail"):
+        assert f"utility.stdio/{tool}" in ids
+    assert {"utility.stdio/session/initialize", "utility.stdio/session/tools_list",
+            "utility.stdio/sweep/c1", "utility.stdio/sweep/c4", "utility.stdio/echo/4096B",
+            "utility.stdio/process", "bottlenecks/slowest_tools"} <= ids
+    rows = {r["id"]: r for r in data["results"]}
+    noop = rows["utility.stdio/noop"]["summary"]
+    assert noop["ok_count"] == noop["calls_count"] == 4 and noop["p50_ms"] > 0
+    fail = rows["utility.stdio/fail"]["summary"]
+    assert fail["ok_count"] == 0 and fail["errors_is_error_count"] == 2 and fail["errors_jsonrpc_count"] == 2
+    assert rows["utility.stdio/process"]["pid_known"]
+    assert rows["utility.stdio/noop"]["summary"]["server_rss_end_bytes"] > 0
+    validity = {v["check"]: v["ok"] for v in data["validity"]}
+    assert validity["processes_reaped"] and validity["servers_ok"]
+    for pid in launch.seen_pids():
+        assert not launch.alive(pid)
+
+
+def test_bench_exit_code_1_when_a_target_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[[target]]\nsuite = "mcp"\nname = "impossible"\nmetric = "tool_calls.mean_ms"\n'
+                      'op = "<"\nthreshold = 0.000001\nunit = "ms"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(strict))
+    config = _tiny(include=("noop",), concurrency=(1,))
+    code = run_suite(tmp_path / "out", bundled=["utility"], bundled_transports=["stdio"], config=config,
+                     log=_quiet)
+    data = envelope.load(tmp_path / "out" / "mcp.json")
+    assert code == exitcodes.FAILED
+    assert data["targets"][0]["passed"] is False and data["targets"][0]["measured"] > 0
+
+
+@pytest.mark.slow
+def test_crashing_and_hanging_servers_are_reported_and_others_carry_on(
+        tmp_path: Path, lenient_targets: Path) -> None:
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    specs = [_faulty("crasher", "--crash-after", "3", "--marker", marker),
+             _faulty("hanger", "--hang-after", "3", "--marker", marker)]
+    # One warm-up + 2 calls succeed, then the crash/hang hits the tool phase.
+    config = _tiny(call_timeout_s=1.0, give_up_after=2)
+    code = run_suite(tmp_path, bundled=["utility"], bundled_transports=["stdio"], extra_specs=specs,
+                     config=config, log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    assert code == exitcodes.FAILED
+    errors = {e.get("server"): e for e in data["errors"]}
+    assert errors["crasher"]["kind"] == "server_crashed"
+    assert "crashing on call 4" in errors["crasher"]["stderr_tail"]
+    assert errors["hanger"]["kind"] == "server_hung"
+    assert "hanging on call 4" in errors["hanger"]["stderr_tail"]
+    rows = {r["id"]: r["summary"] for r in data["results"]}
+    assert rows["crasher/work"]["errors_transport_count"] >= 1
+    assert rows["hanger/work"]["errors_timeout_count"] >= 1
+    assert rows["utility.stdio/noop"]["ok_count"] == 4  # the healthy server still ran
+    assert {v["check"]: v["ok"] for v in data["validity"]}["servers_ok"] is False
+    assert not _marked_processes(marker)
+
+
+def test_server_that_cannot_start_is_an_error_not_a_crash(tmp_path: Path, lenient_targets: Path) -> None:
+    specs = [launch.stdio_spec("missing", "/nonexistent/mcp-server --stdio"),
+             launch.stdio_spec("exits", f"{sys.executable} -c \"import sys; sys.stderr.write('no luck'); sys.exit(4)\"")]
+    code = run_suite(tmp_path, bundled=[], extra_specs=specs, config=_tiny(), log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    assert code == exitcodes.FAILED
+    errors = {e["server"]: e for e in data["errors"]}
+    assert set(errors) == {"missing", "exits"}
+    assert "no luck" in errors["exits"]["stderr_tail"]
+
+
+def _marked_processes(marker: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        argv = proc.info["cmdline"] or []
+        # The server itself, not the bench whose --server option also names the marker.
+        if marker in argv and str(FAULTY) in argv and proc.pid != os.getpid():
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc.pid)
+            except psutil.Error:
+                pass
+    return found
+
+
+# -- the script -------------------------------------------------------------------
+
+def test_cli_help_and_usage_errors(tmp_path: Path) -> None:
+    script = _load_script()
+    cli = CliRunner()
+    result = cli.invoke(script.main, ["-h"])
+    assert result.exit_code == 0 and "--server" in result.output and "Exit codes" in result.output
+    assert cli.invoke(script.main, ["--concurrency", "0,5"]).exit_code == exitcodes.USAGE
+    assert cli.invoke(script.main, ["--url", "ftp://x"]).exit_code == exitcodes.USAGE
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    result = cli.invoke(script.main, ["--scenario", str(bad), "--no-floor", "--out", str(tmp_path)])
+    assert result.exit_code == exitcodes.USAGE
+
+
+def test_cli_against_a_third_party_command(tmp_path: Path, lenient_targets: Path) -> None:
+    script = _load_script()
+    scenario = tmp_path / "args.json"
+    scenario.write_text(json.dumps({"work": [{"n": 3}]}))
+    result = CliRunner().invoke(script.main, [
+        "--server", f"mine={sys.executable} {FAULTY}", "--scenario", str(scenario), "--no-floor",
+        "--quick", "--calls", "3", "--concurrency", "1,2", "--out", str(tmp_path / "out")])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = envelope.load(tmp_path / "out" / "mcp.json")
+    rows = {r["id"]: r for r in data["results"]}
+    assert rows["mine/work"]["arguments"] == [{"n": 3}] and rows["mine/work"]["summary"]["ok_count"] == 3
+    assert "mine/sweep/c2" in rows
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_partial_results_and_leaves_no_servers(tmp_path: Path, sig: int) -> None:
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "mcp_bench.py"), "--no-floor", "--calls", "100000",
+         "--server", f"slow={sys.executable} {FAULTY} --slow-ms 20 --marker {marker}",
+         "--out", str(tmp_path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not _marked_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _marked_processes(marker), "the server never started"
+        time.sleep(1.0)  # let some calls run
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == exitcodes.INTERRUPTED, stderr.decode()[-2000:]
+    data = envelope.load(tmp_path / "mcp.json")
+    assert data["complete"] is False
+    assert any(e["kind"] == "interrupted" for e in data["errors"])
+    deadline = time.monotonic() + 10
+    while _marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _marked_processes(marker)

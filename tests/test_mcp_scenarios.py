@@ -1,0 +1,64 @@
+"""The `mcp-calls` and `mixed` load scenarios, on tiny sizes, through the scenario registry."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from codeperf.harness import scenarios as registry
+from codeperf.harness.envelope import Recorder
+from codeperf.mcp.bench import launch
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _ctx(tmp_path: Path, **kw) -> registry.ScenarioContext:
+    recorder = Recorder("load", tmp_path, {"test": True}, environment={})
+    return registry.ScenarioContext(out_dir=tmp_path, quick=True, recorder=recorder,
+                                    log=lambda line: None, **kw)
+
+
+def test_scenarios_are_registered() -> None:
+    assert registry.load_registered(["codeperf.mcp.scenarios"]) == []
+    known = registry.registered()
+    assert {"mcp-calls", "mixed"} <= set(known)
+    assert known["mcp-calls"].needs_experts is False and known["mixed"].needs_experts is True
+
+
+def test_mcp_calls_makes_real_calls_over_every_server(tmp_path: Path) -> None:
+    registry.load_registered(["codeperf.mcp.scenarios"])
+    ctx = _ctx(tmp_path, options={"mcp_calls": 60, "mcp_concurrency": 4})
+    ctx.current = "mcp-calls"
+    entry = asyncio.run(registry.get("mcp-calls").run(ctx))
+    assert entry["summary"]["requests_count"] == 60
+    assert entry["summary"]["ok_count"] == 60 and entry["summary"]["errors_count"] == 0
+    servers = {key.split("/")[0] for key in entry["per_tool"]}
+    assert servers == {"files.stdio", "experts.stdio", "system.stdio", "utility.stdio"}
+    assert not any(key.endswith(("/fail", "/consult")) for key in entry["per_tool"])
+    assert entry["backend"] in ("rust", "python")
+    assert all(not launch.alive(pid) for pid in launch.seen_pids())
+
+
+@pytest.mark.slow
+def test_mixed_runs_expert_queries_and_mcp_calls_together(tmp_path: Path) -> None:
+    from codeperf.experts.config import load
+    from codeperf.experts.simulator import SimulatorConfig
+    from codeperf.experts.simulator_process import SimulatorProcess
+
+    registry.load_registered(["codeperf.mcp.scenarios"])
+    experts = load()
+    with SimulatorProcess(SimulatorConfig.from_dict(experts.simulator)) as sim:
+        ctx = _ctx(tmp_path, experts=experts.with_simulator_url(sim.base_url),
+                   simulator_url=sim.base_url,
+                   options={"mixed_duration_s": 2, "mixed_query_rps": 2, "mixed_mcp_rps": 20,
+                            "max_lag_p99_ms": 1000})
+        ctx.current = "mixed"
+        outcome = asyncio.run(registry.get("mixed").run(ctx))
+    combined, queries, calls = outcome.entries
+    assert combined["summary"]["expert_queries_ok_count"] == queries["summary"]["ok_count"] > 0
+    assert combined["summary"]["mcp_calls_ok_count"] == calls["summary"]["ok_count"] > 0
+    assert outcome.metrics["combined_throughput_rps"] > 0
+    assert queries["histogram"] != calls["histogram"]  # two histograms, one per workload
+    assert all(not launch.alive(pid) for pid in launch.seen_pids())

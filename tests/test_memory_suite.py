@@ -1,0 +1,206 @@
+"""`scripts/memory_profile.py` end to end in quick mode: every component, the envelope, exit codes,
+interruption."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codeperf.harness import envelope as envelope_mod
+from codeperf.harness import exitcodes
+from codeperf.memory import suite
+from codeperf.memory.components import Component, registry
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "memory_profile.py"
+# Components that share a simulator run together; each group is one CLI run.
+GROUPS = {"controls": ("controls",), "engine": ("engine",), "leaks": ("leaks",),
+          "experts": ("experts", "concurrency", "lineprof"), "mcp": ("mcp",)}
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("memory_profile", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One quick CLI run per group, cached for the module: (exit code, envelope)."""
+    main = load_script().main
+    cache: dict[str, tuple[int, dict]] = {}
+
+    def get(group: str) -> tuple[int, dict]:
+        if group not in cache:
+            out = tmp_path_factory.mktemp(f"memory-{group}")
+            args = ["--quick", "--out", str(out)]
+            for name in GROUPS[group]:
+                args += ["--component", name]
+            result = CliRunner().invoke(main, args, catch_exceptions=False)
+            cache[group] = (result.exit_code, envelope_mod.load(out / "memory.json"))
+        return cache[group]
+
+    return get
+
+
+def entries(env: dict, kind: str) -> list[dict]:
+    return [r for r in env["results"] if r.get("kind") == kind]
+
+
+def expected_exit(env: dict) -> int:
+    bad = ([t for t in env["targets"] if not t["passed"]] or
+           [v for v in env["validity"] if not v["ok"]] or
+           [e for e in env["errors"] if e["kind"] == "component"])
+    return exitcodes.FAILED if bad else exitcodes.OK
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_each_group_writes_a_complete_valid_envelope(runs, group):
+    code, env = runs(group)
+    assert env["suite"] == "memory" and env["complete"] is True
+    assert code == expected_exit(env)
+    assert env["config"]["components"] == list(GROUPS[group])
+    timeline = entries(env, "timeline")
+    assert len(timeline) == 1 and timeline[0]["summary"]["samples_count"] > 0
+    # Each component that ran has its GC figures (real collections, not gc.get_count()).
+    ran = {r["id"] for r in entries(env, "skipped")}
+    for name in GROUPS[group]:
+        if name not in ran:
+            assert any(r["id"] == f"gc/{name}" for r in entries(env, "gc")), name
+
+
+def test_controls_are_validity_checks(runs):
+    code, env = runs("controls")
+    checks = {v["check"]: v for v in env["validity"]}
+    assert checks["leak-control/positive/python_heap/flagged"]["ok"]
+    assert checks["leak-control/positive/python_heap/rate-within-20pct"]["ok"]
+    assert checks["leak-control/negative/not-flagged"]["ok"]
+    assert env["targets"] == []  # controls measure no target
+    assert code == exitcodes.OK
+
+
+def test_engine_reports_each_heap_and_the_comparison(runs):
+    code, env = runs("engine")
+    peaks = {r["id"]: r for r in entries(env, "peak")}
+    ref = peaks["engine/consensus_cosine/python/100x2KB"]
+    assert ref["backend"] == "python"
+    assert ref["summary"]["python_heap_peak_bytes"] > 0
+    comparisons = {r["id"]: r for r in entries(env, "comparison")}
+    assert "engine/analyze/rust_vs_python/100x2KB" in comparisons
+    targets = {t["metric"]: t for t in env["targets"]}
+    assert set(targets) == {"peak_rss_mb", "rust_reduction_pct.min"}
+    rust_skipped = any(r["id"] == "engine/rust" and r["kind"] == "skipped" for r in env["results"])
+    if not rust_skipped:  # Rust built: the reduction is measured and the outputs were compared
+        assert "engine/analyze/rust/100x2KB" in peaks
+        assert peaks["engine/analyze/rust/100x2KB"]["summary"]["rust_heap_peak_bytes"] > 0
+        assert targets["rust_reduction_pct.min"]["measured"] is not None
+        assert all(v["ok"] for v in env["validity"] if v["check"].startswith("engine-outputs-match"))
+    else:  # not built: said so, and the target is not passed
+        assert targets["rust_reduction_pct.min"]["passed"] is False
+    assert targets["peak_rss_mb"]["measured"] > 0
+
+
+def test_leaks_find_none_in_the_engine(runs):
+    code, env = runs("leaks")
+    leaks = entries(env, "leak")
+    assert leaks and all(not r["summary"]["leak_detected"] for r in leaks), [
+        (r["id"], r["summary"]) for r in leaks if r["summary"]["leak_detected"]]
+    target = next(t for t in env["targets"] if t["metric"] == "leak.max_bytes_per_100_ops")
+    assert target["measured"] is not None and target["passed"]
+
+
+def test_experts_concurrency_and_line_profiles(runs):
+    code, env = runs("experts")
+    if any(r["kind"] == "skipped" and r["id"] == "experts" for r in env["results"]):
+        pytest.skip("experts orchestrator not importable")
+    ids = {r["id"]: r for r in env["results"]}
+    query = ids["experts/query/end_to_end"]
+    assert query["summary"]["python_heap_peak_bytes"] > 0
+    assert ids["leaks/experts_query"]["series"]["simulator_rss"]["retained_bytes"][0] > 0
+    sweep = ids["concurrency/per_in_flight_query"]["summary"]
+    assert sweep["peak_in_flight_count"] == 100
+    assert sweep["heaps_peak_sum_per_query_bytes"] is not None
+    assert ids["concurrency/queries/100"]["summary"]["failed_count"] == 0
+    twin = next(r for r in env["results"] if r["id"].startswith("lineprof/engine_twin"))
+    assert twin["lines"]["lines_count"] > 50
+    assert {"line", "increment_bytes", "occurrences_count"} <= set(twin["lines"]["top_lines"][0])
+    assert ids["lineprof/query_path"]["lines"]["functions_count"] >= 1
+    checks = {v["check"]: v["ok"] for v in env["validity"]}
+    assert checks["experts/queries-ok"] and checks["concurrency/all-in-flight"]
+
+
+def test_mcp_client_and_server_memory(runs):
+    code, env = runs("mcp")
+    if any(r["kind"] == "skipped" and r["id"] == "mcp" for r in env["results"]):
+        pytest.skip("MCP SDK or servers not importable")
+    assert not env["errors"], env["errors"]
+    peak = next(r for r in entries(env, "peak") if r["id"].startswith("mcp/"))
+    assert peak["server_pid"] and peak["summary"]["server_rss_bytes"] > 0
+    leak = next(r for r in entries(env, "leak") if r["id"].startswith("leaks/mcp_client"))
+    assert leak["series"]["server_rss"]["fit"] is not None
+    assert not leak["series"]["python_heap"]["leak"]
+
+
+def test_unknown_component_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(load_script().main, ["--component", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == exitcodes.USAGE
+    assert not (tmp_path / "memory.json").exists()
+
+
+def test_help_lists_components_and_exit_codes():
+    result = CliRunner().invoke(load_script().main, ["-h"])
+    assert result.exit_code == 0
+    assert "--component" in result.output and "Exit codes" in result.output
+
+
+def test_interruption_writes_partial_results(tmp_path, monkeypatch):
+    real = registry()
+
+    def interrupt(ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suite, "registry", lambda: {
+        "controls": real["controls"],
+        "engine": Component("engine", "interrupted on purpose", interrupt)})
+    code = suite.run_suite(tmp_path, ["controls", "engine"], quick=True, log=lambda _: None)
+    assert code == exitcodes.INTERRUPTED
+    data = json.loads((tmp_path / "memory.json").read_text())
+    envelope_mod.validate(data)
+    assert data["complete"] is False
+    assert any(e["kind"] == "interrupted" for e in data["errors"])
+    assert any(r["id"].startswith("controls/") for r in data["results"])  # kept
+    assert any(r["kind"] == "timeline" for r in data["results"])
+    assert any(v["check"].startswith("leak-control") for v in data["validity"])
+
+
+def test_a_failing_component_is_recorded_and_fails_the_run(tmp_path, monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(suite, "registry", lambda: {
+        "controls": Component("controls", "broken on purpose", broken)})
+    code = suite.run_suite(tmp_path, ["controls"], quick=True, log=lambda _: None)
+    data = envelope_mod.load(tmp_path / "memory.json")
+    assert code == exitcodes.FAILED
+    assert data["complete"] is True
+    assert any(e["kind"] == "component" and "boom" in e["message"] for e in data["errors"])
+
+
+def test_target_metrics_come_from_measurements():
+    from codeperf.memory.context import MemoryContext
+
+    ctx = MemoryContext(quick=True, rust=None, sampler=None, out_dir=Path("."))  # type: ignore[arg-type]
+    assert suite.target_metrics(ctx)["peak_rss_mb"] is None  # nothing measured, nothing claimed
+    ctx.normal_load_rss_peaks.update({"a": 200_000_000, "b": 600_000_000})
+    ctx.leak_rates.update({"x": -5.0, "y": 2_000_000.0})
+    ctx.rust_reductions.update({"analyze": 70.0, "aggregate": None})
+    metrics = suite.target_metrics(ctx)
+    assert metrics["peak_rss_mb"] == 600.0
+    assert metrics["leak.max_bytes_per_100_ops"] == 2_000_000.0
+    assert metrics["rust_reduction_pct.min"] is None  # one operation unmeasured: no minimum
+    targets = {t.metric: t for t in suite.evaluate("memory", metrics)}
+    assert not targets["peak_rss_mb"].passed and not targets["leak.max_bytes_per_100_ops"].passed

@@ -1,0 +1,211 @@
+"""scripts/aggregate_report.py and scripts/perf.py (make perf's driver): exit codes and outputs.
+
+The perf driver is exercised with small stand-in suite scripts written here, so
+the orchestration (shared run id, --quick, a failing, crashing, missing or hung
+suite, the report written before the exit code) is tested in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codeperf.report.perf_run import run_perf
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "report"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fixture_targets(monkeypatch):
+    monkeypatch.setenv("CODEPERF_TARGETS", str(DATA / "targets.toml"))
+
+
+@pytest.fixture
+def aggregate():
+    return load_script("aggregate_report").main
+
+
+def test_aggregate_writes_the_report(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert "verdict: PASS" in result.stderr
+    for name in ("report.md", "report.html", "summary.json"):
+        assert (run / name).is_file()
+
+
+def test_aggregate_fail_on_regression(tmp_path, aggregate, fixture_targets):
+    args = ["--run", str(DATA / "run_pass"), "--out", str(tmp_path), "--no-charts",
+            "--baseline", str(DATA / "baseline")]
+    assert CliRunner().invoke(aggregate, args).exit_code == 0
+    result = CliRunner().invoke(aggregate, args + ["--fail-on-regression"])
+    assert result.exit_code == 1
+    assert "consensus_cosine/rust/100x2KB median_s" in result.stderr
+    same = ["--run", str(DATA / "run_pass"), "--out", str(tmp_path), "--no-charts",
+            "--baseline", str(DATA / "run_pass"), "--fail-on-regression"]
+    assert CliRunner().invoke(aggregate, same).exit_code == 0
+
+
+def test_aggregate_usage_errors(tmp_path, aggregate):
+    assert CliRunner().invoke(aggregate, ["--run", str(tmp_path / "nope")]).exit_code == 2
+    result = CliRunner().invoke(aggregate, ["--run", str(tmp_path), "--fail-on-regression"])
+    assert result.exit_code == 2
+
+
+def test_aggregate_names_a_malformed_file(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    (run / "load.json").write_text("[]")
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0
+    assert "error: load.json: not a JSON object" in result.stderr
+    assert "verdict: FAIL" in result.stderr
+
+
+# -- make perf's driver ------------------------------------------------------
+
+ENVELOPE_SCRIPT = '''
+import json, os, sys
+from pathlib import Path
+from codeperf.harness.envelope import Recorder
+from codeperf.harness.targets import evaluate
+out = Path(sys.argv[sys.argv.index("--out") + 1])
+with Recorder({suite!r}, out, config={{"quick": "--quick" in sys.argv}},
+              environment={{"python": "3.11", "backend": "python"}}) as rec:
+    rec.add_result({{"id": "case/one", "kind": "case", "summary": {{"mean_ms": 1.0}}}})
+    for target in evaluate({suite!r}, {measured!r}):
+        rec.add_target(target)
+    {body}
+    rec.mark_complete()
+sys.exit({exit_code})
+'''
+
+
+def write_suite(scripts: Path, name: str, suite: str, measured: dict, exit_code: int = 0,
+                body: str = "pass") -> None:
+    (scripts / name).write_text(ENVELOPE_SCRIPT.format(suite=suite, measured=measured,
+                                                       exit_code=exit_code, body=body))
+
+
+@pytest.fixture
+def suite_env(monkeypatch, fixture_targets):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "python"))
+    monkeypatch.delenv("CODEPERF_RUN_ID", raising=False)
+
+
+def test_perf_runs_every_suite_and_reports_failures(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    write_suite(scripts, "bench_rust.py", "bench_rust",
+                {"speedup.analyze": 12.0, "speedup.consensus_cosine": 25.0,
+                 "speedup.consensus_jaccard": 25.0, "speedup.aggregate": 25.0,
+                 "memory_reduction_pct.analyze": 70.0, "memory_reduction_pct.consensus_cosine": 70.0,
+                 "memory_reduction_pct.consensus_jaccard": 70.0,
+                 "memory_reduction_pct.aggregate": 70.0})
+    write_suite(scripts, "load_scenarios.py", "load", {"sustained.p95_ms": 5000.0}, exit_code=1)
+    (scripts / "mcp_bench.py").write_text("import sys\nprint('boom', file=sys.stderr)\nsys.exit(3)\n")
+    # memory_profile.py is missing on purpose.
+    echo = io.BytesIO()
+    result = run_perf(tmp_path / "reports", scripts, quick=True, echo=echo, charts=False)
+
+    assert result.exit_code == 1
+    statuses = {o.suite: o.status for o in result.outcomes}
+    assert statuses == {"bench_rust": "ok", "load": "failed", "memory": "missing script",
+                        "mcp": "crashed"}
+    run_dir = result.run_dir
+    assert (tmp_path / "reports" / "latest").resolve() == run_dir.resolve()
+    for suite in ("bench_rust", "load"):
+        envelope = json.loads((run_dir / f"{suite}.json").read_text())
+        assert envelope["run_id"] == run_dir.name  # CODEPERF_RUN_ID was shared
+        assert envelope["config"] == {"quick": True}
+    assert b"boom" in echo.getvalue()
+    assert "boom" in (run_dir / "logs" / "mcp.log").read_text()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [s["status"] for s in record["suites"]] == ["ok", "failed", "missing script", "crashed"]
+    text = (run_dir / "report.md").read_text()
+    assert "## Verdict: ❌ FAIL" in text
+    assert "scripts/memory_profile.py does not exist" in text
+    assert "ended crashed (exit code 3)" in text
+
+
+def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    write_suite(scripts, "mcp_bench.py", "mcp",
+                {"tool_calls.mean_ms": 3.0, "tool_calls.completed": 1500})
+    result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], echo=io.BytesIO(),
+                      charts=False)
+    assert result.exit_code == 0
+    assert result.report.verdict.status == "incomplete"  # the other suites were not asked for
+
+
+def test_perf_stops_a_hung_suite_and_keeps_its_partial_results(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    write_suite(scripts, "mcp_bench.py", "mcp", {}, body="import time; time.sleep(60)")
+    result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], timeout_s=2.0,
+                      echo=io.BytesIO(), charts=False)
+    assert result.exit_code == 1
+    assert result.outcomes[0].status == "timed out"
+    envelope = json.loads((result.run_dir / "mcp.json").read_text())
+    assert envelope["complete"] is False and envelope["results"]
+
+
+def test_perf_cli_exit_code(tmp_path, suite_env):
+    main = load_script("perf").main
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    result = CliRunner().invoke(main, ["--reports", str(tmp_path / "r"), "--scripts", str(scripts),
+                                       "--suite", "load", "--quick"])
+    assert result.exit_code == 1  # the load script does not exist
+    assert (tmp_path / "r" / "latest" / "report.md").is_file()
+    assert CliRunner().invoke(main, ["--fail-on-regression"]).exit_code == 2
+
+
+def test_perf_help():
+    result = CliRunner().invoke(load_script("perf").main, ["-h"])
+    assert result.exit_code == 0 and "Exit codes" in result.output
+
+
+def test_perf_sigterm_stops_the_run_and_still_writes_the_report(tmp_path, suite_env):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    write_suite(scripts, "bench_rust.py", "bench_rust", {}, body="import time; time.sleep(60)")
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "perf.py"), "--reports",
+                             str(reports), "--scripts", str(scripts)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    # Wait until the suite is inside its Recorder (its envelope exists), then stop the driver.
+    while not list(reports.glob("*/bench_rust.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, output
+    run_dir = (reports / "latest").resolve()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [s["status"] for s in record["suites"]] == ["interrupted"]  # later suites skipped
+    assert json.loads((run_dir / "bench_rust.json").read_text())["complete"] is False
+    assert (run_dir / "report.md").is_file()
+    assert os.path.exists(run_dir / "logs" / "bench_rust.log")

@@ -1,0 +1,135 @@
+"""Golden tests: report.md from the fixture runs in tests/data/report/, byte for byte.
+
+After an intended change to the report, regenerate with
+`CODEPERF_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_report_golden.py`
+and review the diff of tests/data/report/golden/. The fixtures themselves come
+from tests/data/report/make_fixtures.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from codeperf.report import build_report
+
+DATA = Path(__file__).parent / "data" / "report"
+GOLDEN = DATA / "golden"
+TARGETS = DATA / "targets.toml"
+
+
+def copy_run(name: str, dest: Path) -> Path:
+    shutil.copytree(DATA / name, dest)
+    return dest
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.md"
+    if os.environ.get("CODEPERF_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} missing: run with CODEPERF_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"report differs from {path}"
+
+
+def report(run_dir: Path, tmp_path: Path, baseline: Path | None = None):
+    result = build_report(run_dir, baseline_dir=baseline, out_dir=tmp_path / "out",
+                          targets_path=TARGETS)
+    return result, result.markdown_path.read_text(encoding="utf-8")
+
+
+def test_all_suites(tmp_path):
+    result, text = report(DATA / "run_pass", tmp_path)
+    check_golden("all_suites", text)
+    assert result.verdict.status == "pass"
+    assert {c.kind for cs in result.charts.values() for c in cs} == {
+        "speedups", "scaling", "latency", "timelines"}
+    for chart in (c for cs in result.charts.values() for c in cs):
+        assert (tmp_path / "out" / chart.file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_suite(tmp_path):
+    run = copy_run("run_pass", tmp_path / "run")
+    (run / "mcp.json").unlink()
+    result, text = report(run, tmp_path)
+    check_golden("missing_suite", text)
+    assert result.verdict.status == "incomplete"
+    not_run = [r.name for r in result.rows if r.state == "not run"]
+    assert not_run == ["MCP tool call average latency", "MCP tool calls handled"]
+
+
+def test_malformed_files_are_named_and_the_rest_reported(tmp_path):
+    run = copy_run("run_pass", tmp_path / "run")
+    (run / "memory.json").write_text("{ not json", encoding="utf-8")
+    mcp = json.loads((run / "mcp.json").read_text())
+    mcp["schema_version"] = 99
+    (run / "mcp.json").write_text(json.dumps(mcp))
+    result, text = report(run, tmp_path)
+    check_golden("malformed", text)
+    assert result.verdict.status == "fail"
+    assert result.problems == [
+        "memory.json: not valid JSON: Expecting property name enclosed in double quotes at line 1",
+        "mcp.json: schema_version 99 is not known to this codeperf (it reads version 1)"]
+    assert result.run.suites["load"].state == "ok"
+    assert str(tmp_path) not in text
+
+
+def test_failing_targets_invalid_and_interrupted_suites(tmp_path):
+    result, text = report(DATA / "run_fail", tmp_path)
+    check_golden("failing", text)
+    states = {s: d.state for s, d in result.run.suites.items()}
+    assert states == {"bench_rust": "targets failed", "load": "invalid",
+                      "memory": "incomplete", "mcp": "missing script"}
+    failed = {r.name for r in result.rows if r.state == "fail"}
+    assert "Rust speedup: compute_consensus (cosine)" in failed
+    assert "Error rate under load" in failed
+    assert result.verdict.status == "fail"
+
+
+def test_baseline_regression_improvement_and_unchanged(tmp_path):
+    result, text = report(DATA / "run_pass", tmp_path, baseline=DATA / "baseline")
+    check_golden("baseline", text)
+    comparison = result.comparison
+    by_key = {(m.id, m.metric): m for m in comparison.metrics}
+    assert by_key[("consensus_cosine/rust/100x2KB", "median_s")].status == "regressed"
+    assert by_key[("analyze/rust/100x2KB", "median_s")].status == "improved"
+    assert by_key[("sustained/open-60rps", "p99_ms")].status == "improved"
+    assert by_key[("aggregate/rust/100x2KB", "median_s")].status == "unchanged"
+    assert by_key[("sustained/open-60rps", "p50_ms")].status == "unchanged"
+    assert [d.field for d in comparison.drift] == ["rustc"]
+    assert "Drift" in text
+
+
+def test_html_is_self_contained(tmp_path):
+    result, _ = report(DATA / "run_pass", tmp_path)
+    html = result.html_path.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<table>" in html and "<style>" in html
+    assert html.count('src="data:image/png;base64,') == sum(len(c) for c in result.charts.values())
+    assert 'src="charts/' not in html and "<link" not in html and "<script" not in html
+    assert "<summary>Configuration</summary>\n<pre><code" in html  # Markdown inside <details>
+    assert "&lt;frozen importlib._bootstrap&gt;:241" in html  # not swallowed as a tag
+
+
+def test_summary_json(tmp_path):
+    result, _ = report(DATA / "run_pass", tmp_path, baseline=DATA / "baseline")
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["verdict"]["status"] == "pass"
+    assert len(summary["targets"]) == 20
+    assert set(summary["suites"]) == {"bench_rust", "load", "memory", "mcp"}
+    assert summary["suites"]["load"]["results"][0]["id"] == "single-query/sequential"
+    assert summary["comparison"]["significant_regressions"] == len(result.comparison.regressions) > 0
+
+
+@pytest.mark.parametrize("run", ["run_pass", "run_fail", "baseline"])
+def test_fixture_envelopes_validate(run):
+    from codeperf.harness.envelope import iter_envelopes, load
+
+    paths = list(iter_envelopes(DATA / run))
+    assert paths
+    for path in paths:
+        load(path)

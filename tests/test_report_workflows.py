@@ -1,0 +1,65 @@
+"""The GitHub workflows validate against GitHub's schema and keep their safety rules."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def check_jsonschema() -> str:
+    beside = Path(sys.executable).parent / "check-jsonschema"
+    found = str(beside) if beside.exists() else shutil.which("check-jsonschema")
+    assert found, "check-jsonschema is in requirements.txt"
+    return found
+
+
+def validate(*paths: Path) -> subprocess.CompletedProcess:
+    # The schema ships inside check-jsonschema: no network needed.
+    return subprocess.run([check_jsonschema(), "--builtin-schema", "vendor.github-workflows",
+                           *map(str, paths)], capture_output=True, text=True, timeout=120)
+
+
+def test_workflows_match_the_github_schema():
+    result = validate(WORKFLOWS / "ci.yml", WORKFLOWS / "perf.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_can_fail(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text((WORKFLOWS / "perf.yml").read_text().replace("runs-on:", "runs_on:"))
+    assert validate(broken).returncode != 0
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "perf.yml"])
+def test_workflow_hygiene(name):
+    text = (WORKFLOWS / name).read_text()
+    assert re.search(r"^permissions: \{\}$", text, re.M), "no default permissions"
+    assert "timeout-minutes:" in text
+    assert "persist-credentials: false" in text
+    uses = re.findall(r"uses: (\S+)", text)
+    assert uses
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not pinned"
+    assert 'python-version: "3.11"' in text
+    assert "Swatinem/rust-cache@" in text
+
+
+def test_perf_workflow_runs_the_right_target_and_publishes_the_report():
+    text = (WORKFLOWS / "perf.yml").read_text()
+    assert "'perf-quick' || 'perf'" in text
+    assert "actions/upload-artifact@" in text and "# v4." in text
+    assert '"$RUN_DIR/report.md" >> "$GITHUB_STEP_SUMMARY"' in text
+    assert "gh run download" in text and "BASELINE:" in text
+    assert "actions: read" in text
+
+
+def test_ci_workflow_runs_make_test():
+    assert "run: make test" in (WORKFLOWS / "ci.yml").read_text()
