@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help:  ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | awk -F'\t' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | awk -F'\t' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(VENV_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)

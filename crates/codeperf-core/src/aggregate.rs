@@ -4,6 +4,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::{analyze_all, Analysis};
+use crate::intern::Interner;
 use crate::model::Response;
 use crate::stats::{mean, percentile, stdev};
 use crate::unionfind::UnionFind;
@@ -206,18 +207,12 @@ pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) 
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
     let mut keys: Vec<Vec<u32>> = Vec::new();
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut ids = Interner::default();
     for (i, a) in analyses.iter().enumerate() {
         for (t, key) in a.recommendations.iter().zip(&a.recommendation_keys) {
             owner.push(i);
             texts.push(t);
-            let mut k: Vec<u32> = key
-                .iter()
-                .map(|&local| {
-                    let next = ids.len() as u32;
-                    *ids.entry(a.word(local)).or_insert(next)
-                })
-                .collect();
+            let mut k: Vec<u32> = key.iter().map(|&local| ids.id(a.word(local), a.hash(local)).0).collect();
             k.sort_unstable();
             keys.push(k);
         }

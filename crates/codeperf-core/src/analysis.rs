@@ -2,10 +2,10 @@
 
 use rayon::prelude::*;
 use hashbrown::HashTable;
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::Hasher;
+
 
 use crate::document::{self, CodeBlock};
+use crate::intern::{hash_str, Interner};
 use crate::model::Response;
 use crate::text::{has_two_code_points, lower_into, sentence_bounds, token_spans, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
 
@@ -37,6 +37,8 @@ pub struct Analysis {
     /// Local id -> the token's range in `arena` (all distinct tokens; content tokens
     /// only for `Need::ContentTokens`).
     pub vocab: Vec<Span>,
+    /// Local id -> the word's hash (`intern::hash_str`), for joining responses.
+    pub hashes: Vec<u64>,
     pub unique_tokens: u64,
     /// (local id, occurrences) of each distinct content token, by first occurrence.
     pub content_counts: Vec<(u32, u32)>,
@@ -45,6 +47,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    #[inline]
+    pub fn hash(&self, local_id: u32) -> u64 {
+        self.hashes[local_id as usize]
+    }
+
     #[inline]
     pub fn word(&self, local_id: u32) -> &str {
         let s = self.vocab[local_id as usize];
@@ -128,20 +135,10 @@ pub struct Scratch {
     flags: Vec<u8>,
     ids: Vec<u32>,
     counts: Vec<u32>,
-    token: Vec<u8>,
+    token: String,
 }
 
-#[inline]
-fn hash_bytes(s: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s);
-    h.finish()
-}
 
-#[inline]
-fn hash_str(s: &str) -> u64 {
-    hash_bytes(s.as_bytes())
-}
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
@@ -197,25 +194,31 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
     sc.hashes.clear();
     sc.flags.clear();
     sc.ids.clear();
-    let mut arena = String::new();
-    let mut vocab: Vec<Span> = Vec::new();
+    // Sized for the usual share of distinct tokens, then trimmed to fit.
+    let mut arena = String::with_capacity(content.len() / 2 + 16);
+    let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 4);
     for &s in &sc.spans {
-        lower_into(&content[s.0 as usize..s.1 as usize], &mut sc.token);
-        let t = sc.token.as_slice();
-        let h = hash_bytes(t);
+        let raw = &content[s.0 as usize..s.1 as usize];
+        // Most tokens are already lower-case ASCII: hash them in place, copy only the rest.
+        let t: &str = if raw.bytes().all(|b| b < 0x80 && !b.is_ascii_uppercase()) {
+            raw
+        } else {
+            lower_into(raw, &mut sc.token);
+            &sc.token
+        };
+        let h = hash_str(t);
         let found = sc.table.find(h, |&id| {
             let r = vocab[id as usize];
-            &arena.as_bytes()[r.0 as usize..r.1 as usize] == t
+            &arena.as_bytes()[r.0 as usize..r.1 as usize] == t.as_bytes()
         });
         let id = match found {
             Some(&id) => id,
             None => {
                 let id = vocab.len() as u32;
-                let word = std::str::from_utf8(t).expect("a lowered token is UTF-8");
-                vocab.push((arena.len() as u32, (arena.len() + word.len()) as u32));
-                arena.push_str(word);
+                vocab.push((arena.len() as u32, (arena.len() + t.len()) as u32));
+                arena.push_str(t);
                 sc.hashes.push(h);
-                sc.flags.push(flags_of(word));
+                sc.flags.push(flags_of(t));
                 let hashes = &sc.hashes;
                 sc.table.insert_unique(h, id, |&k| hashes[k as usize]);
                 id
@@ -249,8 +252,10 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
         let bytes: usize = order.iter().map(|&id| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
         let mut compact = String::with_capacity(bytes);
         let mut ranges = Vec::with_capacity(order.len());
+        let mut hashes = Vec::with_capacity(order.len());
         for (k, pair) in content_counts.iter_mut().enumerate() {
             let r = vocab[pair.0 as usize];
+            hashes.push(sc.hashes[pair.0 as usize]);
             ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
             compact.push_str(&arena[r.0 as usize..r.1 as usize]);
             pair.0 = k as u32;
@@ -267,6 +272,7 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
             hedging,
             certainty,
             unique_tokens: unique as u64,
+            hashes,
             vocab,
             content_counts,
             content_len,
@@ -305,6 +311,7 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
         hedging,
         certainty,
         unique_tokens: vocab.len() as u64,
+        hashes: sc.hashes.clone(),
         vocab,
         content_counts,
         content_len,
@@ -333,8 +340,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
     let n = analyses.len();
     // Intern each response's distinct content tokens once; per-term sums then follow
     // response order, exactly as the twin's.
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
-    let mut words: Vec<&str> = Vec::new();
+    let mut interner = Interner::default();
     let mut doc_freq: Vec<u64> = Vec::new();
     let global: Vec<Vec<u32>> = analyses
         .iter()
@@ -342,18 +348,17 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
             a.content_counts
                 .iter()
                 .map(|&(local, _)| {
-                    let w = a.word(local);
-                    let id = *ids.entry(w).or_insert_with(|| {
-                        words.push(w);
+                    let (id, new) = interner.id(a.word(local), a.hash(local));
+                    if new {
                         doc_freq.push(0);
-                        (words.len() - 1) as u32
-                    });
+                    }
                     doc_freq[id as usize] += 1;
                     id
                 })
                 .collect()
         })
         .collect();
+    let words = interner.words;
     let idf: Vec<f64> = doc_freq.iter().map(|&df| (((1 + n) as f64) / ((1 + df) as f64)).ln() + 1.0).collect();
     let mut score = vec![0.0f64; words.len()];
     for (a, g) in analyses.iter().zip(&global) {

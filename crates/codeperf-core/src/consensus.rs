@@ -1,7 +1,7 @@
 //! compute_consensus (docs/algorithms.md, "Consensus"): twin of python/codeperf/engine/consensus.py.
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use crate::intern::Interner;
 
 use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
@@ -28,20 +28,12 @@ pub struct Consensus {
 
 /// Each response's content tokens as global ids: (id, count) pairs, and the vocabulary size.
 fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u32)>>, usize) {
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut interner = Interner::default();
     let vectors = analyses
         .iter()
-        .map(|a| {
-            a.content_counts
-                .iter()
-                .map(|&(local, count)| {
-                    let next = ids.len() as u32;
-                    (*ids.entry(a.word(local)).or_insert(next), count)
-                })
-                .collect()
-        })
+        .map(|a| a.content_counts.iter().map(|&(local, count)| (interner.id(a.word(local), a.hash(local)).0, count)).collect())
         .collect();
-    (vectors, ids.len())
+    (vectors, interner.len())
 }
 
 /// The full symmetric matrix. Row i scatters response i into a dense array, then every

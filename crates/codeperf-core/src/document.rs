@@ -38,7 +38,7 @@ fn language(info: &str) -> String {
 }
 
 pub fn parse(content: &str) -> Document {
-    let mut doc = Document::default();
+    let mut doc = Document { prose_lines: Vec::with_capacity(content.len() / 48 + 4), code_blocks: Vec::new() };
     let mut in_block = false;
     let mut lang = String::new();
     let mut body_lines = 0u64;

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod analysis;
 pub mod consensus;
 pub mod document;
+pub mod intern;
 pub mod model;
 pub mod stats;
 pub mod text;

@@ -175,27 +175,22 @@ fn word_at(s: &str, i: usize) -> (bool, usize) {
 
 /// `lower(token)` into `out` (cleared first): the per-token form used when interning.
 #[inline]
-pub fn lower_into(token: &str, out: &mut Vec<u8>) {
+pub fn lower_into(token: &str, out: &mut String) {
     out.clear();
-    out.extend_from_slice(token.as_bytes());
+    out.push_str(token);
     if token.is_ascii() {
         out.make_ascii_lowercase();
         return;
     }
-    let n = out.len();
-    let mut i = 0;
-    while i < n {
-        let b = out[i];
-        if b.is_ascii_uppercase() {
-            out[i] = b + 0x20;
-        } else if b == 0xC3 && i + 1 < n {
-            let next = out[i + 1];
-            if (0x80..=0x9E).contains(&next) && next != 0x97 {
-                out[i + 1] = next + 0x20;
-            }
-            i += 1;
-        }
-        i += 1;
+    out.clear();
+    for c in token.chars() {
+        let cp = c as u32;
+        let mapped = if c.is_ascii_uppercase() || ((0xC0..=0xDE).contains(&cp) && cp != 0xD7) {
+            char::from_u32(cp + 0x20).expect("a Latin-1 letter")
+        } else {
+            c
+        };
+        out.push(mapped);
     }
 }
 

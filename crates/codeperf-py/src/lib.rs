@@ -7,6 +7,7 @@ mod convert;
 use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
 use codeperf_core::{aggregate, analysis, consensus, text};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList};
 
@@ -23,48 +24,48 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
     let items = PyList::empty(py);
     for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
         let d = PyDict::new(py);
-        d.set_item("index", i)?;
-        d.set_item("expert", r.expert)?;
-        d.set_item("model", r.model)?;
-        d.set_item("token_count", a.token_count)?;
-        d.set_item("unique_tokens", a.unique_tokens)?;
-        d.set_item("sentence_count", a.sentence_count)?;
-        d.set_item("recommendations", &a.recommendations)?;
+        d.set_item(intern!(py, "index"), i)?;
+        d.set_item(intern!(py, "expert"), r.expert)?;
+        d.set_item(intern!(py, "model"), r.model)?;
+        d.set_item(intern!(py, "token_count"), a.token_count)?;
+        d.set_item(intern!(py, "unique_tokens"), a.unique_tokens)?;
+        d.set_item(intern!(py, "sentence_count"), a.sentence_count)?;
+        d.set_item(intern!(py, "recommendations"), &a.recommendations)?;
         let blocks = PyList::empty(py);
         for b in &a.code_blocks {
             let bd = PyDict::new(py);
-            bd.set_item("language", &b.language)?;
-            bd.set_item("lines", b.lines)?;
-            bd.set_item("closed", b.closed)?;
+            bd.set_item(intern!(py, "language"), &b.language)?;
+            bd.set_item(intern!(py, "lines"), b.lines)?;
+            bd.set_item(intern!(py, "closed"), b.closed)?;
             blocks.append(bd)?;
         }
-        d.set_item("code_blocks", blocks)?;
-        d.set_item("hedging_markers", a.hedging)?;
-        d.set_item("certainty_markers", a.certainty)?;
-        d.set_item("heuristic_confidence", heuristic_confidence(a))?;
+        d.set_item(intern!(py, "code_blocks"), blocks)?;
+        d.set_item(intern!(py, "hedging_markers"), a.hedging)?;
+        d.set_item(intern!(py, "certainty_markers"), a.certainty)?;
+        d.set_item(intern!(py, "heuristic_confidence"), heuristic_confidence(a))?;
         items.append(d)?;
     }
     let keywords = PyList::empty(py);
     for k in &report.keywords {
         let kd = PyDict::new(py);
-        kd.set_item("token", &k.token)?;
-        kd.set_item("score", k.score)?;
+        kd.set_item(intern!(py, "token"), &k.token)?;
+        kd.set_item(intern!(py, "score"), k.score)?;
         keywords.append(kd)?;
     }
     let out = PyDict::new(py);
-    out.set_item("count", rs.len())?;
-    out.set_item("total_tokens", report.total_tokens)?;
-    out.set_item("keywords", keywords)?;
-    out.set_item("responses", items)?;
+    out.set_item(intern!(py, "count"), rs.len())?;
+    out.set_item(intern!(py, "total_tokens"), report.total_tokens)?;
+    out.set_item(intern!(py, "keywords"), keywords)?;
+    out.set_item(intern!(py, "responses"), items)?;
     Ok(out)
 }
 
 fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &consensus::Cluster) -> PyResult<Dict<'py>> {
     let d = PyDict::new(py);
-    d.set_item("members", &c.members)?;
-    d.set_item("experts", c.members.iter().map(|&m| rs[m].expert).collect::<Vec<_>>())?;
-    d.set_item("size", c.size)?;
-    d.set_item("weight", c.weight)?;
+    d.set_item(intern!(py, "members"), &c.members)?;
+    d.set_item(intern!(py, "experts"), c.members.iter().map(|&m| rs[m].expert).collect::<Vec<_>>())?;
+    d.set_item(intern!(py, "size"), c.size)?;
+    d.set_item(intern!(py, "weight"), c.weight)?;
     Ok(d)
 }
 
@@ -114,20 +115,20 @@ fn compute_consensus<'py>(
         clusters.append(cluster_dict(py, &rs, cl)?)?;
     }
     let out = PyDict::new(py);
-    out.set_item("count", rs.len())?;
-    out.set_item("similarity", c.similarity.name())?;
-    out.set_item("threshold", c.threshold)?;
-    out.set_item("matrix", matrix)?;
-    out.set_item("clusters", clusters)?;
+    out.set_item(intern!(py, "count"), rs.len())?;
+    out.set_item(intern!(py, "similarity"), c.similarity.name())?;
+    out.set_item(intern!(py, "threshold"), c.threshold)?;
+    out.set_item(intern!(py, "matrix"), matrix)?;
+    out.set_item(intern!(py, "clusters"), clusters)?;
     match c.clusters.first() {
-        Some(m) => out.set_item("majority_cluster", cluster_dict(py, &rs, m)?)?,
-        None => out.set_item("majority_cluster", py.None())?,
+        Some(m) => out.set_item(intern!(py, "majority_cluster"), cluster_dict(py, &rs, m)?)?,
+        None => out.set_item(intern!(py, "majority_cluster"), py.None())?,
     }
-    out.set_item("dissenting_indices", &c.dissenting)?;
-    out.set_item("dissenting_experts", c.dissenting.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
-    out.set_item("agreement_score", c.agreement_score)?;
-    out.set_item("majority_share", c.majority_share)?;
-    out.set_item("level", c.level)?;
+    out.set_item(intern!(py, "dissenting_indices"), &c.dissenting)?;
+    out.set_item(intern!(py, "dissenting_experts"), c.dissenting.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
+    out.set_item(intern!(py, "agreement_score"), c.agreement_score)?;
+    out.set_item(intern!(py, "majority_share"), c.majority_share)?;
+    out.set_item(intern!(py, "level"), c.level)?;
     Ok(out)
 }
 
@@ -136,11 +137,11 @@ fn breakdown_list<'py>(py: Python<'py>, key: &str, rows: &[Breakdown]) -> PyResu
     for b in rows {
         let d = PyDict::new(py);
         d.set_item(key, &b.name)?;
-        d.set_item("responses", b.responses)?;
-        d.set_item("mean_confidence", b.mean_confidence)?;
-        d.set_item("mean_latency_ms", b.mean_latency_ms)?;
-        d.set_item("total_tokens", b.total_tokens)?;
-        d.set_item("cost_usd", b.cost_usd)?;
+        d.set_item(intern!(py, "responses"), b.responses)?;
+        d.set_item(intern!(py, "mean_confidence"), b.mean_confidence)?;
+        d.set_item(intern!(py, "mean_latency_ms"), b.mean_latency_ms)?;
+        d.set_item(intern!(py, "total_tokens"), b.total_tokens)?;
+        d.set_item(intern!(py, "cost_usd"), b.cost_usd)?;
         out.append(d)?;
     }
     Ok(out)
@@ -148,28 +149,28 @@ fn breakdown_list<'py>(py: Python<'py>, key: &str, rows: &[Breakdown]) -> PyResu
 
 fn statistics_dict<'py>(py: Python<'py>, s: &Statistics) -> PyResult<Dict<'py>> {
     let conf = PyDict::new(py);
-    conf.set_item("mean", s.confidence_mean)?;
-    conf.set_item("median", s.confidence_median)?;
-    conf.set_item("stdev", s.confidence_stdev)?;
-    conf.set_item("min", s.confidence_min)?;
-    conf.set_item("max", s.confidence_max)?;
+    conf.set_item(intern!(py, "mean"), s.confidence_mean)?;
+    conf.set_item(intern!(py, "median"), s.confidence_median)?;
+    conf.set_item(intern!(py, "stdev"), s.confidence_stdev)?;
+    conf.set_item(intern!(py, "min"), s.confidence_min)?;
+    conf.set_item(intern!(py, "max"), s.confidence_max)?;
     let lat = PyDict::new(py);
-    lat.set_item("mean", s.latency_mean)?;
-    lat.set_item("p50", s.latency_p50)?;
-    lat.set_item("p95", s.latency_p95)?;
-    lat.set_item("max", s.latency_max)?;
+    lat.set_item(intern!(py, "mean"), s.latency_mean)?;
+    lat.set_item(intern!(py, "p50"), s.latency_p50)?;
+    lat.set_item(intern!(py, "p95"), s.latency_p95)?;
+    lat.set_item(intern!(py, "max"), s.latency_max)?;
     let tokens = PyDict::new(py);
-    tokens.set_item("prompt", s.prompt_tokens)?;
-    tokens.set_item("completion", s.completion_tokens)?;
-    tokens.set_item("total", s.prompt_tokens + s.completion_tokens)?;
+    tokens.set_item(intern!(py, "prompt"), s.prompt_tokens)?;
+    tokens.set_item(intern!(py, "completion"), s.completion_tokens)?;
+    tokens.set_item(intern!(py, "total"), s.prompt_tokens + s.completion_tokens)?;
     let d = PyDict::new(py);
-    d.set_item("confidence", conf)?;
-    d.set_item("latency_ms", lat)?;
-    d.set_item("tokens", tokens)?;
-    d.set_item("cost_usd", s.cost_usd)?;
-    d.set_item("per_expert", breakdown_list(py, "expert", &s.per_expert)?)?;
-    d.set_item("per_model", breakdown_list(py, "model", &s.per_model)?)?;
-    d.set_item("confidence_histogram", s.confidence_histogram.to_vec())?;
+    d.set_item(intern!(py, "confidence"), conf)?;
+    d.set_item(intern!(py, "latency_ms"), lat)?;
+    d.set_item(intern!(py, "tokens"), tokens)?;
+    d.set_item(intern!(py, "cost_usd"), s.cost_usd)?;
+    d.set_item(intern!(py, "per_expert"), breakdown_list(py, "expert", &s.per_expert)?)?;
+    d.set_item(intern!(py, "per_model"), breakdown_list(py, "model", &s.per_model)?)?;
+    d.set_item(intern!(py, "confidence_histogram"), s.confidence_histogram.to_vec())?;
     Ok(d)
 }
 
@@ -181,19 +182,19 @@ fn aggregate_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> P
     let recs = PyList::empty(py);
     for r in &agg.recommendations {
         let d = PyDict::new(py);
-        d.set_item("text", &r.text)?;
-        d.set_item("support", r.support)?;
-        d.set_item("experts", r.response_indices.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
-        d.set_item("response_indices", &r.response_indices)?;
-        d.set_item("variants", r.variants)?;
-        d.set_item("mean_confidence", r.mean_confidence)?;
-        d.set_item("score", r.score)?;
+        d.set_item(intern!(py, "text"), &r.text)?;
+        d.set_item(intern!(py, "support"), r.support)?;
+        d.set_item(intern!(py, "experts"), r.response_indices.iter().map(|&i| rs[i].expert).collect::<Vec<_>>())?;
+        d.set_item(intern!(py, "response_indices"), &r.response_indices)?;
+        d.set_item(intern!(py, "variants"), r.variants)?;
+        d.set_item(intern!(py, "mean_confidence"), r.mean_confidence)?;
+        d.set_item(intern!(py, "score"), r.score)?;
         recs.append(d)?;
     }
     let out = PyDict::new(py);
-    out.set_item("count", rs.len())?;
-    out.set_item("recommendations", recs)?;
-    out.set_item("statistics", statistics_dict(py, &agg.statistics)?)?;
+    out.set_item(intern!(py, "count"), rs.len())?;
+    out.set_item(intern!(py, "recommendations"), recs)?;
+    out.set_item(intern!(py, "statistics"), statistics_dict(py, &agg.statistics)?)?;
     Ok(out)
 }
 
@@ -202,10 +203,10 @@ fn aggregate_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> P
 fn allocation_stats<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
     let s = alloc::stats();
     let d = PyDict::new(py);
-    d.set_item("current_bytes", s.current)?;
-    d.set_item("peak_bytes", s.peak)?;
-    d.set_item("allocations", s.allocations)?;
-    d.set_item("deallocations", s.deallocations)?;
+    d.set_item(intern!(py, "current_bytes"), s.current)?;
+    d.set_item(intern!(py, "peak_bytes"), s.peak)?;
+    d.set_item(intern!(py, "allocations"), s.allocations)?;
+    d.set_item(intern!(py, "deallocations"), s.deallocations)?;
     Ok(d)
 }
 
@@ -245,13 +246,13 @@ fn allocate_for_test(nbytes: usize) -> HeapBlock {
 #[pyfunction]
 fn spec_constants<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
     let d = PyDict::new(py);
-    d.set_item("stopwords", text::STOPWORDS.to_vec())?;
-    d.set_item("hedging_markers", text::HEDGING_MARKERS.to_vec())?;
-    d.set_item("certainty_markers", text::CERTAINTY_MARKERS.to_vec())?;
-    d.set_item("recommend_markers", text::RECOMMEND_MARKERS.to_vec())?;
-    d.set_item("non_word_ranges", text::NON_WORD_RANGES.to_vec())?;
-    d.set_item("near_duplicate", aggregate::NEAR_DUPLICATE)?;
-    d.set_item("top_keywords", analysis::TOP_KEYWORDS)?;
+    d.set_item(intern!(py, "stopwords"), text::STOPWORDS.to_vec())?;
+    d.set_item(intern!(py, "hedging_markers"), text::HEDGING_MARKERS.to_vec())?;
+    d.set_item(intern!(py, "certainty_markers"), text::CERTAINTY_MARKERS.to_vec())?;
+    d.set_item(intern!(py, "recommend_markers"), text::RECOMMEND_MARKERS.to_vec())?;
+    d.set_item(intern!(py, "non_word_ranges"), text::NON_WORD_RANGES.to_vec())?;
+    d.set_item(intern!(py, "near_duplicate"), aggregate::NEAR_DUPLICATE)?;
+    d.set_item(intern!(py, "top_keywords"), analysis::TOP_KEYWORDS)?;
     Ok(d)
 }
 
