@@ -125,3 +125,10 @@ def test_gil_is_released_during_work(op):
         thread.join()
         sys.setswitchinterval(old)
     assert during > 0
+
+
+def test_type_stub_matches_the_extension():
+    """python/codeperf/_rust.pyi is checked against the compiled module by mypy's stubtest."""
+    done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "codeperf._rust"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

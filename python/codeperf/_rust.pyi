@@ -1,6 +1,12 @@
 """Type stub of the compiled extension codeperf._rust (crates/codeperf-py)."""
 
-from typing import Any, Sequence
+from typing import Any, Sequence, final
+
+__all__ = [
+    "__version__", "BUILD_PROFILE", "analyze_responses", "compute_consensus",
+    "aggregate_responses", "allocation_stats", "reset_peak", "noop", "allocate_for_test",
+    "spec_constants", "tokenize", "rayon_threads", "HeapBlock",
+]
 
 __version__: str
 BUILD_PROFILE: str
@@ -18,5 +24,6 @@ def spec_constants() -> dict[str, Any]: ...
 def tokenize(text: str) -> list[str]: ...
 def rayon_threads() -> int: ...
 
+@final
 class HeapBlock:
     def __len__(self) -> int: ...
