@@ -14,7 +14,11 @@ static DEALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 #[inline]
 fn grew(size: usize) {
     let now = CURRENT.fetch_add(size, Relaxed) + size;
-    PEAK.fetch_max(now, Relaxed);
+    // A plain load first: the read-modify-write is needed only for a new peak, which is
+    // rare, and it is the expensive part on every allocation otherwise.
+    if now > PEAK.load(Relaxed) {
+        PEAK.fetch_max(now, Relaxed);
+    }
 }
 
 unsafe impl GlobalAlloc for CountingAllocator {

@@ -3,6 +3,7 @@
 
 use codeperf_core::model::{check_confidence, check_non_negative, check_threshold, format_field_error, Response, Similarity};
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -10,7 +11,7 @@ fn fail(i: usize, field: &str, reason: &str) -> PyErr {
     PyValueError::new_err(format_field_error(i, field, reason))
 }
 
-fn field<'py>(item: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn field<'py>(item: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
     if let Ok(d) = item.cast::<PyDict>() {
         return d.get_item(name);
     }
@@ -96,15 +97,25 @@ pub fn responses<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Held<'py>>> {
         return Err(PyTypeError::new_err("responses: must be a list of dicts or ExpertResponse objects"));
     };
     let mut out = Vec::with_capacity(items.len());
+    // Field names as interned Python strings: created once, not once per lookup.
+    let py = obj.py();
+    let k_expert = intern!(py, "expert");
+    let k_model = intern!(py, "model");
+    let k_content = intern!(py, "content");
+    let k_confidence = intern!(py, "confidence");
+    let k_latency = intern!(py, "latency_ms");
+    let k_prompt = intern!(py, "prompt_tokens");
+    let k_completion = intern!(py, "completion_tokens");
+    let k_cost = intern!(py, "cost_usd");
     for (i, item) in items.iter().enumerate() {
-        let expert = text(i, "expert", field(item, "expert")?)?;
-        let model = text(i, "model", field(item, "model")?)?;
-        let content = text(i, "content", field(item, "content")?)?;
-        let confidence = checked(i, "confidence", check_confidence(number(i, "confidence", field(item, "confidence")?)?))?;
-        let latency_ms = checked(i, "latency_ms", check_non_negative(number(i, "latency_ms", field(item, "latency_ms")?)?))?;
-        let prompt_tokens = count(i, "prompt_tokens", field(item, "prompt_tokens")?)?;
-        let completion_tokens = count(i, "completion_tokens", field(item, "completion_tokens")?)?;
-        let cost_usd = checked(i, "cost_usd", check_non_negative(number(i, "cost_usd", field(item, "cost_usd")?)?))?;
+        let expert = text(i, "expert", field(item, k_expert)?)?;
+        let model = text(i, "model", field(item, k_model)?)?;
+        let content = text(i, "content", field(item, k_content)?)?;
+        let confidence = checked(i, "confidence", check_confidence(number(i, "confidence", field(item, k_confidence)?)?))?;
+        let latency_ms = checked(i, "latency_ms", check_non_negative(number(i, "latency_ms", field(item, k_latency)?)?))?;
+        let prompt_tokens = count(i, "prompt_tokens", field(item, k_prompt)?)?;
+        let completion_tokens = count(i, "completion_tokens", field(item, k_completion)?)?;
+        let cost_usd = checked(i, "cost_usd", check_non_negative(number(i, "cost_usd", field(item, k_cost)?)?))?;
         out.push(Held { expert, model, content, confidence, latency_ms, prompt_tokens, completion_tokens, cost_usd });
     }
     Ok(out)
