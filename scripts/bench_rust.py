@@ -60,12 +60,15 @@ class SizeList(click.ParamType):
 @click.option("--loops", type=click.IntRange(0), default=0,
               help="pyperf loops per value; 0 lets pyperf calibrate")
 @click.option("--memory/--no-memory", default=True, help="run the memory-efficiency pass")
+@click.option("--rust-threads", type=click.IntRange(1), default=None,
+              help="threads of the Rust engine (RAYON_NUM_THREADS); default: one per core. "
+                   "1 compares single-threaded code, which a busy shared machine disturbs less")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="a previous run: its bench_rust.json or its directory; report which cases changed")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
               help="with --baseline: smallest change (percent) that counts as a change")
 def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time, loops, memory,
-         baseline, noise_pct):
+         rust_threads, baseline, noise_pct):
     """Benchmark the Rust engine (codeperf._rust) against its Python twin.
 
     For each benchmark and input size: run both backends on the exact input to
@@ -88,7 +91,7 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
     config = driver.BenchConfig(
         ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
-        baseline=baseline, noise_pct=noise_pct)
+        baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads)
     try:
         code = driver.run(config)
     except (driver.SetupError, EnvelopeError) as exc:

@@ -47,8 +47,9 @@ class KeyValue(click.ParamType):
 @click.option("--allow-remote", is_flag=True,
               help="allow experts outside 127.0.0.0/8 and ::1 (never by accident)")
 @click.option("-o", "--option", "options", multiple=True, type=KeyValue(),
-              help="scenario size override, e.g. -o rate_rps=80 -o duration_s=30 "
-                   "(see docs/load.md)")
+              help="scenario size override, e.g. -o rate_rps=80 -o duration_s=30; each "
+                   "scenario declares its keys and types (`--list` shows them); an unknown "
+                   "key or a bad value is a usage error (exit 2)")
 @click.option("--calibration/--no-calibration", default=True, show_default=True,
               help="run the generator's calibration checks first (validity section)")
 @click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
@@ -60,6 +61,9 @@ def main(scenarios, experts_file, quick, out_dir, allow_remote, options, calibra
         problems = registry.load_registered()
         for name, spec in registry.registered().items():
             click.echo(f"{name:20s} {spec.description}")
+        click.echo("\noptions (-o KEY=VALUE):")
+        for line in registry.describe_options():
+            click.echo(f"  {line}")
         for problem in problems:
             click.echo(f"(not loaded) {problem}", err=True)
         raise SystemExit(exitcodes.OK)

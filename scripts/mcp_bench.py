@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -50,7 +51,10 @@ def _labelled(value: str, default: str) -> tuple[str, str]:
               help="A stdio MCP server to launch (repeatable). Replaces the bundled servers "
                    "unless --bundled is given.")
 @click.option("--url", "urls", multiple=True, metavar="[NAME=]URL",
-              help="A streamable HTTP MCP endpoint, e.g. http://127.0.0.1:8000/mcp (repeatable).")
+              help="A streamable HTTP MCP endpoint, e.g. http://127.0.0.1:8000/mcp (repeatable). "
+                   "Outside 127.0.0.0/8 and ::1 it needs --allow-remote.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow --url targets (and experts for `consult`) outside loopback (never by accident).")
 @click.option("--bundled", "bundled_names", multiple=True, type=click.Choice(sorted(BUNDLED_SERVERS)),
               help="Bundled servers to run (repeatable; default: all, unless --server/--url).")
 @click.option("--transport", "bundled_transport", type=click.Choice(["stdio", "http", "both"]),
@@ -60,9 +64,14 @@ def _labelled(value: str, default: str) -> tuple[str, str]:
               help="JSON/TOML file: tool (or LABEL.tool) -> list of argument objects (repeatable).")
 @click.option("--tool", "include", multiple=True, metavar="GLOB", help="Only tools matching (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip tools matching (repeatable).")
-@click.option("--calls", type=click.IntRange(1), default=None, help="Calls per tool [default: 100; quick 15].")
+@click.option("--calls", type=click.IntRange(1), default=None, help="Calls per tool [default: 100; quick 10].")
 @click.option("--concurrency", type=IntList(), default=None,
-              help="Concurrency sweep levels [default: 1,5,10,20,50; quick 1,10,50].")
+              help="Concurrency sweep levels [default: 1,5,10,20,50; quick 1,20].")
+@click.option("--handled-calls", type=click.IntRange(0), default=1000, show_default=True,
+              help="Calls of the handled run (the '1000+ calls handled' target), split over the servers "
+                   "under test; only its successes count. 0 skips it.")
+@click.option("--handled-concurrency", type=click.IntRange(1), default=10, show_default=True,
+              help="Calls in flight per server in the handled run.")
 @click.option("--timeout", "call_timeout", type=click.FloatRange(0.05), default=10.0, show_default=True,
               help="Seconds before a call counts as a timeout.")
 @click.option("--floor/--no-floor", default=True, show_default=True,
@@ -76,10 +85,12 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
          bundled_names: tuple[str, ...], bundled_transport: str, scenario_files: tuple[Path, ...],
          include: tuple[str, ...], exclude: tuple[str, ...], calls: int | None,
          concurrency: tuple[int, ...] | None, call_timeout: float, floor: bool,
-         experts_file: str | None, no_consult: bool) -> None:
+         experts_file: str | None, no_consult: bool, allow_remote: bool, handled_calls: int,
+         handled_concurrency: int) -> None:
     """Benchmark MCP servers: session set-up, tools/list, every tool's latency and errors,
-    a concurrency sweep, server CPU/RSS/I/O per call, payload sizes, bottlenecks, and the
-    protocol floor (what the SDK costs over raw JSON-RPC). Writes OUT/mcp.json; a table
+    a run of 1000 calls over the servers under test, a concurrency sweep, server CPU/RSS/I/O
+    per call, payload sizes, bottlenecks, and the protocol floor (what the SDK costs over
+    raw JSON-RPC). Writes OUT/mcp.json; a table
     goes to stderr.
 
     \b
@@ -102,7 +113,8 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     if no_consult:
         experts_file = None
     transports = ("stdio", "http") if bundled_transport == "both" else (bundled_transport,)
-    overrides = {"call_timeout_s": call_timeout, "floor": floor, "include": include, "exclude": exclude}
+    overrides: dict[str, Any] = {"call_timeout_s": call_timeout, "floor": floor, "include": include, "exclude": exclude,
+                 "handled_calls": handled_calls, "handled_concurrency": handled_concurrency}
     if calls is not None:
         overrides["calls_per_tool"] = calls
     if concurrency is not None:
@@ -111,7 +123,7 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     try:
         code = run_suite(out_dir, bundled=bundled, bundled_transports=transports, extra_specs=extra,
                          scenario_files=scenario_files, config=config, experts_file=experts_file,
-                         quick=quick, cli_config={"argv": sys.argv[1:]})
+                         quick=quick, allow_remote=allow_remote, cli_config={"argv": sys.argv[1:]})
     except ScenarioFileError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exitcodes.USAGE)

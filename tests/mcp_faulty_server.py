@@ -3,6 +3,7 @@
     python tests/mcp_faulty_server.py --crash-after N   # exits hard on call N+1
     python tests/mcp_faulty_server.py --hang-after N    # blocks its event loop on call N+1
     python tests/mcp_faulty_server.py --slow-ms MS      # every call takes MS ms (for Ctrl-C tests)
+    python tests/mcp_faulty_server.py --fail-all        # every call is an isError result
 
 `--marker` is ignored by the server; tests put a unique word there to find
 leftover processes by their command line.
@@ -23,6 +24,7 @@ def main() -> None:
     parser.add_argument("--crash-after", type=int, default=-1)
     parser.add_argument("--hang-after", type=int, default=-1)
     parser.add_argument("--slow-ms", type=float, default=0.0)
+    parser.add_argument("--fail-all", action="store_true")
     parser.add_argument("--marker", default="")
     args = parser.parse_args()
     server = MCPServer("faulty", log_level="WARNING")
@@ -39,6 +41,8 @@ def main() -> None:
         if args.hang_after >= 0 and calls > args.hang_after:
             print(f"faulty: hanging on call {calls}", file=sys.stderr, flush=True)
             time.sleep(3600)  # blocks the event loop: the process stops answering anything
+        if args.fail_all:
+            raise ValueError(f"faulty: failing call {calls} as told")
         if args.slow_ms:
             time.sleep(args.slow_ms / 1000.0)
         return str(calls)

@@ -94,6 +94,9 @@ def test_every_case_is_gated_timed_and_labelled(tiny_run):
         assert len(entry["samples"]) == 4  # 2 processes x 2 values
         assert [len(run) for run in entry["samples_by_process"]] == [2, 2]
         assert entry["summary"]["median_ms"] > 0
+        assert entry["background_cpu_pct"] is None or entry["background_cpu_pct"] >= 0
+        if entry["backend"] == "rust":
+            assert entry["rust_threads"] >= 1  # reported by the pyperf worker itself
     checks = {v["check"] for v in tiny_run.data["validity"]}
     assert "correctness:consensus_jaccard/8x256B" in checks
     assert "timed input is the gated input" in checks
@@ -227,6 +230,7 @@ def test_baseline_comparison_reports_each_case(tiny_run, tmp_path, no_targets):
     speedup = _entries(data, "speedup")[0]
     assert speedup["baseline"]["status"] in ("unchanged", "rust gained", "rust lost")
     assert speedup["baseline"]["ci_low_x"] <= speedup["baseline"]["ratio_x"] <= speedup["baseline"]["ci_high_x"]
+    assert "others_then_pct" in speedup["baseline"] and "others_now_pct" in speedup["baseline"]
     assert "vs baseline" in result.stderr
 
 
@@ -236,3 +240,14 @@ def test_baseline_must_be_a_bench_rust_envelope(tmp_path):
     result = invoke("--bench", "ffi", "--out", str(tmp_path / "o"), "--baseline", str(other))
     assert result.exit_code == exitcodes.USAGE
     assert "schema_version" in result.stderr
+
+
+@needs_rust
+def test_rust_threads_reach_the_pyperf_workers(tmp_path, monkeypatch, no_targets):
+    monkeypatch.setenv("RAYON_NUM_THREADS", "")  # restored after the test; the driver sets it
+    result = invoke("--bench", "ffi", "--rust-threads", "1", "--out", str(tmp_path), *TINY)
+    assert result.exit_code == exitcodes.OK, result.stderr
+    data = envelope.load(tmp_path / "bench_rust.json")
+    rust = next(e for e in _entries(data, "bench_case") if e["backend"] == "rust")
+    assert rust["rust_threads"] == 1
+    assert data["config"]["rust_threads"] == 1

@@ -88,6 +88,77 @@ def test_key_is_sent_to_the_endpoint_but_not_into_results(monkeypatch):
     assert SECRET not in json.dumps(bad.to_dict(include_content=True))
 
 
+async def _echoing_server():
+    """An endpoint that answers 400 with the Authorization header in its body, as some do."""
+    from aiohttp import web
+
+    async def handler(request):
+        return web.Response(status=400, text="bad request; you sent "
+                                             + request.headers.get("Authorization", "nothing"))
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.mark.parametrize("as_config", [True, False])
+def test_a_key_echoed_in_an_error_body_is_redacted_on_every_path(monkeypatch, as_config):
+    import aiohttp
+
+    from codeperf.experts.config import Expert
+    from codeperf.experts.orchestrator import ExpertCall, ExpertHTTPError, call_expert
+
+    monkeypatch.setenv("CODEPERF_TEST_KEY", SECRET)
+
+    async def go():
+        runner, url = await _echoing_server()
+        try:
+            cfg = circle(url, "m", api_key_env="CODEPERF_TEST_KEY", max_retries=0)
+            # A caller may pass a plain list of experts instead of an ExpertsConfig.
+            result = await consult("q", cfg if as_config else list(cfg.experts), quorum=1)
+            async with aiohttp.ClientSession() as session:
+                try:
+                    await call_expert(session, cfg.experts[0], "q", ExpertCall("x", "m"))
+                except ExpertHTTPError as exc:
+                    raised = exc
+            return result, raised
+        finally:
+            await runner.cleanup()
+
+    result, raised = run(go())
+    assert result.error_kind == "http_400"
+    assert "you sent Bearer [REDACTED]" in result.calls[0].error  # the body is kept, the key is not
+    assert SECRET not in json.dumps(result.to_dict(include_content=True))
+    assert SECRET not in str(raised) and "[REDACTED]" in raised.message
+    plain = [Expert("a", "http://127.0.0.1:9/v1", "m", api_key_env="CODEPERF_TEST_KEY")]
+    assert config.redact(f"x{SECRET}y", plain) == "x[REDACTED]y"
+
+
+def test_engine_errors_are_redacted_for_a_plain_expert_list(monkeypatch):
+    from codeperf.experts import orchestrator
+
+    monkeypatch.setenv("CODEPERF_TEST_KEY", SECRET)
+
+    def leaky_engine(responses, threshold, similarity):
+        raise RuntimeError(f"backend saw header Bearer {SECRET}")
+
+    monkeypatch.setattr(orchestrator, "_engine_step", leaky_engine)
+
+    async def go():
+        async with simulator(api_key=SECRET) as sim:
+            cfg = circle(sim.base_url, "t-fast", api_key_env="CODEPERF_TEST_KEY")
+            return await consult("q", list(cfg.experts), quorum=1)
+
+    result = run(go())
+    assert result.error_kind == "engine"
+    assert SECRET not in result.error and "Bearer [REDACTED]" in result.error
+
+
 def test_simulator_config_never_carries_the_key():
     from codeperf.experts.simulator import SimulatorConfig
 

@@ -34,16 +34,19 @@ def test_all_answer_and_engine_runs(stream):
 
 
 def test_quorum_answers_early_and_cancels_the_rest():
+    # The third expert never answers (and its budget is 30 s): the query can only end,
+    # with "cancelled" rather than "timeout", if the quorum of two did not wait for it.
     async def go():
         async with simulator() as sim:
-            return await consult("q", circle(sim.base_url, "t-fast", "t-mid", "t-slow"), quorum=2)
+            return await consult("q", circle(sim.base_url, "t-fast", "t-mid", "t-hang",
+                                             timeout_s=30), quorum=2)
 
     result = run(go())
     assert result.ok
     assert result.critical_path_expert == "e1-t-mid"
     assert [c.status for c in result.calls] == ["ok", "ok", "cancelled"]
+    assert result.calls[2].content is None and result.calls[2].error is None
     assert result.consensus["count"] == 2
-    assert result.time_to_quorum_ms < 150  # did not wait for the slow expert
 
 
 def test_default_quorum_is_a_majority():

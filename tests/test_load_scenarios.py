@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codeperf.harness import envelope, exitcodes
+from codeperf.harness import envelope, exitcodes, loadgen
+from codeperf.harness import scenarios as registry
+from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.scenarios import ScenarioContext, registered, scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,12 +128,17 @@ def test_calibration_fixed_latency_and_stall(tmp_path, experts_file):
     data = json.loads((out / "load.json").read_text())
     checks = {v["check"]: v for v in data["validity"]}
     cal = data["results"][0]["summary"]
-    # Wide tolerances: p50 within 10% of 50 ms + overhead is the check itself; the stall
-    # must push the open model's p99 to about the stall while the closed loop hides it.
-    assert checks["calibration.fixed_latency_p50"]["ok"], checks
+    # The JSON's validity check keeps the 10% tolerance; this test allows 30%, so a loaded
+    # machine does not fail it, while a generator that mismeasures by a third still does.
+    assert "tolerance 10%" in checks["calibration.fixed_latency_p50"]["detail"]
+    expected = cal["fixed_expected_ms"] + cal["overhead_p50_ms"]
+    assert abs(cal["fixed_p50_ms"] - expected) <= 0.30 * expected, cal
+    # A stall only adds latency, so these hold however loaded the machine: the open
+    # model's p99 shows the 1 s stall while the closed loop records ~one slow sample.
     assert cal["open_p99_ms"] >= 900 and cal["closed_slow_count"] <= 2
     assert checks["calibration.stall_visible_open_model"]["ok"], checks
-    assert result.exit_code == exitcodes.OK, result.output
+    all_ok = all(v["ok"] for v in data["validity"])
+    assert result.exit_code == (exitcodes.OK if all_ok else exitcodes.FAILED), result.output
 
 
 def test_remote_expert_refused_without_allow_remote(tmp_path):
@@ -187,7 +194,9 @@ def test_interruption_writes_partial_results(tmp_path, experts_file, sig):
         [sys.executable, str(SCRIPT), "--out", str(out), "--experts", str(experts_file),
          "--no-calibration", "--scenario", "single-query", "--scenario", "sustained",
          "-o", "queries=2", "-o", "duration_s=60", "-o", "rate_rps=5"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell's background job inherits SIGINT ignored; Ctrl-C must reach this one.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     path = out / "load.json"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -200,5 +209,80 @@ def test_interruption_writes_partial_results(tmp_path, experts_file, sig):
     assert proc.returncode == exitcodes.INTERRUPTED, stderr
     data = envelope.load(path)
     assert data["complete"] is False
-    assert [r["id"] for r in data["results"]] == ["single-query/sequential-2"]
+    assert [r["id"] for r in data["results"]] == ["single-query/sequential-2",
+                                                   "sustained/open-5rps-constant"]
+    single, sustained = data["results"]
+    assert "partial" not in single
+    # The interrupted scenario's entry: what it measured up to the signal, marked partial.
+    assert sustained["partial"] is True
+    assert sustained["load"]["complete"] is False
+    assert sustained["load"]["stopped_by"] == "interrupted"
+    hist = LatencyHistogram.from_dict(sustained["histogram"])
+    assert hist.count == sustained["summary"]["ok_count"]
     assert data["errors"][-1]["kind"] == "interrupted"
+
+
+def test_a_scenario_failing_midway_records_what_it_measured(tmp_path, experts_file):
+    if "test-fails-midway" not in registered():
+        @scenario("test-fails-midway", "measures, then fails", needs_experts=False)
+        async def fails_midway(ctx: ScenarioContext):
+            load = loadgen.LoadResult()
+            ctx.watch(lambda: {"id": "test-fails-midway/run", "kind": "scenario",
+                               "summary": load.summary(), "histogram": load.latency.to_dict(),
+                               "load": load.to_dict()})
+
+            async def op(i):
+                if i == 7:
+                    raise RuntimeError("the target broke")  # an op error is only counted
+
+            await loadgen.run_closed(op, concurrency=1, max_requests=10, result=load)
+            raise RuntimeError("analysis failed after the run")
+
+    out = tmp_path / "m"
+    try:
+        result = _invoke(["--out", str(out), "--experts", str(experts_file), "--no-calibration",
+                          "--scenario", "test-fails-midway"])
+    finally:
+        registry._REGISTRY.pop("test-fails-midway", None)
+    data = envelope.load(out / "load.json")
+    assert result.exit_code == exitcodes.FAILED
+    assert data["errors"][0]["kind"] == "scenario"
+    assert "analysis failed" in data["errors"][0]["message"]
+    [entry] = data["results"]
+    assert entry["id"] == "test-fails-midway/run" and entry["partial"] is True
+    assert entry["summary"]["ok_count"] == 9 and entry["summary"]["errors_count"] == 1
+    assert LatencyHistogram.from_dict(entry["histogram"]).count == 9
+
+
+# ---------------------------------------------------------------- -o KEY=VALUE
+@pytest.mark.parametrize("args,message", [
+    (["--scenario", "sustained", "-o", "rate_rsp=80"], "unknown option rate_rsp"),
+    (["--scenario", "sustained", "-o", "rate_rps=fast"], "option rate_rps='fast': expected a number"),
+    (["--scenario", "sustained", "-o", "rate_rps=0"], "expected a number >= 0.001"),
+    (["--scenario", "sustained", "-o", "arrivals=uniform"], "one of constant, poisson"),
+    (["--scenario", "sustained", "-o", "queries=5"],
+     "option queries is read by scenario single-query, which is not selected"),
+    (["--scenario", "single-query", "-o", "queries=2.5"], "expected an integer"),
+    (["--scenario", "single-query", "-o", "queries=true"], "expected an integer"),
+    (["--scenario", "concurrent-queries", "-o", "levels=[8,\"x\"]"], "list of integers"),
+])
+def test_bad_options_are_usage_errors(tmp_path, experts_file, args, message):
+    out = tmp_path / "o"
+    result = _invoke(["--out", str(out), "--experts", str(experts_file), "--no-calibration",
+                      *args])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert message in result.output
+    assert not (out / "load.json").exists()  # nothing ran
+
+
+def test_options_are_converted_to_their_declared_types():
+    registry.load_registered()
+    names = ["calibration", "single-query", "concurrent-queries", "sustained"]
+    got = registry.validate_options(names, {"queries": 3.0, "levels": 100, "rate_rps": 5,
+                                            "arrivals": "poisson", "calibration_requests": 10})
+    assert got == {"queries": 3, "levels": [100], "rate_rps": 5.0, "arrivals": "poisson",
+                   "calibration_requests": 10}
+    assert isinstance(got["rate_rps"], float)
+    # Every scenario of this module declares what it reads.
+    for name in MINE + ("calibration",):
+        assert registered()[name].options, name

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from codeperf.harness import envelope, exitcodes
+from codeperf.harness.targets import load_specs
 from codeperf.mcp.bench import argsgen, launch, runner
 from codeperf.mcp.bench.suite import run_suite
 
@@ -40,7 +41,7 @@ def _load_script() -> Any:
 def _tiny(**overrides: Any) -> runner.BenchConfig:
     base = dict(calls_per_tool=4, warmup_calls=1, init_samples=1, list_samples=2, concurrency=(1, 4),
                 sweep_calls=8, payload_sizes=(64, 4096), payload_calls=2, call_timeout_s=10.0,
-                floor=False)
+                floor=False, handled_calls=12, handled_concurrency=3)
     base.update(overrides)
     return runner.BenchConfig(**base)
 
@@ -157,6 +158,13 @@ def test_bench_against_a_bundled_server(tmp_path: Path, lenient_targets: Path) -
     assert validity["processes_reaped"] and validity["servers_ok"]
     for pid in launch.seen_pids():
         assert not launch.alive(pid)
+    # The handled run: 12 calls through the session, 3 in flight, over the tools that worked.
+    handled = rows["utility.stdio/handled"]
+    assert handled["summary"]["ok_count"] == handled["summary"]["calls_count"] == 12
+    assert "fail" not in handled["tools"] and "noop" in handled["tools"]
+    assert rows["handled/total"]["summary"]["ok_count"] == 12
+    completed = {t["metric"]: t for t in data["targets"]}["tool_calls.completed"]
+    assert completed["measured"] == 12  # not the per-tool, payload or sweep calls
 
 
 def test_bench_exit_code_1_when_a_target_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,6 +203,116 @@ def test_crashing_and_hanging_servers_are_reported_and_others_carry_on(
     assert rows["utility.stdio/noop"]["ok_count"] == 4  # the healthy server still ran
     assert {v["check"]: v["ok"] for v in data["validity"]}["servers_ok"] is False
     assert not _marked_processes(marker)
+
+
+def test_handled_target_fails_when_every_call_to_the_servers_under_test_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor's no-op calls (on a bundled server) succeed, yet count for nothing."""
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[[target]]\nsuite = "mcp"\nname = "handled"\nmetric = "tool_calls.completed"\n'
+                       'op = ">="\nthreshold = 20\nunit = "calls"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
+    config = _tiny(handled_calls=20, floor=True, floor_calls=30, floor_http_calls=30,
+                   floor_asyncio_pipes=False)
+    code = run_suite(tmp_path / "out", bundled=[], extra_specs=[_faulty("failing", "--fail-all")],
+                     config=config, log=_quiet)
+    data = envelope.load(tmp_path / "out" / "mcp.json")
+    assert code == exitcodes.FAILED
+    rows = {r["id"]: r for r in data["results"]}
+    assert rows["protocol_floor/stdio/sdk/30x-c10"]["summary"]["ok_count"] == 30  # floor calls happened
+    total = rows["handled/total"]["summary"]
+    assert total["calls_count"] == 20 and total["ok_count"] == 0 and total["errors_is_error_count"] == 20
+    [target] = data["targets"]
+    assert target["measured"] == 0 and target["passed"] is False
+    # ...and this is the metric of the real "Handle 1000+ MCP tool calls" target.
+    [real] = [t for t in load_specs(REPO / "targets.toml") if t.metric == "tool_calls.completed"]
+    assert real.suite == "mcp" and real.op == ">=" and real.threshold == 1000
+
+
+def test_handled_run_counts_a_broken_servers_missing_share(tmp_path: Path, lenient_targets: Path) -> None:
+    """A server that never gets to its share leaves calls unsent: fewer than asked are handled."""
+    specs = [launch.stdio_spec("exits", f"{sys.executable} -c \"import sys; sys.exit(4)\"")]
+    code = run_suite(tmp_path, bundled=["utility"], bundled_transports=["stdio"], extra_specs=specs,
+                     config=_tiny(include=("noop",), concurrency=(1,)), log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    assert code == exitcodes.FAILED
+    total = {r["id"]: r for r in data["results"]}["handled/total"]
+    assert total["summary"]["planned_count"] == 12 and total["summary"]["ok_count"] == 6
+    assert total["summary"]["not_sent_count"] == 6 and total["servers_without_run"] == ["exits"]
+
+
+def test_slow_tools_sit_out_the_sweep_and_handled_run(tmp_path: Path, lenient_targets: Path) -> None:
+    scenario = tmp_path / "args.json"
+    scenario.write_text(json.dumps({"sleep": [{"ms": 150}]}))
+    config = _tiny(include=("noop", "sleep"), concurrency=(2,), slow_tool_ms=100.0, calls_per_tool=2)
+    code = run_suite(tmp_path / "out", bundled=["utility"], bundled_transports=["stdio"],
+                     scenario_files=[scenario], config=config, log=_quiet)
+    data = envelope.load(tmp_path / "out" / "mcp.json")
+    assert code == exitcodes.OK, data["errors"]
+    rows = {r["id"]: r for r in data["results"]}
+    assert rows["utility.stdio/sleep"]["summary"]["ok_count"] == 2  # measured on its own
+    for entry in ("utility.stdio/handled", "utility.stdio/sweep/c2"):
+        assert rows[entry]["tools"] == ["noop"]
+        assert set(rows[entry]["slow_tools_left_out_p50_ms"]) == {"sleep"}
+    assert rows["handled/total"]["summary"]["ok_count"] == 12
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:8000/mcp", "https://mcp.example.com/mcp",
+                                 "http://[2001:db8::1]/mcp"])
+def test_url_outside_loopback_needs_allow_remote(tmp_path: Path, url: str) -> None:
+    logged: list[str] = []
+    code = run_suite(tmp_path, bundled=[], extra_specs=[launch.url_spec("far", url)], config=_tiny(),
+                     log=logged.append)
+    assert code == exitcodes.USAGE
+    assert "--allow-remote" in "\n".join(logged) and not (tmp_path / "mcp.json").exists()
+    result = CliRunner().invoke(_load_script().main, ["--url", url, "--out", str(tmp_path)])
+    assert result.exit_code == exitcodes.USAGE and not (tmp_path / "mcp.json").exists()
+
+
+def test_loopback_urls_and_allow_remote_pass_the_check() -> None:
+    from codeperf.mcp.bench.suite import SetupError, check_targets
+
+    for url in ("http://127.0.0.1:8000/mcp", "http://127.9.9.9/mcp", "http://[::1]:8000/mcp"):
+        check_targets([launch.url_spec("near", url)], allow_remote=False)
+    far = [launch.url_spec("far", "http://10.0.0.5/mcp")]
+    check_targets(far, allow_remote=True)
+    with pytest.raises(SetupError):
+        check_targets(far, allow_remote=False)
+    check_targets([launch.stdio_spec("local", "ssh far-away mcp-server")], allow_remote=False)  # a process
+
+
+@pytest.mark.parametrize("content, expect", [
+    ("[[expert]\n", "not valid TOML"),
+    ('[[expert]]\nname = "a"\n', "missing"),
+    ('[[expert]]\nname = "far"\nmodel = "m"\nbase_url = "http://10.0.0.5/v1"\n', "--allow-remote"),
+])
+def test_bad_experts_file_is_a_setup_error(tmp_path: Path, content: str, expect: str) -> None:
+    experts = tmp_path / "experts.toml"
+    experts.write_text(content)
+    logged: list[str] = []
+    code = run_suite(tmp_path / "out", bundled=["experts"], bundled_transports=["stdio"],
+                     experts_file=str(experts), config=_tiny(), log=logged.append)
+    assert code == exitcodes.USAGE, logged
+    assert expect in "\n".join(logged) and not (tmp_path / "out" / "mcp.json").exists()
+    result = CliRunner().invoke(_load_script().main, ["--bundled", "experts", "--experts", str(experts),
+                                                      "--out", str(tmp_path / "cli")])
+    assert result.exit_code == exitcodes.USAGE
+
+
+def test_simulator_that_does_not_start_is_a_setup_error(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeperf.experts.config import DEFAULT_EXPERTS_FILE
+    from codeperf.experts.simulator_process import SimulatorProcess
+
+    def refuse(self: SimulatorProcess) -> str:
+        raise RuntimeError("the expert simulator did not start (said '')")
+
+    monkeypatch.setattr(SimulatorProcess, "start", refuse)
+    logged: list[str] = []
+    code = run_suite(tmp_path, bundled=["experts"], bundled_transports=["stdio"],
+                     experts_file=str(DEFAULT_EXPERTS_FILE), config=_tiny(), log=logged.append)
+    assert code == exitcodes.USAGE
+    assert "did not start" in "\n".join(logged) and not (tmp_path / "mcp.json").exists()
 
 
 def test_server_that_cannot_start_is_an_error_not_a_crash(tmp_path: Path, lenient_targets: Path) -> None:
@@ -243,12 +361,14 @@ def test_cli_against_a_third_party_command(tmp_path: Path, lenient_targets: Path
     scenario.write_text(json.dumps({"work": [{"n": 3}]}))
     result = CliRunner().invoke(script.main, [
         "--server", f"mine={sys.executable} {FAULTY}", "--scenario", str(scenario), "--no-floor",
-        "--quick", "--calls", "3", "--concurrency", "1,2", "--out", str(tmp_path / "out")])
+        "--quick", "--calls", "3", "--concurrency", "1,2", "--handled-calls", "10",
+        "--out", str(tmp_path / "out")])
     assert result.exit_code == exitcodes.OK, result.output
     data = envelope.load(tmp_path / "out" / "mcp.json")
     rows = {r["id"]: r for r in data["results"]}
     assert rows["mine/work"]["arguments"] == [{"n": 3}] and rows["mine/work"]["summary"]["ok_count"] == 3
     assert "mine/sweep/c2" in rows
+    assert rows["handled/total"]["summary"]["ok_count"] == 10
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -109,6 +109,37 @@ def test_python_heap_is_unmeasured_without_tracemalloc():
     assert report.summary()["python_heap_bytes_per_call"] is None  # unmeasured, not zero
 
 
+def test_a_leak_run_cut_short_hands_over_its_batches(tracing):
+    """An op that fails in batch 6 of 8: on_stop gets the 5 batches read, fitted, marked partial."""
+    control = RetainingControl(KB)
+    calls = 0
+
+    def op():
+        nonlocal calls
+        calls += 1
+        if calls > 5 + 5 * 50:  # warm-up 5, then five full batches of 50
+            raise RuntimeError("op broke")
+        control()
+
+    handed: list = []
+    with pytest.raises(RuntimeError, match="op broke"):
+        detect_leak(op, LeakPlan(warmup_calls=5, batches=8, calls_per_batch=50),
+                    on_stop=handed.append)
+    control.release()
+    (report,) = handed
+    assert report.partial and report.batches_done == 5
+    assert report.calls == [0, 50, 100, 150, 200, 250]
+    assert report.series["python_heap"].leak  # five batches still show the 1 KB per call
+    entry = report.to_entry("x")
+    assert entry["partial"] is True and entry["summary"]["batches_count"] == 5
+
+
+def test_a_complete_leak_run_is_not_partial(tracing):
+    report = detect_leak(transient_control(KB), LeakPlan(warmup_calls=0, batches=4,
+                                                          calls_per_batch=5, top_sites=0))
+    assert not report.partial and "partial" not in report.to_entry("x")
+
+
 @pytest.mark.parametrize("name", ["python", "rust"])
 def test_engine_operations_do_not_leak(tracing, name):
     try:

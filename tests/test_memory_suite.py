@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from codeperf.harness import envelope as envelope_mod
 from codeperf.harness import exitcodes
+from codeperf.harness.envelope import Interrupted
 from codeperf.memory import suite
 from codeperf.memory.components import Component, registry
 
@@ -188,6 +189,77 @@ def test_a_failing_component_is_recorded_and_fails_the_run(tmp_path, monkeypatch
     assert code == exitcodes.FAILED
     assert data["complete"] is True
     assert any(e["kind"] == "component" and "boom" in e["message"] for e in data["errors"])
+
+
+def test_a_component_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
+    """One entry recorded, then a leak run that fails in its third batch: both entries
+    and the gc entry are kept, marked partial, beside the component error."""
+    from codeperf.memory.components.engine import partial_leak
+    from codeperf.memory.leaks import LeakPlan, detect_leak
+
+    def half_done(ctx):
+        ctx.add_result({"id": "half/first", "kind": "peak", "summary": {"x_bytes": 1}})
+        calls = 0
+
+        def op():
+            nonlocal calls
+            calls += 1
+            if calls > 2 * 10:
+                raise RuntimeError("boom in batch 3")
+
+        detect_leak(op, LeakPlan(warmup_calls=0, batches=6, calls_per_batch=10),
+                    on_stop=partial_leak(ctx, "half/leak"))
+
+    monkeypatch.setattr(suite, "registry", lambda: {
+        "engine": Component("engine", "fails half-way on purpose", half_done)})
+    code = suite.run_suite(tmp_path, ["engine"], quick=True, log=lambda _: None)
+    data = envelope_mod.load(tmp_path / "memory.json")
+    assert code == exitcodes.FAILED
+    by_id = {r["id"]: r for r in data["results"]}
+    assert by_id["half/first"]["partial"] is True
+    assert by_id["half/leak"]["partial"] is True
+    assert by_id["half/leak"]["summary"]["batches_count"] == 2
+    assert by_id["gc/engine"]["partial"] is True
+    assert any(e["kind"] == "component" and "batch 3" in e["message"] for e in data["errors"])
+    # The reduction target needs every operation: a component cut short does not pass it.
+    assert suite.target_metrics(_ctx_with_reductions({"analyze": 70.0}))[
+        "rust_reduction_pct.min"] is None
+
+
+def test_an_interrupted_leak_run_is_kept_as_partial(tmp_path, monkeypatch):
+    from codeperf.memory.components.engine import partial_leak
+    from codeperf.memory.leaks import LeakPlan, detect_leak
+
+    def interrupted(ctx):
+        calls = 0
+
+        def op():
+            nonlocal calls
+            calls += 1
+            if calls > 4 * 5:
+                raise Interrupted("SIGTERM")  # what the Recorder raises on SIGTERM
+
+        detect_leak(op, LeakPlan(warmup_calls=0, batches=8, calls_per_batch=5),
+                    on_stop=partial_leak(ctx, "leaks/interrupted"))
+
+    monkeypatch.setattr(suite, "registry", lambda: {
+        "leaks": Component("leaks", "interrupted on purpose", interrupted)})
+    code = suite.run_suite(tmp_path, ["leaks"], quick=True, log=lambda _: None)
+    assert code == exitcodes.INTERRUPTED
+    data = json.loads((tmp_path / "memory.json").read_text())
+    envelope_mod.validate(data)
+    assert data["complete"] is False
+    leak = next(r for r in data["results"] if r["id"] == "leaks/interrupted")
+    assert leak["partial"] is True and leak["summary"]["batches_count"] == 4
+    assert leak["series"]["python_heap"]["fit"] is not None  # four batches: fitted
+
+
+def _ctx_with_reductions(reductions):
+    from codeperf.memory.context import MemoryContext
+
+    ctx = MemoryContext(quick=True, rust=None, sampler=None, out_dir=Path("."))  # type: ignore[arg-type]
+    ctx.rust_reductions.update(reductions)
+    return ctx
 
 
 def test_target_metrics_come_from_measurements():

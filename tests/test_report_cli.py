@@ -7,10 +7,12 @@ suite, the report written before the exit code) is tested in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -154,12 +156,32 @@ def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
     assert result.report.verdict.status == "incomplete"  # the other suites were not asked for
 
 
+# The stand-in suite starts with SIGTERM blocked (inherited from the test) and
+# unblocks it once inside its Recorder, so the driver's timeout SIGTERM stays
+# pending until the suite is ready: however slowly Python starts on a loaded
+# machine, the signal lands on the Recorder's handler, never on a half-started
+# interpreter, and the timeout can stay short.
+READY_THEN_HANG = ("import signal, time; "
+                   "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM}); "
+                   "time.sleep(60)")
+
+
+@contextlib.contextmanager
+def sigterm_blocked():
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def test_perf_stops_a_hung_suite_and_keeps_its_partial_results(tmp_path, suite_env):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    write_suite(scripts, "mcp_bench.py", "mcp", {}, body="import time; time.sleep(60)")
-    result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], timeout_s=2.0,
-                      echo=io.BytesIO(), charts=False)
+    write_suite(scripts, "mcp_bench.py", "mcp", {}, body=READY_THEN_HANG)
+    with sigterm_blocked():
+        result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], timeout_s=0.5,
+                          echo=io.BytesIO(), charts=False)
     assert result.exit_code == 1
     assert result.outcomes[0].status == "timed out"
     envelope = json.loads((result.run_dir / "mcp.json").read_text())

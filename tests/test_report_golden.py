@@ -133,3 +133,49 @@ def test_fixture_envelopes_validate(run):
     assert paths
     for path in paths:
         load(path)
+
+
+def subset_run(dest: Path, drop_metric: str | None = None) -> Path:
+    """run_pass as if each suite had been run on a subset (`make load SCENARIO=sustained`...)."""
+    run = copy_run("run_pass", dest)
+    keep = {  # suite -> (config it was asked with, result ids kept, target metrics kept)
+        "load": ({"scenarios": ["sustained"]}, ("sustained/",), ("sustained.",)),
+        "memory": ({"components": ["leaks"]}, ("leak/", "timeline/"), ("leak.",)),
+        "bench_rust": ({"benches": ["consensus_cosine"], "memory_pass": False},
+                       ("consensus_cosine/",), ("speedup.consensus_cosine",)),
+    }
+    for suite, (config, results, targets) in keep.items():
+        path = run / f"{suite}.json"
+        envelope = json.loads(path.read_text())
+        envelope["config"].update(config)
+        envelope["results"] = [r for r in envelope["results"] if r["id"].startswith(results)]
+        envelope["targets"] = [t for t in envelope["targets"] if t["metric"].startswith(targets)
+                               and t["metric"] != drop_metric]
+        path.write_text(json.dumps(envelope))
+    return run
+
+
+def test_subset_run_shows_targets_not_asked_for_as_not_run(tmp_path):
+    result, text = report(subset_run(tmp_path / "run"), tmp_path)
+    check_golden("subset", text)
+    assert result.verdict.status == "incomplete"
+    states = {r.metric: (r.state, r.note) for r in result.rows}
+    assert states["sustained.p95_ms"][0] == "pass"
+    assert states["batch.queries_per_s"] == (
+        "not run", "scenario batch not requested; ran sustained")
+    assert states["rust_reduction_pct.min"] == (
+        "not run", "needs component engine; ran leaks")
+    assert states["peak_rss_mb"][0] == "not run"
+    assert states["leak.max_bytes_per_100_ops"][0] == "pass"
+    assert states["speedup.analyze"] == (
+        "not run", "benchmark analyze not requested; ran consensus_cosine")
+    assert states["memory_reduction_pct.consensus_cosine"] == (
+        "not run", "memory pass not requested")
+    assert not [r for r in result.rows if r.state == "fail"]
+
+
+def test_subset_run_still_fails_a_requested_target_the_suite_did_not_report(tmp_path):
+    result, _ = report(subset_run(tmp_path / "run", drop_metric="sustained.p95_ms"), tmp_path)
+    failed = [(r.metric, r.note) for r in result.rows if r.state == "fail"]
+    assert failed == [("sustained.p95_ms", "not reported by the suite")]
+    assert result.verdict.status == "fail"

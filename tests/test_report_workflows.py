@@ -61,5 +61,41 @@ def test_perf_workflow_runs_the_right_target_and_publishes_the_report():
     assert "actions: read" in text
 
 
+def step_run(workflow: Path, name: str) -> str:
+    from ruamel.yaml import YAML  # check-jsonschema's YAML reader
+
+    data = YAML(typ="safe").load(workflow.read_text())
+    for job in data["jobs"].values():
+        for step in job["steps"]:
+            if step.get("name") == name:
+                return step["run"]
+    raise AssertionError(f"no step {name!r} in {workflow}")
+
+
+SUMMARY_LIMIT = 1_000_000  # bytes, as in perf.yml (GitHub takes at most 1 MiB)
+TRUNCATED = "\n\n_(truncated: the full report is in the artifact)_\n"
+
+
+# "é" is two UTF-8 bytes; `head -c` would cut the last case inside one.
+@pytest.mark.parametrize("report, expected", [
+    ("é" * 5, "é" * 5),
+    ("x" * (SUMMARY_LIMIT - 2) + "é", "x" * (SUMMARY_LIMIT - 2) + "é"),  # exactly the limit
+    ("x" * (SUMMARY_LIMIT - 1) + "éé", "x" * (SUMMARY_LIMIT - 1) + TRUNCATED),
+], ids=["short", "at-limit", "split-character"])
+def test_job_summary_is_cut_at_a_character_boundary(tmp_path, report, expected):
+    (tmp_path / "report.md").write_text(report, encoding="utf-8")
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    env = {"RUN_DIR": str(tmp_path), "GITHUB_STEP_SUMMARY": str(summary),
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    script = step_run(WORKFLOWS / "perf.yml", "Report to the job summary")
+    result = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    written = summary.read_bytes()
+    assert written.decode("utf-8") == "earlier step\n" + expected  # strict: no split character
+    assert len(written) < 1024 * 1024
+
+
 def test_ci_workflow_runs_make_test():
     assert "run: make test" in (WORKFLOWS / "ci.yml").read_text()

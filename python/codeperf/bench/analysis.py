@@ -50,6 +50,9 @@ def case_entry(case: Case, correct: bool, timing: Timing | None, input_sha256: s
     entry["samples_by_process"] = timing.runs
     entry["pyperf_file"] = pyperf_file
     entry["pyperf_warnings"] = timing.warnings
+    entry["background_cpu_pct"] = timing.background_cpu_pct
+    if case.backend == "rust":
+        entry["rust_threads"] = timing.metadata.get("codeperf_rust_threads")
     if case.size is not None and case.size.size_bytes == REFERENCE.size_bytes:
         # The report's scaling chart plots median time against `scale`.
         entry["scale"] = case.size.responses
@@ -69,6 +72,7 @@ class Speedup:
     correct: bool
     python_median_s: float | None = None
     rust_median_s: float | None = None
+    background_cpu_pct: float | None = None
 
     @property
     def size_label(self) -> str:
@@ -96,6 +100,7 @@ class Speedup:
             "confidence": ci.confidence if ci else stats.CONFIDENCE,
             "significant": bool(ci and ci.excludes_one),
             "verdict": self.verdict,
+            "background_cpu_pct": self.background_cpu_pct,
             "method": "ratio of medians (python / rust); two-stage bootstrap over pyperf "
                       "processes (python and rust processes ran in interleaved pairs and are "
                       "drawn together) then values; percentile interval",
@@ -104,13 +109,17 @@ class Speedup:
 
 def speedup(op: str, size: Size | None, correct: bool, python: Timing | None,
             rust: Timing | None) -> Speedup:
-    medians = [stats.describe(t.values)["median"] if t is not None and t.values else None
-               for t in (python, rust)]
-    if not correct or None in medians:
-        return Speedup(op, size, None, correct, *medians)
-    paired = len(python.runs) == len(rust.runs)  # type: ignore[union-attr]
-    ci = stats.ratio_of_medians(python.runs, rust.runs, paired=paired)  # type: ignore[union-attr]
-    return Speedup(op, size, ci, correct, *medians)
+    def median_of(t: Timing | None) -> float | None:
+        return float(stats.describe(t.values)["median"]) if t is not None and t.values else None
+
+    result = Speedup(op, size, None, correct, median_of(python), median_of(rust),
+                     python.background_cpu_pct if python is not None else None)
+    if not correct or python is None or rust is None or None in (result.python_median_s,
+                                                                  result.rust_median_s):
+        return result
+    paired = len(python.runs) == len(rust.runs)
+    result.ci = stats.ratio_of_medians(python.runs, rust.runs, paired=paired)
+    return result
 
 
 def memory_entry(result: MemoryResult, size: Size) -> dict[str, Any]:

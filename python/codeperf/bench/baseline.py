@@ -33,6 +33,10 @@ class CaseChange:
     ci: stats.RatioCI
     noise_pct: float
     kind: str = "time"  # "time": current / baseline time; "speedup": current / baseline speedup
+    # CPU used by other processes while the case ran, then and now: a changed speedup
+    # with very different values here may be the machine, not the code.
+    others_then_pct: float | None = None
+    others_now_pct: float | None = None
 
     @property
     def changed(self) -> bool:
@@ -49,7 +53,8 @@ class CaseChange:
     def to_dict(self) -> dict[str, Any]:
         return {"ratio_x": self.ci.ratio, "ci_low_x": self.ci.low, "ci_high_x": self.ci.high,
                 "ci_excludes_one": self.ci.excludes_one, "changed": self.changed,
-                "status": self.status, "noise_pct": self.noise_pct}
+                "status": self.status, "noise_pct": self.noise_pct,
+                "others_then_pct": self.others_then_pct, "others_now_pct": self.others_now_pct}
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Baseline:
     groups: dict[str, list[list[float]]]  # bench_case id -> samples by process
     environment: dict[str, Any] = field(default_factory=dict)
     rust_build_sha256: str | None = None
+    background: dict[str, float | None] = field(default_factory=dict)  # speedup id -> others' CPU %
 
     @classmethod
     def load(cls, path: Path) -> "Baseline":
@@ -66,6 +72,8 @@ class Baseline:
         if data["suite"] != "bench_rust":
             raise envelope_mod.EnvelopeError(f"{path}: a {data['suite']} envelope, not bench_rust")
         groups = {}
+        background = {e["id"]: e.get("background_cpu_pct") for e in data["results"]
+                      if isinstance(e, dict) and e.get("kind") == "speedup"}
         for entry in data["results"]:
             if not isinstance(entry, dict) or entry.get("kind") != "bench_case":
                 continue
@@ -75,7 +83,7 @@ class Baseline:
         build = next((v.get("detail") or {} for v in data["validity"]
                       if v.get("check") == BUILD_CHECK), {})
         return cls(Path(path), data["run_id"], groups, data.get("environment", {}),
-                   build.get("sha256_at_start") if isinstance(build, dict) else None)
+                   build.get("sha256_at_start") if isinstance(build, dict) else None, background)
 
     def compare(self, case_id: str, runs: list[list[float]],
                 noise_pct: float = DEFAULT_NOISE_PCT) -> CaseChange | None:
@@ -86,8 +94,8 @@ class Baseline:
         return CaseChange(case_id, stats.ratio_of_medians(runs, old), noise_pct)
 
     def compare_speedup(self, op: str, size_label: str, python_runs: list[list[float]],
-                        rust_runs: list[list[float]],
-                        noise_pct: float = DEFAULT_NOISE_PCT) -> CaseChange | None:
+                        rust_runs: list[list[float]], noise_pct: float = DEFAULT_NOISE_PCT,
+                        background_now_pct: float | None = None) -> CaseChange | None:
         """Speedup of one (op, size): current / baseline (above 1: Rust gained on Python)."""
         old_py = self.groups.get(f"{op}/python/{size_label}")
         old_rs = self.groups.get(f"{op}/rust/{size_label}")
@@ -95,7 +103,10 @@ class Baseline:
             return None
         paired = len(python_runs) == len(rust_runs) and len(old_py) == len(old_rs)
         ci = stats.ratio_of_ratios(python_runs, rust_runs, old_py, old_rs, paired=paired)
-        return CaseChange(f"{op}/{size_label}", ci, noise_pct, kind="speedup")
+        case_id = f"{op}/{size_label}"
+        return CaseChange(case_id, ci, noise_pct, kind="speedup",
+                          others_then_pct=self.background.get(case_id),
+                          others_now_pct=background_now_pct)
 
 
 def summary_entry(baseline: Baseline, speedups: list[CaseChange], times: list[CaseChange],

@@ -4,6 +4,7 @@ targets and the envelope. scripts/bench_rust.py is only its command line."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class BenchConfig:
     memory_repetitions: int = memory_pass.REPETITIONS
     baseline: Path | None = None
     noise_pct: float = bench_baseline.DEFAULT_NOISE_PCT
+    rust_threads: int | None = None  # RAYON_NUM_THREADS for the Rust engine; None: rayon's default
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,7 @@ class BenchConfig:
             "memory_pass": self.memory, "memory_repetitions": self.memory_repetitions,
             "baseline": str(self.baseline) if self.baseline else None,
             "baseline_noise_pct": self.noise_pct,
+            "rust_threads": self.rust_threads or "rayon default (one per core)",
             "python_executable": sys.executable, "pyperf_script": str(timing.SCRIPT),
         }
 
@@ -99,6 +102,10 @@ def run(config: BenchConfig, log: Callable[[str], None] | None = None,
     emit = log or (lambda text: click.echo(text, err=True))
     operation = operation or cases.operation
     base = bench_baseline.Baseline.load(config.baseline) if config.baseline else None
+    if config.rust_threads:
+        # Read by rayon when its pool starts: in the pyperf workers (pyperf passes the
+        # variable on) and here, unless this process already used the pool.
+        os.environ["RAYON_NUM_THREADS"] = str(config.rust_threads)
     rust_file = preflight()
     build_before = _file_sha256(rust_file)
     goals = _goals()
@@ -176,7 +183,8 @@ def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: 
     sp_entry = sp.entry()
     if base is not None and sp.ci is not None:
         change = base.compare_speedup(op, sp.size_label, timings["python"].runs,  # type: ignore[union-attr]
-                                      timings["rust"].runs, config.noise_pct)  # type: ignore[union-attr]
+                                      timings["rust"].runs, config.noise_pct,  # type: ignore[union-attr]
+                                      sp.background_cpu_pct)
         if change is not None:
             state.speedup_changes.append(change)
             sp_entry["baseline"] = change.to_dict()
@@ -223,7 +231,8 @@ def _finish(config: BenchConfig, rec: Recorder, state: _State,
              f"CI alone excludes 1 for {s['ci_excludes_one_count']})")
         for change in entry["changed"]:
             emit(f"    {change['id']}: {change['status']} x{change['ratio_x']:.3f} "
-                 f"[{change['ci_low_x']:.3f}, {change['ci_high_x']:.3f}]")
+                 f"[{change['ci_low_x']:.3f}, {change['ci_high_x']:.3f}]; other processes' CPU "
+                 f"then {_pct(change['others_then_pct'])}, now {_pct(change['others_now_pct'])}")
         emit(f"  absolute time changed in {s['time_changed_count']} of "
              f"{s['time_compared_count']} backend cases (not a verdict: between runs this "
              f"also measures the machine's load)")
@@ -260,6 +269,10 @@ def _targets(config: BenchConfig, rec: Recorder, state: _State,
         mark = click.style("PASS", fg="green") if target.passed else click.style("FAIL", fg="red")
         emit(f"target {mark} {target.name}: measured {shown} "
              f"(goal {target.op} {target.threshold:g}; {target.note})")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
 
 
 def _file_sha256(path: str) -> str | None:

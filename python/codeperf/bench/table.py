@@ -11,7 +11,7 @@ from codeperf.bench.memory_pass import MemoryResult
 
 COLUMNS = (("case", 26, "<"), ("python", 10, ">"), ("rust", 10, ">"), ("speedup", 8, ">"),
            ("95% CI", 17, "<"), ("sig", 4, "<"), ("py peak", 10, ">"), ("rs peak", 10, ">"),
-           ("less mem", 8, ">"), ("gate", 5, "<"))
+           ("less mem", 8, ">"), ("others", 6, ">"), ("gate", 5, "<"))
 
 
 def _three(value: float) -> str:
@@ -61,6 +61,7 @@ def row(progress: str, sp: Speedup, memory: MemoryResult | None,
         (fmt_bytes(memory.rust_total_peak_bytes) if memory else "-", None),
         (f"{memory.reduction_pct:.0f}%" if memory and memory.reduction_pct is not None else "-",
          _colour(memory.reduction_pct if memory else None, memory_goal)),
+        (f"{sp.background_cpu_pct:.0f}%" if sp.background_cpu_pct is not None else "-", None),
         ("ok" if sp.correct else "FAIL", None if sp.correct else "red"),
     ]
     out = []

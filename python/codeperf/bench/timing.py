@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyperf
 
 import codeperf
@@ -36,8 +38,10 @@ class PyperfSettings:
     loops: int = 0
 
     def args(self) -> list[str]:
+        # pyperf hands workers a minimal environment; the Rust thread count must get through.
         args = ["--processes", str(self.processes), "--values", str(self.values),
-                "--warmups", str(self.warmups), "--min-time", repr(self.min_time)]
+                "--warmups", str(self.warmups), "--min-time", repr(self.min_time),
+                "--inherit-environ", "RAYON_NUM_THREADS"]
         if self.loops:
             args += ["--loops", str(self.loops)]
         return args
@@ -63,6 +67,7 @@ class Timing:
     loops: int | None
     metadata: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    background_cpu_pct: float | None = None  # other processes' CPU while this pair ran; 100 = one core
 
     @property
     def values(self) -> list[float]:
@@ -126,6 +131,7 @@ def run_interleaved(cases: dict[str, Case], settings: PyperfSettings, outputs: d
     calibrated by pyperf in each backend's first invocation and reused.
     """
     names = list(cases)
+    meter = BackgroundCpu()
     for path in outputs.values():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
@@ -139,7 +145,41 @@ def run_interleaved(cases: dict[str, Case], settings: PyperfSettings, outputs: d
             warnings[name] += [w for w in _warnings(stdout) if w not in warnings[name]]
             if not loops[name]:
                 loops[name] = int(pyperf.Benchmark.load(str(outputs[name])).get_metadata()["loops"])
-    return {name: load(cases[name], outputs[name], warnings[name]) for name in names}
+    background = meter.pct()
+    timings = {name: load(cases[name], outputs[name], warnings[name]) for name in names}
+    for t in timings.values():
+        t.background_cpu_pct = background
+    return timings
+
+
+class BackgroundCpu:
+    """CPU used by everything except this process tree, from construction to pct().
+
+    pyperf runs workers one at a time, so a quiet machine shows about 0; the
+    Rust engine runs on several threads, so its times (and the speedup) depend
+    on whether the other cores are free. Recorded so a reader can tell.
+    """
+
+    def __init__(self) -> None:
+        self._start = (time.monotonic(), self._machine_busy(), self._own())
+
+    @staticmethod
+    def _machine_busy() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()  # children: the pyperf processes we waited for, and their workers
+        return t.user + t.system + t.children_user + t.children_system
+
+    def pct(self) -> float | None:
+        wall0, busy0, own0 = self._start
+        wall = time.monotonic() - wall0
+        if wall <= 0:
+            return None
+        other = (self._machine_busy() - busy0) - (self._own() - own0)
+        return max(0.0, 100.0 * other / wall)
 
 
 def load(case: Case, path: Path, warnings: list[str] | None = None) -> Timing:

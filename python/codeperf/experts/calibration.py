@@ -37,15 +37,20 @@ async def run_calibration(ctx: ScenarioContext, *, stall_s: float = 1.0, rate_rp
     url = base + "/chat/completions"
     admin = base.rsplit("/v1", 1)[0] + "/admin/stall"
     n_overhead = int(ctx.options.get("calibration_requests", 100))
+    overhead, fixed = loadgen.LoadResult(), loadgen.LoadResult()
+    open_run, closed_run = loadgen.LoadResult(), loadgen.LoadResult()
+    ctx.watch(lambda: {"id": "calibration/simulator", "kind": "calibration",
+                       "overhead": overhead.to_dict(), "fixed": fixed.to_dict(),
+                       "stall_open": open_run.to_dict(), "stall_closed": closed_run.to_dict()})
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         ctx.progress("client overhead: 0 ms model, one at a time")
-        overhead = await loadgen.run_closed(lambda i: _post(session, url, "cal-instant"),
-                                            concurrency=1, max_requests=n_overhead)
+        await loadgen.run_closed(lambda i: _post(session, url, "cal-instant"), result=overhead,
+                                 concurrency=1, max_requests=n_overhead)
         ctx.progress(f"fixed latency: {FIXED_MS:g} ms model, one at a time")
-        fixed = await loadgen.run_closed(lambda i: _post(session, url, "cal-fixed-50ms"),
-                                         concurrency=1, max_requests=max(20, n_overhead // 2))
+        await loadgen.run_closed(lambda i: _post(session, url, "cal-fixed-50ms"), result=fixed,
+                                 concurrency=1, max_requests=max(20, n_overhead // 2))
 
-        async def stalled_run(model: str) -> loadgen.LoadResult:
+        async def stalled_run(model: str, into: loadgen.LoadResult) -> None:
             async def trigger() -> None:
                 await asyncio.sleep(stall_at_s)
                 async with session.post(admin, params={"seconds": str(stall_s)}) as resp:
@@ -55,16 +60,21 @@ async def run_calibration(ctx: ScenarioContext, *, stall_s: float = 1.0, rate_rp
             try:
                 op = lambda i: _post(session, url, "cal-fixed-50ms")  # noqa: E731
                 if model == "open":
-                    return await loadgen.run_open(op, loadgen.constant(rate_rps), duration_s=run_s)
-                return await loadgen.run_closed(op, concurrency=1, duration_s=run_s)
-            finally:
-                await stall_task
+                    await loadgen.run_open(op, loadgen.constant(rate_rps), duration_s=run_s,
+                                           result=into)
+                else:
+                    await loadgen.run_closed(op, concurrency=1, duration_s=run_s, result=into)
+            except BaseException:  # failed or interrupted: do not wait to inject the stall
+                stall_task.cancel()
+                await asyncio.gather(stall_task, return_exceptions=True)
+                raise
+            await stall_task
 
         ctx.progress(f"{stall_s:g} s stall at t={stall_at_s:g} s: open model, {rate_rps:g}/s")
-        open_run = await stalled_run("open")
+        await stalled_run("open", open_run)
         await asyncio.sleep(stall_s)  # let the simulator settle
         ctx.progress(f"{stall_s:g} s stall at t={stall_at_s:g} s: closed model, 1 worker")
-        closed_run = await stalled_run("closed")
+        await stalled_run("closed", closed_run)
 
     overhead_ms = overhead.latency.percentile_ms(50)
     fixed_ms = fixed.latency.percentile_ms(50)

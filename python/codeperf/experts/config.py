@@ -30,7 +30,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 SIMULATOR = "simulator"
 DEFAULT_EXPERTS_FILE = Path(__file__).with_name("default_experts.toml")
@@ -105,17 +105,31 @@ class ExpertsConfig:
         return replace(self, experts=tuple(replace(e, **changes) for e in self.experts))
 
     def secrets(self) -> list[str]:
-        return [k for k in (e.api_key() for e in self.experts) if k]
+        return secrets_of(self.experts)
 
     def redact(self, text: str) -> str:
         """`text` with every configured API key value replaced by [REDACTED]."""
-        for secret in self.secrets():
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact(text, self.experts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "experts": [e.to_dict() for e in self.experts],
                 "simulator": self.simulator or None}
+
+
+def secrets_of(experts: Iterable[Expert]) -> list[str]:
+    """The API key values these experts would send (longest first, so none is left half-redacted)."""
+    return sorted({k for k in (e.api_key() for e in experts) if k}, key=len, reverse=True)
+
+
+def redact(text: str, experts: Iterable[Expert]) -> str:
+    """`text` with the API key value of any of `experts` replaced by [REDACTED].
+
+    Works on any roster (a config or a plain list of experts), so no caller path
+    writes a key into a message, a result or a log.
+    """
+    for secret in secrets_of(experts):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def _expert(entry: dict[str, Any], where: str) -> Expert:

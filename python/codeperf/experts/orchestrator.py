@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import aiohttp
 
-from codeperf.experts.config import Expert, ExpertsConfig
+from codeperf.experts.config import Expert, ExpertsConfig, redact
 from codeperf.harness.loadgen import classify_error
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -37,7 +37,11 @@ BACKOFF_MAX_S = 2.0
 
 
 class ExpertHTTPError(aiohttp.ClientResponseError):
-    """A non-2xx answer; `classify_error` turns it into http_<status>."""
+    """A non-2xx answer; `classify_error` turns it into http_<status>.
+
+    Its message carries the start of the response body with the expert's API key
+    redacted (a server may echo the Authorization header back).
+    """
 
 
 class ProtocolError(aiohttp.ClientPayloadError):
@@ -121,11 +125,12 @@ def _retry_after_s(response: aiohttp.ClientResponse) -> float | None:
         return None  # an HTTP date: use our own backoff
 
 
-async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+async def _raise_for_status(response: aiohttp.ClientResponse, expert: Expert) -> None:
     if response.status < 300:
         return
     try:
-        detail = (await response.text())[:200]
+        # Redact the whole body before cutting it, so a key split at 200 chars cannot survive.
+        detail = redact(await response.text(), [expert])[:200]
     except (aiohttp.ClientError, UnicodeDecodeError):
         detail = ""
     raise ExpertHTTPError(response.request_info, response.history, status=response.status,
@@ -201,7 +206,7 @@ async def call_expert(session: aiohttp.ClientSession, expert: Expert, query: str
                     await resp.read()  # let the connection go back to the pool
                     await asyncio.sleep(min(wait, BACKOFF_MAX_S))
                     continue
-                await _raise_for_status(resp)
+                await _raise_for_status(resp, expert)
                 if expert.stream:
                     return await _read_sse(resp, call, t0)
                 return await _read_json(resp, call, t0)
@@ -264,8 +269,7 @@ async def consult(query: str, experts: ExpertsConfig | Sequence[Expert], *,
     `timeout` (seconds) overrides each expert's own `timeout_s`. Pass a shared
     `session` under load: its connector is the connection pool.
     """
-    config = experts if isinstance(experts, ExpertsConfig) else None
-    roster = list(config.experts if config else experts)
+    roster = list(experts.experts if isinstance(experts, ExpertsConfig) else experts)
     if not roster:
         raise ValueError("consult needs at least one expert")
     k = default_quorum(len(roster)) if quorum is None else quorum
@@ -297,8 +301,7 @@ async def consult(query: str, experts: ExpertsConfig | Sequence[Expert], *,
                         result.critical_path_expert = call.expert
                 else:
                     call.status = classify_error(exc)
-                    message = f"{type(exc).__name__}: {exc}"
-                    call.error = config.redact(message) if config else message
+                    call.error = redact(f"{type(exc).__name__}: {exc}", roster)
         for task in pending:  # quorum reached: the rest are not needed
             task.cancel()
             tasks[task].status = "cancelled"
@@ -326,8 +329,7 @@ async def consult(query: str, experts: ExpertsConfig | Sequence[Expert], *,
         out = await asyncio.to_thread(_engine_step, responses, threshold, similarity)
     except Exception as exc:
         result.error_kind = "engine"
-        message = f"{type(exc).__name__}: {exc}"
-        result.error = config.redact(message) if config else message
+        result.error = redact(f"{type(exc).__name__}: {exc}", roster)
     else:
         result.ok = True
         result.backend = out.pop("backend")

@@ -2,7 +2,11 @@
 
 Each sends real HTTP requests to the experts in `ctx.experts` (by default the
 bundled simulator) and runs the real engine on the answers. Sizes come from
-`_param`: the quick value, the full value, or `ctx.options[key]` when given.
+`_param`: the quick value, the full value, or `ctx.options[key]` when given;
+each scenario declares the option keys it reads (checked before anything runs).
+Before each run a scenario hands the generator a `LoadResult` it owns and
+registers with `ctx.watch` how to build its entry, so a failure or Ctrl-C
+mid-run still records what was measured (as a partial entry).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from codeperf.experts.querystats import QueryStats
 from codeperf.harness import loadgen
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.loadgen import LoadResult
-from codeperf.harness.scenarios import ScenarioContext, ScenarioOutcome, scenario
+from codeperf.harness.scenarios import (Float, Int, IntList, ScenarioContext, ScenarioOutcome,
+                                        Text, scenario)
 
 
 def _param(ctx: ScenarioContext, key: str, quick: Any, full: Any) -> Any:
@@ -42,9 +47,20 @@ def _pool_for(ctx: ScenarioContext, concurrent_queries: int) -> int:
 def _entry(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
            summary: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ctx.add_validity(f"generator/{entry_id}", load.valid, load.self_checks())
+    return _raw_entry(entry_id, load, stats, summary, **extra)
+
+
+def _raw_entry(entry_id: str, load: LoadResult, stats: QueryStats, summary: dict[str, Any],
+               **extra: Any) -> dict[str, Any]:
     return {"id": entry_id, "kind": "scenario", "backend": stats.backend,
             "summary": {**summary, **stats.summary()}, "histogram": load.latency.to_dict(),
             "valid": load.valid, "load": load.to_dict(), "queries": stats.to_dict(), **extra}
+
+
+def _watch_load(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
+                **extra: Any) -> None:
+    """If the scenario stops during (or after) this run, record the run as it stands."""
+    ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load), **extra))
 
 
 def _latency_summary(load: LoadResult) -> dict[str, Any]:
@@ -55,30 +71,55 @@ def _latency_summary(load: LoadResult) -> dict[str, Any]:
 
 
 @scenario("calibration", "fixed-latency accuracy and the stall test (results go to validity)",
-          needs_experts=False)
+          needs_experts=False,
+          options={"calibration_requests": Int(min=2, help="0 ms model requests (fixed: half)")})
 async def calibration(ctx: ScenarioContext) -> dict[str, Any]:
     if ctx.simulator_url is None:
         raise RuntimeError("calibration needs the bundled simulator")
     return await run_calibration(ctx)
 
 
-@scenario("single-query", "sequential queries: average and p95 end to end")
+@scenario("single-query", "sequential queries: average and p95 end to end",
+          options={"queries": Int(help="queries, one after another (quick 5, full 20)")})
 async def single_query(ctx: ScenarioContext) -> dict[str, Any]:
     n = int(_param(ctx, "queries", 5, 20))
-    stats = QueryStats(ctx.experts)
+    stats, load = QueryStats(ctx.experts), LoadResult()
+    entry_id = f"single-query/sequential-{n}"
+    _watch_load(ctx, entry_id, load, stats)
     async with _session(_pool_for(ctx, 1)) as session:
-        load = await loadgen.run_closed(stats.op(session), concurrency=1, max_requests=n,
-                                        progress=ctx.progress)
-    return _entry(ctx, f"single-query/sequential-{n}", load, stats, _latency_summary(load))
+        await loadgen.run_closed(stats.op(session), concurrency=1, max_requests=n, result=load,
+                                 progress=ctx.progress)
+    return _entry(ctx, entry_id, load, stats, _latency_summary(load))
 
 
-@scenario("batch", "queries in concurrent batches, back to back: queries per second")
+@scenario("batch", "queries in concurrent batches, back to back: queries per second",
+          options={"batch_size": Int(help="queries per batch (20)"),
+                   "batches": Int(help="batches (quick 3, full 10)")})
 async def batch(ctx: ScenarioContext) -> dict[str, Any]:
     size = int(_param(ctx, "batch_size", 20, 20))
     batches = int(_param(ctx, "batches", 3, 10))
     stats = QueryStats(ctx.experts)
     latency = LatencyHistogram()
     errors: dict[str, int] = {}
+    t0 = time.perf_counter()
+    done = {"batches": 0, "elapsed_s": 0.0}
+
+    def entry() -> dict[str, Any]:
+        # Also the partial entry: counts only what finished (a batch cut short counts its answers).
+        elapsed = done["elapsed_s"] or time.perf_counter() - t0
+        ok = latency.count
+        total = ok + sum(errors.values())
+        summary = {"queries_count": total, "ok_count": ok, "errors_count": total - ok,
+                   "error_rate_pct": 100.0 * (total - ok) / total if total else None,
+                   "duration_s": elapsed, "throughput_rps": ok / elapsed if elapsed > 0 else None,
+                   "batches_done_count": done["batches"],
+                   **{k: v for k, v in latency.summary().items() if k != "count"},
+                   **stats.summary()}
+        return {"id": f"batch/{batches}x{size}", "kind": "scenario", "backend": stats.backend,
+                "summary": summary, "histogram": latency.to_dict(), "errors_by_kind": errors,
+                "queries": stats.to_dict()}
+
+    ctx.watch(entry)
     async with _session(_pool_for(ctx, size)) as session:
         op = stats.op(session)
 
@@ -92,32 +133,28 @@ async def batch(ctx: ScenarioContext) -> dict[str, Any]:
             else:
                 latency.record_seconds(time.perf_counter() - start)
 
-        t0 = time.perf_counter()
         for b in range(batches):
             await asyncio.gather(*(timed(b * size + j) for j in range(size)))
+            done["batches"] = b + 1
             ctx.progress(f"batch {b + 1}/{batches}: {latency.count} ok")
-        elapsed = time.perf_counter() - t0
-    ok = latency.count
-    total = size * batches
-    summary = {"queries_count": total, "ok_count": ok, "errors_count": total - ok,
-               "error_rate_pct": 100.0 * (total - ok) / total, "duration_s": elapsed,
-               "throughput_rps": ok / elapsed, **{k: v for k, v in latency.summary().items()
-                                                  if k != "count"}, **stats.summary()}
-    return {"id": f"batch/{batches}x{size}", "kind": "scenario", "backend": stats.backend,
-            "summary": summary, "histogram": latency.to_dict(), "errors_by_kind": errors,
-            "queries": stats.to_dict()}
+        done["elapsed_s"] = time.perf_counter() - t0
+    return entry()
 
 
-@scenario("concurrent-queries", "N Circle of Experts queries in flight at once, each to every expert")
+@scenario("concurrent-queries", "N Circle of Experts queries in flight at once, each to every expert",
+          options={"levels": IntList(help="queries in flight, one run per level (quick [100], "
+                                          "full [50,100,200])"),
+                   "rounds": Int(help="queries per worker (quick 1, full 2)")})
 async def concurrent_queries(ctx: ScenarioContext) -> ScenarioOutcome:
     levels = [int(x) for x in _param(ctx, "levels", [100], [50, 100, 200])]
     rounds = int(_param(ctx, "rounds", 1, 2))
     entries, best = [], 0
     for level in levels:
-        stats = QueryStats(ctx.experts)
+        stats, load = QueryStats(ctx.experts), LoadResult()
+        _watch_load(ctx, f"concurrent-queries/{level}", load, stats, concurrency_count=level)
         async with _session(_pool_for(ctx, level)) as session:
-            load = await loadgen.run_closed(stats.op(session), concurrency=level,
-                                            max_requests=level * rounds, progress=ctx.progress)
+            await loadgen.run_closed(stats.op(session), concurrency=level, result=load,
+                                     max_requests=level * rounds, progress=ctx.progress)
         summary = {**_latency_summary(load), "concurrency_count": level,
                    "max_in_flight_count": load.max_in_flight}
         entries.append(_entry(ctx, f"concurrent-queries/{level}", load, stats, summary))
@@ -131,7 +168,12 @@ async def concurrent_queries(ctx: ScenarioContext) -> ScenarioOutcome:
     return ScenarioOutcome(entries, summary)
 
 
-@scenario("connection-pool", "many concurrent connections through aiohttp's pool at several limits")
+@scenario("connection-pool", "many concurrent connections through aiohttp's pool at several limits",
+          options={"pool_limits": IntList(help="connector limits, one run each ([50,100,200,400])"),
+                   "pool_callers": Int(help="concurrent callers (400)"),
+                   "pool_duration_s": Float(min=0.01, help="seconds per limit (quick 3, full 10)"),
+                   "pool_model": Text(help="simulator model that holds each request "
+                                           "(pool-hold-500ms)")})
 async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
     if ctx.simulator_url is None:
         raise RuntimeError("connection-pool runs against the bundled simulator")
@@ -142,7 +184,13 @@ async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
     expert = Expert("pool", ctx.simulator_url, hold_model, timeout_s=30.0, max_retries=0)
     entries, rows = [], []
     for limit in limits:
-        trace = PoolTrace()
+        trace, load = PoolTrace(), LoadResult()
+        ctx.watch(lambda limit=limit, trace=trace, load=load: {
+            "id": f"connection-pool/limit-{limit}", "kind": "sweep",
+            "summary": {**_latency_summary(load), "pool_limit_count": limit,
+                        "callers_count": callers, **trace.summary()},
+            "histogram": load.latency.to_dict(), "load": load.to_dict(), "pool": trace.to_dict(),
+            "valid": load.valid})
         async with _session(limit, trace) as session:
 
             async def op(i: int) -> None:
@@ -152,8 +200,8 @@ async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
                 finally:
                     trace.release(token)
 
-            load = await loadgen.run_closed(op, concurrency=callers, duration_s=duration,
-                                            progress=ctx.progress)
+            await loadgen.run_closed(op, concurrency=callers, duration_s=duration, result=load,
+                                     progress=ctx.progress)
         summary = {**_latency_summary(load), "pool_limit_count": limit,
                    "callers_count": callers, **trace.summary()}
         ctx.add_validity(f"generator/connection-pool/{limit}", load.valid, load.self_checks())
@@ -195,7 +243,13 @@ async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: 
         await resp.read()
 
 
-@scenario("burst", "idle, then hundreds of queries within 100 ms, repeated: drain time and spike latency")
+@scenario("burst", "idle, then hundreds of queries within 100 ms, repeated: drain time and spike latency",
+          options={"burst_size": Int(help="queries per burst (quick 200, full 500)"),
+                   "bursts": Int(help="bursts (quick 2, full 3)"),
+                   "burst_every_s": Float(min=0.01, help="seconds between burst starts"),
+                   "burst_spread_s": Float(help="seconds one burst is spread over (0.1)"),
+                   "idle_s": Float(help="idle seconds between baseline and bursts"),
+                   "baseline_queries": Int(help="sequential queries for the baseline latency")})
 async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     size = int(_param(ctx, "burst_size", 200, 500))
     count = int(_param(ctx, "bursts", 2, 3))
@@ -203,18 +257,22 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     spread = float(_param(ctx, "burst_spread_s", 0.1, 0.1))
     idle = float(_param(ctx, "idle_s", 1.0, 2.0))
     baseline_n = int(_param(ctx, "baseline_queries", 5, 10))
-    baseline = QueryStats(ctx.experts)
+    entry_id = f"burst/{count}x{size}-in-{int(spread * 1000)}ms"
+    baseline, base = QueryStats(ctx.experts), LoadResult()
+    stats, load = QueryStats(ctx.experts), LoadResult()
+    ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load),
+                                 baseline_histogram=base.latency.to_dict(),
+                                 baseline_load=base.to_dict()))
     async with _session(_pool_for(ctx, 1)) as session:
-        base = await loadgen.run_closed(baseline.op(session), concurrency=1,
-                                        max_requests=baseline_n)
+        await loadgen.run_closed(baseline.op(session), concurrency=1, max_requests=baseline_n,
+                                 result=base)
     await asyncio.sleep(idle)
-    stats = QueryStats(ctx.experts)
     schedule = loadgen.burst(size, every, spread_s=spread)
     async with _session(_pool_for(ctx, size)) as session:
         t0 = time.perf_counter()
-        load = await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
-                                      duration_s=every * count, progress=ctx.progress,
-                                      max_lag_p99_ms=max(10.0, spread * 1000))
+        await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
+                               duration_s=every * count, progress=ctx.progress, result=load,
+                               max_lag_p99_ms=max(10.0, spread * 1000))
     drains = []
     for k in range(count):
         ends = [stats.end_times[i] for i in range(k * size, (k + 1) * size) if i in stats.end_times]
@@ -226,23 +284,28 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
                "spike_p50_ms": load.latency.percentile_ms(50),
                "spike_vs_baseline_p50_x": (load.latency.percentile_ms(50) / base.latency.percentile_ms(50)
                                            if load.latency.count and base.latency.count else None)}
-    return _entry(ctx, f"burst/{count}x{size}-in-{int(spread * 1000)}ms", load, stats, summary,
+    return _entry(ctx, entry_id, load, stats, summary,
                   drain_ms=drains, baseline_histogram=base.latency.to_dict())
 
 
-@scenario("sustained", "open-model constant rate: throughput, tail latency, error rate")
+@scenario("sustained", "open-model constant rate: throughput, tail latency, error rate",
+          options={"rate_rps": Float(min=0.001, help="offered queries per second (60)"),
+                   "duration_s": Float(min=0.01, help="seconds (quick 10, full 60)"),
+                   "arrivals": Text("constant", "poisson", help="arrival process")})
 async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     # 60/s, not 50: the seed's target is "> 50/s", which an offered 50/s can never show.
     rate = float(_param(ctx, "rate_rps", 60.0, 60.0))
     duration = float(_param(ctx, "duration_s", 10.0, 60.0))
     arrivals = str(_param(ctx, "arrivals", "constant", "constant"))
     schedule = loadgen.poisson(rate) if arrivals == "poisson" else loadgen.constant(rate)
-    stats = QueryStats(ctx.experts)
+    stats, load = QueryStats(ctx.experts), LoadResult()
+    entry_id = f"sustained/open-{rate:g}rps-{arrivals}"
+    _watch_load(ctx, entry_id, load, stats)
     # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.
     async with _session(_pool_for(ctx, int(rate * 4))) as session:
-        load = await loadgen.run_open(stats.op(session), schedule, duration_s=duration,
-                                      progress=ctx.progress)
+        await loadgen.run_open(stats.op(session), schedule, duration_s=duration, result=load,
+                               progress=ctx.progress)
     summary = {**_latency_summary(load), "offered_rps": load.summary()["offered_rps"],
                "schedule_lag_p99_ms": load.schedule_lag.percentile_ms(99)}
-    return _entry(ctx, f"sustained/open-{rate:g}rps-{arrivals}", load, stats, summary)
+    return _entry(ctx, entry_id, load, stats, summary)
 

@@ -9,7 +9,6 @@ prints a summary to stderr. Returns an exit code (`codeperf.harness.exitcodes`).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -58,6 +57,10 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     options = dict(options or {})
     try:
         names, problems = choose(requested, calibrate)
+        try:  # before anything starts: a typo in -o must not be silently ignored
+            options = registry.validate_options(names, options)
+        except registry.OptionError as exc:
+            raise SetupError(str(exc)) from None
         experts = experts_config.load(experts_file)
         for expert in experts.experts:
             if not expert.uses_simulator:
@@ -90,7 +93,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 out_dir=out_dir, quick=quick, recorder=recorder,
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
                 simulator_url=url, allow_remote=allow_remote, log=log)
-            metrics = asyncio.run(registry.run_scenarios(names, ctx))
+            metrics = loadgen.run_stoppable(registry.run_scenarios(names, ctx))
             for target in evaluate("load", metrics):
                 if target.metric.split(".", 1)[0] in names:
                     recorder.add_target(target)

@@ -11,7 +11,14 @@
 
 Both end: a duration or a request budget, then at most `drain_timeout_s` for
 the requests still in flight, which are then cancelled and counted as errors
-of kind "unfinished". Latencies go into `LatencyHistogram` (HdrHistogram,
+of kind "unfinished". Whatever the budget, a run never lasts longer than
+`max_duration_s` (default `MAX_DURATION_S`), so a request budget against an
+operation that hangs still ends.
+
+The caller may pass the `LoadResult` to fill (`result=LoadResult()`): it is
+filled as requests complete, and when the run is interrupted (Ctrl-C, SIGTERM,
+cancellation) the caller still holds everything measured so far, with
+`complete` False (scenarios record it as a partial entry). Latencies go into `LatencyHistogram` (HdrHistogram,
 encoded in the JSON). Throughput counts successes only. Errors are counted by
 kind: connect, timeout, http_<status>, protocol, engine, unfinished,
 client_backlog (the open model's in-flight cap refused to send), other.
@@ -27,6 +34,8 @@ import asyncio
 import ipaddress
 import math
 import random
+import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +45,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import psutil
 
+from codeperf.harness.envelope import Interrupted
 from codeperf.harness.latency import LatencyHistogram
 
 Op = Callable[[int], Awaitable[Any]]  # op(request_index); raises on failure
@@ -46,6 +56,9 @@ Progress = Callable[[str], None]
 MAX_LOOP_CPU_PCT = 90.0
 MIN_SEND_RATIO = 0.95
 MAX_LAG_P99_MS = 10.0
+# The hard bound on any run, drain included, when the caller gives none: a request
+# budget alone must not run forever against a target that stops answering.
+MAX_DURATION_S = 600.0
 
 
 # ---------------------------------------------------------------- errors
@@ -223,8 +236,8 @@ def burst(size: int, every_s: float, spread_s: float = 0.1, first_at_s: float = 
 class LoadResult:
     """What one run measured. `summary()` for tables; `to_dict()` keeps the raw data."""
 
-    model: str  # "closed" or "open"
-    config: dict[str, Any]
+    model: str = ""  # "closed" or "open"; set by the runner
+    config: dict[str, Any] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # successes, from intended send
     service: LatencyHistogram = field(default_factory=LatencyHistogram)  # successes, from actual send
     schedule_lag: LatencyHistogram = field(default_factory=LatencyHistogram)  # open model only
@@ -238,6 +251,8 @@ class LoadResult:
     loop_cpu_s: float = 0.0
     process_cpu_s: float = 0.0
     max_in_flight: int = 0
+    complete: bool = False  # the run reached its budget and drained; False if interrupted
+    stopped_by: str | None = None  # "budget" | "max_duration" | "interrupted"
     timeline: dict[str, list[int]] = field(default_factory=lambda: {"sent": [], "ok": [], "errors": []})
     thresholds: dict[str, float] = field(default_factory=lambda: {
         "max_loop_cpu_pct": MAX_LOOP_CPU_PCT, "min_send_ratio": MIN_SEND_RATIO,
@@ -320,6 +335,8 @@ class LoadResult:
         return {
             "model": self.model,
             "config": self.config,
+            "complete": self.complete,
+            "stopped_by": self.stopped_by,
             "summary": self.summary(),
             "errors_by_kind": dict(sorted(self.errors.items())),
             "histogram": self.latency.to_dict(),
@@ -363,33 +380,37 @@ async def _report_progress(result: LoadResult, progress: Progress | None, in_fli
                  f"errors={result.errors_total} in_flight={in_flight()} ok_rate={rate:.0f}/s")
 
 
-async def _drain(tasks: set[asyncio.Task], timeout_s: float, result: LoadResult) -> None:
-    if tasks:
-        _, pending = await asyncio.wait(set(tasks), timeout=timeout_s)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _check_budget(duration_s: float | None, max_requests: int | None) -> None:
+def _check_budget(duration_s: float | None, max_requests: int | None, max_duration_s: float
+                  ) -> None:
     if duration_s is None and max_requests is None:
         raise ValueError("a run needs duration_s or max_requests (or both), so it always ends")
+    if not max_duration_s > 0 or not math.isfinite(max_duration_s):
+        raise ValueError("max_duration_s must be a positive number of seconds, so it always ends")
 
 
 async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = None,
                      max_requests: int | None = None, drain_timeout_s: float = 30.0,
+                     max_duration_s: float = MAX_DURATION_S, result: LoadResult | None = None,
                      progress: Progress | None = None, progress_every_s: float = 2.0
                      ) -> LoadResult:
-    """`concurrency` workers, each sending its next request when the previous one answered."""
-    _check_budget(duration_s, max_requests)
+    """`concurrency` workers, each sending its next request when the previous one answered.
+
+    Sending stops at `duration_s` or after `max_requests`; requests still in flight
+    get `drain_timeout_s`; the whole run never exceeds `max_duration_s`.
+    """
+    _check_budget(duration_s, max_requests, max_duration_s)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    result = LoadResult("closed", {"concurrency": concurrency, "duration_s": duration_s,
-                                   "max_requests": max_requests, "drain_timeout_s": drain_timeout_s})
+    result = _start(result, "closed", {
+        "concurrency": concurrency, "duration_s": duration_s, "max_requests": max_requests,
+        "drain_timeout_s": drain_timeout_s, "max_duration_s": max_duration_s})
     meter = _Meter()
     t0 = meter.t0
-    deadline = t0 + duration_s if duration_s is not None else math.inf
+    send_for = min(duration_s, max_duration_s) if duration_s is not None else max_duration_s
+    deadline = t0 + send_for
+    # The hard end: the duration's drain, or max_duration_s, whichever comes first.
+    natural_end_s = duration_s + drain_timeout_s if duration_s is not None else math.inf
+    hard_end = t0 + min(max_duration_s, natural_end_s)
     counter = iter(range(max_requests) if max_requests is not None else _count())
     in_flight = 0
     perf = time.perf_counter
@@ -407,7 +428,7 @@ async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = Non
             result.max_in_flight = max(result.max_in_flight, in_flight)
             try:
                 await op(i)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, Interrupted):
                 result.errors["unfinished"] += 1
                 raise
             except Exception as exc:
@@ -427,19 +448,101 @@ async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = Non
                                                       progress_every_s))
     workers = {asyncio.ensure_future(worker()) for _ in range(concurrency)}
     try:
-        wait_s = (deadline - perf() + drain_timeout_s) if duration_s is not None else None
-        _, pending = await asyncio.wait(workers, timeout=wait_s)
+        # A worker only raises when SIGTERM's Interrupted landed inside it: end the run then.
+        _, pending = await asyncio.wait(workers, timeout=max(0.0, hard_end - perf()),
+                                        return_when=asyncio.FIRST_EXCEPTION)
+        _reraise_interrupted(workers)
+        if pending and perf() < hard_end:  # an exception that was not Interrupted: keep waiting
+            _, pending = await asyncio.wait(pending, timeout=max(0.0, hard_end - perf()))
+        result.stopped_by = ("max_duration" if pending and max_duration_s <= natural_end_s
+                             else "budget")
         for task in pending:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        result.complete = True
     finally:
         reporter.cancel()
-        for task in workers:
-            task.cancel()
-    result.send_window_s = min(perf(), deadline) - t0
-    result.sent_on_schedule = result.sent
-    meter.finish(result)
+        await _cancel_and_wait(workers)
+        if not result.complete:
+            result.stopped_by = "interrupted"
+        result.send_window_s = min(perf(), deadline) - t0
+        result.sent_on_schedule = result.sent
+        meter.finish(result)
     return result
+
+
+def _reraise_interrupted(tasks: Any) -> None:
+    for task in tasks:
+        if task.done() and not task.cancelled() and isinstance(task.exception(), Interrupted):
+            raise task.exception()
+
+
+def _start(result: LoadResult | None, model: str, config: dict[str, Any]) -> LoadResult:
+    """The caller's result object (or a new one), set up for a run of `model`."""
+    if result is None:
+        result = LoadResult()
+    if result.model or result.sent:
+        raise ValueError("a LoadResult records one run; pass a fresh one")
+    result.model = model
+    result.config.update(config)
+    return result
+
+
+async def _cancel_and_wait(tasks: set[asyncio.Task] | list[asyncio.Task], grace_s: float = 5.0
+                           ) -> None:
+    """Cancel what is still running and let it unwind (so `unfinished` is counted), bounded."""
+    live = [t for t in tasks if not t.done()]
+    for task in live:
+        task.cancel()
+    if live:
+        try:
+            await asyncio.wait(live, timeout=grace_s)
+        except asyncio.CancelledError:  # cancelled again while unwinding: stop waiting
+            pass
+
+
+def run_stoppable(coro: Awaitable[Any]) -> Any:
+    """`asyncio.run(coro)`, where SIGTERM cancels the coroutine as Ctrl-C does, then raises
+    `Interrupted`.
+
+    A SIGTERM handler that raises (the Recorder's) can fire inside a transport
+    callback, where asyncio logs the exception and carries on: the run would
+    ignore SIGTERM. Cancelling the main task lets every `finally` block of the
+    generator and the scenarios run, so what was measured is recorded.
+    """
+    received: list[int] = []
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_sigterm() -> None:
+            received.append(signal.SIGTERM)
+            task.cancel()
+
+        try:
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            return await coro
+        try:
+            return await coro
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if in_main else None
+    try:
+        value = asyncio.run(main())
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted("SIGTERM") from None
+        raise
+    finally:
+        if previous is not None:  # remove_signal_handler resets to SIG_DFL; put the caller's back
+            signal.signal(signal.SIGTERM, previous)
+    if received:  # the coroutine swallowed the cancellation: still an interrupted run
+        raise Interrupted("SIGTERM")
+    return value
 
 
 def _count() -> Iterator[int]:
@@ -451,18 +554,23 @@ def _count() -> Iterator[int]:
 
 async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = None,
                    max_requests: int | None = None, max_in_flight: int = 10_000,
-                   drain_timeout_s: float = 30.0, progress: Progress | None = None,
+                   drain_timeout_s: float = 30.0, max_duration_s: float = MAX_DURATION_S,
+                   result: LoadResult | None = None, progress: Progress | None = None,
                    progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS
                    ) -> LoadResult:
-    """Send on `schedule` regardless of answers; latency counts from the intended send time."""
-    _check_budget(duration_s, max_requests)
-    window = duration_s if duration_s is not None else math.inf
-    result = LoadResult("open", {"schedule": schedule.describe(), "duration_s": duration_s,
-                                 "max_requests": max_requests, "max_in_flight": max_in_flight,
-                                 "drain_timeout_s": drain_timeout_s})
+    """Send on `schedule` regardless of answers; latency counts from the intended send time.
+
+    Sending covers `duration_s` of the schedule (or `max_requests` sends); requests
+    still in flight get `drain_timeout_s`; the whole run never exceeds `max_duration_s`.
+    """
+    _check_budget(duration_s, max_requests, max_duration_s)
+    window = min(duration_s, max_duration_s) if duration_s is not None else max_duration_s
+    result = _start(result, "open", {
+        "schedule": schedule.describe(), "duration_s": duration_s, "max_requests": max_requests,
+        "max_in_flight": max_in_flight, "drain_timeout_s": drain_timeout_s,
+        "max_duration_s": max_duration_s})
     result.thresholds["max_lag_p99_ms"] = max_lag_p99_ms
-    result.offered = schedule.count_before(window, max_requests) if math.isfinite(window) else \
-        max_requests
+    result.offered = schedule.count_before(window, max_requests)
     loop = asyncio.get_running_loop()
     perf = time.perf_counter
     tasks: set[asyncio.Task] = set()
@@ -471,7 +579,7 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
     async def one(i: int, intended: float, sent: float) -> None:
         try:
             await op(i)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, Interrupted):
             result.errors["unfinished"] += 1
             raise
         except Exception as exc:
@@ -484,11 +592,19 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
             result.ok += 1
             result._tick("ok", end - t0)
 
+    interrupted: list[asyncio.Task] = []  # requests that SIGTERM's Interrupted landed in
+
+    def on_done(task: asyncio.Task) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and isinstance(task.exception(), Interrupted):
+            interrupted.append(task)
+
     reporter = asyncio.ensure_future(_report_progress(result, progress, lambda: len(tasks),
                                                       progress_every_s))
     meter = _Meter()
     t0 = meter.t0
     window_end = t0 + window
+    hard_end = t0 + max_duration_s
     try:
         for i, offset in enumerate(schedule.offsets()):
             if offset >= window or (max_requests is not None and i >= max_requests):
@@ -497,7 +613,11 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
             delay = intended - perf()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if interrupted:
+                _reraise_interrupted(interrupted)
             now = perf()
+            if now >= hard_end:  # the generator fell this far behind: stop sending
+                break
             lag.record_us((now - intended) * 1e6)
             result._tick("sent", offset)
             if now <= window_end + 0.001:  # sends the schedule window still counts as on time
@@ -508,18 +628,22 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
             result.sent += 1
             task = loop.create_task(one(i, intended, now))
             tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            task.add_done_callback(on_done)
             if len(tasks) > result.max_in_flight:
                 result.max_in_flight = len(tasks)
-        result.send_window_s = min(perf(), window_end) - t0 if math.isfinite(window) else perf() - t0
-        await _drain(tasks, drain_timeout_s, result)
+        result.send_window_s = min(perf(), window_end) - t0
+        drain = min(drain_timeout_s, max(0.0, hard_end - perf()))
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=drain)
+        _reraise_interrupted(interrupted)
+        result.stopped_by = "max_duration" if perf() >= hard_end else "budget"
+        result.complete = True
     finally:
         reporter.cancel()
-        for task in list(tasks):
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-    if result.send_window_s == 0.0:
-        result.send_window_s = perf() - t0
-    meter.finish(result)
+        await _cancel_and_wait(list(tasks))
+        if not result.complete:
+            result.stopped_by = "interrupted"
+        if result.send_window_s == 0.0:
+            result.send_window_s = min(perf(), window_end) - t0
+        meter.finish(result)
     return result

@@ -187,75 +187,146 @@ def run_wrk(port: int, seconds: float, connections: int, cpu: int | None) -> dic
             "stdout": out.stdout}
 
 
-async def _generator_runs(port: int, seconds: float, connections: int, lag_rate: float,
-                          log: Callable[[str], None]) -> dict[str, Any]:
-    client = RawHTTPClient(port, connections)
-    await client.open()
-    try:
-        log(f"closed model, {connections} connections, {seconds:g} s: maximum rate")
-        closed = await loadgen.run_closed(client.get, concurrency=connections, duration_s=seconds)
-        log(f"open model, constant {lag_rate:g}/s, {seconds:g} s: schedule lag")
-        paced = await loadgen.run_open(client.get, loadgen.constant(lag_rate), duration_s=seconds,
-                                       max_lag_p99_ms=2.0)
-        fast_rate = 10_000.0
-        log(f"open model, constant {fast_rate:g}/s, {seconds:g} s: can it keep 10k/s on schedule")
-        fast = await loadgen.run_open(client.get, loadgen.constant(fast_rate), duration_s=seconds)
-    finally:
-        client.close()
-    return {"closed": closed, "paced": paced, "fast": fast}
+RATE_GOAL_RPS = 10_000.0
+LAG_GOAL_MS = 2.0
+# Below this share of a core the generator's thread did not have the core to itself
+# (a shared machine, or it waited on the endpoint): a rate under the goal then says
+# nothing about what the generator can do on one core.
+FULL_CORE_PCT = 80.0
+
+
+def judge_rate_goal(ok: int, elapsed_s: float, loop_cpu_s: float,
+                    goal_rps: float = RATE_GOAL_RPS) -> dict[str, Any]:
+    """The ">= goal requests/s on one core" goal, judged on the measured wall-clock rate.
+
+    passed            the wall-clock rate reached the goal
+    failed            it did not, although the generator's thread had (nearly) a full core
+    not_demonstrated  it did not, and the thread got well under a core: neither shown nor refuted
+    not_measured      nothing completed
+    Requests per CPU-second of the thread are reported beside it, never judged: they
+    extrapolate to a core the run did not have.
+    """
+    rate = ok / elapsed_s if elapsed_s > 0 and ok else None
+    cpu_pct = 100.0 * loop_cpu_s / elapsed_s if elapsed_s > 0 else None
+    per_cpu_s = ok / loop_cpu_s if loop_cpu_s > 0 and ok else None
+    extra = (f"; for information: {per_cpu_s:.0f} requests per CPU-second of its thread "
+             f"(an extrapolation, not judged)" if per_cpu_s else "")
+    if rate is None:
+        status = "not_measured"
+        detail = "no request completed"
+    elif rate >= goal_rps:
+        status = "passed"
+        detail = f"closed model {rate:.0f} requests/s wall clock (goal >= {goal_rps:.0f})"
+    elif cpu_pct is not None and cpu_pct < FULL_CORE_PCT:
+        status = "not_demonstrated"
+        detail = (f"closed model {rate:.0f} requests/s wall clock (goal >= {goal_rps:.0f}), but "
+                  f"the generator's thread got only {cpu_pct:.0f}% of a core (under "
+                  f"{FULL_CORE_PCT:.0f}%: shared machine or endpoint-bound); re-run on a quiet "
+                  f"machine")
+    else:
+        status = "failed"
+        detail = (f"closed model {rate:.0f} requests/s wall clock with its thread at "
+                  f"{cpu_pct or 0:.0f}% of a core (goal >= {goal_rps:.0f})")
+    return {"check": "generator_10k_rps_one_core", "ok": status == "passed", "status": status,
+            "detail": detail + extra, "measured_rps": rate, "generator_cpu_pct": cpu_pct,
+            "requests_per_cpu_s": per_cpu_s}
+
+
+def judge_lag_goal(lag_p99_ms: float | None, rate_rps: float,
+                   goal_ms: float = LAG_GOAL_MS) -> dict[str, Any]:
+    if lag_p99_ms is None:
+        status, detail = "not_measured", f"no sends at {rate_rps:g}/s"
+    else:
+        status = "passed" if lag_p99_ms <= goal_ms else "failed"
+        detail = f"lag p99 {lag_p99_ms:.3f} ms at {rate_rps:g}/s (goal <= {goal_ms:g} ms)"
+    return {"check": "schedule_lag_p99_at_1000rps", "ok": status == "passed", "status": status,
+            "detail": detail, "measured_ms": lag_p99_ms}
+
+
+class SelfTest:
+    """One self-test run. Its LoadResults are filled as the runs go, so `report()` is
+    meaningful at any moment: after Ctrl-C it holds what was measured so far."""
+
+    def __init__(self, seconds: float = 5.0, connections: int = 64, lag_rate: float = 1000.0,
+                 with_wrk: bool = True,
+                 log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> None:
+        if seconds <= 0 or connections < 1 or lag_rate <= 0:
+            raise ValueError("seconds and lag_rate must be > 0, connections >= 1")
+        self.seconds, self.connections, self.lag_rate = seconds, connections, lag_rate
+        self.with_wrk, self.log = with_wrk, log
+        self.gen_cpu, self.server_cpu = cpus()
+        self.closed = loadgen.LoadResult()
+        self.paced = loadgen.LoadResult()
+        self.fast = loadgen.LoadResult()
+        self.wrk: dict[str, Any] = {"available": False,
+                                    "reason": "not run" if with_wrk else "skipped"}
+
+    async def _generator_runs(self, port: int) -> None:
+        seconds, log = self.seconds, self.log
+        client = RawHTTPClient(port, self.connections)
+        await client.open()
+        try:
+            log(f"closed model, {self.connections} connections, {seconds:g} s: maximum rate")
+            await loadgen.run_closed(client.get, concurrency=self.connections, duration_s=seconds,
+                                     result=self.closed)
+            log(f"open model, constant {self.lag_rate:g}/s, {seconds:g} s: schedule lag")
+            await loadgen.run_open(client.get, loadgen.constant(self.lag_rate), duration_s=seconds,
+                                   max_lag_p99_ms=LAG_GOAL_MS, result=self.paced)
+            log(f"open model, constant {RATE_GOAL_RPS:g}/s, {seconds:g} s: can it keep "
+                f"{RATE_GOAL_RPS:g}/s on schedule")
+            await loadgen.run_open(client.get, loadgen.constant(RATE_GOAL_RPS), duration_s=seconds,
+                                   result=self.fast)
+        finally:
+            client.close()
+
+    def run(self) -> None:
+        with Endpoint(self.server_cpu) as endpoint:
+            self.log(f"trivial endpoint on 127.0.0.1:{endpoint.port} (core {self.server_cpu}); "
+                     f"generator on core {self.gen_cpu}")
+            previous = os.sched_getaffinity(0) if self.gen_cpu is not None else None
+            try:
+                if self.gen_cpu is not None:
+                    os.sched_setaffinity(0, {self.gen_cpu})
+                loadgen.run_stoppable(self._generator_runs(endpoint.port))
+            finally:
+                if previous is not None:
+                    os.sched_setaffinity(0, previous)
+            if self.with_wrk:
+                self.log(f"wrk -t1 -c{self.connections}, {self.seconds:g} s, same endpoint")
+                self.wrk = run_wrk(endpoint.port, self.seconds, self.connections, self.gen_cpu)
+
+    def report(self, complete: bool = True) -> dict[str, Any]:
+        closed, paced, fast = self.closed, self.paced, self.fast
+        ours = closed.summary()["throughput_rps"]
+        rate_goal = judge_rate_goal(closed.ok, closed.elapsed_s, closed.loop_cpu_s)
+        lag_goal = judge_lag_goal(paced.schedule_lag.percentile_ms(99), self.lag_rate)
+        wrk_rps = self.wrk.get("requests_per_s")
+        summary = {
+            "closed_throughput_rps": ours,
+            "closed_generator_cpu_pct": closed.loop_cpu_pct,
+            "closed_requests_per_cpu_s": rate_goal["requests_per_cpu_s"],  # information only
+            "open_10k_achieved_send_rps": fast.summary()["achieved_send_rps"],
+            "open_10k_throughput_rps": fast.summary()["throughput_rps"],
+            "open_10k_schedule_lag_p99_ms": fast.schedule_lag.percentile_ms(99),
+            "paced_rate_rps": self.lag_rate,
+            "paced_schedule_lag_p99_ms": paced.schedule_lag.percentile_ms(99),
+            "wrk_rps": wrk_rps,
+            "ours_vs_wrk_x": ours / wrk_rps if ours and wrk_rps else None,
+        }
+        return {"complete": complete, "summary": summary, "goals": [rate_goal, lag_goal],
+                "config": {"seconds": self.seconds, "connections": self.connections,
+                           "lag_rate_rps": self.lag_rate, "generator_cpu": self.gen_cpu,
+                           "server_cpu": self.server_cpu, "full_core_pct": FULL_CORE_PCT},
+                "closed": closed.to_dict(), "paced": paced.to_dict(), "fast": fast.to_dict(),
+                "wrk": self.wrk}
 
 
 def selftest(seconds: float = 5.0, connections: int = 64, lag_rate: float = 1000.0,
              with_wrk: bool = True, log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
              ) -> dict[str, Any]:
-    gen_cpu, server_cpu = cpus()
-    with Endpoint(server_cpu) as endpoint:
-        log(f"trivial endpoint on 127.0.0.1:{endpoint.port} (core {server_cpu}); "
-            f"generator on core {gen_cpu}")
-        previous = os.sched_getaffinity(0) if gen_cpu is not None else None
-        try:
-            if gen_cpu is not None:
-                os.sched_setaffinity(0, {gen_cpu})
-            runs = asyncio.run(_generator_runs(endpoint.port, seconds, connections, lag_rate, log))
-        finally:
-            if previous is not None:
-                os.sched_setaffinity(0, previous)
-        wrk = run_wrk(endpoint.port, seconds, connections, gen_cpu) if with_wrk else \
-            {"available": False, "reason": "skipped"}
-    closed, paced, fast = runs["closed"], runs["paced"], runs["fast"]
-    ours = closed.summary()["throughput_rps"]
-    # On a shared machine the pinned core is not ours alone: the rate per CPU-second
-    # the generator's thread actually got is what "on one core" can mean there.
-    per_cpu_s = closed.ok / closed.loop_cpu_s if closed.loop_cpu_s > 0 else None
-    summary = {
-        "closed_throughput_rps": ours,
-        "closed_generator_cpu_pct": closed.loop_cpu_pct,
-        "closed_requests_per_cpu_s": per_cpu_s,
-        "open_10k_achieved_send_rps": fast.summary()["achieved_send_rps"],
-        "open_10k_throughput_rps": fast.summary()["throughput_rps"],
-        "open_10k_schedule_lag_p99_ms": fast.schedule_lag.percentile_ms(99),
-        "paced_rate_rps": lag_rate,
-        "paced_schedule_lag_p99_ms": paced.schedule_lag.percentile_ms(99),
-        "wrk_rps": wrk.get("requests_per_s"),
-        "ours_vs_wrk_x": (ours / wrk["requests_per_s"]
-                          if ours and wrk.get("requests_per_s") else None),
-    }
-    goals = [
-        {"check": "generator_10k_rps_one_core", "ok": bool(per_cpu_s and per_cpu_s >= 10_000),
-         "detail": f"closed model {per_cpu_s or 0:.0f} requests per CPU-second of the "
-                   f"generator thread; {ours or 0:.0f} requests/s wall clock at "
-                   f"{closed.loop_cpu_pct or 0:.0f}% of the core (goal >= 10000)"},
-        {"check": "schedule_lag_p99_at_1000rps", "ok": bool(
-            summary["paced_schedule_lag_p99_ms"] is not None
-            and summary["paced_schedule_lag_p99_ms"] <= 2.0),
-         "detail": f"lag p99 {summary['paced_schedule_lag_p99_ms']} ms at {lag_rate:g}/s "
-                   f"(goal <= 2 ms)"},
-    ]
-    return {"summary": summary, "goals": goals,
-            "config": {"seconds": seconds, "connections": connections, "lag_rate_rps": lag_rate,
-                       "generator_cpu": gen_cpu, "server_cpu": server_cpu},
-            "closed": closed.to_dict(), "paced": paced.to_dict(), "fast": fast.to_dict(),
-            "wrk": wrk}
+    test = SelfTest(seconds, connections, lag_rate, with_wrk, log)
+    test.run()
+    return test.report()
 
 
 def main(argv: list[str] | None = None) -> int:

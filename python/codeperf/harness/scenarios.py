@@ -25,6 +25,17 @@ is prefixed with the scenario name. A scenario that raises is recorded as an
 error (kind "scenario") and the next scenario still runs; Ctrl-C and SIGTERM
 propagate so the Recorder writes partial results.
 
+Nothing measured is lost: a scenario registers, before each run, how to build
+its entry from what is measured so far (`ctx.watch(build)`, typically over a
+`LoadResult` it passes to the generator with `result=`). If the scenario fails
+or is interrupted, the driver calls every registered builder in a `finally`
+block and records those entries with `"partial": true`.
+
+Options (`-o KEY=VALUE`): each scenario declares the keys it reads and their
+types (`options={"rate_rps": Float(min=0.001)}`); `validate_options` refuses an
+unknown key, a key no selected scenario reads, or a value of the wrong type,
+before anything runs.
+
 Modules with scenarios are imported by the driver (`SCENARIO_MODULES`); a
 module that does not exist yet is skipped, one that fails to import is an error
 the driver reports.
@@ -39,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence, Union
 
-from codeperf.harness.envelope import Recorder
+from codeperf.harness.envelope import Interrupted, Recorder
 
 # Imported by `load_registered()` so their @scenario decorators run. Order is the
 # default run order of their scenarios (registration order within a module).
@@ -54,6 +65,78 @@ class ScenarioOutcome:
     metrics: dict[str, float | None] = field(default_factory=dict)  # keys without the scenario prefix
 
 
+class OptionError(ValueError):
+    """A `-o KEY=VALUE` the selected scenarios do not read, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a scenario reads: its type ("int", "float", "str", "int_list"), bounds, choices."""
+
+    kind: str
+    min: float | None = None
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+
+    def describe(self) -> str:
+        text = {"int": "integer", "float": "number", "str": "string",
+                "int_list": "list of integers"}[self.kind]
+        if self.min is not None:
+            text += f" >= {self.min:g}"
+        if self.choices:
+            text += f" (one of {', '.join(self.choices)})"
+        return text
+
+    def convert(self, key: str, value: Any) -> Any:
+        """`value` (parsed from JSON when it was JSON) as this option's type; OptionError if not."""
+        def bad() -> OptionError:
+            kind = self.describe()
+            article = "an" if kind[0] in "aeiou" else "a"
+            return OptionError(f"option {key}={value!r}: expected {article} {kind}")
+
+        if self.kind == "int_list":
+            items = value if isinstance(value, list) else [value]  # levels=100 means [100]
+            if not items:
+                raise bad()
+            return [self._number(int, item, bad) for item in items]
+        if self.kind == "int":
+            return self._number(int, value, bad)
+        if self.kind == "float":
+            return self._number(float, value, bad)
+        if not isinstance(value, str) or (self.choices and value not in self.choices):
+            raise bad()
+        return value
+
+    def _number(self, kind: type, value: Any, bad: Callable[[], OptionError]) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise bad()
+            value = int(value)
+        else:
+            value = float(value)
+        if self.min is not None and value < self.min:
+            raise bad()
+        return value
+
+
+def Int(min: int | None = 1, help: str = "") -> Option:  # noqa: N802 - reads like a type
+    return Option("int", min, None, help)
+
+
+def Float(min: float | None = 0.0, help: str = "") -> Option:  # noqa: N802
+    return Option("float", min, None, help)
+
+
+def IntList(min: int | None = 1, help: str = "") -> Option:  # noqa: N802
+    return Option("int_list", min, None, help)
+
+
+def Text(*choices: str, help: str = "") -> Option:  # noqa: N802
+    return Option("str", None, tuple(choices) or None, help)
+
+
 ScenarioReturn = Union[dict, list, ScenarioOutcome]
 ScenarioFn = Callable[["ScenarioContext"], Awaitable[ScenarioReturn]]
 
@@ -64,14 +147,15 @@ class Scenario:
     description: str
     run: ScenarioFn
     needs_experts: bool = True  # False: the driver need not start the simulator for it
+    options: dict[str, Option] = field(default_factory=dict)  # the -o keys it reads
 
 
 _REGISTRY: dict[str, Scenario] = {}
 
 
-def scenario(name: str, description: str = "", *, needs_experts: bool = True
-             ) -> Callable[[ScenarioFn], ScenarioFn]:
-    """Register an async scenario function under `name` (unique)."""
+def scenario(name: str, description: str = "", *, needs_experts: bool = True,
+             options: dict[str, Option] | None = None) -> Callable[[ScenarioFn], ScenarioFn]:
+    """Register an async scenario function under `name` (unique), with the options it reads."""
 
     def register(fn: ScenarioFn) -> ScenarioFn:
         existing = _REGISTRY.get(name)
@@ -81,7 +165,7 @@ def scenario(name: str, description: str = "", *, needs_experts: bool = True
             raise ValueError(f"scenario {name!r} is already registered by {existing.run.__module__}")
         doc_lines = (fn.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = Scenario(name, description or (doc_lines[0] if doc_lines else ""), fn,
-                                   needs_experts)
+                                   needs_experts, dict(options or {}))
         return fn
 
     return register
@@ -114,6 +198,40 @@ def get(name: str) -> Scenario:
         raise KeyError(f"unknown scenario {name!r}; known: {', '.join(_REGISTRY) or 'none'}") from None
 
 
+def validate_options(names: Sequence[str], options: dict[str, Any]) -> dict[str, Any]:
+    """The options converted to their declared types; OptionError for anything else.
+
+    A key must be read by one of the scenarios that will run (`names`): a typo, or
+    an option of a scenario not selected, would otherwise be silently ignored.
+    """
+    declared: dict[str, tuple[Option, list[str]]] = {}
+    for name in names:
+        for key, option in get(name).options.items():
+            declared.setdefault(key, (option, []))[1].append(name)
+    everywhere = {key: name for name, spec in _REGISTRY.items() for key in spec.options}
+    converted = {}
+    for key, value in options.items():
+        if key not in declared:
+            if key in everywhere:
+                raise OptionError(f"option {key} is read by scenario {everywhere[key]}, which is "
+                                  f"not selected (selected: {', '.join(names)})")
+            known = ", ".join(sorted(declared)) or "none"
+            raise OptionError(f"unknown option {key}; the selected scenarios read: {known}")
+        converted[key] = declared[key][0].convert(key, value)
+    return converted
+
+
+def describe_options(names: Sequence[str] | None = None) -> list[str]:
+    """One line per option of the given scenarios (all when None), for --list."""
+    lines = []
+    for name, spec in _REGISTRY.items():
+        if names is None or name in names:
+            for key, option in spec.options.items():
+                help_text = f"  {option.help}" if option.help else ""
+                lines.append(f"{name:20s} {key:24s} {option.describe()}{help_text}")
+    return lines
+
+
 @dataclass
 class ScenarioContext:
     """Everything a scenario may use; the driver builds one per run.
@@ -140,6 +258,16 @@ class ScenarioContext:
     allow_remote: bool = False
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     current: str = ""  # the scenario now running; set by the driver
+    _watched: list[Callable[[], Any]] = field(default_factory=list)
+
+    def watch(self, build: Callable[[], Any]) -> None:
+        """Register how to build a result entry (or a list of them) from what is measured so far.
+
+        If the scenario fails or is interrupted, the driver records what every
+        registered builder returns, marked `"partial": true`; if it returns
+        normally, its return value is recorded instead and the builders are dropped.
+        """
+        self._watched.append(build)
 
     def progress(self, message: str) -> None:
         """A human progress line on stderr, prefixed with the scenario name."""
@@ -154,6 +282,21 @@ class ScenarioContext:
         from codeperf.harness.loadgen import check_loopback
 
         check_loopback(url, allow_remote=self.allow_remote)
+
+
+def _record_partial(name: str, ctx: ScenarioContext) -> None:
+    for build in ctx._watched:
+        try:
+            built = build()
+        except Exception as exc:  # a half-built state must not hide the original failure
+            ctx.recorder.add_error("partial", f"{name}: could not record partial results: "
+                                              f"{type(exc).__name__}: {exc}", scenario=name)
+            continue
+        for entry in built if isinstance(built, list) else [built]:
+            if entry:
+                ctx.recorder.add_result({**entry, "partial": True})
+    if ctx._watched:
+        ctx.log(f"scenario {name}: recorded what it measured before it stopped (partial)")
 
 
 def outcome_of(name: str, value: ScenarioReturn) -> ScenarioOutcome:
@@ -179,18 +322,28 @@ async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str,
     for name in names:
         spec = get(name)
         ctx.current = name
+        ctx._watched = []
         ctx.log(f"scenario {name}: {spec.description}")
         started = time.perf_counter()
+        finished = False
         try:
             outcome = outcome_of(name, await spec.run(ctx))
+            finished = True
+        except Interrupted:
+            raise
         except Exception as exc:  # one failing scenario does not stop the others
             ctx.recorder.add_error("scenario", f"{name}: {type(exc).__name__}: {exc}",
                                    scenario=name)
             ctx.log(f"scenario {name}: FAILED ({type(exc).__name__}: {exc})")
-            ctx.recorder.save()
             continue
         finally:
+            # Runs on failure, Ctrl-C (a cancellation here) and SIGTERM alike: what the
+            # scenario measured before it stopped goes into the envelope, marked partial.
+            if not finished:
+                _record_partial(name, ctx)
+                ctx.recorder.save()
             ctx.current = ""
+            ctx._watched = []
         for entry in outcome.entries:
             ctx.recorder.add_result(entry)
         for key, value in outcome.metrics.items():

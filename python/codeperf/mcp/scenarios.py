@@ -21,7 +21,7 @@ import asyncio
 from typing import Any
 
 from codeperf.harness import loadgen
-from codeperf.harness.scenarios import ScenarioContext, ScenarioOutcome, scenario
+from codeperf.harness.scenarios import Float, Int, ScenarioContext, ScenarioOutcome, scenario
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench.pool import McpPool
 
@@ -39,7 +39,9 @@ def _load_summary(load: loadgen.LoadResult) -> dict[str, Any]:
 
 
 @scenario("mcp-calls", "1000 MCP tool calls over the bundled servers' tools, through real sessions",
-          needs_experts=False)
+          needs_experts=False,
+          options={"mcp_calls": Int(help="tool calls (1000)"),
+                   "mcp_concurrency": Int(help="calls in flight (quick 10, full 50)")})
 async def mcp_calls(ctx: ScenarioContext) -> dict[str, Any]:
     total = int(_param(ctx, "mcp_calls", 1000, 1000))
     concurrency = int(_param(ctx, "mcp_concurrency", 10, 50))
@@ -58,7 +60,11 @@ async def mcp_calls(ctx: ScenarioContext) -> dict[str, Any]:
             "servers": sorted(pool.pids), "per_tool": per_tool}
 
 
-@scenario("mixed", "expert queries and MCP tool calls at the same time (open model)")
+@scenario("mixed", "expert queries and MCP tool calls at the same time (open model)",
+          options={"mixed_duration_s": Float(min=0.01, help="seconds (quick 5, full 20)"),
+                   "mixed_query_rps": Float(min=0.001, help="expert queries/s (quick 2, full 5)"),
+                   "mixed_mcp_rps": Float(min=0.001, help="MCP calls/s (quick 50, full 100)"),
+                   "max_lag_p99_ms": Float(min=0.001, help="generator schedule-lag limit")})
 async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
     import aiohttp
 

@@ -36,6 +36,12 @@ class MemoryContext:
     leak_rates: dict[str, float] = field(default_factory=dict)  # label -> bytes per 100 ops
     rust_reductions: dict[str, float | None] = field(default_factory=dict)  # op -> % at reference size
     validity: list[tuple[str, bool, Any]] = field(default_factory=list)
+    # The running component's result entries, in the order measured; the suite moves
+    # them into the envelope when the component ends, however it ends.
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_result(self, entry: dict[str, Any]) -> None:
+        self.results.append(entry)
 
     def add_validity(self, check: str, ok: bool, detail: Any = None) -> None:
         self.validity.append((check, bool(ok), detail))

@@ -92,6 +92,12 @@ class LeakReport:
     series: dict[str, SeriesVerdict]
     growth_sites: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
+    batches_done: int | None = None  # None: all of plan.batches
+
+    @property
+    def partial(self) -> bool:
+        """Cut short before its last batch: its verdicts rest on fewer readings."""
+        return self.batches_done is not None and self.batches_done < self.plan.batches
 
     @property
     def leak(self) -> bool:
@@ -108,7 +114,8 @@ class LeakReport:
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"calls_count": self.calls[-1] if self.calls else 0,
-                               "batches_count": self.plan.batches,
+                               "batches_count": self.plan.batches if self.batches_done is None
+                               else self.batches_done,
                                "leak_detected": self.leak}
         for name, s in self.series.items():
             fit = s.fit
@@ -133,6 +140,8 @@ class LeakReport:
                                  "top_growth": self.growth_sites}
         if backend is not None:
             entry["backend"] = backend
+        if self.partial:
+            entry["partial"] = True
         return entry
 
 
@@ -181,12 +190,15 @@ def _fit(calls: list[int], values: array) -> LinearFit | None:
 def detect_leak(op: Callable[[], Any], plan: LeakPlan, label: str = "",
                 rust: RustHeap | None = None,
                 extra_series: dict[str, Callable[[], int | None]] | None = None,
-                progress: Callable[[str], None] | None = None) -> LeakReport:
+                progress: Callable[[str], None] | None = None,
+                on_stop: Callable[[LeakReport], None] | None = None) -> LeakReport:
     """Run `op` warmup + K x M times and fit retained memory per call on every heap.
 
     `extra_series` adds named readings taken at the same points (e.g. a server
     process's RSS), judged with the RSS floor. The Python heap series needs
-    tracemalloc to be tracing; it is left out (fit None) otherwise.
+    tracemalloc to be tracing; it is left out (fit None) otherwise. When the run
+    is cut short by any exception, `on_stop` receives the report of the batches
+    read so far (`partial` true) before the exception propagates.
     """
     rust = rust or rust_heap()
     extra_series = extra_series or {}
@@ -217,19 +229,38 @@ def detect_leak(op: Callable[[], Any], plan: LeakPlan, label: str = "",
     # Snapshots cost seconds in a process with many live objects: only when sites are asked for.
     before = _snapshot() if plan.top_sites > 0 else None
     read(0)
-    for batch in range(1, n_points):
-        for _ in range(plan.calls_per_batch):
-            op()
-        read(batch)
-        if progress is not None and (batch == n_points - 1 or batch % max(1, plan.batches // 4) == 0):
-            progress(f"{label}: batch {batch}/{plan.batches}")
+    points_read = 1
+    try:
+        for batch in range(1, n_points):
+            for _ in range(plan.calls_per_batch):
+                op()
+            read(batch)
+            points_read = batch + 1
+            if progress is not None and (batch == n_points - 1 or batch % max(1, plan.batches // 4) == 0):
+                progress(f"{label}: batch {batch}/{plan.batches}")
+    except BaseException:
+        # Cut short (a failing op, Ctrl-C, SIGTERM): hand over the batches read so far,
+        # fitted like a full run (no fit with fewer than three points after the first).
+        if on_stop is not None:
+            on_stop(_report(label, plan, calls, points_read, py_values, rust_values, rss_values,
+                            extra_values, [], started))
+        raise
     collect_fully()
     after = _snapshot() if before is not None else None
     sites = growth_sites(before, after, plan.top_sites, plan.total_calls)
     del before, after
+    return _report(label, plan, calls, n_points, py_values, rust_values, rss_values, extra_values,
+                   sites, started)
 
-    total = array("q", bytes(8 * n_points))
-    for i in range(n_points):
+
+def _report(label: str, plan: LeakPlan, calls: list[int], n: int, py_values: array,
+            rust_values: array, rss_values: array, extra_values: dict[str, array],
+            sites: list[dict[str, Any]], started: float) -> LeakReport:
+    """The verdicts on the first `n` readings (all of them unless the run was cut short)."""
+    calls = calls[:n]
+    py_values, rust_values, rss_values = py_values[:n], rust_values[:n], rss_values[:n]
+    total = array("q", bytes(8 * n))
+    for i in range(n):
         if py_values[i] == MISSING:
             total[i] = MISSING
         else:
@@ -242,9 +273,11 @@ def detect_leak(op: Callable[[], Any], plan: LeakPlan, label: str = "",
         "rss": SeriesVerdict("rss", rss_floor, _ints(rss_values), _fit(calls, rss_values)),
     }
     for name, values in extra_values.items():
+        values = values[:n]
         series[name] = SeriesVerdict(name, rss_floor, _ints(values), _fit(calls, values))
     return LeakReport(label=label, plan=plan, calls=calls, series=series, growth_sites=sites,
-                      duration_s=time.perf_counter() - started)
+                      duration_s=time.perf_counter() - started,
+                      batches_done=n - 1)
 
 
 def _ints(values: array) -> list[int | None]:

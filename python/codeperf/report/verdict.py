@@ -2,7 +2,8 @@
 
 Every target in targets.toml gets a row: measured value beside threshold when
 its suite evaluated it, "not run" when its suite did not run (or its file could
-not be read). A target the suite reported but targets.toml no longer lists is
+not be read) or ran on a subset that did not ask for it (codeperf.report.requested);
+a target of something the run did ask for that the suite did not report fails. A target the suite reported but targets.toml no longer lists is
 still shown, from the envelope, so nothing measured disappears.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codeperf.report.loading import FAILING_STATES, Run
+from codeperf.report.requested import asked_for
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
 
@@ -66,7 +68,11 @@ def target_rows(run: Run, baseline: Run | None = None) -> list[TargetRow]:
         if data is None or data.envelope is None:
             row.note = f"{spec.suite}: {data.state if data else 'not run'}"
         elif found is None:
-            row.state, row.note = FAIL, "not reported by the suite"
+            asked = asked_for(spec.suite, data.envelope.get("config"), spec.metric)
+            if asked.requested is False:  # a subset run: this target's part was not asked for
+                row.note = asked.detail
+            else:
+                row.state, row.note = FAIL, "not reported by the suite"
         else:
             used.setdefault(spec.suite, []).append(envelope_targets.index(found))
             row.measured = found.get("measured")
@@ -117,10 +123,18 @@ def verdict(run: Run, rows: list[TargetRow]) -> Verdict:
         names = ", ".join(r.name for r in failed_targets[:4])
         more = f" and {len(failed_targets) - 4} more" if len(failed_targets) > 4 else ""
         reasons.insert(0, f"{len(failed_targets)} target(s) failed: {names}{more}")
+    # Targets of a suite that ran, but on a subset that left them out.
+    skipped = [r for r in rows if r.state == NOT_RUN and run.suites.get(r.suite)
+               and run.suites[r.suite].envelope is not None]
+    if skipped:
+        names = ", ".join(r.name for r in skipped[:4])
+        more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
+        reasons.append(f"{len(skipped)} target(s) not run (not requested in this run): "
+                       f"{names}{more}")
     if run.record_error:
         reasons.append(run.record_error)
     if failing:
         return Verdict("fail", reasons)
-    if any(d.state == "not run" for d in run.suites.values()):
+    if skipped or any(d.state == "not run" for d in run.suites.values()):
         return Verdict("incomplete", reasons)
     return Verdict(PASS, reasons)

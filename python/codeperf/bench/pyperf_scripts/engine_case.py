@@ -40,6 +40,10 @@ runner.metadata["codeperf_case"] = case.id
 runner.metadata["codeperf_backend"] = case.backend
 runner.metadata["codeperf_input_sha256"] = cases.input_fingerprint(data)
 runner.metadata["description"] = cases.DESCRIPTIONS[case.op]
+if case.backend == "rust":
+    from codeperf import _rust
+
+    runner.metadata["codeperf_rust_threads"] = _rust.rayon_threads()
 if case.op == FFI_OP:
     runner.bench_time_func(case.bench_name, cases.time_calls_unrolled, fn, data,
                            inner_loops=cases.FFI_UNROLL)

@@ -2,9 +2,17 @@
 
 Servers are measured one after another (never at the same time, so they do not
 compete for the CPU). Per server: session initialize and `tools/list` latency,
-then each selected tool at concurrency 1, payload sizes (a server with an
-`echo` tool), and the concurrency sweep, with the server process sampled
-throughout. A server that fails to start, crashes or hangs is recorded (error
+then each selected tool at concurrency 1, its share of the "handled" run,
+payload sizes (a server with an `echo` tool), and the concurrency sweep, with
+the server process sampled throughout.
+
+The handled run is the one measurement behind "1000+ MCP tool calls handled":
+`handled_calls` calls split evenly over the servers under test, each share
+sent through that server's live session at `handled_concurrency` in flight. Only
+its successful calls count; the per-tool, payload, sweep and protocol-floor
+calls (the floor runs on a bundled no-op server, not a server under test) do not.
+
+A server that fails to start, crashes or hangs is recorded (error
 kind, the tail of its stderr) and the run carries on with the next one.
 """
 
@@ -41,18 +49,30 @@ class BenchConfig:
     call_timeout_s: float = 10.0
     give_up_after: int = 3  # consecutive transport errors/timeouts that mark a server broken
     budget_s: float = 15.0  # per tool and per sweep level: no call starts after this
+    # Tools slower than this (p50 at concurrency 1) sit out the sweep and the handled run;
+    # quick mode sets it so `consult` (the experts' own ~0.5 s) does not dominate the clock.
+    slow_tool_ms: float | None = None
+    handled_calls: int = 1000  # total over all servers under test; 0 skips the handled run
+    handled_concurrency: int = 10
+    handled_budget_s: float = 60.0  # per server share: no call starts after this
     floor: bool = True
-    floor_calls: int = 1000
+    floor_calls: int = 1000  # stdio (SDK and raw); 1000 at 10 in flight is the floor target's run
     floor_concurrency: int = 10
+    floor_http_calls: int | None = None  # None: floor_calls
+    floor_asyncio_pipes: bool = True  # also the SDK server on non-blocking pipes (where stdio time goes)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     skip_tools: Mapping[str, str] = field(default_factory=dict)  # tool -> why it is skipped
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchConfig":
-        base = dict(calls_per_tool=15, warmup_calls=2, budget_s=4.0, init_samples=1, list_samples=5,
-                    concurrency=(1, 10, 50), sweep_calls=100, payload_sizes=(64, 16 * 1024, 256 * 1024),
-                    payload_calls=5)
+        # About 30-40 s for every bundled server on both transports (make perf-quick has
+        # 3 minutes on 2 cores for 4 suites). The handled run stays at 1000 calls and the
+        # stdio floor at 1000 calls (its target's definition): both take seconds.
+        base: dict[str, Any] = dict(
+            calls_per_tool=10, warmup_calls=1, budget_s=1.0, init_samples=1, list_samples=3,
+            concurrency=(1, 20), sweep_calls=20, payload_sizes=(64, 256 * 1024), payload_calls=3,
+            handled_budget_s=20.0, slow_tool_ms=100.0, floor_http_calls=200, floor_asyncio_pipes=False)
         base.update(overrides)
         return cls(**base)
 
@@ -67,7 +87,8 @@ class RunState:
     """What the run has measured so far, across servers (for targets and bottlenecks)."""
 
     tool_hist: LatencyHistogram = field(default_factory=LatencyHistogram)
-    ok_calls: int = 0
+    handled_share: int = 0  # calls each server under test gets in the handled run
+    handled: dict[str, CallStats] = field(default_factory=dict)  # server label -> its share's outcomes
     tool_rows: list[dict[str, Any]] = field(default_factory=list)
     process_rows: list[dict[str, Any]] = field(default_factory=list)
     broken_servers: list[str] = field(default_factory=list)
@@ -85,6 +106,8 @@ async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], con
               recorder: Recorder, log_dir: Path, log: Log) -> dict[str, float | None]:
     """Measure every server (and the protocol floor); returns the target metrics."""
     state = RunState()
+    if specs and config.handled_calls > 0:
+        state.handled_share = -(-config.handled_calls // len(specs))  # ceil: at least handled_calls
     try:
         for spec in specs:
             log(f"server {spec.describe()}")
@@ -97,6 +120,9 @@ async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], con
         survivors = launch.reap_leftovers()
         recorder.add_validity("processes_reaped", not survivors,
                               {"pids_seen": len(launch.seen_pids()), "killed_at_end": survivors})
+    handled = handled_total(specs, config, state)
+    if handled is not None:
+        recorder.add_result(handled)
     for entry in bottlenecks(state):
         recorder.add_result(entry)
     recorder.add_validity("servers_ok", not state.broken_servers, {"broken": state.broken_servers})
@@ -105,7 +131,7 @@ async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], con
                               "every floor call (SDK and raw) returned the expected no-op result")
     return {
         "tool_calls.mean_ms": state.tool_hist.summary()["mean_ms"],
-        "tool_calls.completed": float(state.ok_calls),
+        "tool_calls.completed": float(handled["summary"]["ok_count"]) if handled else None,
         "protocol_floor.stdio_1000_calls_c10_s": state.floor_metric,
     }
 
@@ -229,6 +255,11 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
 
     backend = await _engine_backend(client, tools) if spec.bundled else None
     sweep_plan: list[tuple[str, dict[str, Any]]] = []
+    handled_plan: list[tuple[str, dict[str, Any]]] = []  # every argument set of the tools that worked
+    worked_plan: list[tuple[str, dict[str, Any]]] = []
+    every_plan: list[tuple[str, dict[str, Any]]] = []
+    left_out: dict[str, float] = {}  # slow tool -> its p50 ms (config.slow_tool_ms)
+    slow_firsts: list[tuple[str, dict[str, Any]]] = []
     for tool in selected:
         schema = tool.input_schema
         argsets, source = args_for(label, {"name": tool.name, "inputSchema": schema}, scenarios)
@@ -240,7 +271,7 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
         stats, broken = await _calls(client, plan, config.calls_per_tool, 1, config)
         after = await procstats.read_async(pid)
         state.tool_hist.merge(stats.histogram)
-        state.ok_calls += stats.ok
+        every_plan += plan
         row = {"id": f"{label}/{tool.name}", "kind": "tool",
                "summary": {**stats.summary(), **procstats.delta(before, after, stats.calls)},
                "server": label, "tool": tool.name, "arguments_from": source, "arguments": argsets,
@@ -249,14 +280,28 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
             row["backend"] = backend
         recorder.add_result(row)
         state.tool_rows.append(row)
+        p50 = stats.histogram.summary()["p50_ms"]
         if stats.ok:
+            worked_plan += plan
+        if stats.ok and config.slow_tool_ms is not None and p50 > config.slow_tool_ms:
+            left_out[tool.name] = round(p50, 3)
+            slow_firsts.append(plan[0])
+        elif stats.ok:
             sweep_plan.append(plan[0])
+            handled_plan += plan
         s = row["summary"]
         errors = {k: v for k, v in stats.errors.items() if v}
         log(f"  {tool.name:<22} p50 {_ms(s['p50_ms'])} p99 {_ms(s['p99_ms'])} "
             f"ok {stats.ok}/{stats.calls}" + (f" errors {errors}" if errors else ""))
         if broken:
             raise broken
+
+    if not sweep_plan and slow_firsts:  # only slow tools worked: they are what there is to load
+        sweep_plan, handled_plan, left_out = slow_firsts, worked_plan, {}
+    if state.handled_share and every_plan:
+        # A server none of whose tools worked still gets its share, so its failures are counted.
+        await _handled_run(client, label, handled_plan or every_plan, config, recorder, log, state,
+                           pid, left_out)
 
     echo = next((t for t in selected if t.name == "echo"), None)
     if echo is not None and config.payload_sizes:
@@ -268,11 +313,11 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
             total = max(config.sweep_calls, 4 * level)
             stats, broken = await _calls(client, sweep_plan, total, level, config)
             after = await procstats.read_async(pid)
-            state.ok_calls += stats.ok
             recorder.add_result({"id": f"{label}/sweep/c{level}", "kind": "sweep",
                                  "summary": {**stats.summary(), "concurrency_count": level,
                                              **procstats.delta(before, after, stats.calls)},
                                  "server": label, "tools": sorted({t for t, _ in sweep_plan}),
+                                 "slow_tools_left_out_p50_ms": left_out,
                                  "first_error_by_kind": stats.first_error,
                                  "histogram": stats.histogram.to_dict()})
             rps = stats.summary()["calls_per_s_rps"]
@@ -290,7 +335,6 @@ async def _payload_sweep(client: Any, label: str, config: BenchConfig, recorder:
         stats, broken = await _calls(client, [("echo", {"payload": payload})], config.payload_calls, 1,
                                      config)
         after = await procstats.read_async(pid)
-        state.ok_calls += stats.ok
         summary = stats.summary()
         mean_s = (summary["mean_ms"] or 0) / 1000
         recorder.add_result({"id": f"{label}/echo/{size}B", "kind": "payload",
@@ -302,6 +346,65 @@ async def _payload_sweep(client: Any, label: str, config: BenchConfig, recorder:
         log(f"  echo {size:>8} B  p50 {_ms(summary['p50_ms'])} ok {stats.ok}/{stats.calls}")
         if broken:
             raise broken
+
+
+async def _handled_run(client: Any, label: str, plan: list[tuple[str, dict[str, Any]]],
+                       config: BenchConfig, recorder: Recorder, log: Log, state: RunState,
+                       pid: int | None, left_out: Mapping[str, float]) -> None:
+    """This server's share of the handled run, through its live session."""
+    share, level = state.handled_share, config.handled_concurrency
+    before = await procstats.read_async(pid)
+    stats = CallStats()
+    state.handled[label] = stats  # registered first: a break mid-run still counts what was done
+    broken: ServerBroken | None = None
+    try:
+        await run_calls(client, plan, total=share, concurrency=level, stats=stats,
+                        timeout_s=config.call_timeout_s, give_up_after=config.give_up_after,
+                        budget_s=config.handled_budget_s)
+    except ServerBroken as exc:
+        broken = exc
+    after = await procstats.read_async(pid)
+    summary = stats.summary()
+    recorder.add_result({"id": f"{label}/handled", "kind": "handled",
+                         "summary": {**summary, "planned_count": share, "concurrency_count": level,
+                                     **procstats.delta(before, after, stats.calls)},
+                         "server": label, "tools": sorted({t for t, _ in plan}),
+                         "slow_tools_left_out_p50_ms": dict(left_out),
+                         "first_error_by_kind": stats.first_error,
+                         "histogram": stats.histogram.to_dict()})
+    errors = {k: v for k, v in stats.errors.items() if v}
+    log(f"  handled c={level:<3} ok {stats.ok}/{share} in {stats.wall_s:.2f} s "
+        f"({summary['calls_per_s_rps'] or 0:.0f} calls/s)" + (f" errors {errors}" if errors else "")
+        + (f"; slow tools left out (p50 ms): {dict(left_out)}" if left_out else ""))
+    if broken:
+        raise broken
+
+
+def handled_total(specs: Sequence[ServerSpec], config: BenchConfig,
+                  state: RunState) -> dict[str, Any] | None:
+    """The handled run over all servers under test (None when it was not asked for)."""
+    if not state.handled_share:
+        return None
+    total = CallStats()
+    for stats in state.handled.values():
+        total.histogram.merge(stats.histogram)
+        total.calls += stats.calls
+        total.wall_s += stats.wall_s  # servers run one after another: the walls add up
+        for kind, n in stats.errors.items():
+            total.errors[kind] += n
+    planned = state.handled_share * len(specs)
+    return {"id": "handled/total", "kind": "handled",
+            "summary": {**total.summary(), "planned_count": planned,
+                        "not_sent_count": planned - total.calls,
+                        "concurrency_count": config.handled_concurrency,
+                        "servers_count": len(specs), "servers_run_count": len(state.handled)},
+            "servers": [s.label for s in specs],
+            "servers_without_run": [s.label for s in specs if s.label not in state.handled],
+            "note": ("successful calls to the servers under test in the dedicated handled run "
+                     "(the 'Handle 1000+ MCP tool calls' target); per-tool, payload, sweep and "
+                     "protocol-floor calls are not counted; calls a broken server never got "
+                     "are in not_sent_count"),
+            "histogram": total.histogram.to_dict()}
 
 
 async def _calls(client: Any, plan: list[tuple[str, dict[str, Any]]], total: int, concurrency: int,
@@ -319,10 +422,14 @@ async def _calls(client: Any, plan: list[tuple[str, dict[str, Any]]], total: int
 
 async def protocol_floor(config: BenchConfig, recorder: Recorder, log_dir: Path, log: Log,
                          state: RunState) -> None:
-    n, c = config.floor_calls, config.floor_concurrency
-    log(f"protocol floor: {n} no-op calls, {c} in flight, SDK vs raw JSON-RPC")
+    c = config.floor_concurrency
+    counts = {"stdio": config.floor_calls,
+              "http": config.floor_calls if config.floor_http_calls is None else config.floor_http_calls}
+    log(f"protocol floor: no-op calls ({counts['stdio']} stdio, {counts['http']} HTTP), {c} in flight, "
+        f"SDK vs raw JSON-RPC")
     correct = True
     for transport in ("stdio", "http"):
+        n = counts[transport]
         try:
             sdk_entry = await floor.sdk(transport, n, c, log_dir, config.call_timeout_s)
             raw_entry = (await floor.raw_stdio(n, c) if transport == "stdio"
@@ -335,7 +442,6 @@ async def protocol_floor(config: BenchConfig, recorder: Recorder, log_dir: Path,
         ratio = floor.ratio_entry(transport, sdk_entry, raw_entry)
         for entry in (sdk_entry, raw_entry, ratio):
             recorder.add_result(entry)
-        state.ok_calls += sdk_entry["summary"]["ok_count"]
         correct = correct and sdk_entry["summary"]["failed_count"] == 0 and \
             raw_entry["summary"]["failed_count"] == 0
         if transport == "stdio" and n == 1000 and c == 10 and sdk_entry["summary"]["failed_count"] == 0:
@@ -345,13 +451,12 @@ async def protocol_floor(config: BenchConfig, recorder: Recorder, log_dir: Path,
             f"({sdk_entry['summary']['calls_per_s_rps']:.0f} calls/s)  raw "
             f"{raw_entry['summary']['wall_s']:.3f} s ({raw_entry['summary']['calls_per_s_rps']:.0f} calls/s)"
             f"  SDK/raw {overhead:.1f}x" if overhead else f"  {transport}: ratio not available")
-        if transport == "stdio":
+        if transport == "stdio" and config.floor_asyncio_pipes:
             try:
                 pipes = await floor.sdk("stdio", n, c, log_dir, config.call_timeout_s, "asyncio")
                 recorder.add_result(pipes)
                 recorder.add_result({**floor.ratio_entry("stdio", pipes, raw_entry),
                                      "id": "protocol_floor/stdio/sdk-asyncio-pipes_vs_raw"})
-                state.ok_calls += pipes["summary"]["ok_count"]
                 correct = correct and pipes["summary"]["failed_count"] == 0
                 log(f"  stdio SDK server on asyncio pipes {pipes['summary']['wall_s']:.3f} s "
                     f"({pipes['summary']['calls_per_s_rps']:.0f} calls/s)")

@@ -1,7 +1,9 @@
 """The `mcp` suite end to end: recorder, fixture, servers, floor, targets, summary.
 
 `scripts/mcp_bench.py` parses the command line and calls `run_suite`; tests call
-it directly. Returns the exit code (codeperf.harness.exitcodes).
+it directly. Returns the exit code (codeperf.harness.exitcodes). Set-up problems
+(a URL outside loopback without `allow_remote`, a bad experts file, an expert
+simulator that does not start) are exit 2 before anything is measured.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import Interrupted, Recorder
+from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback
 from codeperf.harness.targets import evaluate
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import launch, runner, table
@@ -22,6 +25,10 @@ from codeperf.mcp.bench.fixture import BUNDLED_SCENARIOS_PATH, make_files_root
 from codeperf.mcp.bench.launch import ServerSpec
 
 SUITE = "mcp"
+
+
+class SetupError(Exception):
+    """The run cannot start as asked; nothing is measured (exit 2)."""
 
 
 def stderr_log(line: str) -> None:
@@ -38,35 +45,67 @@ def run_suite(out_dir: Path, *, bundled: Sequence[str] = tuple(BUNDLED_SERVERS),
               bundled_transports: Sequence[str] = ("stdio", "http"),
               extra_specs: Sequence[ServerSpec] = (), scenario_files: Sequence[Path] = (),
               config: runner.BenchConfig | None = None, experts_file: str | None = None,
-              quick: bool = False, log: Callable[[str], None] = stderr_log,
+              quick: bool = False, allow_remote: bool = False, log: Callable[[str], None] = stderr_log,
               cli_config: Mapping[str, Any] | None = None) -> int:
     config = config or (runner.BenchConfig.quick() if quick else runner.BenchConfig())
+    out_dir = Path(out_dir)
+    log_dir = out_dir / "mcp_logs"
     scenarios: dict[str, ArgSets] = {}
     if bundled:
         scenarios.update(load_scenario_file(BUNDLED_SCENARIOS_PATH))
         if not experts_file:
             config.skip_tools = {**config.skip_tools,
                                  "consult": "no experts configured (--experts FILE)"}
-    for path in scenario_files:
+    for path in scenario_files:  # ScenarioFileError: the script makes it a usage error
         scenarios.update(load_scenario_file(path))  # the user's sets win over the bundled ones
-    out_dir = Path(out_dir)
-    log_dir = out_dir / "mcp_logs"
-    simulator = None
+    try:
+        check_targets(extra_specs, allow_remote)
+        # Before the Recorder: a set-up error is exit 2 with nothing measured, not a crash mid-run.
+        simulator = _simulator_for(experts_file, allow_remote, log_dir, log) \
+            if experts_file and "experts" in bundled else None
+    except SetupError as exc:
+        log(f"mcp_bench: {exc}")
+        return exitcodes.USAGE
+    try:
+        return _measure(out_dir, log_dir, simulator, scenarios, bundled=bundled,
+                        bundled_transports=bundled_transports, extra_specs=extra_specs,
+                        scenario_files=scenario_files, config=config,
+                        experts_file=experts_file, quick=quick, allow_remote=allow_remote, log=log,
+                        cli_config=cli_config)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+
+
+def check_targets(specs: Sequence[ServerSpec], allow_remote: bool) -> None:
+    """URL targets must be on loopback unless allowed (stdio servers are local processes)."""
+    for spec in specs:
+        if spec.url:
+            try:
+                check_loopback(spec.url, allow_remote)
+            except RemoteTargetRefused as exc:
+                raise SetupError(f"--url {spec.label}: {exc}") from None
+
+
+def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[str, ArgSets], *,
+             bundled: Sequence[str], bundled_transports: Sequence[str], extra_specs: Sequence[ServerSpec],
+             scenario_files: Sequence[Path], config: runner.BenchConfig, experts_file: str | None,
+             quick: bool, allow_remote: bool, log: Callable[[str], None],
+             cli_config: Mapping[str, Any] | None) -> int:
     with tempfile.TemporaryDirectory(prefix="codeperf-mcp-files-") as tmp:
         files_root = make_files_root(Path(tmp))
         specs = [*bundled_specs(bundled, bundled_transports, files_root, experts_file), *extra_specs]
         recorder_config = {"quick": quick, "servers": [s.describe() for s in specs],
-                           "experts_file": experts_file,
+                           "experts_file": experts_file, "allow_remote": allow_remote,
+                           "simulator_url": simulator.base_url if simulator is not None else None,
                            "scenario_files": [str(p) for p in scenario_files],
                            "bench": config.to_dict(), **(cli_config or {})}
         recorder = Recorder(SUITE, out_dir, recorder_config)
         try:
             with recorder:
-                if experts_file and "experts" in bundled:
-                    simulator = _simulator_for(experts_file, log_dir, log)
-                    for spec in specs:
-                        if spec.bundled and simulator is not None:
-                            spec.env["CODEPERF_SIMULATOR_URL"] = simulator.base_url
+                for spec in specs:
+                    if spec.bundled and simulator is not None:
+                        spec.env["CODEPERF_SIMULATOR_URL"] = simulator.base_url
                 metrics = asyncio.run(runner.run(specs, scenarios, config, recorder, log_dir, log))
                 for target in evaluate(SUITE, metrics):
                     recorder.add_target(target)
@@ -76,8 +115,6 @@ def run_suite(out_dir: Path, *, bundled: Sequence[str] = tuple(BUNDLED_SERVERS),
             return exitcodes.INTERRUPTED
         finally:
             launch.reap_leftovers()
-            if simulator is not None:
-                simulator.stop()
     envelope = recorder.envelope.to_dict()
     log("")
     log(table.render(envelope))
@@ -86,17 +123,32 @@ def run_suite(out_dir: Path, *, bundled: Sequence[str] = tuple(BUNDLED_SERVERS),
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
-def _simulator_for(experts_file: str, log_dir: Path, log: Callable[[str], None]) -> Any:
-    """Start the bundled expert simulator when the experts file uses it (None otherwise)."""
+def _simulator_for(experts_file: str, allow_remote: bool, log_dir: Path,
+                   log: Callable[[str], None]) -> Any:
+    """Check the experts file `consult` will use and start the bundled expert simulator
+    when it names it (None otherwise); raises SetupError."""
     from codeperf.experts.config import load
     from codeperf.experts.simulator import SimulatorConfig
     from codeperf.experts.simulator_process import SimulatorProcess
 
-    experts = load(experts_file)
-    if not experts.needs_simulator:
-        return None
-    simulator = SimulatorProcess(SimulatorConfig.from_dict(experts.simulator),
-                                 log_path=log_dir / "simulator.log")
-    simulator.start()
+    try:
+        experts = load(experts_file)  # ExpertsConfigError is a ValueError
+        for expert in experts.experts:
+            if not expert.uses_simulator:
+                check_loopback(expert.base_url, allow_remote)
+        if not experts.needs_simulator:
+            return None
+        sim_config = SimulatorConfig.from_dict(experts.simulator)
+    except (ValueError, RemoteTargetRefused) as exc:
+        raise SetupError(f"experts file for consult: {exc} (or skip it: --no-consult)") from None
+    simulator = SimulatorProcess(sim_config, log_path=log_dir / "simulator.log")
+    try:
+        simulator.start()
+    except (RuntimeError, OSError) as exc:
+        simulator.stop()
+        raise SetupError(f"consult needs the expert simulator: {exc} (or skip it: --no-consult)") from None
+    except BaseException:  # Ctrl-C while it starts: no orphaned simulator
+        simulator.stop()
+        raise
     log(f"expert simulator for consult: {simulator.base_url} (pid {simulator.pid})")
     return simulator

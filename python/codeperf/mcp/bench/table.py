@@ -39,6 +39,13 @@ def render(envelope: dict[str, Any]) -> str:
                             ([r["id"], str(s["concurrency_count"]), _fmt(s["calls_per_s_rps"], ".0f"),
                               _fmt(s["p50_ms"]), _fmt(s["p99_ms"]), f"{s['ok_count']}/{s['calls_count']}"]
                              for r in sweeps for s in [r["summary"]])))
+    handled = [r for r in results if r.get("kind") == "handled"]
+    if handled:
+        parts.append(_table(["handled run (counts for '1000+ calls')", "in flight", "ok/planned", "calls/s",
+                             "p50 ms", "p99 ms"],
+                            ([r["id"], str(s["concurrency_count"]), f"{s['ok_count']}/{s['planned_count']}",
+                              _fmt(s["calls_per_s_rps"], ".0f"), _fmt(s["p50_ms"]), _fmt(s["p99_ms"])]
+                             for r in handled for s in [r["summary"]])))
     sessions = [r for r in results if r.get("kind") == "session"]
     if sessions:
         parts.append(_table(["session (initialize: cold handshake incl. stdio start-up)", "mean ms", "p50 ms",

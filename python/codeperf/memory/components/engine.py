@@ -17,7 +17,7 @@ from codeperf.engine import Backend, BackendUnavailable, backend
 from codeperf.engine.corpus import generate_responses
 from codeperf.memory.context import MemoryContext
 from codeperf.memory.heaps import PeakMeasurement, measure_peak
-from codeperf.memory.leaks import LeakPlan, detect_leak
+from codeperf.memory.leaks import LeakPlan, LeakReport, detect_leak
 
 REFERENCE = (100, 2048)  # the benchmark reference size: 100 responses x 2 KB
 LARGE = (1000, 2048)
@@ -72,17 +72,17 @@ def reduction_pct(python_bytes: int | None, rust_bytes: int | None) -> float | N
     return 100.0 * (1.0 - rust_bytes / python_bytes)
 
 
-def run_peaks(ctx: MemoryContext) -> list[dict[str, Any]]:
+def run_peaks(ctx: MemoryContext) -> None:
     found, rust_reason = backends()
-    entries: list[dict[str, Any]] = []
     if rust_reason:
         ctx.log(f"engine: Rust backend SKIPPED ({rust_reason}); measuring Python only")
-        entries.append({"id": "engine/rust", "kind": "skipped", "reason": rust_reason})
+        ctx.add_result({"id": "engine/rust", "kind": "skipped", "reason": rust_reason})
     elif not ctx.rust.available:
         ctx.log(f"engine: the Rust heap cannot be read ({ctx.rust.reason}); "
                 f"no Rust vs Python comparison")
     sizes = [REFERENCE, LARGE_QUICK if ctx.quick else LARGE]
-    repeats = 2 if ctx.quick else 3
+    # Heap peaks of a warm call repeat to the byte or nearly: quick mode measures one.
+    repeats = 1 if ctx.quick else 3
     for n, size_bytes in sizes:
         label = size_label(n, size_bytes)
         responses = generate_responses(n, size_bytes, seed=0)
@@ -104,7 +104,7 @@ def run_peaks(ctx: MemoryContext) -> list[dict[str, Any]]:
                 peaks[b.name] = summary
                 if reference and summary["rss_peak_bytes"] is not None:
                     ctx.normal_load_rss_peaks[f"engine/{op_name}/{b.name}"] = summary["rss_peak_bytes"]
-                entries.append({
+                ctx.add_result({
                     "id": f"engine/{op_name}/{b.name}/{label}", "kind": "peak", "backend": b.name,
                     "summary": {**summary, "input_responses_count": n,
                                 "input_content_bytes": sum(len(r.content.encode()) for r in responses)},
@@ -113,8 +113,7 @@ def run_peaks(ctx: MemoryContext) -> list[dict[str, Any]]:
                 ctx.log(f"engine: {op_name} {b.name} {label}: python heap peak "
                         f"{_kib(summary['python_heap_peak_bytes'])}, rust heap peak "
                         f"{_kib(summary['rust_heap_peak_bytes'])}")
-            entries.append(_comparison(ctx, op_name, label, reference, peaks, outputs))
-    return entries
+            ctx.add_result(_comparison(ctx, op_name, label, reference, peaks, outputs))
 
 
 def _comparison(ctx: MemoryContext, op_name: str, label: str, reference: bool,
@@ -144,25 +143,24 @@ def _comparison(ctx: MemoryContext, op_name: str, label: str, reference: bool,
             "outputs_match": match}
 
 
-def run_leaks(ctx: MemoryContext) -> list[dict[str, Any]]:
+def run_leaks(ctx: MemoryContext) -> None:
     found, rust_reason = backends()
-    entries: list[dict[str, Any]] = []
     if rust_reason:
         ctx.log(f"leaks: Rust backend SKIPPED ({rust_reason}); checking Python only")
-        entries.append({"id": "leaks/rust", "kind": "skipped", "reason": rust_reason})
-    # Quick mode uses 25 responses: the twin's consensus is quadratic, and a slope
-    # needs many calls more than a large input.
+        ctx.add_result({"id": "leaks/rust", "kind": "skipped", "reason": rust_reason})
+    # Quick mode uses small inputs: the twin's consensus is quadratic, and a slope needs
+    # many calls more than a large input (what an operation retains per call does not
+    # grow with the input unless it keeps the input, which the full run would show).
     for b in found:
-        n, size_bytes = (25, 2048) if ctx.quick else REFERENCE
+        fast = b.name == "rust"
+        n, size_bytes = ((25 if fast else 10), 2048) if ctx.quick else REFERENCE
         label = size_label(n, size_bytes)
         responses = generate_responses(n, size_bytes, seed=0)
-        fast = b.name == "rust"
         # The warm-up must outlast one-time growth (caches that fill over the first tens
-        # of calls, in the extension as in Python), or its tail reads as a slope. Quick
-        # mode skips the growth-site snapshots, which cost seconds each.
+        # of calls, in the extension as in Python), or its tail reads as a slope.
         if ctx.quick:
             plan = LeakPlan(warmup_calls=40 if fast else 10, batches=5,
-                            calls_per_batch=40 if fast else 5, top_sites=0)
+                            calls_per_batch=25 if fast else 5)
         else:
             plan = LeakPlan(warmup_calls=100 if fast else 20, batches=10,
                             calls_per_batch=200 if fast else 10)
@@ -170,14 +168,21 @@ def run_leaks(ctx: MemoryContext) -> list[dict[str, Any]]:
             leak_id = f"leaks/{op_name}/{b.name}/{label}"
             with ctx.sampler.phase(leak_id):
                 report = detect_leak(lambda b=b, op=op: op(b, responses), plan, label=leak_id,
-                                     rust=ctx.rust)
-            entries.append(report.to_entry(leak_id, backend=b.name))
+                                     rust=ctx.rust, on_stop=partial_leak(ctx, leak_id, b.name))
+            ctx.add_result(report.to_entry(leak_id, backend=b.name))
             rate = report.summary()["heaps_total_bytes_per_100_ops"]
             if rate is not None:
                 ctx.leak_rates[leak_id] = rate
             ctx.log(f"leaks: {op_name} {b.name} {label}: {_rate(report.summary())}"
                     f"{'  LEAK' if report.leak else ''}")
-    return entries
+
+
+def partial_leak(ctx: MemoryContext, leak_id: str,
+                 backend_name: str | None = None) -> Callable[[LeakReport], None]:
+    """What a leak run cut short hands over: its batches so far, as a partial entry."""
+    def record(report: LeakReport) -> None:
+        ctx.add_result(report.to_entry(leak_id, backend=backend_name))
+    return record
 
 
 def _kib(value: int | None) -> str:

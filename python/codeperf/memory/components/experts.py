@@ -19,6 +19,7 @@ from typing import Any
 from codeperf.harness.regression import linear_fit
 from codeperf.memory.context import ComponentSkipped, MemoryContext
 from codeperf.memory.heaps import measure_peak, process_rss_bytes
+from codeperf.memory.components.engine import partial_leak
 from codeperf.memory.leaks import LeakPlan, detect_leak
 
 QUERY = "What is the safest way to roll out a schema migration to a busy database?"
@@ -141,9 +142,8 @@ def harness(ctx: MemoryContext) -> ExpertsHarness:
     return existing
 
 
-def run_query(ctx: MemoryContext) -> list[dict[str, Any]]:
+def run_query(ctx: MemoryContext) -> None:
     h = harness(ctx)
-    entries: list[dict[str, Any]] = []
     with ctx.sampler.phase("experts/query"):
         for _ in range(2):  # warm: connections, the engine's worker thread, caches
             h.query()
@@ -153,7 +153,7 @@ def run_query(ctx: MemoryContext) -> list[dict[str, Any]]:
     summary = {k: _median([s.summary()[k] for s in samples]) for k in samples[0].summary()}
     if summary["rss_peak_bytes"] is not None:
         ctx.normal_load_rss_peaks["experts/query"] = summary["rss_peak_bytes"]
-    entries.append({"id": "experts/query/end_to_end", "kind": "peak", "backend": h.backend,
+    ctx.add_result({"id": "experts/query/end_to_end", "kind": "peak", "backend": h.backend,
                     "summary": summary, "rss_peak_method": samples[0].rss_peak_method,
                     "samples": [s.summary() for s in samples],
                     "experts": h.experts.to_dict()})
@@ -172,8 +172,9 @@ def run_query(ctx: MemoryContext) -> list[dict[str, Any]]:
         extra["simulator_rss"] = lambda: process_rss_bytes(pid)
     with ctx.sampler.phase("experts/leak"):
         report = detect_leak(h.query, plan, label="experts/query", rust=ctx.rust,
-                             extra_series=extra, progress=ctx.log)
-    entries.append(report.to_entry("leaks/experts_query", backend=h.backend))
+                             extra_series=extra, progress=ctx.log,
+                             on_stop=partial_leak(ctx, "leaks/experts_query", h.backend))
+    ctx.add_result(report.to_entry("leaks/experts_query", backend=h.backend))
     rate = report.summary()["heaps_total_bytes_per_100_ops"]
     if rate is not None:
         ctx.leak_rates["experts/query"] = rate
@@ -181,13 +182,11 @@ def run_query(ctx: MemoryContext) -> list[dict[str, Any]]:
             f"retained{'  LEAK' if report.leak else ''}")
     ctx.add_validity("experts/queries-ok", h.failed == failed_before == 0,
                      {"failed_queries": h.failed})
-    return entries
 
 
-def run_concurrency(ctx: MemoryContext) -> list[dict[str, Any]]:
+def run_concurrency(ctx: MemoryContext) -> None:
     h = harness(ctx)
     levels = CONCURRENCY_LEVELS_QUICK if ctx.quick else CONCURRENCY_LEVELS
-    entries: list[dict[str, Any]] = []
     h.concurrent(min(levels[-1], 10))  # warm the pool and the engine's worker threads
     points: list[tuple[int, dict[str, Any], int]] = []
     for level in levels:
@@ -204,17 +203,16 @@ def run_concurrency(ctx: MemoryContext) -> list[dict[str, Any]]:
         summary = {**m.summary(), "queries_count": level,
                    "max_in_flight_count": holder["most"], "failed_count": holder["failed"]}
         points.append((level, summary, holder["most"]))
-        entries.append({"id": f"concurrency/queries/{level}", "kind": "peak", "backend": h.backend,
+        ctx.add_result({"id": f"concurrency/queries/{level}", "kind": "peak", "backend": h.backend,
                         "summary": summary, "rss_peak_method": m.rss_peak_method})
         if level == 100 and m.rss_peak_bytes is not None:
             ctx.normal_load_rss_peaks["concurrency/100"] = m.rss_peak_bytes
         ctx.log(f"concurrency: {level} queries (max {holder['most']} in flight): heaps peak "
                 f"{_kib(m.heaps_peak_sum_bytes)}, RSS peak +{_kib(m.rss_peak_delta_bytes)}")
-    entries.append(_per_in_flight(ctx, points))
+    ctx.add_result(_per_in_flight(ctx, points))
     ctx.add_validity("concurrency/all-in-flight",
                      all(most == level for level, _, most in points),
                      {str(level): most for level, _, most in points})
-    return entries
 
 
 def _per_in_flight(ctx: MemoryContext, points: list[tuple[int, dict[str, Any], int]]) -> dict[str, Any]:

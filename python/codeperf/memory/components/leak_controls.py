@@ -9,7 +9,7 @@ fails its controls makes the run's leak figures invalid.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from codeperf.memory.context import MemoryContext
 from codeperf.memory.controls import RetainingControl, RustRetainingControl, transient_control
@@ -26,14 +26,14 @@ def rate_within(report: LeakReport, heap: str, expected: float,
     return slope is not None and abs(slope - expected) <= tolerance * expected
 
 
-def run(ctx: MemoryContext) -> list[dict[str, Any]]:
-    entries = []
+def run(ctx: MemoryContext) -> None:
 
     positive = RetainingControl(BYTES_PER_CALL)
     with ctx.sampler.phase("controls/positive/python"):
-        report = detect_leak(positive, PLAN, label="positive control (Python heap)", rust=ctx.rust)
+        report = detect_leak(positive, PLAN, label="positive control (Python heap)", rust=ctx.rust,
+                             on_stop=_partial(ctx, "controls/positive/python_heap/1KB", "python_heap"))
     positive.release()
-    entries.append(_entry("controls/positive/python_heap/1KB", report, "python_heap"))
+    ctx.add_result(_entry("controls/positive/python_heap/1KB", report, "python_heap"))
     ctx.add_validity("leak-control/positive/python_heap/flagged", report.series["python_heap"].leak,
                      _detail(report, "python_heap"))
     ctx.add_validity("leak-control/positive/python_heap/rate-within-20pct",
@@ -45,9 +45,10 @@ def run(ctx: MemoryContext) -> list[dict[str, Any]]:
         rust_positive = RustRetainingControl(ctx.rust, BYTES_PER_CALL)
         with ctx.sampler.phase("controls/positive/rust"):
             report = detect_leak(rust_positive, PLAN, label="positive control (Rust heap)",
-                                 rust=ctx.rust)
+                                 rust=ctx.rust,
+                                 on_stop=_partial(ctx, "controls/positive/rust_heap/1KB", "rust_heap"))
         rust_positive.release()
-        entries.append(_entry("controls/positive/rust_heap/1KB", report, "rust_heap"))
+        ctx.add_result(_entry("controls/positive/rust_heap/1KB", report, "rust_heap"))
         ctx.add_validity("leak-control/positive/rust_heap/flagged", report.series["rust_heap"].leak,
                          _detail(report, "rust_heap"))
         ctx.add_validity("leak-control/positive/rust_heap/rate-within-20pct",
@@ -57,17 +58,20 @@ def run(ctx: MemoryContext) -> list[dict[str, Any]]:
     else:
         reason = ctx.rust.reason or "codeperf._rust has no allocate_for_test()"
         ctx.log(f"controls: Rust-heap positive control SKIPPED ({reason})")
-        entries.append({"id": "controls/positive/rust_heap/1KB", "kind": "skipped", "reason": reason})
+        ctx.add_result({"id": "controls/positive/rust_heap/1KB", "kind": "skipped", "reason": reason})
 
     with ctx.sampler.phase("controls/negative"):
         report = detect_leak(transient_control(BYTES_PER_CALL), PLAN, label="negative control",
-                             rust=ctx.rust)
-    entries.append(_entry("controls/negative/1KB", report, None))
+                             rust=ctx.rust, on_stop=_partial(ctx, "controls/negative/1KB", None))
+    ctx.add_result(_entry("controls/negative/1KB", report, None))
     ctx.add_validity("leak-control/negative/not-flagged", not report.leak,
                      {"flagged_series": [k for k, s in report.series.items() if s.leak]})
     ctx.log(f"controls: negative: {'flagged (detector unreliable!)' if report.leak else 'not flagged'}"
             f"; {_line(report, 'python_heap')}")
-    return entries
+
+
+def _partial(ctx: MemoryContext, entry_id: str, heap: str | None) -> Callable[[LeakReport], None]:
+    return lambda report: ctx.add_result(_entry(entry_id, report, heap))
 
 
 def _entry(entry_id: str, report: LeakReport, heap: str | None) -> dict[str, Any]:

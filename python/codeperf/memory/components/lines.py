@@ -36,8 +36,7 @@ def tracemalloc_paused() -> Iterator[None]:
             tracemalloc.start(frames)
 
 
-def run(ctx: MemoryContext) -> list[dict[str, Any]]:
-    entries = []
+def run(ctx: MemoryContext) -> None:
     n, size_bytes = TWIN_INPUT_QUICK if ctx.quick else TWIN_INPUT
     responses = generate_responses(n, size_bytes, seed=0)
     twin = backend("python")
@@ -50,7 +49,7 @@ def run(ctx: MemoryContext) -> list[dict[str, Any]]:
 
     with ctx.sampler.phase("lineprof/engine_twin"), tracemalloc_paused():
         table = profile_lines(functions_of(TWIN_MODULES), engine_ops)
-    entries.append(_entry(f"lineprof/engine_twin/{n}x{size_bytes}B", table, "python"))
+    ctx.add_result(_entry(f"lineprof/engine_twin/{n}x{size_bytes}B", table, "python"))
     ctx.log(f"lineprof: engine twin: {table['lines_count']} lines in "
             f"{table['functions_count']} functions profiled")
 
@@ -60,15 +59,14 @@ def run(ctx: MemoryContext) -> list[dict[str, Any]]:
         circle = harness(ctx)
     except ComponentSkipped as exc:
         ctx.log(f"lineprof: query path SKIPPED ({exc})")
-        entries.append({"id": "lineprof/query_path", "kind": "skipped", "reason": str(exc)})
-        return entries
+        ctx.add_result({"id": "lineprof/query_path", "kind": "skipped", "reason": str(exc)})
+        return
     circle.query()  # warm: the first query opens connections, which is not the query path
     with ctx.sampler.phase("lineprof/query_path"), tracemalloc_paused():
         table = profile_lines(functions_of(QUERY_PATH_MODULES), circle.query)
-    entries.append(_entry("lineprof/query_path", table, circle.backend))
+    ctx.add_result(_entry("lineprof/query_path", table, circle.backend))
     ctx.log(f"lineprof: query path: {table['lines_count']} lines in "
             f"{table['functions_count']} functions profiled")
-    return entries
 
 
 def _entry(entry_id: str, table: dict[str, Any], backend_name: str | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import psutil
 
 from codeperf.memory.context import ComponentSkipped, MemoryContext
 from codeperf.memory.heaps import measure_peak, process_rss_bytes
+from codeperf.memory.components.engine import partial_leak
 from codeperf.memory.leaks import LeakPlan, detect_leak
 
 SERVER = "utility"
@@ -105,18 +106,17 @@ class McpSession:
         self.loop.close()
 
 
-def run(ctx: MemoryContext) -> list[dict[str, Any]]:
+def run(ctx: MemoryContext) -> None:
     session = McpSession(ctx)
     try:
-        return _measure(ctx, session)
+        _measure(ctx, session)
     finally:
         session.close()
 
 
-def _measure(ctx: MemoryContext, session: McpSession) -> list[dict[str, Any]]:
+def _measure(ctx: MemoryContext, session: McpSession) -> None:
     pid = session.server_pid
     ctx.log(f"mcp: bundled {SERVER} server over stdio (pid {pid})")
-    entries: list[dict[str, Any]] = []
     with ctx.sampler.phase("mcp/calls"):
         for _ in range(10):
             session.call()
@@ -126,7 +126,7 @@ def _measure(ctx: MemoryContext, session: McpSession) -> list[dict[str, Any]]:
                "server_rss_before_bytes": server_before}
     if m.rss_peak_bytes is not None:
         ctx.normal_load_rss_peaks["mcp/client"] = m.rss_peak_bytes
-    entries.append({"id": f"mcp/{SERVER}/{TOOL}/client_call", "kind": "peak", "summary": summary,
+    ctx.add_result({"id": f"mcp/{SERVER}/{TOOL}/client_call", "kind": "peak", "summary": summary,
                     "rss_peak_method": m.rss_peak_method, "server_pid": pid})
 
     plan = (LeakPlan(warmup_calls=20, batches=5, calls_per_batch=20) if ctx.quick
@@ -134,10 +134,11 @@ def _measure(ctx: MemoryContext, session: McpSession) -> list[dict[str, Any]]:
     extra = {"server_rss": (lambda: process_rss_bytes(pid))} if pid else {}
     with ctx.sampler.phase("mcp/leak"):
         report = detect_leak(session.call, plan, label="mcp/echo", rust=ctx.rust,
-                             extra_series=extra, progress=ctx.log)
+                             extra_series=extra, progress=ctx.log,
+                             on_stop=partial_leak(ctx, f"leaks/mcp_client/{SERVER}_{TOOL}"))
     entry = report.to_entry(f"leaks/mcp_client/{SERVER}_{TOOL}")
     entry["server_pid"] = pid
-    entries.append(entry)
+    ctx.add_result(entry)
     rate = report.summary()["heaps_total_bytes_per_100_ops"]
     if rate is not None:
         ctx.leak_rates["mcp/client"] = rate
@@ -145,4 +146,3 @@ def _measure(ctx: MemoryContext, session: McpSession) -> list[dict[str, Any]]:
     server_note = (f"; server RSS {server.fit.slope:,.1f} B/call" if server and server.fit else "")
     ctx.log(f"mcp: client retained {report.summary()['heaps_total_bytes_per_call']:,.1f} B/call"
             f"{server_note}{'  LEAK' if report.leak else ''}")
-    return entries
