@@ -12,6 +12,7 @@ use crate::unionfind::UnionFind;
 /// Jaccard of content-token sets at or above which two recommendations merge.
 pub const NEAR_DUPLICATE: f64 = 0.6;
 pub const HISTOGRAM_BUCKETS: usize = 10;
+const PARALLEL_MIN_CANDIDATES: usize = 2048;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergedRecommendation {
@@ -180,9 +181,7 @@ fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize,
             postings[t as usize].push(r as u32);
         }
     }
-    let per_rep: Vec<Vec<(usize, usize)>> = (0..reps.len())
-        .into_par_iter()
-        .map(|r| {
+    let probe = |r: usize| -> Vec<(usize, usize)> {
             let k = &ordered[r];
             let mut partners: Vec<u32> = Vec::new();
             for &t in &k[..prefix(k.len())] {
@@ -198,8 +197,13 @@ fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize,
                 .filter(|&d| near_duplicate(&keys[reps[r]], &keys[d]))
                 .map(|d| (reps[r], d))
                 .collect()
-        })
-        .collect();
+    };
+    // Small joins stay on the calling thread (waking the pool costs more than it saves).
+    let per_rep: Vec<Vec<(usize, usize)>> = if reps.len() >= PARALLEL_MIN_CANDIDATES {
+        (0..reps.len()).into_par_iter().map(probe).collect()
+    } else {
+        (0..reps.len()).map(probe).collect()
+    };
     per_rep.into_iter().flatten().collect()
 }
 

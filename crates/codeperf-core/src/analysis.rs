@@ -382,11 +382,17 @@ pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
     analyze_all_for(responses, Need::All)
 }
 
+/// Below this much text, responses are analysed on the calling thread: waking rayon's
+/// pool costs more than it saves, and makes small timings depend on the other core.
+const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+
 pub fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
-    responses
-        .par_iter()
-        .map(|r| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need)))
-        .collect()
+    let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
+    if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
+        responses.par_iter().map(one).collect()
+    } else {
+        responses.iter().map(one).collect()
+    }
 }
 
 pub fn analyze_responses(responses: &[Response<'_>]) -> AnalysisReport {

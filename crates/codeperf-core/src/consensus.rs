@@ -18,7 +18,7 @@ pub struct Cluster {
 pub struct Consensus {
     pub similarity: Similarity,
     pub threshold: f64,
-    pub matrix: Vec<Vec<f64>>,
+    pub matrix: SimilarityMatrix,
     pub clusters: Vec<Cluster>,
     pub dissenting: Vec<usize>,
     pub agreement_score: f64,
@@ -36,52 +36,108 @@ fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u32)>>, usize) {
     (vectors, interner.len())
 }
 
-/// The full symmetric matrix. Row i scatters response i into a dense array, then every
-/// later response gathers against it: each value is computed independently (integer dot
-/// products and intersection sizes, exact), so parallel rows change nothing.
-pub fn similarity_matrix(analyses: &[Analysis], similarity: Similarity) -> Vec<Vec<f64>> {
+/// Below this much work (pairs x average distinct tokens) rows are computed on the
+/// calling thread: waking rayon's pool costs more than it saves on small inputs and
+/// makes timings depend on whether the other core happens to be awake.
+const PARALLEL_MIN_PAIR_WORK: usize = 256 * 1024;
+
+/// The symmetric similarity matrix, stored as its strict upper triangle row by row
+/// (the diagonal is 1.0): half the memory of a full n x n matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimilarityMatrix {
+    n: usize,
+    upper: Vec<f64>,
+}
+
+impl SimilarityMatrix {
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    #[inline]
+    fn offset(&self, i: usize) -> usize {
+        // Rows 0..i hold (n-1) + (n-2) + ... + (n-i) values.
+        i * (2 * self.n - i - 1) / 2
+    }
+
+    /// The similarity of responses i and j.
+    #[inline]
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        match i.cmp(&j) {
+            std::cmp::Ordering::Equal => 1.0,
+            std::cmp::Ordering::Less => self.upper[self.offset(i) + (j - i - 1)],
+            std::cmp::Ordering::Greater => self.upper[self.offset(j) + (i - j - 1)],
+        }
+    }
+
+    /// The full row i (for callers that want lists).
+    pub fn row(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
+        (0..self.n).map(move |j| self.get(i, j))
+    }
+}
+
+fn similarity(a: &[(u32, u32)], na: u64, b: &[(u32, u32)], nb: u64, dense: &[u32], kind: Similarity) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 };
+    }
+    match kind {
+        Similarity::Cosine => {
+            let dot: u64 = b.iter().map(|&(id, c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
+            // One square root of the exact product: identical vectors give exactly 1.0.
+            let product = u128::from(na) * u128::from(nb);
+            (dot as f64 / (product as f64).sqrt()).min(1.0)
+        }
+        Similarity::Jaccard => {
+            let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;
+            inter as f64 / ((a.len() as u64 + b.len() as u64 - inter) as f64)
+        }
+    }
+}
+
+/// Row i scatters response i into a dense array, then every later response gathers
+/// against it: each value is computed independently (integer dot products and
+/// intersection sizes, exact), so parallel rows change nothing.
+pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityMatrix {
     let (vectors, vocab) = term_vectors(analyses);
     let norms: Vec<u64> = vectors.iter().map(|v| v.iter().map(|&(_, c)| u64::from(c) * u64::from(c)).sum()).collect();
     let n = vectors.len();
-    let mut matrix = vec![vec![1.0; n]; n];
-    // Rows fill their upper part in parallel (disjoint rows); the lower part is mirrored after.
-    matrix.par_iter_mut().enumerate().for_each_init(
-        || vec![0u32; vocab],
-        |dense, (i, row)| {
-            let a = &vectors[i];
-            for &(id, c) in a {
-                dense[id as usize] = c;
-            }
-            for j in (i + 1)..n {
-                let b = &vectors[j];
-                row[j] = if a.is_empty() || b.is_empty() {
-                    if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 }
-                } else {
-                    match similarity {
-                        Similarity::Cosine => {
-                            let dot: u64 = b.iter().map(|&(id, c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
-                            // One square root of the exact product: identical vectors give exactly 1.0.
-                            let product = u128::from(norms[i]) * u128::from(norms[j]);
-                            (dot as f64 / (product as f64).sqrt()).min(1.0)
-                        }
-                        Similarity::Jaccard => {
-                            let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;
-                            inter as f64 / ((a.len() as u64 + b.len() as u64 - inter) as f64)
-                        }
-                    }
-                };
-            }
-            for &(id, _) in a {
-                dense[id as usize] = 0;
-            }
-        },
-    );
+    let mut upper = vec![0.0f64; n * n.saturating_sub(1) / 2];
+    let mut rows: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
+    let mut rest = upper.as_mut_slice();
     for i in 0..n {
-        for j in 0..i {
-            matrix[i][j] = matrix[j][i];
-        }
+        let (row, tail) = rest.split_at_mut(n - 1 - i);
+        rows.push((i, row));
+        rest = tail;
     }
-    matrix
+    let fill = |dense: &mut Vec<u32>, (i, row): (usize, &mut [f64])| {
+        let a = &vectors[i];
+        for &(id, c) in a {
+            dense[id as usize] = c;
+        }
+        for (k, cell) in row.iter_mut().enumerate() {
+            let j = i + 1 + k;
+            *cell = similarity(a, norms[i], &vectors[j], norms[j], dense, kind);
+        }
+        for &(id, _) in a {
+            dense[id as usize] = 0;
+        }
+    };
+    let average = vectors.iter().map(Vec::len).sum::<usize>() / n.max(1);
+    if upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK {
+        rows.into_par_iter().for_each_init(|| vec![0u32; vocab], fill);
+    } else {
+        let mut dense = vec![0u32; vocab];
+        rows.into_iter().for_each(|r| fill(&mut dense, r));
+    }
+    SimilarityMatrix { n, upper }
+}
+
+fn upper_len(n: usize) -> usize {
+    n * n.saturating_sub(1) / 2
 }
 
 pub fn level_for(agreement: f64, n: usize) -> &'static str {
@@ -106,7 +162,7 @@ pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], thresho
     let mut uf = UnionFind::new(n);
     for i in 0..n {
         for j in (i + 1)..n {
-            if matrix[i][j] >= threshold {
+            if matrix.get(i, j) >= threshold {
                 uf.union(i, j);
             }
         }
@@ -137,9 +193,9 @@ pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], thresho
             for i in 0..n {
                 for j in (i + 1)..n {
                     let w = weights[i] * weights[j];
-                    num += w * matrix[i][j];
+                    num += w * matrix.get(i, j);
                     den += w;
-                    plain += matrix[i][j];
+                    plain += matrix.get(i, j);
                 }
             }
             let a = if den > 0.0 { num / den } else { plain / ((n * (n - 1) / 2) as f64) };

@@ -71,25 +71,20 @@ fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &co
 
 /// The symmetric matrix as lists of floats, one float object per pair shared by both
 /// cells (as the twin's `m[i][j] = m[j][i] = v` does): half the objects, half the memory.
-/// Rust rows are freed as they are converted, so the two copies barely overlap.
-fn matrix_list(py: Python<'_>, m: Vec<Vec<f64>>) -> PyResult<Bound<'_, PyList>> {
+/// A cell below the diagonal is taken from the row already built.
+fn matrix_list<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyList>> {
     let n = m.len();
     let one = PyFloat::new(py, 1.0).into_any();
-    let mut cells: Vec<Vec<Bound<'_, PyAny>>> = Vec::with_capacity(n);
-    for (i, values) in m.into_iter().enumerate() {
-        let mut row = Vec::with_capacity(n);
-        for (j, &v) in values.iter().enumerate() {
+    let out = PyList::empty(py);
+    for i in 0..n {
+        let mut row: Vec<Bound<'py, PyAny>> = Vec::with_capacity(n);
+        for j in 0..n {
             row.push(match j.cmp(&i) {
-                std::cmp::Ordering::Less => cells[j][i].clone(),
-                std::cmp::Ordering::Equal if v == 1.0 => one.clone(),
-                _ => PyFloat::new(py, v).into_any(),
+                std::cmp::Ordering::Less => out.get_item(j)?.cast_into::<PyList>()?.get_item(i)?,
+                std::cmp::Ordering::Equal => one.clone(),
+                std::cmp::Ordering::Greater => PyFloat::new(py, m.get(i, j)).into_any(),
             });
         }
-        drop(values);
-        cells.push(row);
-    }
-    let out = PyList::empty(py);
-    for row in cells {
         out.append(PyList::new(py, row)?)?;
     }
     Ok(out)
@@ -108,8 +103,8 @@ fn compute_consensus<'py>(
     let (t, sim) = convert::params(threshold.unwrap_or(&default_threshold), similarity.unwrap_or(&default_similarity))?;
     let held = convert::responses(responses)?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
-    let mut c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
-    let matrix = matrix_list(py, std::mem::take(&mut c.matrix))?;
+    let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
+    let matrix = matrix_list(py, &c.matrix)?;
     let clusters = PyList::empty(py);
     for cl in &c.clusters {
         clusters.append(cluster_dict(py, &rs, cl)?)?;
