@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 
 from codeperf.harness import loadgen
-from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.scenarios import ScenarioContext
 
 FIXED_MS = 50.0

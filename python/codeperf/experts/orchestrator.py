@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import aiohttp

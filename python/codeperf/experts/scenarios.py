@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 
@@ -185,12 +185,7 @@ async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
     entries, rows = [], []
     for limit in limits:
         trace, load = PoolTrace(), LoadResult()
-        ctx.watch(lambda limit=limit, trace=trace, load=load: {
-            "id": f"connection-pool/limit-{limit}", "kind": "sweep",
-            "summary": {**_latency_summary(load), "pool_limit_count": limit,
-                        "callers_count": callers, **trace.summary()},
-            "histogram": load.latency.to_dict(), "load": load.to_dict(), "pool": trace.to_dict(),
-            "valid": load.valid})
+        ctx.watch(_pool_entry_builder(limit, callers, trace, load))
         async with _session(limit, trace) as session:
 
             async def op(i: int) -> None:
@@ -227,6 +222,19 @@ async def connection_pool(ctx: ScenarioContext) -> ScenarioOutcome:
     entries.insert(0, {"id": "connection-pool/summary", "kind": "scenario", "summary": summary,
                        "limits": limits, "callers": callers, "model": hold_model})
     return ScenarioOutcome(entries, summary)
+
+
+def _pool_entry_builder(limit: int, callers: int, trace: PoolTrace, load: LoadResult
+                        ) -> Callable[[], dict[str, Any]]:
+    """The entry of one pool limit as measured so far (recorded if the scenario stops)."""
+    def build() -> dict[str, Any]:
+        return {"id": f"connection-pool/limit-{limit}", "kind": "sweep",
+                "summary": {**_latency_summary(load), "pool_limit_count": limit,
+                            "callers_count": callers, **trace.summary()},
+                "histogram": load.latency.to_dict(), "load": load.to_dict(),
+                "pool": trace.to_dict(), "valid": load.valid}
+
+    return build
 
 
 def _hold_ms(model: str) -> float | None:
@@ -277,13 +285,14 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     for k in range(count):
         ends = [stats.end_times[i] for i in range(k * size, (k + 1) * size) if i in stats.end_times]
         drains.append((max(ends) - (t0 + k * every)) * 1000.0 if ends else None)
+    spike_p50, base_p50 = load.latency.percentile_ms(50), base.latency.percentile_ms(50)
     summary = {**_latency_summary(load), "burst_size_count": size, "bursts_count": count,
                "drain_max_ms": max((d for d in drains if d is not None), default=None),
-               "baseline_p50_ms": base.latency.percentile_ms(50),
+               "baseline_p50_ms": base_p50,
                "baseline_errors_count": base.errors_total,
-               "spike_p50_ms": load.latency.percentile_ms(50),
-               "spike_vs_baseline_p50_x": (load.latency.percentile_ms(50) / base.latency.percentile_ms(50)
-                                           if load.latency.count and base.latency.count else None)}
+               "spike_p50_ms": spike_p50,
+               "spike_vs_baseline_p50_x": (spike_p50 / base_p50
+                                           if spike_p50 is not None and base_p50 else None)}
     return _entry(ctx, entry_id, load, stats, summary,
                   drain_ms=drains, baseline_histogram=base.latency.to_dict())
 

@@ -515,6 +515,7 @@ def run_stoppable(coro: Awaitable[Any]) -> Any:
     async def main() -> Any:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        assert task is not None  # main() runs as asyncio.run's task
 
         def on_sigterm() -> None:
             received.append(signal.SIGTERM)
