@@ -8,7 +8,6 @@ simulator that does not start) are exit 2 before anything is measured.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import Interrupted, Recorder
-from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback
+from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback, run_stoppable
 from codeperf.harness.targets import evaluate
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import launch, runner, table
@@ -106,7 +105,7 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
                 for spec in specs:
                     if spec.bundled and simulator is not None:
                         spec.env["CODEPERF_SIMULATOR_URL"] = simulator.base_url
-                metrics = asyncio.run(runner.run(specs, scenarios, config, recorder, log_dir, log))
+                metrics = run_stoppable(runner.run(specs, scenarios, config, recorder, log_dir, log))
                 for target in evaluate(SUITE, metrics):
                     recorder.add_target(target)
                 recorder.mark_complete()
