@@ -32,12 +32,8 @@ fn main() {
                 }
             }
             "tokens" => {
-                let mut spans = Vec::new();
                 for r in &responses {
-                    let lowered = codeperf_core::text::lower(r.content);
-                    spans.clear();
-                    codeperf_core::text::token_spans(&lowered, 0, lowered.len(), &mut spans);
-                    std::hint::black_box(&spans);
+                    std::hint::black_box(codeperf_core::text::tokens(r.content));
                 }
             }
             "cosine" => drop(compute_consensus(&responses, 0.7, Similarity::Cosine)),

@@ -7,7 +7,7 @@ use hashbrown::HashTable;
 use crate::document::{self, CodeBlock};
 use crate::intern::{hash_str, Interner};
 use crate::model::Response;
-use crate::text::{has_two_code_points, lower_into, sentence_bounds, token_spans, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
+use crate::text::{has_two_code_points, lower_into, tokenize_line, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
 
 pub const TOP_KEYWORDS: usize = 10;
 
@@ -126,9 +126,11 @@ impl Recommendations<'_> {
 #[derive(Default)]
 pub struct Scratch {
     spans: Vec<Span>,
+    needs_lower: Vec<bool>,
     sentence_ends: Vec<usize>,
     sentence_is_item: Vec<bool>,
     item_ranges: Vec<(usize, usize)>,
+    /// Sentence ends of the current line, as span counts.
     bounds: Vec<usize>,
     table: HashTable<u32>,
     hashes: Vec<u64>,
@@ -160,12 +162,12 @@ pub enum Need {
 pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
     sc.spans.clear();
+    sc.needs_lower.clear();
     sc.sentence_ends.clear();
     sc.sentence_is_item.clear();
     sc.item_ranges.clear();
     // The case mapping keeps word characters word characters and byte offsets fixed,
     // so tokens are found in the content itself and lowered one at a time below.
-    let cb = content.as_bytes();
     for &(ls, le) in &doc.prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -174,14 +176,16 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
             Some((a, b)) => (ls + a, ls + b),
             None => (ls, le),
         };
-        sentence_bounds(&cb[bs..be], &mut sc.bounds);
         let item_start = sc.spans.len();
-        for w in sc.bounds.windows(2) {
-            let before = sc.spans.len();
-            token_spans(content, bs + w[0], bs + w[1], &mut sc.spans);
-            if sc.spans.len() > before {
-                sc.sentence_ends.push(sc.spans.len());
+        sc.bounds.clear();
+        tokenize_line(content, bs, be, &mut sc.spans, &mut sc.needs_lower, &mut sc.bounds);
+        sc.bounds.push(sc.spans.len());
+        let mut from = item_start;
+        for &to in &sc.bounds {
+            if to > from {
+                sc.sentence_ends.push(to);
                 sc.sentence_is_item.push(item.is_some());
+                from = to;
             }
         }
         if item.is_some() && sc.spans.len() > item_start {
@@ -197,10 +201,10 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
     // Sized for the usual share of distinct tokens, then trimmed to fit.
     let mut arena = String::with_capacity(content.len() / 2 + 16);
     let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 4);
-    for &s in &sc.spans {
+    for (&s, &needs_lower) in sc.spans.iter().zip(&sc.needs_lower) {
         let raw = &content[s.0 as usize..s.1 as usize];
         // Most tokens are already lower-case ASCII: hash them in place, copy only the rest.
-        let t: &str = if raw.bytes().all(|b| b < 0x80 && !b.is_ascii_uppercase()) {
+        let t: &str = if !needs_lower {
             raw
         } else {
             lower_into(raw, &mut sc.token);

@@ -194,24 +194,40 @@ pub fn lower_into(token: &str, out: &mut String) {
     }
 }
 
-/// Byte ranges of maximal runs of word characters in `s[start..end]`.
-pub fn token_spans(s: &str, start: usize, end: usize, out: &mut Vec<(u32, u32)>) {
+/// Tokens and sentence ends of one line in a single pass: the spans of `s[start..end]`'s
+/// tokens are appended to `spans` (with `needs_lower` saying whether the case mapping
+/// changes the token), and after every sentence end ('.', '!' or '?' followed by ASCII
+/// white space or the line's end) the number of spans so far is appended to `breaks`.
+/// (docs/algorithms.md, "Document": tokens and sentences.)
+pub fn tokenize_line(
+    s: &str,
+    start: usize,
+    end: usize,
+    spans: &mut Vec<(u32, u32)>,
+    needs_lower: &mut Vec<bool>,
+    breaks: &mut Vec<usize>,
+) {
     let bytes = s.as_bytes();
     let mut i = start;
     while i < end {
-        // Skip ASCII separators in a tight loop; decode only non-ASCII characters.
+        // Separators: ASCII ones in a tight loop, watching for sentence ends.
         while i < end && bytes[i] < 0x80 && !ASCII_WORD[bytes[i] as usize] {
+            if matches!(bytes[i], b'.' | b'!' | b'?') && (i + 1 == end || is_ascii_ws(bytes[i + 1])) {
+                breaks.push(spans.len());
+            }
             i += 1;
         }
         if i >= end {
             break;
         }
-        let (is_word, width) = word_at(s, i);
+        // An ASCII byte here is a word character (the loop above stopped on it).
+        let (is_word, width) = if bytes[i] < 0x80 { (true, 1) } else { word_at(s, i) };
         if !is_word {
             i += width;
             continue;
         }
         let tok_start = i;
+        let mut lower = width > 1 || bytes[i].is_ascii_uppercase();
         i += width;
         while i < end {
             let b = bytes[i];
@@ -219,24 +235,27 @@ pub fn token_spans(s: &str, start: usize, end: usize, out: &mut Vec<(u32, u32)>)
                 if !ASCII_WORD[b as usize] {
                     break;
                 }
+                lower |= b.is_ascii_uppercase();
                 i += 1;
             } else {
                 let (w, width) = word_at(s, i);
                 if !w {
                     break;
                 }
+                lower = true;
                 i += width;
             }
         }
-        out.push((tok_start as u32, i as u32));
+        spans.push((tok_start as u32, i as u32));
+        needs_lower.push(lower);
     }
 }
 
 /// Lower-cased tokens of `text` (a convenience for tests and small inputs).
 pub fn tokens(text: &str) -> Vec<String> {
     let lowered = lower(text);
-    let mut spans = Vec::new();
-    token_spans(&lowered, 0, lowered.len(), &mut spans);
+    let (mut spans, mut needs_lower, mut breaks) = (Vec::new(), Vec::new(), Vec::new());
+    tokenize_line(&lowered, 0, lowered.len(), &mut spans, &mut needs_lower, &mut breaks);
     spans.iter().map(|&(a, b)| lowered[a as usize..b as usize].to_string()).collect()
 }
 
@@ -250,21 +269,6 @@ pub fn has_two_code_points(tok: &str) -> bool {
 #[inline]
 pub fn is_content_token(tok: &str) -> bool {
     has_two_code_points(tok) && word_classes().get(tok) & STOP == 0
-}
-
-/// Byte offsets (relative to `line`) where sentences end: after '.', '!' or '?' followed
-/// by ASCII white space or the end of the line. Returns the segment boundaries.
-pub fn sentence_bounds(line: &[u8], out: &mut Vec<usize>) {
-    out.clear();
-    out.push(0);
-    for i in 0..line.len() {
-        if matches!(line[i], b'.' | b'!' | b'?') && (i + 1 == line.len() || is_ascii_ws(line[i + 1])) {
-            out.push(i + 1);
-        }
-    }
-    if *out.last().unwrap() != line.len() {
-        out.push(line.len());
-    }
 }
 
 #[cfg(test)]
@@ -293,9 +297,12 @@ mod tests {
 
     #[test]
     fn sentences_end_before_white_space() {
-        let mut b = Vec::new();
-        sentence_bounds(b"One. Two?Three! e.g.", &mut b);
-        assert_eq!(b, vec![0, 4, 15, 20]);
+        let text = "One. Two?Three! e.g.";
+        let (mut spans, mut lower, mut breaks) = (Vec::new(), Vec::new(), Vec::new());
+        tokenize_line(text, 0, text.len(), &mut spans, &mut lower, &mut breaks);
+        // "One." | "Two?Three!" | "e.g." : breaks after 1, 3 and 5 tokens
+        assert_eq!(breaks, vec![1, 3, 5]);
+        assert_eq!(lower, vec![true, true, true, false, false]);
     }
 
     #[test]
