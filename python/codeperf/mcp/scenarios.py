@@ -61,7 +61,7 @@ async def mcp_calls(ctx: ScenarioContext) -> dict[str, Any]:
 
 
 @scenario("mixed", "expert queries and MCP tool calls at the same time (open model)",
-          options={"mixed_duration_s": Float(min=0.01, help="seconds (quick 5, full 20)"),
+          options={"mixed_duration_s": Float(min=0.01, help="seconds (quick 3, full 20)"),
                    "mixed_query_rps": Float(min=0.001, help="expert queries/s (quick 2, full 5)"),
                    "mixed_mcp_rps": Float(min=0.001, help="MCP calls/s (quick 50, full 100)"),
                    "max_lag_p99_ms": Float(min=0.001, help="generator schedule-lag limit")})
@@ -70,7 +70,8 @@ async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
 
     from codeperf.experts.querystats import QueryStats
 
-    duration = float(_param(ctx, "mixed_duration_s", 5, 20))
+    # Quick: 3 s (6 queries, 150 MCP calls) on top of ~3 s of MCP server start-up.
+    duration = float(_param(ctx, "mixed_duration_s", 3, 20))
     query_rps = float(_param(ctx, "mixed_query_rps", 2, 5))
     mcp_rps = float(_param(ctx, "mixed_mcp_rps", 50, 100))
     max_lag = float(ctx.options.get("max_lag_p99_ms", loadgen.MAX_LAG_P99_MS))

@@ -15,6 +15,19 @@ Entries are matched by (suite, `id`). For each matched pair:
   confidence intervals must not overlap (and the change pass the threshold).
 - every other numeric summary key: the noise threshold alone ("threshold").
 
+bench_rust is judged on its **speedups**, not on absolute times. Its Python and
+Rust processes ran in interleaved pairs, so the Python twin is the control for
+the machine: on a shared 2-core box absolute times drift between runs (other
+jobs, CPU frequency, an idle core waking up) and an A/A comparison of them
+flags many "changes", while the speedup moves only when an engine does. The
+test is the suite's own (`codeperf.bench.baseline`, one source of truth): the
+ratio speedup now / speedup then with the paired two-stage bootstrap over both
+runs' processes, changed when its interval excludes 1 and the change passes the
+noise threshold. Without per-process samples on both sides it falls back to
+"the speedup CIs do not overlap". bench_rust's absolute times (`bench_case`)
+are still compared, with the suite's bootstrap over processes, but marked
+`informational`: shown, never counted as a regression.
+
 Whether higher is better is read from the metric's name (`direction`); metrics
 with no direction (counts, offered rates, configuration echoes) are not
 classified. A metric that regressed significantly is what
@@ -27,7 +40,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from codeperf.harness.envelope import SUITES
+from codeperf.bench import baseline as bench_baseline
+from codeperf.harness.envelope import SUITES, EnvelopeError
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.report.loading import Run
 from codeperf.report.stats import mann_whitney_u, median_or_none
@@ -38,6 +52,9 @@ HISTOGRAM_PERCENTILES = (50.0, 90.0, 99.0)
 MIN_TAIL_SAMPLES = 10  # both runs need this many values at or beyond a percentile
 DRIFT_FIELDS = ("cpu_model", "cpu_cores_logical", "memory_total_bytes", "os", "python",
                 "rustc", "maturin", "build_profile", "backend")
+
+# The suite whose timings are judged by speedup (see the module docstring).
+SPEEDUP_SUITE = "bench_rust"
 
 IMPROVED, REGRESSED, UNCHANGED = "improved", "regressed", "unchanged"
 NOT_COMPARABLE = "not comparable"
@@ -68,13 +85,15 @@ class MetricComparison:
     suite: str
     id: str
     metric: str
-    method: str  # mann-whitney, histogram, ci-overlap, threshold
+    method: str  # paired bootstrap, bootstrap, mann-whitney, histogram, ci-overlap, threshold
     baseline: float | None
     current: float | None
     ratio: float | None  # current / baseline
     significant: bool
     status: str  # improved, regressed, unchanged, not comparable
     detail: str = ""
+    # Shown for context only, never a regression: bench_rust's absolute times.
+    informational: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +119,17 @@ class Comparison:
 
     @property
     def regressions(self) -> list[MetricComparison]:
-        return [m for m in self.metrics if m.status == REGRESSED and m.significant]
+        return [m for m in self.metrics
+                if m.status == REGRESSED and m.significant and not m.informational]
+
+    @property
+    def verdicts(self) -> list[MetricComparison]:
+        """The metrics that are classified (everything but the informational ones)."""
+        return [m for m in self.metrics if not m.informational]
+
+    @property
+    def informational(self) -> list[MetricComparison]:
+        return [m for m in self.metrics if m.informational]
 
     def to_dict(self) -> dict[str, Any]:
         return {"baseline_run_ids": self.baseline_ids, "noise_pct": self.noise_pct, "alpha": ALPHA,
@@ -108,6 +137,7 @@ class Comparison:
                 "metrics": [m.to_dict() for m in self.metrics],
                 "drift": [asdict(d) for d in self.drift], "notes": self.notes,
                 "unclassified_metrics": self.unclassified,
+                "informational_metrics": len(self.informational),
                 "significant_regressions": len(self.regressions)}
 
 
@@ -165,15 +195,70 @@ def _histogram(entry: dict[str, Any]) -> LatencyHistogram | None:
         return None
 
 
-def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any],
-                    noise: float) -> tuple[list[MetricComparison], int, list[str]]:
+@dataclass
+class PairedRuns:
+    """bench_rust's samples by pyperf process in both runs, read and compared by the
+    suite's own baseline module so the report and `bench_rust --baseline` agree."""
+
+    baseline: bench_baseline.Baseline
+    current: dict[str, list[list[float]]]  # bench_case id -> samples by process
+
+    def time_change(self, entry: dict[str, Any], noise: float) -> bench_baseline.CaseChange | None:
+        entry_id = str(entry.get("id"))
+        runs = self.current.get(entry_id)
+        if entry.get("kind") != "bench_case" or not runs:
+            return None
+        try:
+            return self.baseline.compare(entry_id, runs, noise)
+        except (ValueError, ZeroDivisionError):  # empty or zero timings: compare as without
+            return None
+
+    def speedup_change(self, entry: dict[str, Any], noise: float) -> bench_baseline.CaseChange | None:
+        entry_id, op = str(entry.get("id")), entry.get("op")
+        if entry.get("kind") != "speedup" or not isinstance(op, str) \
+                or not entry_id.startswith(op + "/"):
+            return None
+        size = entry_id[len(op) + 1:]
+        python_runs = self.current.get(f"{op}/python/{size}")
+        rust_runs = self.current.get(f"{op}/rust/{size}")
+        if not python_runs or not rust_runs:
+            return None
+        try:
+            return self.baseline.compare_speedup(op, size, python_runs, rust_runs, noise,
+                                                 background_now_pct=entry.get("background_cpu_pct"))
+        except (ValueError, ZeroDivisionError):
+            return None
+
+
+def _flat_median(runs: list[list[float]] | None) -> float | None:
+    return median_or_none([v for run in runs or [] for v in run])
+
+
+def _ci_text(change: bench_baseline.CaseChange) -> str:
+    ci = change.ci
+    return (f"now/then {ci.ratio:.3f}×, {ci.confidence * 100:.0f} % CI [{ci.low:.3g}, {ci.high:.3g}] "
+            + ("excludes 1" if ci.excludes_one else "includes 1"))
+
+
+def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise: float,
+                    paired: PairedRuns | None = None) -> tuple[list[MetricComparison], int, list[str]]:
+    """Every metric of one matched entry. `paired` (bench_rust only) holds both runs'
+    per-process samples for the suite's own speedup and time tests."""
     entry_id = str(cur.get("id"))
     out: list[MetricComparison | None] = []
     notes: list[str] = []
     covered: set[str] = set()
 
     base_samples, cur_samples = _samples(base), _samples(cur)
-    if base_samples and cur_samples:
+    time_change = paired.time_change(cur, noise) if paired is not None else None
+    if time_change is not None and paired is not None:
+        out.append(_classify(suite, entry_id, "median_s", "bootstrap",
+                             _flat_median(paired.baseline.groups.get(entry_id)),
+                             _flat_median(paired.current.get(entry_id)), noise,
+                             tested=time_change.changed,
+                             detail=_ci_text(time_change) + " (bootstrap over pyperf processes)"))
+        covered |= {k for k in cur.get("summary", {}) if _TIME_KEY.match(k)}
+    elif base_samples and cur_samples:
         test = mann_whitney_u(cur_samples, base_samples)
         out.append(_classify(suite, entry_id, "median_s", "mann-whitney",
                              median_or_none(base_samples), median_or_none(cur_samples), noise,
@@ -199,7 +284,19 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any],
                      "latency compared from summaries only")
 
     base_sum, cur_sum = base.get("summary") or {}, cur.get("summary") or {}
-    if all(_number(s.get(k)) is not None for s in (base_sum, cur_sum)
+    speedup_change = paired.speedup_change(cur, noise) if paired is not None else None
+    if speedup_change is not None:
+        others = ""
+        if speedup_change.others_then_pct is not None and speedup_change.others_now_pct is not None:
+            # A changed speedup with very different background load may be the machine.
+            others = (f"; others' CPU {speedup_change.others_then_pct:.0f} % → "
+                      f"{speedup_change.others_now_pct:.0f} %")
+        out.append(_classify(suite, entry_id, "speedup_x", "paired bootstrap",
+                             _number(base_sum.get("speedup_x")), _number(cur_sum.get("speedup_x")),
+                             noise, tested=speedup_change.changed,
+                             detail=_ci_text(speedup_change) + others))
+        covered |= {"speedup_x"}
+    elif all(_number(s.get(k)) is not None for s in (base_sum, cur_sum)
            for k in ("speedup_x", "speedup_ci_low_x", "speedup_ci_high_x")):
         disjoint = (cur_sum["speedup_ci_low_x"] > base_sum["speedup_ci_high_x"]
                     or cur_sum["speedup_ci_high_x"] < base_sum["speedup_ci_low_x"])
@@ -225,7 +322,26 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any],
             unclassified += 1
         else:
             out.append(result)
-    return [m for m in out if m is not None], unclassified, notes
+    metrics = [m for m in out if m is not None]
+    if suite == SPEEDUP_SUITE:
+        # Absolute times between runs measure the machine's load as much as the code.
+        for m in metrics:
+            if _TIME_KEY.match(m.metric):
+                m.informational = True
+    return metrics, unclassified, notes
+
+
+def _paired_runs(current: Run, baseline: Run, notes: list[str]) -> PairedRuns | None:
+    cur, base = current.suites[SPEEDUP_SUITE], baseline.suites[SPEEDUP_SUITE]
+    if cur.envelope is None or base.envelope is None or not cur.file or not base.file:
+        return None
+    try:
+        return PairedRuns(bench_baseline.Baseline.load(baseline.directory / base.file),
+                          bench_baseline.Baseline.load(current.directory / cur.file).groups)
+    except (EnvelopeError, OSError, KeyError, TypeError, ValueError) as exc:
+        notes.append(f"{SPEEDUP_SUITE}: samples by process unreadable ({type(exc).__name__}); "
+                     "speedups compared by CI overlap")
+        return None
 
 
 def _env_value(env: dict[str, Any], key: str) -> str:
@@ -257,6 +373,8 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
                 drift.setdefault((f"config.{key}", _short(base_cfg.get(key)),
                                   _short(cur_cfg.get(key))), []).append(suite)
 
+        paired = (_paired_runs(current, baseline, comparison.notes)
+                  if suite == SPEEDUP_SUITE else None)
         base_by_id = {}
         for entry in base_data.results:
             base_by_id.setdefault(str(entry.get("id")), entry)
@@ -270,7 +388,7 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
                 comparison.notes.append(f"{suite} {entry_id}: new (not in the baseline)")
                 continue
             metrics, unclassified, notes = compare_entries(suite, base_by_id[entry_id], entry,
-                                                           noise_pct)
+                                                           noise_pct, paired)
             comparison.metrics += metrics
             comparison.unclassified += unclassified
             comparison.notes += notes

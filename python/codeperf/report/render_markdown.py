@@ -23,6 +23,9 @@ VERDICT_BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "incomplete": "⚠️ I
 TARGET_ICON = {PASS: "✅", FAIL: "❌", "not run": "⏭️ not run"}
 STATUS_ICON = {REGRESSED: "🔴 regressed", IMPROVED: "🟢 improved", UNCHANGED: "⚪ unchanged",
                NOT_COMPARABLE: "❔ not comparable"}
+# Informational metrics (bench_rust's absolute times) say which way they moved, not a verdict.
+INFO_STATUS = {REGRESSED: "ℹ️ slower", IMPROVED: "ℹ️ faster", UNCHANGED: "ℹ️ same",
+               NOT_COMPARABLE: "❔ not comparable"}
 # Wider kind tables are transposed (metrics as rows) when they have few entries.
 MAX_COLUMNS = 10
 MAX_TRANSPOSED_ENTRIES = 8
@@ -344,7 +347,8 @@ def _comparison(comparison: Comparison) -> list[str]:
              + " → this run" + (f" (commit {cur[:12]})" if cur else "")
              + f". Noise threshold {fmt.number(comparison.noise_pct)} %, α = 0.01 for pyperf samples.",
              ""]
-    counts = {s: sum(1 for m in comparison.metrics if m.status == s)
+    verdicts, informational = comparison.verdicts, comparison.informational
+    counts = {s: sum(1 for m in verdicts if m.status == s)
               for s in (REGRESSED, IMPROVED, UNCHANGED, NOT_COMPARABLE)}
     lines += [f"**{counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
               f"{counts[UNCHANGED]} unchanged, {counts[NOT_COMPARABLE]} not comparable** "
@@ -359,16 +363,17 @@ def _comparison(comparison: Comparison) -> list[str]:
     align = ["l", "l", "l", "l", "r", "r", "r", "l", "l"]
 
     def row(m) -> list[str]:
-        return [STATUS_ICON[m.status], m.suite, fmt.cell(m.id), m.metric,
+        return [(INFO_STATUS if m.informational else STATUS_ICON)[m.status], m.suite,
+                fmt.cell(m.id), m.metric,
                 fmt.metric(m.metric, m.baseline), fmt.metric(m.metric, m.current), _ratio(m.ratio),
                 m.method, fmt.cell(m.detail)]
 
     order = {REGRESSED: 0, IMPROVED: 1, NOT_COMPARABLE: 2}
-    changed = sorted((m for m in comparison.metrics if m.status != UNCHANGED),
+    changed = sorted((m for m in verdicts if m.status != UNCHANGED),
                      key=lambda m: order[m.status])
     if changed:
         lines += [fmt.table(headers, [row(m) for m in changed], align), ""]
-    unchanged = [m for m in comparison.metrics if m.status == UNCHANGED]
+    unchanged = [m for m in verdicts if m.status == UNCHANGED]
     if unchanged:
         shown = unchanged[:MAX_UNCHANGED_ROWS]
         lines += [f'<details markdown="1"><summary>Unchanged ({len(unchanged)})</summary>', "",
@@ -376,6 +381,20 @@ def _comparison(comparison: Comparison) -> list[str]:
         if len(unchanged) > len(shown):
             lines += [f"… and {len(unchanged) - len(shown)} more unchanged metrics "
                       "(all of them are in summary.json).", ""]
+        lines += ["</details>", ""]
+    if informational:
+        moved = sum(1 for m in informational if m.status in (REGRESSED, IMPROVED))
+        shown = sorted(informational, key=lambda m: m.status == UNCHANGED)[:MAX_UNCHANGED_ROWS]
+        lines += [f'<details markdown="1"><summary>Absolute times, informational only '
+                  f'({moved} of {len(informational)} moved)</summary>', "",
+                  "bench_rust is judged on its speedups above: Python and Rust ran in interleaved "
+                  "pairs, so machine load between runs cancels in their ratio. Absolute times "
+                  "between runs follow that load (other jobs, CPU frequency), so they are shown "
+                  "here, never counted as regressions.", "",
+                  fmt.table(headers, [row(m) for m in shown], align), ""]
+        if len(informational) > len(shown):
+            lines += [f"… and {len(informational) - len(shown)} more (all of them are in "
+                      "summary.json).", ""]
         lines += ["</details>", ""]
     if comparison.notes:
         lines += ["Notes:", ""] + [f"- {fmt.cell(n, limit=300)}" for n in comparison.notes] + [""]
