@@ -28,6 +28,10 @@ class LatencyHistogram:
     def __init__(self) -> None:
         self._hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
         self.overflow = 0
+        # The exact sum of recorded values (the histogram's own mean walks every bucket
+        # in Python and is bucket-rounded); None once merged with a histogram without one.
+        self._sum_us: float | None = 0.0
+        self._summary: dict[str, Any] | None = None  # cached until the next change
 
     # -- recording ---------------------------------------------------------
     def record_us(self, micros: float) -> None:
@@ -36,6 +40,9 @@ class LatencyHistogram:
             self.overflow += 1
             value = HIGHEST_US
         self._hist.record_value(value)
+        if self._sum_us is not None:
+            self._sum_us += value
+        self._summary = None
 
     def record_seconds(self, seconds: float) -> None:
         self.record_us(seconds * 1e6)
@@ -46,6 +53,9 @@ class LatencyHistogram:
     def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
         self._hist.add(other._hist)
         self.overflow += other.overflow
+        self._sum_us = (None if self._sum_us is None or other._sum_us is None
+                        else self._sum_us + other._sum_us)
+        self._summary = None
         return self
 
     # -- reading -----------------------------------------------------------
@@ -68,22 +78,31 @@ class LatencyHistogram:
 
     def summary(self) -> dict[str, Any]:
         """count, min/mean/max and the standard percentiles, in ms (None when empty)."""
-        if self.count == 0:
-            return {"count": 0, "min_ms": None, "mean_ms": None, "max_ms": None,
-                    **{f"{_pkey(p)}_ms": None for p in PERCENTILES}}
-        return {
-            "count": self.count,
-            "min_ms": self._hist.get_min_value() / 1000.0,
-            "mean_ms": self._hist.get_mean_value() / 1000.0,
-            "max_ms": self._hist.get_max_value() / 1000.0,
-            **{f"{_pkey(p)}_ms": self.percentile_ms(p) for p in PERCENTILES},
-        }
+        if self._summary is not None:
+            return dict(self._summary)
+        count = self.count
+        if count == 0:
+            summary: dict[str, Any] = {"count": 0, "min_ms": None, "mean_ms": None, "max_ms": None,
+                                       **{f"{_pkey(p)}_ms": None for p in PERCENTILES}}
+        else:
+            mean_us = self._sum_us / count if self._sum_us is not None else self._hist.get_mean_value()
+            # One pass over the buckets for every percentile.
+            values = self._hist.get_percentile_to_value_dict(list(PERCENTILES))
+            summary = {
+                "count": count,
+                "min_ms": self._hist.get_min_value() / 1000.0,
+                "mean_ms": mean_us / 1000.0,
+                "max_ms": self._hist.get_max_value() / 1000.0,
+                **{f"{_pkey(p)}_ms": values[p] / 1000.0 for p in PERCENTILES},
+            }
+        self._summary = summary
+        return dict(summary)
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope form: the encoded histogram (HdrHistogram V2, base64) and its summary."""
         return {"unit": "us", "encoding": "hdrhistogram-v2-base64",
                 "hdr": self._hist.encode().decode("ascii"), "overflow": self.overflow,
-                "summary": self.summary()}
+                "sum_us": self._sum_us, "summary": self.summary()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencyHistogram":
@@ -92,6 +111,7 @@ class LatencyHistogram:
         hist = cls()
         hist._hist.add(HdrHistogram.decode(data["hdr"].encode("ascii")))
         hist.overflow = int(data.get("overflow", 0))
+        hist._sum_us = data.get("sum_us")
         return hist
 
     @classmethod
