@@ -27,11 +27,21 @@ pub struct Consensus {
 }
 
 /// Each response's content tokens as global ids: (id, count) pairs, and the vocabulary size.
-fn term_vectors(analyses: &[Analysis]) -> (Vec<Vec<(u32, u32)>>, usize) {
+/// A response's content tokens as global ids with their counts (two arrays: Jaccard
+/// reads only the ids).
+struct TermVector {
+    ids: Vec<u32>,
+    counts: Vec<u32>,
+}
+
+fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize) {
     let mut interner = Interner::default();
     let vectors = analyses
         .iter()
-        .map(|a| a.content_counts.iter().map(|&(local, count)| (interner.id(a.word(local), a.hash(local)).0, count)).collect())
+        .map(|a| TermVector {
+            ids: a.content_counts.iter().map(|&(local, _)| interner.id(a.word(local), a.hash(local)).0).collect(),
+            counts: a.content_counts.iter().map(|&(_, count)| count).collect(),
+        })
         .collect();
     (vectors, interner.len())
 }
@@ -80,20 +90,21 @@ impl SimilarityMatrix {
     }
 }
 
-fn similarity(a: &[(u32, u32)], na: u64, b: &[(u32, u32)], nb: u64, dense: &[u32], kind: Similarity) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 };
+fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], kind: Similarity) -> f64 {
+    if a.ids.is_empty() || b.ids.is_empty() {
+        return if a.ids.is_empty() && b.ids.is_empty() { 1.0 } else { 0.0 };
     }
     match kind {
         Similarity::Cosine => {
-            let dot: u64 = b.iter().map(|&(id, c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
+            let dot: u64 =
+                b.ids.iter().zip(&b.counts).map(|(&id, &c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
             // One square root of the exact product: identical vectors give exactly 1.0.
             let product = u128::from(na) * u128::from(nb);
             (dot as f64 / (product as f64).sqrt()).min(1.0)
         }
         Similarity::Jaccard => {
-            let inter = b.iter().filter(|&&(id, _)| dense[id as usize] != 0).count() as u64;
-            inter as f64 / ((a.len() as u64 + b.len() as u64 - inter) as f64)
+            let inter: u64 = b.ids.iter().map(|&id| u64::from(dense[id as usize] != 0)).sum();
+            inter as f64 / ((a.ids.len() as u64 + b.ids.len() as u64 - inter) as f64)
         }
     }
 }
@@ -103,7 +114,7 @@ fn similarity(a: &[(u32, u32)], na: u64, b: &[(u32, u32)], nb: u64, dense: &[u32
 /// intersection sizes, exact), so parallel rows change nothing.
 pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityMatrix {
     let (vectors, vocab) = term_vectors(analyses);
-    let norms: Vec<u64> = vectors.iter().map(|v| v.iter().map(|&(_, c)| u64::from(c) * u64::from(c)).sum()).collect();
+    let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
     let n = vectors.len();
     let mut upper = vec![0.0f64; n * n.saturating_sub(1) / 2];
     let mut rows: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
@@ -115,18 +126,18 @@ pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityM
     }
     let fill = |dense: &mut Vec<u32>, (i, row): (usize, &mut [f64])| {
         let a = &vectors[i];
-        for &(id, c) in a {
+        for (&id, &c) in a.ids.iter().zip(&a.counts) {
             dense[id as usize] = c;
         }
         for (k, cell) in row.iter_mut().enumerate() {
             let j = i + 1 + k;
             *cell = similarity(a, norms[i], &vectors[j], norms[j], dense, kind);
         }
-        for &(id, _) in a {
+        for &id in &a.ids {
             dense[id as usize] = 0;
         }
     };
-    let average = vectors.iter().map(Vec::len).sum::<usize>() / n.max(1);
+    let average = vectors.iter().map(|v| v.ids.len()).sum::<usize>() / n.max(1);
     if upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK {
         rows.into_par_iter().for_each_init(|| vec![0u32; vocab], fill);
     } else {

@@ -109,6 +109,34 @@ const fn ascii_word_table() -> [bool; 128] {
 }
 static ASCII_WORD: [bool; 128] = ascii_word_table();
 
+// Byte classes for the tokenizer's loops: one table lookup per byte.
+const NONE: u8 = 0;
+const SEPARATOR: u8 = 1; // ASCII, not a word character, not a sentence end
+const TERMINATOR: u8 = 2; // '.', '!' or '?'
+const WORD: u8 = 3; // ASCII word character the case mapping leaves alone
+const UPPER: u8 = 4; // ASCII A-Z
+const NON_ASCII: u8 = 5; // any byte of a multi-byte character
+
+const fn byte_class_table() -> [u8; 256] {
+    let mut t = [NON_ASCII; 256];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_uppercase() {
+            UPPER
+        } else if b.is_ascii_alphanumeric() {
+            WORD
+        } else if b == b'.' || b == b'!' || b == b'?' {
+            TERMINATOR
+        } else {
+            SEPARATOR
+        };
+        i += 1;
+    }
+    t
+}
+static BYTE_CLASS: [u8; 256] = byte_class_table();
+
 pub fn is_word_char(c: char) -> bool {
     let cp = c as u32;
     if cp < 0x80 {
@@ -207,43 +235,61 @@ pub fn tokenize_line(
     needs_lower: &mut Vec<bool>,
     breaks: &mut Vec<usize>,
 ) {
-    let bytes = s.as_bytes();
+    let bytes = &s.as_bytes()[..end];
     let mut i = start;
-    while i < end {
+    loop {
         // Separators: ASCII ones in a tight loop, watching for sentence ends.
-        while i < end && bytes[i] < 0x80 && !ASCII_WORD[bytes[i] as usize] {
-            if matches!(bytes[i], b'.' | b'!' | b'?') && (i + 1 == end || is_ascii_ws(bytes[i + 1])) {
-                breaks.push(spans.len());
-            }
-            i += 1;
-        }
-        if i >= end {
-            break;
-        }
-        // An ASCII byte here is a word character (the loop above stopped on it).
-        let (is_word, width) = if bytes[i] < 0x80 { (true, 1) } else { word_at(s, i) };
-        if !is_word {
-            i += width;
-            continue;
-        }
-        let tok_start = i;
-        let mut lower = width > 1 || bytes[i].is_ascii_uppercase();
-        i += width;
+        let mut class = NONE;
         while i < end {
-            let b = bytes[i];
-            if b < 0x80 {
-                if !ASCII_WORD[b as usize] {
-                    break;
+            class = BYTE_CLASS[bytes[i] as usize];
+            if class == SEPARATOR {
+                i += 1;
+            } else if class == TERMINATOR {
+                if i + 1 == end || is_ascii_ws(bytes[i + 1]) {
+                    breaks.push(spans.len());
                 }
-                lower |= b.is_ascii_uppercase();
                 i += 1;
             } else {
-                let (w, width) = word_at(s, i);
-                if !w {
-                    break;
+                break;
+            }
+        }
+        if i >= end {
+            return;
+        }
+        let tok_start = i;
+        let mut lower = class == UPPER;
+        if class == NON_ASCII {
+            let (is_word, width) = word_at(s, i);
+            i += width;
+            if !is_word {
+                continue;
+            }
+            lower = true;
+        } else {
+            i += 1;
+        }
+        loop {
+            // The common case: lower-case letters and digits, in a tight loop.
+            while i < end && BYTE_CLASS[bytes[i] as usize] == WORD {
+                i += 1;
+            }
+            if i >= end {
+                break;
+            }
+            match BYTE_CLASS[bytes[i] as usize] {
+                UPPER => {
+                    lower = true;
+                    i += 1;
                 }
-                lower = true;
-                i += width;
+                NON_ASCII => {
+                    let (is_word, width) = word_at(s, i);
+                    if !is_word {
+                        break;
+                    }
+                    lower = true;
+                    i += width;
+                }
+                _ => break,
             }
         }
         spans.push((tok_start as u32, i as u32));
