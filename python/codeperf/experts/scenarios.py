@@ -257,7 +257,7 @@ async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: 
 
 
 @scenario("burst", "idle, then hundreds of queries within 100 ms, repeated: drain time and spike latency",
-          options={"burst_size": Int(help="queries per burst (quick 200, full 500)"),
+          options={"burst_size": Int(help="queries per burst (200)"),
                    "bursts": Int(help="bursts (quick 2, full 3)"),
                    "burst_every_s": Float(min=0.01, help="seconds between burst starts "
                                                          "(quick 2.5, full 10)"),
@@ -267,7 +267,11 @@ async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: 
                    "baseline_queries": Int(help="sequential queries for the baseline latency "
                                                 "(quick 3, full 10)")})
 async def burst(ctx: ScenarioContext) -> dict[str, Any]:
-    size = int(_param(ctx, "burst_size", 200, 500))
+    # 200 queries (600 expert requests) is what one Python event loop sharing 2 cores
+    # with the simulator can emit within ~100 ms; at 500 the sends themselves took
+    # ~275 ms (schedule-lag p99), so the spike was the generator's, and the run is
+    # rightly marked invalid. Larger spikes: -o burst_size=N, on a bigger machine.
+    size = int(_param(ctx, "burst_size", 200, 200))
     count = int(_param(ctx, "bursts", 2, 3))
     # Quick: a 200-query burst drains in ~1.5 s here, so 2.5 s apart still leaves
     # the system idle before the next spike.
