@@ -69,25 +69,22 @@ fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &co
     Ok(d)
 }
 
-/// The symmetric matrix as lists of floats, one float object per pair shared by both
+/// The symmetric matrix as lists of floats, one float object per pair placed in both
 /// cells (as the twin's `m[i][j] = m[j][i] = v` does): half the objects, half the memory.
-/// A cell below the diagonal is taken from the row already built.
 fn matrix_list<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyList>> {
     let n = m.len();
-    let one = PyFloat::new(py, 1.0).into_any();
-    let out = PyList::empty(py);
+    let one = PyFloat::new(py, 1.0);
+    // Rows start as the diagonal's 1.0 everywhere; each pair then fills both of its cells.
+    let rows: Vec<Bound<'py, PyList>> =
+        (0..n).map(|_| PyList::new(py, std::iter::repeat_n(&one, n))).collect::<PyResult<_>>()?;
     for i in 0..n {
-        let mut row: Vec<Bound<'py, PyAny>> = Vec::with_capacity(n);
-        for j in 0..n {
-            row.push(match j.cmp(&i) {
-                std::cmp::Ordering::Less => out.get_item(j)?.cast_into::<PyList>()?.get_item(i)?,
-                std::cmp::Ordering::Equal => one.clone(),
-                std::cmp::Ordering::Greater => PyFloat::new(py, m.get(i, j)).into_any(),
-            });
+        for j in (i + 1)..n {
+            let v = PyFloat::new(py, m.get(i, j));
+            rows[i].set_item(j, &v)?;
+            rows[j].set_item(i, v)?;
         }
-        out.append(PyList::new(py, row)?)?;
     }
-    Ok(out)
+    PyList::new(py, rows)
 }
 
 #[pyfunction]
