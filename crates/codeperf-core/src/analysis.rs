@@ -7,7 +7,7 @@ use hashbrown::HashTable;
 use crate::document::{self, CodeBlock};
 use crate::intern::{hash_str, Interner};
 use crate::model::Response;
-use crate::text::{has_two_code_points, lower_into, tokenize_line, word_classes, CERTAIN, HEDGE, RECOMMEND, STOP};
+use crate::text::{is_content, lower_into, tokenize_line, word_classes, CERTAIN, HEDGE, RECOMMEND};
 
 pub const TOP_KEYWORDS: usize = 10;
 
@@ -76,7 +76,7 @@ pub struct AnalysisReport {
 
 fn flags_of(tok: &str) -> u8 {
     let f = word_classes().get(tok);
-    if f & STOP == 0 && has_two_code_points(tok) { f | CONTENT } else { f }
+    if is_content(tok, f) { f | CONTENT } else { f }
 }
 
 struct Recommendations<'a> {

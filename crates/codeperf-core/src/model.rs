@@ -16,11 +16,6 @@ pub struct Response<'a> {
     pub cost_usd: f64,
 }
 
-/// Field names in validation order: the first failing field is the one reported.
-pub const FIELDS: [&str; 8] = [
-    "expert", "model", "content", "confidence", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd",
-];
-
 pub fn check_confidence(v: f64) -> Result<f64, &'static str> {
     if (0.0..=1.0).contains(&v) { Ok(v) } else { Err("must be in [0, 1]") }
 }

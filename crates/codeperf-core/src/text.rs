@@ -311,10 +311,16 @@ pub fn has_two_code_points(tok: &str) -> bool {
     tok.len() > 4 || tok.chars().nth(1).is_some()
 }
 
-/// Tokens that carry meaning: at least two code points and not a stopword.
+/// Tokens that carry meaning: at least two code points and not a stopword. `classes`
+/// is the token's `word_classes().get(tok)`, for callers that already looked it up.
+#[inline]
+pub fn is_content(tok: &str, classes: u8) -> bool {
+    classes & STOP == 0 && has_two_code_points(tok)
+}
+
 #[inline]
 pub fn is_content_token(tok: &str) -> bool {
-    has_two_code_points(tok) && word_classes().get(tok) & STOP == 0
+    is_content(tok, word_classes().get(tok))
 }
 
 #[cfg(test)]

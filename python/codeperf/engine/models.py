@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The order in which fields are validated, and so which error is raised first.
-FIELDS = ("expert", "model", "content", "confidence", "latency_ms",
-          "prompt_tokens", "completion_tokens", "cost_usd")
-
-
 @dataclass(frozen=True, slots=True)
 class ExpertResponse:
     """An expert's answer. The engine operations accept these or plain dicts with the same keys."""

@@ -388,6 +388,27 @@ def _check_budget(duration_s: float | None, max_requests: int | None, max_durati
         raise ValueError("max_duration_s must be a positive number of seconds, so it always ends")
 
 
+
+async def _attempt(op: Op, i: int, result: "LoadResult",
+                   t0: float) -> float | None:
+    """Run request `i`, count its outcome in `result`; the end time on success, else None.
+
+    Both load models share this, so errors are classified and counted one way.
+    """
+    try:
+        await op(i)
+    except (asyncio.CancelledError, Interrupted):
+        result.errors["unfinished"] += 1
+        raise
+    except Exception as exc:
+        result.errors[classify_error(exc)] += 1
+        result._tick("errors", time.perf_counter() - t0)
+        return None
+    end = time.perf_counter()
+    result.ok += 1
+    result._tick("ok", end - t0)
+    return end
+
 async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = None,
                      max_requests: int | None = None, drain_timeout_s: float = 30.0,
                      max_duration_s: float = MAX_DURATION_S, result: LoadResult | None = None,
@@ -427,22 +448,13 @@ async def run_closed(op: Op, *, concurrency: int, duration_s: float | None = Non
             in_flight += 1
             result.max_in_flight = max(result.max_in_flight, in_flight)
             try:
-                await op(i)
-            except (asyncio.CancelledError, Interrupted):
-                result.errors["unfinished"] += 1
-                raise
-            except Exception as exc:
-                result.errors[classify_error(exc)] += 1
-                result._tick("errors", perf() - t0)
-            else:
-                end = perf()
+                end = await _attempt(op, i, result, t0)
+            finally:
+                in_flight -= 1
+            if end is not None:
                 micros = (end - start) * 1e6
                 latency.record_us(micros)
                 service.record_us(micros)
-                result.ok += 1
-                result._tick("ok", end - t0)
-            finally:
-                in_flight -= 1
 
     reporter = asyncio.ensure_future(_report_progress(result, progress, lambda: in_flight,
                                                       progress_every_s))
@@ -578,20 +590,10 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
     latency, service, lag = result.latency, result.service, result.schedule_lag
 
     async def one(i: int, intended: float, sent: float) -> None:
-        try:
-            await op(i)
-        except (asyncio.CancelledError, Interrupted):
-            result.errors["unfinished"] += 1
-            raise
-        except Exception as exc:
-            result.errors[classify_error(exc)] += 1
-            result._tick("errors", perf() - t0)
-        else:
-            end = perf()
+        end = await _attempt(op, i, result, t0)
+        if end is not None:
             latency.record_us((end - intended) * 1e6)
             service.record_us((end - sent) * 1e6)
-            result.ok += 1
-            result._tick("ok", end - t0)
 
     interrupted: list[asyncio.Task] = []  # requests that SIGTERM's Interrupted landed in
 

@@ -78,6 +78,15 @@ def _pump(source: BinaryIO, sinks: Sequence[BinaryIO]) -> None:
             sink.flush()
 
 
+def _wait_or_kill(proc: subprocess.Popen) -> None:
+    """Give a signalled suite TERM_GRACE_S to write its partial results, then kill it."""
+    try:
+        proc.wait(timeout=TERM_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
@@ -113,20 +122,12 @@ def run_suite(suite: str, script: Path, run_dir: Path, quick: bool, python: str,
             _signal_group(proc, signal.SIGTERM)
         except (KeyboardInterrupt, _Stop):
             _signal_group(proc, signal.SIGINT)
-            try:
-                proc.wait(timeout=TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-            proc.wait()
+            _wait_or_kill(proc)
             pump.join(timeout=5)
             raise _Stop(SuiteOutcome(suite, "interrupted", proc.returncode,
                                      time.monotonic() - start, command, log_rel))
         if status == "timed out":
-            try:
-                proc.wait(timeout=TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
+            _wait_or_kill(proc)
         pump.join(timeout=5)
     code = proc.returncode
     return SuiteOutcome(suite, status or status_for(code), code, time.monotonic() - start,

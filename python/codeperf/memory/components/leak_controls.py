@@ -26,35 +26,28 @@ def rate_within(report: LeakReport, heap: str, expected: float,
     return slope is not None and abs(slope - expected) <= tolerance * expected
 
 
+def _positive_control(ctx: MemoryContext, control: Any, phase: str, heap: str, name: str) -> None:
+    """A control that retains BYTES_PER_CALL per call must be flagged, at its true rate."""
+    entry_id = f"controls/positive/{heap}/1KB"
+    with ctx.sampler.phase(f"controls/positive/{phase}"):
+        report = detect_leak(control, PLAN, label=f"positive control ({name})", rust=ctx.rust,
+                             on_stop=_partial(ctx, entry_id, heap))
+    control.release()
+    ctx.add_result(_entry(entry_id, report, heap))
+    ctx.add_validity(f"leak-control/positive/{heap}/flagged", report.series[heap].leak,
+                     _detail(report, heap))
+    ctx.add_validity(f"leak-control/positive/{heap}/rate-within-20pct",
+                     rate_within(report, heap, BYTES_PER_CALL), _detail(report, heap))
+    ctx.log(f"controls: positive ({name}): {_line(report, heap)}")
+
+
 def run(ctx: MemoryContext) -> None:
 
-    positive = RetainingControl(BYTES_PER_CALL)
-    with ctx.sampler.phase("controls/positive/python"):
-        report = detect_leak(positive, PLAN, label="positive control (Python heap)", rust=ctx.rust,
-                             on_stop=_partial(ctx, "controls/positive/python_heap/1KB", "python_heap"))
-    positive.release()
-    ctx.add_result(_entry("controls/positive/python_heap/1KB", report, "python_heap"))
-    ctx.add_validity("leak-control/positive/python_heap/flagged", report.series["python_heap"].leak,
-                     _detail(report, "python_heap"))
-    ctx.add_validity("leak-control/positive/python_heap/rate-within-20pct",
-                     rate_within(report, "python_heap", BYTES_PER_CALL),
-                     _detail(report, "python_heap"))
-    ctx.log(f"controls: positive (Python heap): {_line(report, 'python_heap')}")
+    _positive_control(ctx, RetainingControl(BYTES_PER_CALL), "python", "python_heap", "Python heap")
 
     if ctx.rust.available and hasattr(ctx.rust.module, "allocate_for_test"):
-        rust_positive = RustRetainingControl(ctx.rust, BYTES_PER_CALL)
-        with ctx.sampler.phase("controls/positive/rust"):
-            report = detect_leak(rust_positive, PLAN, label="positive control (Rust heap)",
-                                 rust=ctx.rust,
-                                 on_stop=_partial(ctx, "controls/positive/rust_heap/1KB", "rust_heap"))
-        rust_positive.release()
-        ctx.add_result(_entry("controls/positive/rust_heap/1KB", report, "rust_heap"))
-        ctx.add_validity("leak-control/positive/rust_heap/flagged", report.series["rust_heap"].leak,
-                         _detail(report, "rust_heap"))
-        ctx.add_validity("leak-control/positive/rust_heap/rate-within-20pct",
-                         rate_within(report, "rust_heap", BYTES_PER_CALL),
-                         _detail(report, "rust_heap"))
-        ctx.log(f"controls: positive (Rust heap): {_line(report, 'rust_heap')}")
+        _positive_control(ctx, RustRetainingControl(ctx.rust, BYTES_PER_CALL), "rust", "rust_heap",
+                          "Rust heap")
     else:
         reason = ctx.rust.reason or "codeperf._rust has no allocate_for_test()"
         ctx.log(f"controls: Rust-heap positive control SKIPPED ({reason})")
