@@ -50,10 +50,15 @@ class KeyValue(click.ParamType):
               help="scenario size override, e.g. -o rate_rps=80 -o duration_s=30; each "
                    "scenario declares its keys and types (`--list` shows them); an unknown "
                    "key or a bad value is a usage error (exit 2)")
+@click.option("--slo", "slo", multiple=True, metavar="BOUND=MS",
+              help="a query's SLO bound (repeatable): ttft_ms, itl_ms, tpot_ms or e2e_ms, e.g. "
+                   "--slo ttft_ms=500 --slo e2e_ms=2000; overrides the experts file's [slo]. "
+                   "Goodput counts the queries meeting every bound.")
 @click.option("--calibration/--no-calibration", default=True, show_default=True,
               help="run the generator's calibration checks first (validity section)")
 @click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
-def main(scenarios, experts_file, quick, out_dir, allow_remote, options, calibration, list_only):
+def main(scenarios, experts_file, quick, out_dir, allow_remote, options, slo, calibration,
+         list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.harness import scenarios as registry
@@ -69,7 +74,7 @@ def main(scenarios, experts_file, quick, out_dir, allow_remote, options, calibra
         raise SystemExit(exitcodes.OK)
     raise SystemExit(run_suite(out_dir, scenarios, experts_file=experts_file, quick=quick,
                                allow_remote=allow_remote, options=dict(options),
-                               calibrate=calibration))
+                               calibrate=calibration, slo=slo))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@
     price_prompt_per_1k_usd = 0.0        # cost_usd = tokens / 1000 * price
     price_completion_per_1k_usd = 0.0
 
+    [slo]                                # optional: the queries' SLO (codeperf.experts.slo)
+    ttft_ms = 500                        # any of ttft_ms, itl_ms, tpot_ms, e2e_ms
+    e2e_ms = 2000
+
     [simulator]                          # only used when an expert says base_url = "simulator"
     seed = 0
     [[simulator.model]]                  # see codeperf.experts.simulator.ModelProfile
@@ -90,6 +94,7 @@ class ExpertsConfig:
     experts: tuple[Expert, ...]
     simulator: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
+    slo: dict[str, float] = field(default_factory=dict)  # the [slo] table, checked
 
     @property
     def needs_simulator(self) -> bool:
@@ -113,7 +118,7 @@ class ExpertsConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "experts": [e.to_dict() for e in self.experts],
-                "simulator": self.simulator or None}
+                "simulator": self.simulator or None, "slo": self.slo or None}
 
 
 def secrets_of(experts: Iterable[Expert]) -> list[str]:
@@ -169,7 +174,18 @@ def parse(data: dict[str, Any], source: str = "<memory>") -> ExpertsConfig:
     simulator = data.get("simulator", {})
     if not isinstance(simulator, dict):
         raise ExpertsConfigError(f"{source}: [simulator] must be a table")
-    return ExpertsConfig(experts, simulator, source)
+    return ExpertsConfig(experts, simulator, source, _slo(data.get("slo", {}), source))
+
+
+def _slo(table: Any, source: str) -> dict[str, float]:
+    from codeperf.experts.slo import Slo, SloError
+
+    if not isinstance(table, dict):
+        raise ExpertsConfigError(f"{source}: [slo] must be a table")
+    try:
+        return Slo.from_mapping(table, f"{source}: [slo]").bounds
+    except SloError as exc:
+        raise ExpertsConfigError(str(exc)) from None
 
 
 def load(path: Path | str | None = None) -> ExpertsConfig:

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import aiohttp
 
 from codeperf.experts.config import Expert, ExpertsConfig, redact
+from codeperf.experts.tokentiming import ChunkClock, token_timing
 from codeperf.harness.loadgen import classify_error
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -56,6 +57,12 @@ class ExpertCall:
     status: str = "pending"  # ok | cancelled (quorum reached first) | an error kind
     ttft_ms: float | None = None  # streaming only: request sent -> first content token
     latency_ms: float | None = None  # request sent -> answer complete (all attempts)
+    # Token timing (codeperf.experts.tokentiming): gaps between content chunks (None when
+    # fewer than two chunks: not measurable, never zero), time per output token after
+    # the first, and output tokens per second of the whole call.
+    itl_ms: list[float] | None = None
+    tpot_ms: float | None = None
+    output_tokens_per_s: float | None = None
     attempts: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -149,7 +156,8 @@ async def _read_json(response: aiohttp.ClientResponse, call: ExpertCall, t0: flo
     return content or ""
 
 
-async def _read_sse(response: aiohttp.ClientResponse, call: ExpertCall, t0: float) -> str:
+async def _read_sse(response: aiohttp.ClientResponse, call: ExpertCall, t0: float,
+                    clock: ChunkClock | None = None) -> str:
     parts: list[str] = []
     chunks = 0
     done = False
@@ -167,9 +175,12 @@ async def _read_sse(response: aiohttp.ClientResponse, call: ExpertCall, t0: floa
             raise ProtocolError("SSE event is not JSON") from None
         for choice in event.get("choices") or []:
             text = (choice.get("delta") or {}).get("content")
-            if text:
+            if text:  # role-only and empty deltas carry no token: not a chunk, no TTFT
+                now = time.perf_counter()
                 if call.ttft_ms is None:
-                    call.ttft_ms = (time.perf_counter() - t0) * 1000.0
+                    call.ttft_ms = (now - t0) * 1000.0
+                if clock is not None:
+                    clock.chunk(now)
                 parts.append(text)
                 chunks += 1
         usage = event.get("usage")
@@ -197,6 +208,7 @@ async def call_expert(session: aiohttp.ClientSession, expert: Expert, query: str
         for attempt in range(expert.max_retries + 1):
             call.attempts = attempt + 1
             call.ttft_ms = None
+            clock.reset()  # a retried attempt starts its chunk timing afresh
             async with session.post(expert.completions_url, json=payload, headers=headers) as resp:
                 if resp.status in RETRY_STATUSES and attempt < expert.max_retries:
                     wait = _retry_after_s(resp)
@@ -207,15 +219,20 @@ async def call_expert(session: aiohttp.ClientSession, expert: Expert, query: str
                     continue
                 await _raise_for_status(resp, expert)
                 if expert.stream:
-                    return await _read_sse(resp, call, t0)
+                    return await _read_sse(resp, call, t0, clock)
                 return await _read_json(resp, call, t0)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    clock = ChunkClock()
     try:
         content = await asyncio.wait_for(attempts(), timeout=budget)
     finally:
-        call.latency_ms = (time.perf_counter() - t0) * 1000.0
+        end = time.perf_counter()
+        call.latency_ms = (end - t0) * 1000.0
     call.status = "ok"
+    timing = token_timing(clock.times, call.completion_tokens, t0, end)
+    call.itl_ms, call.tpot_ms = timing.itl_ms, timing.tpot_ms
+    call.output_tokens_per_s = timing.output_tokens_per_s
     return content
 
 

@@ -16,6 +16,7 @@ import aiohttp
 
 from codeperf.experts.config import ExpertsConfig
 from codeperf.experts.orchestrator import QueryResult, consult
+from codeperf.experts.slo import Slo, SloTally
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.loadgen import RequestError
 
@@ -28,8 +29,20 @@ def query_text(i: int) -> str:
 
 
 class QueryStats:
-    def __init__(self, experts: ExpertsConfig) -> None:
+    def __init__(self, experts: ExpertsConfig, slo: Slo | None = None) -> None:
         self.experts = experts
+        self.slo = SloTally(slo or Slo())
+        # LLM token timing per expert (answers that completed): ITL holds every gap
+        # between content chunks, TPOT one value per answer (codeperf.experts.tokentiming).
+        self.itl = {e.name: LatencyHistogram() for e in experts.experts}
+        self.tpot = {e.name: LatencyHistogram() for e in experts.experts}
+        self.output_tokens = Counter()  # expert -> output tokens of completed answers
+        self.tokens_source: dict[str, Counter] = {e.name: Counter() for e in experts.experts}
+        self.itl_not_measurable = Counter()  # expert -> answers with fewer than two chunks
+        # Per-interval end-to-end histograms (1 s, by completion time from the first
+        # query), mergeable: the timeline of p50/p99 over the run.
+        self.t0: float | None = None
+        self.intervals: dict[int, LatencyHistogram] = {}
         self.end_to_end = LatencyHistogram()  # successful queries, consult start -> engine done
         self.time_to_quorum = LatencyHistogram()
         self.engine = LatencyHistogram()  # the engine step's wall time, thread hop included
@@ -44,10 +57,12 @@ class QueryStats:
         self.end_times: dict[int, float] = {}  # request index -> perf_counter at completion
         self.first_error: str | None = None
 
-    def record(self, result: QueryResult) -> None:
+    def record(self, result: QueryResult, end: float | None = None) -> None:
+        self.slo.record(result)
         for call in result.calls:
             self.expert_status[call.expert][call.status] += 1
             if call.status == "ok":
+                self._record_tokens(call)
                 if call.ttft_ms is not None:
                     self.ttft[call.expert].record_us(call.ttft_ms * 1000)
                 if call.latency_ms is not None:
@@ -59,6 +74,10 @@ class QueryStats:
             self.first_error = self.first_error or result.error
             return
         self.end_to_end.record_us((result.total_ms or 0.0) * 1000)
+        if end is not None and self.t0 is not None:
+            second = max(0, int(end - self.t0))
+            self.intervals.setdefault(second, LatencyHistogram()).record_us(
+                (result.total_ms or 0.0) * 1000)
         self.engine.record_us((result.engine_ms or 0.0) * 1000)
         self.consensus_compute.record_us((result.consensus_compute_ms or 0.0) * 1000)
         self.critical_path[result.critical_path_expert] += 1
@@ -67,13 +86,46 @@ class QueryStats:
         if isinstance(score, (int, float)):
             self.agreement.append(float(score))
 
+    def _record_tokens(self, call) -> None:
+        if call.itl_ms:
+            for gap in call.itl_ms:
+                self.itl[call.expert].record_us(gap * 1000)
+        else:
+            self.itl_not_measurable[call.expert] += 1
+        if call.tpot_ms is not None:
+            self.tpot[call.expert].record_us(call.tpot_ms * 1000)
+        if call.completion_tokens is not None:
+            self.output_tokens[call.expert] += call.completion_tokens
+        self.tokens_source[call.expert][call.tokens_source or "none"] += 1
+
+    def circle(self, kind: str) -> LatencyHistogram:
+        """One histogram of every expert's `kind` (ttft, itl, tpot, expert_latency), merged."""
+        merged = LatencyHistogram()
+        for hist in getattr(self, kind).values():
+            merged.merge(hist)
+        return merged
+
+    def token_summary(self, duration_s: float | None) -> dict[str, Any]:
+        """Circle-wide TTFT/ITL/TPOT percentiles, output tokens/s of the run, SLO and goodput."""
+        out: dict[str, Any] = {}
+        for kind in ("ttft", "itl", "tpot"):
+            hist = self.circle(kind)
+            for p in (50, 95, 99):
+                out[f"{kind}_p{p}_ms"] = hist.percentile_ms(p)
+        total = sum(self.output_tokens.values())
+        out["output_tokens_count"] = total
+        out["output_tokens_per_s"] = total / duration_s if duration_s else None
+        return {**out, **self.slo.summary(duration_s)}
+
     def op(self, session: aiohttp.ClientSession, *, quorum: int | None = None,
            timeout: float | None = None, query: Callable[[int], str] = query_text):
         async def one_query(i: int) -> None:
+            if self.t0 is None:
+                self.t0 = time.perf_counter()
             result = await consult(query(i), self.experts, quorum=quorum, timeout=timeout,
                                    session=session)
-            self.end_times[i] = time.perf_counter()
-            self.record(result)
+            self.end_times[i] = end = time.perf_counter()
+            self.record(result, end)
             if not result.ok:
                 raise RequestError(result.error_kind or "other", result.error or "")
 
@@ -95,14 +147,32 @@ class QueryStats:
                                  if self.agreement else None),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, duration_s: float | None = None) -> dict[str, Any]:
+        """Histograms per expert and for the circle; `duration_s` (the run's) for rates."""
+        last = max(self.intervals, default=-1)
         return {
+            "circle": {"ttft_histogram": self.circle("ttft").to_dict(),
+                       "itl_histogram": self.circle("itl").to_dict(),
+                       "tpot_histogram": self.circle("tpot").to_dict(),
+                       "output_tokens": sum(self.output_tokens.values()),
+                       "output_tokens_per_s": (sum(self.output_tokens.values()) / duration_s
+                                               if duration_s else None)},
+            "slo": self.slo.to_dict(duration_s),
+            "intervals": {"bucket_s": 1.0, "by": "completion time from the first query",
+                          "end_to_end_histograms": [
+                              self.intervals[i].to_dict() if i in self.intervals else None
+                              for i in range(last + 1)]},
             "end_to_end_histogram": self.end_to_end.to_dict(),
             "time_to_quorum_histogram": self.time_to_quorum.to_dict(),
             "engine_histogram": self.engine.to_dict(),
             "consensus_compute_histogram": self.consensus_compute.to_dict(),
             "experts": {name: {"status": dict(self.expert_status[name]),
                                "ttft_histogram": self.ttft[name].to_dict(),
+                               "itl_histogram": self.itl[name].to_dict(),
+                               "itl_not_measurable_count": self.itl_not_measurable[name],
+                               "tpot_histogram": self.tpot[name].to_dict(),
+                               "output_tokens": self.output_tokens[name],
+                               "tokens_source": dict(self.tokens_source[name]),
                                "latency_histogram": self.expert_latency[name].to_dict()}
                         for name in self.ttft},
             "critical_path_expert": dict(self.critical_path),

@@ -44,6 +44,11 @@ def _pool_for(ctx: ScenarioContext, concurrent_queries: int) -> int:
     return max(100, concurrent_queries * len(ctx.experts.experts))
 
 
+def _stats(ctx: ScenarioContext) -> QueryStats:
+    """Per-query statistics judged against the run's SLO (--slo and the experts file's [slo])."""
+    return QueryStats(ctx.experts, ctx.slo)
+
+
 def _entry(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
            summary: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ctx.add_validity(f"generator/{entry_id}", load.valid, load.self_checks())
@@ -53,8 +58,9 @@ def _entry(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QuerySt
 def _raw_entry(entry_id: str, load: LoadResult, stats: QueryStats, summary: dict[str, Any],
                **extra: Any) -> dict[str, Any]:
     return {"id": entry_id, "kind": "scenario", "backend": stats.backend,
-            "summary": {**summary, **stats.summary()}, "histogram": load.latency.to_dict(),
-            "valid": load.valid, "load": load.to_dict(), "queries": stats.to_dict(), **extra}
+            "summary": {**summary, **stats.summary(), **stats.token_summary(load.elapsed_s)},
+            "histogram": load.latency.to_dict(), "valid": load.valid, "load": load.to_dict(),
+            "queries": stats.to_dict(load.elapsed_s), **extra}
 
 
 def _watch_load(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
@@ -83,7 +89,7 @@ async def calibration(ctx: ScenarioContext) -> dict[str, Any]:
           options={"queries": Int(help="queries, one after another (quick 5, full 20)")})
 async def single_query(ctx: ScenarioContext) -> dict[str, Any]:
     n = int(_param(ctx, "queries", 5, 20))
-    stats, load = QueryStats(ctx.experts), LoadResult()
+    stats, load = _stats(ctx), LoadResult()
     entry_id = f"single-query/sequential-{n}"
     _watch_load(ctx, entry_id, load, stats)
     async with _session(_pool_for(ctx, 1)) as session:
@@ -98,7 +104,7 @@ async def single_query(ctx: ScenarioContext) -> dict[str, Any]:
 async def batch(ctx: ScenarioContext) -> dict[str, Any]:
     size = int(_param(ctx, "batch_size", 20, 20))
     batches = int(_param(ctx, "batches", 3, 10))
-    stats = QueryStats(ctx.experts)
+    stats = _stats(ctx)
     latency = LatencyHistogram()
     errors: dict[str, int] = {}
     t0 = time.perf_counter()
@@ -116,8 +122,9 @@ async def batch(ctx: ScenarioContext) -> dict[str, Any]:
                    **{k: v for k, v in latency.summary().items() if k != "count"},
                    **stats.summary()}
         return {"id": f"batch/{batches}x{size}", "kind": "scenario", "backend": stats.backend,
-                "summary": summary, "histogram": latency.to_dict(), "errors_by_kind": errors,
-                "queries": stats.to_dict()}
+                "summary": {**summary, **stats.token_summary(elapsed)},
+                "histogram": latency.to_dict(), "errors_by_kind": errors,
+                "queries": stats.to_dict(elapsed)}
 
     ctx.watch(entry)
     async with _session(_pool_for(ctx, size)) as session:
@@ -150,7 +157,7 @@ async def concurrent_queries(ctx: ScenarioContext) -> ScenarioOutcome:
     rounds = int(_param(ctx, "rounds", 1, 2))
     entries, best = [], 0
     for level in levels:
-        stats, load = QueryStats(ctx.experts), LoadResult()
+        stats, load = _stats(ctx), LoadResult()
         _watch_load(ctx, f"concurrent-queries/{level}", load, stats, concurrency_count=level)
         async with _session(_pool_for(ctx, level)) as session:
             await loadgen.run_closed(stats.op(session), concurrency=level, result=load,
@@ -282,8 +289,8 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     idle = float(_param(ctx, "idle_s", 0.5, 2.0))
     baseline_n = int(_param(ctx, "baseline_queries", 3, 10))
     entry_id = f"burst/{count}x{size}-in-{int(spread * 1000)}ms"
-    baseline, base = QueryStats(ctx.experts), LoadResult()
-    stats, load = QueryStats(ctx.experts), LoadResult()
+    baseline, base = _stats(ctx), LoadResult()
+    stats, load = _stats(ctx), LoadResult()
     ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load),
                                  baseline_histogram=base.latency.to_dict(),
                                  baseline_load=base.to_dict()))
@@ -325,7 +332,7 @@ async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     duration = float(_param(ctx, "duration_s", 8.0, 60.0))
     arrivals = str(_param(ctx, "arrivals", "constant", "constant"))
     schedule = loadgen.poisson(rate) if arrivals == "poisson" else loadgen.constant(rate)
-    stats, load = QueryStats(ctx.experts), LoadResult()
+    stats, load = _stats(ctx), LoadResult()
     entry_id = f"sustained/open-{rate:g}rps-{arrivals}"
     _watch_load(ctx, entry_id, load, stats)
     # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.

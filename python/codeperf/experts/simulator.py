@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -27,7 +28,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -49,6 +50,12 @@ class ModelProfile:
     rate_hang: float = 0.0
     hang_s: float = 3600.0
     chunk_ms: float = 20.0  # streaming: tokens due within this interval go in one SSE event
+    # Capacity, as a continuous-batching server behaves (docs/load.md has the formula):
+    # at most max_concurrent requests are served at once (0 = no limit; the rest wait
+    # in a FIFO queue, which shows in their TTFT), and each token takes
+    # 1/tokens_per_s x (1 + itl_growth_per_stream x (active streams - 1)).
+    max_concurrent: int = 0
+    itl_growth_per_stream: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelProfile":
@@ -60,10 +67,14 @@ class ModelProfile:
         return cls(**data)
 
 
+# The same circle as default_experts.toml (capacity included).
 DEFAULT_MODELS = (
-    ModelProfile("sim-fast", ttft_median_ms=40, ttft_spread=0.25, tokens_per_s=400),
-    ModelProfile("sim-balanced", ttft_median_ms=120, ttft_spread=0.3, tokens_per_s=150),
-    ModelProfile("sim-deep", ttft_median_ms=250, ttft_spread=0.4, tokens_per_s=90),
+    ModelProfile("sim-fast", ttft_median_ms=40, ttft_spread=0.25, tokens_per_s=400,
+                 max_concurrent=32, itl_growth_per_stream=0.01, chunk_ms=100),
+    ModelProfile("sim-balanced", ttft_median_ms=120, ttft_spread=0.3, tokens_per_s=150,
+                 max_concurrent=48, itl_growth_per_stream=0.01, chunk_ms=100),
+    ModelProfile("sim-deep", ttft_median_ms=250, ttft_spread=0.4, tokens_per_s=90,
+                 max_concurrent=96, itl_growth_per_stream=0.01, chunk_ms=100),
 )
 
 # Fixed-latency models the load driver adds for calibration and the pool test:
@@ -72,6 +83,10 @@ CALIBRATION_MODELS = (
     ModelProfile("cal-instant", ttft_median_ms=0, answer_tokens=8),
     ModelProfile("cal-fixed-50ms", ttft_median_ms=50, answer_tokens=8),
     ModelProfile("pool-hold-500ms", ttft_median_ms=500, answer_tokens=8),
+    # A fixed token rate, one token per SSE event: ITL and TPOT should read 20 ms
+    # (50 tokens/s) and TTFT 100 ms plus the client overhead.
+    ModelProfile("cal-tokens-50ps", ttft_median_ms=100, tokens_per_s=50, answer_tokens=20,
+                 chunk_ms=0),
 )
 
 
@@ -100,6 +115,40 @@ class SimulatorConfig:
         """The public form (the API key, if any, is never included)."""
         return {"seed": self.seed, "stall_at_s": self.stall_at_s, "stall_for_s": self.stall_for_s,
                 "model": [asdict(m) for m in self.models]}
+
+
+def token_interval_s(profile: ModelProfile, active: int) -> float:
+    """Seconds per token while `active` requests are being served (0 = no token rate)."""
+    if not profile.tokens_per_s:
+        return 0.0
+    return (1.0 + profile.itl_growth_per_stream * max(0, active - 1)) / profile.tokens_per_s
+
+
+def mean_ttft_s(profile: ModelProfile) -> float:
+    """Mean of the lognormal TTFT: median x exp(sigma^2 / 2)."""
+    return profile.ttft_median_ms / 1000.0 * math.exp(profile.ttft_spread ** 2 / 2)
+
+
+def busy_s(profile: ModelProfile, active: int, answer_tokens: int | None = None) -> float:
+    """Mean seconds a request holds its slot with `active` streams: TTFT, then its tokens.
+
+    The last event leaves when the last token is due within `chunk_ms`
+    (`Simulator._pace`), so the tokens take max(0, (N - 1) x interval - chunk_ms).
+    """
+    n = profile.answer_tokens if answer_tokens is None else answer_tokens
+    tokens_s = max(0.0, (n - 1) * token_interval_s(profile, active) - profile.chunk_ms / 1000.0)
+    return mean_ttft_s(profile) + tokens_s
+
+
+def saturation_rps(profile: ModelProfile, answer_tokens: int | None = None) -> float | None:
+    """Requests/s this model serves with every slot busy (None: no capacity limit).
+
+    S slots, each held for busy_s at S active streams: rate = S / busy_s(S).
+    """
+    if profile.max_concurrent <= 0:
+        return None
+    busy = busy_s(profile, profile.max_concurrent, answer_tokens)
+    return profile.max_concurrent / busy if busy > 0 else None
 
 
 # ---------------------------------------------------------------- answers
@@ -150,6 +199,10 @@ class Simulator:
         self.started = time.monotonic()
         self.stall_until = 0.0
         self.port: int | None = None
+        # Capacity: requests being served per model, and the slots they hold.
+        self.active: Counter = Counter()
+        self._slots = {m.name: asyncio.Semaphore(m.max_concurrent)
+                       for m in self.config.models if m.max_concurrent > 0}
         self._runner: web.AppRunner | None = None
         self.app = web.Application()
         self.app.add_routes([
@@ -246,6 +299,58 @@ class Simulator:
             self.stats["injected_hang"] += 1
             await asyncio.sleep(profile.hang_s)
 
+        async with self._slot(profile):
+            return await self._answer(request, body, profile)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, profile: ModelProfile) -> AsyncIterator[None]:
+        """One of the model's decode slots (waits in FIFO order when all are busy)."""
+        slot = self._slots.get(profile.name)
+        if slot is not None:
+            await slot.acquire()
+        self.active[profile.name] += 1
+        self.stats["max_active_" + profile.name] = max(self.stats["max_active_" + profile.name],
+                                                        self.active[profile.name])
+        held = time.monotonic()  # busy_ms / completions shows the slot time actually held
+        try:
+            yield
+        finally:
+            self.stats["busy_ms_" + profile.name] += int((time.monotonic() - held) * 1000)
+            self.active[profile.name] -= 1
+            if slot is not None:
+                slot.release()
+
+    async def _pace(self, profile: ModelProfile, n_tokens: int,
+                    emit: Callable[[int, int], Awaitable[bool]] | None) -> None:
+        """Generate n tokens at the profile's (load-dependent) rate; emit(start, end) per event.
+
+        Each event carries every token due within `chunk_ms` from now; the time per
+        token is taken again at each event from the number of active streams. When
+        emit returns False (nobody listens any more), the rest is one sleep: the
+        same slot time with fewer wake-ups of the simulator's loop.
+        """
+        sent = 0
+        t_next = time.monotonic()
+        chunk_s = profile.chunk_ms / 1000.0
+        while sent < n_tokens:
+            interval = token_interval_s(profile, self.active[profile.name])
+            if interval:
+                k = 1 + max(0, int((time.monotonic() + chunk_s - t_next) / interval))
+                due = min(n_tokens, sent + k)
+                t_next += (due - sent) * interval
+            else:
+                due = n_tokens
+            if emit is not None and not await emit(sent, due):
+                rest = max(0.0, t_next - time.monotonic()) + (n_tokens - due) * interval
+                await asyncio.sleep(max(0.0, rest - chunk_s))
+                return
+            sent = due
+            if sent < n_tokens:
+                await asyncio.sleep(max(0.0, t_next - time.monotonic()))
+                await self._through_stall()
+
+    async def _answer(self, request: web.Request, body: dict[str, Any], profile: ModelProfile
+                      ) -> web.StreamResponse:
         prompt = _prompt_of(body)
         n_tokens = profile.answer_tokens
         if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0:
@@ -263,8 +368,9 @@ class Simulator:
             except ConnectionResetError:  # the client left (e.g. its quorum was reached)
                 self.stats["client_gone"] += 1
                 raise asyncio.CancelledError from None
-        await asyncio.sleep(ttft_s + (len(words) / profile.tokens_per_s if profile.tokens_per_s else 0))
+        await asyncio.sleep(ttft_s)
         await self._through_stall()
+        await self._pace(profile, len(words), None)
         self.stats["completions"] += 1
         return web.json_response({
             "id": ident, "object": "chat.completion", "created": int(time.time()),
@@ -278,7 +384,13 @@ class Simulator:
                       include_usage: bool) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-cache"})
-        await response.prepare(request)
+        gone = False  # the client left; a capacity-limited model still generates (below)
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:
+            if not profile.max_concurrent:
+                raise
+            gone = True
         created = int(time.time())
 
         def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -289,26 +401,28 @@ class Simulator:
 
         await asyncio.sleep(ttft_s)
         await self._through_stall()
-        start = time.monotonic()
-        sent = 0
         first = True
-        while sent < len(words):
-            # Every token due by now (plus one chunk interval) goes out in this event.
-            if profile.tokens_per_s:
-                due = max(sent + 1, min(len(words), int((time.monotonic() - start
-                                                         + profile.chunk_ms / 1000)
-                                                        * profile.tokens_per_s) + 1))
-            else:
-                due = len(words)
-            text = " ".join(words[sent:due])
+
+        async def emit(start: int, end: int) -> bool:
+            nonlocal first, gone
+            text = " ".join(words[start:end])
             delta = {"role": "assistant", "content": text} if first else {"content": " " + text}
-            await response.write(event(delta))
             first = False
-            sent = due
-            if sent < len(words):
-                next_at = start + sent / profile.tokens_per_s
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                await self._through_stall()
+            try:
+                if not gone:
+                    await response.write(event(delta))
+            except ConnectionResetError:
+                if not profile.max_concurrent:
+                    raise
+                # A capacity-limited model, like many serving engines, finishes the
+                # generation its client left (its quorum was reached): the slot stays
+                # busy, so every call costs the model its whole answer (docs/load.md).
+                gone = True
+            return not gone
+
+        await self._pace(profile, len(words), emit)
+        if gone:
+            raise ConnectionResetError("client left during generation")
         await response.write(event({}, "stop"))
         if include_usage:
             tail = {"id": ident, "object": "chat.completion.chunk", "created": created,

@@ -49,8 +49,10 @@ def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[s
 
 def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Path | None = None,
               quick: bool = False, allow_remote: bool = False, options: dict[str, Any] | None = None,
-              calibrate: bool = True, log: Callable[[str], None] = _stderr) -> int:
+              calibrate: bool = True, slo: Sequence[str] = (),
+              log: Callable[[str], None] = _stderr) -> int:
     from codeperf.experts import config as experts_config
+    from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
     from codeperf.experts.simulator_process import SimulatorProcess
 
@@ -66,15 +68,16 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             if not expert.uses_simulator:
                 loadgen.check_loopback(expert.base_url, allow_remote)
         sim_config = SimulatorConfig.from_dict(experts.simulator).with_models(CALIBRATION_MODELS)
+        run_slo = Slo(dict(experts.slo)).merged(Slo.parse(slo))  # --slo over the file's [slo]
     except (SetupError, experts_config.ExpertsConfigError, loadgen.RemoteTargetRefused,
-            ValueError) as exc:
+            SloError, ValueError) as exc:
         log(f"load_scenarios: {exc}")
         return exitcodes.USAGE
 
     out_dir = Path(out_dir)
     config = {"scenarios": names, "quick": quick, "options": options,
               "allow_remote": allow_remote, "experts": experts.to_dict(),
-              "simulator": sim_config.to_dict()}
+              "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
     simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
     try:
@@ -92,7 +95,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             ctx = registry.ScenarioContext(
                 out_dir=out_dir, quick=quick, recorder=recorder,
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
-                simulator_url=url, allow_remote=allow_remote, log=log)
+                simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log)
             metrics = loadgen.run_stoppable(registry.run_scenarios(names, ctx))
             for target in evaluate("load", metrics):
                 if target.metric.split(".", 1)[0] in names:

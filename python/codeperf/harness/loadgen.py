@@ -50,6 +50,9 @@ from codeperf.harness.latency import LatencyHistogram
 
 Op = Callable[[int], Awaitable[Any]]  # op(request_index); raises on failure
 Progress = Callable[[str], None]
+# stop_when(seconds since start, result so far, requests in flight) -> a reason to stop
+# sending now (e.g. "oversaturated"), or None to go on. Asked before every send.
+StopWhen = Callable[[float, "LoadResult", int], "str | None"]
 
 # Self-check thresholds (overridable per run). The loop thread at >= 90% of a
 # core means requests wait for the generator, not the server.
@@ -252,7 +255,8 @@ class LoadResult:
     process_cpu_s: float = 0.0
     max_in_flight: int = 0
     complete: bool = False  # the run reached its budget and drained; False if interrupted
-    stopped_by: str | None = None  # "budget" | "max_duration" | "interrupted"
+    stopped_by: str | None = None  # "budget" | "max_duration" | "interrupted" | "stop_when"
+    stop_reason: str | None = None  # what stop_when said when it ended sending early
     timeline: dict[str, list[int]] = field(default_factory=lambda: {"sent": [], "ok": [], "errors": []})
     thresholds: dict[str, float] = field(default_factory=lambda: {
         "max_loop_cpu_pct": MAX_LOOP_CPU_PCT, "min_send_ratio": MIN_SEND_RATIO,
@@ -337,6 +341,7 @@ class LoadResult:
             "config": self.config,
             "complete": self.complete,
             "stopped_by": self.stopped_by,
+            "stop_reason": self.stop_reason,
             "summary": self.summary(),
             "errors_by_kind": dict(sorted(self.errors.items())),
             "histogram": self.latency.to_dict(),
@@ -569,12 +574,14 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
                    max_requests: int | None = None, max_in_flight: int = 10_000,
                    drain_timeout_s: float = 30.0, max_duration_s: float = MAX_DURATION_S,
                    result: LoadResult | None = None, progress: Progress | None = None,
-                   progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS
-                   ) -> LoadResult:
+                   progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS,
+                   stop_when: StopWhen | None = None) -> LoadResult:
     """Send on `schedule` regardless of answers; latency counts from the intended send time.
 
     Sending covers `duration_s` of the schedule (or `max_requests` sends); requests
     still in flight get `drain_timeout_s`; the whole run never exceeds `max_duration_s`.
+    `stop_when` may end sending early (e.g. over-saturation): the run then counts as
+    offered only what the schedule asked for until then, and says why (`stop_reason`).
     """
     _check_budget(duration_s, max_requests, max_duration_s)
     window = min(duration_s, max_duration_s) if duration_s is not None else max_duration_s
@@ -621,6 +628,11 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
             now = perf()
             if now >= hard_end:  # the generator fell this far behind: stop sending
                 break
+            if stop_when is not None and (reason := stop_when(now - t0, result, len(tasks))):
+                result.stopped_by, result.stop_reason = "stop_when", reason
+                result.offered = i  # what the schedule asked for before the stop
+                window_end = now
+                break
             lag.record_us((now - intended) * 1e6)
             result._tick("sent", offset)
             if now <= window_end + 0.001:  # sends the schedule window still counts as on time
@@ -639,7 +651,8 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
         if tasks:
             await asyncio.wait(set(tasks), timeout=drain)
         _reraise_interrupted(interrupted)
-        result.stopped_by = "max_duration" if perf() >= hard_end else "budget"
+        if result.stopped_by is None:
+            result.stopped_by = "max_duration" if perf() >= hard_end else "budget"
         result.complete = True
     finally:
         reporter.cancel()

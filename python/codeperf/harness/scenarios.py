@@ -54,7 +54,8 @@ from codeperf.harness.envelope import Interrupted, Recorder
 
 # Imported by `load_registered()` so their @scenario decorators run. Order is the
 # default run order of their scenarios (registration order within a module).
-SCENARIO_MODULES = ("codeperf.experts.scenarios", "codeperf.mcp.scenarios")
+SCENARIO_MODULES = ("codeperf.experts.scenarios", "codeperf.experts.sweep_scenario",
+                    "codeperf.mcp.scenarios")
 
 
 @dataclass
@@ -245,6 +246,8 @@ class ScenarioContext:
     simulator_url the bundled simulator the driver started (http://127.0.0.1:PORT/v1), or None
     options      extra per-run options from the command line (e.g. {"rate_rps": 50})
     allow_remote whether non-loopback targets were allowed (--allow-remote)
+    slo          the queries' SLO (`codeperf.experts.slo.Slo`: --slo over the experts
+                 file's [slo]), or None: goodput then counts every successful query
     log          where progress lines go (stderr in the script)
     """
 
@@ -256,6 +259,7 @@ class ScenarioContext:
     options: dict[str, Any] = field(default_factory=dict)
     simulator_url: str | None = None
     allow_remote: bool = False
+    slo: Any = None
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     current: str = ""  # the scenario now running; set by the driver
     _watched: list[Callable[[], Any]] = field(default_factory=list)

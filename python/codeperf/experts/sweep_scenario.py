@@ -1,0 +1,226 @@
+"""The `sweep` load scenario: where does the circle saturate, and what does it serve there?
+
+Modelled on GuideLLM's sweep profile (and vLLM's goodput), in four steps:
+
+1. synchronous: one query at a time (the rate with no queueing at all);
+2. throughput: a closed loop with many queries in flight (the most it completes);
+3. K constant-rate open-model runs evenly spaced from the synchronous rate to a
+   little past the throughput rate, each stopped early when over-saturated; while
+   the highest still passes, up to 3 more, each `overshoot` times higher;
+4. a few refining rates, each halfway between the knee so far and the next rate
+   above it that failed (the knee's resolution halves with each).
+
+Per rate: offered and achieved rate, latency percentiles, TTFT/ITL/TPOT, error
+rate, SLO share and goodput, per-second histograms. The knee is the highest
+offered rate still achieved (>= 95%) with p95 within every SLO bound; against
+the simulator its theoretical saturation rate is known (codeperf.experts.sweep)
+and the knee must land within 15% of it (validity `sweep.knee_vs_theory`).
+The arithmetic lives in `codeperf.experts.sweep`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from codeperf.experts import sweep
+from codeperf.experts.querystats import QueryStats
+from codeperf.experts.scenarios import _latency_summary, _param, _raw_entry, _session, _stats
+from codeperf.harness import loadgen
+from codeperf.harness.loadgen import LoadResult
+from codeperf.harness.scenarios import Float, Int, ScenarioContext, ScenarioOutcome, scenario
+
+KNEE_TOLERANCE = 0.15
+MAX_EXTENSIONS = 3  # rates added above the plan while the highest one still passes
+
+
+class _Timed:
+    """An op that remembers when each success completed (the steady-state achieved rate)."""
+
+    def __init__(self, stats: QueryStats, session: Any) -> None:
+        self.ok_ends: list[float] = []
+        self._op = stats.op(session)
+
+    async def __call__(self, i: int) -> None:
+        await self._op(i)
+        self.ok_ends.append(time.perf_counter())
+
+
+@scenario("sweep", "rate sweep: synchronous, throughput, K constant rates, the knee and goodput",
+          options={"sweep_rates": Int(help="constant-rate runs (quick 4, full 8)"),
+                   "sweep_duration_s": Float(min=0.5, help="seconds per rate (quick 3, full 15)"),
+                   "sweep_refine": Int(min=0, help="refining rates around the knee "
+                                                   "(quick 2, full 3)"),
+                   "sweep_overshoot": Float(min=1.0, help="highest rate as a multiple of the "
+                                                          "throughput rate (1.2)"),
+                   "sweep_concurrency": Int(help="queries in flight in the throughput run "
+                                                 "(128)"),
+                   "sweep_cooldown_s": Float(help="idle seconds between rates, so one rate's "
+                                                  "backlog does not meet the next (quick 1, "
+                                                  "full 2)")})
+async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
+    k = int(_param(ctx, "sweep_rates", 4, 8))
+    duration = float(_param(ctx, "sweep_duration_s", 3.0, 15.0))
+    refine = int(_param(ctx, "sweep_refine", 2, 3))
+    overshoot = float(_param(ctx, "sweep_overshoot", 1.2, 1.2))
+    concurrency = int(_param(ctx, "sweep_concurrency", 128, 128))
+    cooldown = float(_param(ctx, "sweep_cooldown_s", 1.0, 2.0))
+    bounds = dict(ctx.slo.bounds) if ctx.slo else {}
+    entries: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+
+    async with _session(_pool_for_sweep(ctx, concurrency)) as session:
+        # 1. synchronous
+        stats, load = _stats(ctx), LoadResult()
+        timed = _Timed(stats, session)
+        ctx.watch(lambda: _raw_entry("sweep/synchronous", load, stats, _latency_summary(load)))
+        await loadgen.run_closed(timed, concurrency=1, duration_s=duration, result=load)
+        sync_rps = load.ok / load.elapsed_s if load.elapsed_s > 0 else 0.0
+        sync_p50_ms = load.latency.percentile_ms(50) or 0.0
+        entries.append(_rate_entry(ctx, "sweep/synchronous", load, stats, {"mode": "synchronous",
+                                   "achieved_rps": sync_rps}))
+        ctx.progress(f"synchronous: {sync_rps:.1f} queries/s, p50 {sync_p50_ms:.0f} ms")
+        # Completions before this are the ramp-up of a run, not its steady state.
+        warmup_s = min(max(0.5, 2 * sync_p50_ms / 1000), duration / 2)
+
+        # 2. throughput
+        await asyncio.sleep(cooldown)
+        stats, load = _stats(ctx), LoadResult()
+        timed = _Timed(stats, session)
+        ctx.watch(lambda: _raw_entry("sweep/throughput", load, stats, _latency_summary(load)))
+        t0 = time.perf_counter()
+        await loadgen.run_closed(timed, concurrency=concurrency, duration_s=duration, result=load)
+        throughput_rps = sweep.achieved_rps(timed.ok_ends, t0 + warmup_s, t0 + duration) or 0.0
+        entries.append(_rate_entry(ctx, "sweep/throughput", load, stats, {
+            "mode": "throughput", "concurrency_count": concurrency,
+            "achieved_rps": throughput_rps}))
+        ctx.progress(f"throughput ({concurrency} in flight): {throughput_rps:.1f} queries/s")
+        if throughput_rps <= 0:
+            raise RuntimeError("the throughput run completed no query in its steady state; "
+                               "nothing to sweep")
+
+        # 3. constant rates (extended upwards while the highest still passes: a closed
+        # loop that did not reach its steady state underestimates the throughput rate),
+        # 4. refining rates
+        async def run_rate(rate: float, refining: bool) -> None:
+            await asyncio.sleep(cooldown)
+            row, entry = await _one_rate(ctx, session, rate, duration, warmup_s, refining)
+            rows.append(row)
+            entries.append(entry)
+
+        for rate in sweep.sweep_rates(sync_rps, throughput_rps, k, overshoot):
+            await run_rate(rate, False)
+        for _ in range(MAX_EXTENSIONS):
+            top = max(rows, key=lambda r: r["offered_rps"])
+            if sweep.knee(rows, bounds) is not top:
+                break
+            await run_rate(top["offered_rps"] * max(overshoot, 1.2), False)
+        for _ in range(refine):
+            rate = sweep.refine_rate(rows, bounds)
+            if rate is None or any(abs(rate - r["offered_rps"]) < 0.01 * rate for r in rows):
+                break
+            await run_rate(rate, True)
+
+    rows.sort(key=lambda r: r["offered_rps"])
+    best = sweep.knee(rows, bounds)
+    peak = sweep.best_goodput(rows)
+    theory = _theory(ctx)
+    knee_rps = best["offered_rps"] if best else None
+    summary = {
+        "synchronous_rps": sync_rps, "throughput_rps": throughput_rps,
+        "knee_rps": knee_rps, "theoretical_knee_rps": theory,
+        "knee_vs_theory_pct": (100.0 * (knee_rps - theory) / theory
+                               if knee_rps is not None and theory else None),
+        "knee_p95_ms": best["p95_ms"] if best else None,
+        "max_goodput_qps": peak["goodput_qps"] if peak else None,
+        "max_goodput_rate_rps": peak["offered_rps"] if peak else None,
+        "rates_count": len(rows),
+        "oversaturated_count": sum(1 for r in rows if r["oversaturated"]),
+    }
+    if theory is not None:
+        ok = knee_rps is not None and abs(knee_rps - theory) <= KNEE_TOLERANCE * theory
+        ctx.add_validity("knee_vs_theory", ok,
+                         f"knee {_f(knee_rps)} queries/s vs theoretical {theory:.1f} (the "
+                         f"quorum-th highest simulator saturation rate; tolerance "
+                         f"{KNEE_TOLERANCE:.0%}); rates {', '.join(_f(r['offered_rps']) for r in rows)}")
+    ctx.progress(f"knee {_f(knee_rps)} queries/s (theory {_f(theory)}), best goodput "
+                 f"{_f(summary['max_goodput_qps'])} queries/s at {_f(summary['max_goodput_rate_rps'])}")
+    head = {"id": "sweep/summary", "kind": "scenario", "summary": summary,
+            "sweep": {"slo": bounds, "rows": rows, "knee_rps": knee_rps,
+                      "theoretical_knee_rps": theory,
+                      "max_goodput_rate_rps": summary["max_goodput_rate_rps"],
+                      "achieved_min": sweep.ACHIEVED_MIN,
+                      "oversaturated_below": sweep.OVERSATURATED_BELOW,
+                      "duration_s": duration, "warmup_s": warmup_s}}
+    return ScenarioOutcome([head, *entries], summary)
+
+
+async def _one_rate(ctx: ScenarioContext, session: Any, rate: float, duration: float,
+                    warmup_s: float, refining: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    entry_id = f"sweep/rate-{rate:.1f}rps"
+    stats, load = _stats(ctx), LoadResult()
+    timed = _Timed(stats, session)
+    ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load)))
+    detector = sweep.Oversaturation(rate, warmup_s)
+    t0 = time.perf_counter()
+
+    def stop_when(t: float, result: LoadResult, in_flight: int) -> str | None:
+        return detector.observe(t, in_flight, result.ok)
+
+    # A short drain: an over-saturated rate's backlog would take long to clear and says
+    # nothing more (what is cut is counted as "unfinished").
+    await loadgen.run_open(timed, loadgen.constant(rate), duration_s=duration, result=load,
+                           stop_when=stop_when, drain_timeout_s=max(2.0, duration))
+    send_end = t0 + load.send_window_s
+    got = sweep.achieved_rps(timed.ok_ends, t0 + warmup_s, send_end)
+    extra = {"mode": "constant", "offered_rps": rate, "achieved_rps": got,
+             "oversaturated": load.stop_reason is not None, "refining": refining}
+    entry = _rate_entry(ctx, entry_id, load, stats, extra)
+    s = entry["summary"]
+    row = {k: s.get(k) for k in ("offered_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms",
+                                 "ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms",
+                                 "tpot_p50_ms", "tpot_p95_ms", "e2e_p95_ms", "error_rate_pct",
+                                 "goodput_qps", "slo_met_pct", "output_tokens_per_s")}
+    row.update(oversaturated=extra["oversaturated"], stop_reason=load.stop_reason,
+               valid=load.valid, refining=refining)
+    ctx.progress(f"{rate:6.1f}/s offered: achieved {_f(got)}/s, p95 {_f(s.get('p95_ms'))} ms, "
+                 f"goodput {_f(s.get('goodput_qps'))}/s"
+                 + (f"  STOPPED: {load.stop_reason}" if load.stop_reason else ""))
+    return row, entry
+
+
+def _rate_entry(ctx: ScenarioContext, entry_id: str, load: LoadResult, stats: QueryStats,
+                extra: dict[str, Any]) -> dict[str, Any]:
+    ctx.add_validity(f"generator/{entry_id}", load.valid, load.self_checks())
+    entry = _raw_entry(entry_id, load, stats, {**_latency_summary(load), **extra})
+    entry["kind"] = "sweep-rate"
+    # The end-to-end p95 of the query (consult start -> engine done), what e2e_ms bounds.
+    entry["summary"]["e2e_p95_ms"] = stats.end_to_end.percentile_ms(95)
+    return entry
+
+
+def _pool_for_sweep(ctx: ScenarioContext, concurrency: int) -> int:
+    # Over-saturated rates pile up queries in flight: never let the pool be the limit.
+    return max(1000, concurrency * len(ctx.experts.experts))
+
+
+def _theory(ctx: ScenarioContext) -> float | None:
+    """The circle's theoretical saturation when every expert is a simulator model (else None)."""
+    from codeperf.experts.orchestrator import default_quorum
+    from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
+
+    if ctx.simulator_url is None or not ctx.experts:
+        return None
+    base = ctx.simulator_url.rstrip("/")
+    sim = SimulatorConfig.from_dict(ctx.experts.simulator).with_models(CALIBRATION_MODELS)
+    by_name = {m.name: m for m in sim.models}
+    experts = ctx.experts.experts
+    if any(e.base_url.rstrip("/") != base for e in experts):
+        return None  # a real server: its capacity is what the sweep is for
+    return sweep.theoretical_rps([by_name.get(e.model) for e in experts],
+                                 default_quorum(len(experts)), [e.max_tokens for e in experts])
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
