@@ -286,3 +286,85 @@ def test_options_are_converted_to_their_declared_types():
     # Every scenario of this module declares what it reads.
     for name in MINE + ("calibration",):
         assert registered()[name].options, name
+
+
+SWEEP_EXPERTS = """
+[[expert]]
+name = "a"
+base_url = "simulator"
+model = "s-a"
+timeout_s = 10
+stream = true
+[[expert]]
+name = "b"
+base_url = "simulator"
+model = "s-b"
+timeout_s = 10
+stream = true
+[[expert]]
+name = "c"
+base_url = "simulator"
+model = "s-c"
+timeout_s = 10
+[slo]
+e2e_ms = 3000
+[simulator]
+seed = 2
+[[simulator.model]]
+name = "s-a"
+ttft_median_ms = 20
+tokens_per_s = 200
+answer_tokens = 10
+max_concurrent = 4
+[[simulator.model]]
+name = "s-b"
+ttft_median_ms = 40
+tokens_per_s = 100
+answer_tokens = 10
+max_concurrent = 2
+itl_growth_per_stream = 0.1
+[[simulator.model]]
+name = "s-c"
+ttft_median_ms = 60
+tokens_per_s = 100
+answer_tokens = 10
+max_concurrent = 1
+"""
+
+
+@pytest.mark.slow
+def test_sweep_end_to_end(tmp_path):
+    experts = tmp_path / "experts.toml"
+    experts.write_text(SWEEP_EXPERTS)
+    out = tmp_path / "sweep"
+    result = _invoke(["--quick", "--out", str(out), "--experts", str(experts),
+                      "--no-calibration", "--scenario", "sweep", "--slo", "ttft_ms=2000",
+                      "-o", "sweep_rates=3", "-o", "sweep_duration_s=1.5", "-o", "sweep_refine=1",
+                      "-o", "sweep_concurrency=16", "-o", "sweep_cooldown_s=0.3"])
+    assert result.exit_code in (exitcodes.OK, exitcodes.FAILED), result.output
+    data = envelope.load(out / "load.json")
+    assert data["config"]["slo"] == {"e2e_ms": 3000.0, "ttft_ms": 2000.0}  # file + --slo
+    by_id = {r["id"]: r for r in data["results"]}
+    head = by_id["sweep/summary"]
+    summary, table = head["summary"], head["sweep"]
+    assert "sweep/synchronous" in by_id and "sweep/throughput" in by_id
+    assert summary["theoretical_knee_rps"] is not None  # every expert is a capacity model
+    assert 3 <= len(table["rows"]) <= 3 + 3 + 1  # K rates, extensions, one refinement
+    rates = [r for r in data["results"] if r["kind"] == "sweep-rate"]
+    assert {r["id"] for r in rates} >= {f"sweep/rate-{row['offered_rps']:.1f}rps"
+                                        for row in table["rows"]}
+    for entry in rates:
+        s = entry["summary"]
+        for key in ("offered_rps", "achieved_rps", "p95_ms", "ttft_p95_ms", "tpot_p50_ms",
+                    "goodput_qps", "slo_met_pct", "output_tokens_per_s", "error_rate_pct"):
+            assert key in s, key
+        queries = entry["queries"]
+        assert queries["circle"]["itl_histogram"]["encoding"] == "hdrhistogram-v2-base64"
+        assert queries["experts"]["c"]["tokens_source"].get("usage", 0) >= 0
+        assert queries["experts"]["c"]["itl_histogram"]["summary"]["count"] == 0  # not streamed
+        assert any(queries["intervals"]["end_to_end_histograms"])
+    knee = summary["knee_rps"]
+    if knee is not None:
+        assert knee in [row["offered_rps"] for row in table["rows"]]
+    checks = [v["check"] for v in data["validity"]]
+    assert "sweep.knee_vs_theory" in checks

@@ -79,7 +79,7 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
         sync_rps = load.ok / load.elapsed_s if load.elapsed_s > 0 else 0.0
         sync_p50_ms = load.latency.percentile_ms(50) or 0.0
         entries.append(_rate_entry(ctx, "sweep/synchronous", load, stats, {"mode": "synchronous",
-                                   "achieved_rps": sync_rps}))
+                                   "offered_rps": None, "achieved_rps": sync_rps}))
         ctx.progress(f"synchronous: {sync_rps:.1f} queries/s, p50 {sync_p50_ms:.0f} ms")
         # Completions before this are the ramp-up of a run, not its steady state.
         warmup_s = min(max(0.5, 2 * sync_p50_ms / 1000), duration / 2)
@@ -93,7 +93,7 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
         await loadgen.run_closed(timed, concurrency=concurrency, duration_s=duration, result=load)
         throughput_rps = sweep.achieved_rps(timed.ok_ends, t0 + warmup_s, t0 + duration) or 0.0
         entries.append(_rate_entry(ctx, "sweep/throughput", load, stats, {
-            "mode": "throughput", "concurrency_count": concurrency,
+            "mode": "throughput", "concurrency_count": concurrency, "offered_rps": None,
             "achieved_rps": throughput_rps}))
         ctx.progress(f"throughput ({concurrency} in flight): {throughput_rps:.1f} queries/s")
         if throughput_rps <= 0:
