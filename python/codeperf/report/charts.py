@@ -23,7 +23,7 @@ MAX_TIMELINES = 6
 @dataclass
 class Chart:
     suite: str
-    kind: str  # speedups, scaling, latency, timelines
+    kind: str  # speedups, scaling, latency, timelines, sweep, load_timelines
     title: str
     file: str  # relative to the report directory
 
@@ -179,9 +179,80 @@ def timelines(entries: list[dict[str, Any]], path: Path) -> str | None:
     return "Memory timelines"
 
 
+def sweep_curves(entries: list[dict[str, Any]], path: Path) -> str | None:
+    """Latency percentiles and goodput against the offered rate, the knee marked."""
+    found = next(((e, s) for e in entries if (s := fields.sweep(e)) is not None), None)
+    if found is None:
+        return None
+    entry, data = found
+    rows = data["rows"]
+    xs = [r["offered_rps"] for r in rows]
+    plt = _pyplot()
+    fig, (lat, good) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        lat.plot(xs, [fields._num(r.get(key)) or math.nan for r in rows], marker="o", label=label)
+    for key, label in (("achieved_rps", "achieved rate"), ("goodput_qps", "goodput (met SLO)")):
+        good.plot(xs, [fields._num(r.get(key)) or math.nan for r in rows], marker="o", label=label)
+    good.plot(xs, xs, color="grey", linewidth=0.8, linestyle=":", label="offered")
+    stopped = [r for r in rows if r.get("oversaturated")]
+    if stopped:
+        good.scatter([r["offered_rps"] for r in stopped],
+                     [fields._num(r.get("achieved_rps")) or 0 for r in stopped],
+                     marker="x", color="red", zorder=3, label="stopped: over-saturated")
+    knee, theory = fields._num(data.get("knee_rps")), fields._num(data.get("theoretical_knee_rps"))
+    for ax in (lat, good):
+        if knee is not None:
+            ax.axvline(knee, color="green", linewidth=1.2, label=f"knee {knee:.1f}/s")
+        if theory is not None:
+            ax.axvline(theory, color="black", linestyle="--", linewidth=0.8,
+                       label=f"theory {theory:.1f}/s")
+        ax.set_xlabel("offered rate (queries/s)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    lat.set_ylabel("latency (ms)")
+    lat.set_title("Latency percentiles vs offered rate")
+    good.set_ylabel("queries/s")
+    good.set_title("Achieved rate and goodput vs offered rate")
+    _save(fig, path)
+    return f"Rate sweep ({entry.get('id')})"
+
+
+def load_timelines(entries: list[dict[str, Any]], path: Path) -> str | None:
+    """Per-second throughput, p50/p99 and errors of open-model runs (Locust/k6 style)."""
+    drawn = [(str(e.get("id")), t) for e in entries if (t := fields.load_timeline(e))]
+    # Sustained and burst first: a sweep's many rates would crowd them out.
+    drawn.sort(key=lambda item: item[0].startswith("sweep/"))
+    drawn = drawn[:MAX_TIMELINES]
+    if not drawn:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(drawn), 1, figsize=(9, 2.6 * len(drawn)), squeeze=False)
+    for ax, (label, t) in zip(axes[:, 0], drawn):
+        seconds = list(range(len(t["ok"])))
+        ax.bar(seconds, t["ok"], color="#4c72b0", alpha=0.6, label="ok/s")
+        if any(t["errors"]):
+            ax.bar(list(range(len(t["errors"]))), t["errors"], color="red", alpha=0.8,
+                   label="errors/s")
+        ax.set_ylabel("queries/s")
+        ax.set_xlabel("time (s)")
+        if "p50_ms" in t:
+            right = ax.twinx()
+            for key, style in (("p50_ms", "-"), ("p99_ms", "--")):
+                right.plot(list(range(len(t[key]))), t[key], color="black", linestyle=style,
+                           label=key.removesuffix("_ms"))
+            right.set_ylabel("latency (ms)")
+            right.legend(fontsize="small", loc="upper right")
+        ax.legend(fontsize="small", loc="upper left")
+        ax.set_title(label, fontsize="medium")
+        ax.grid(True, alpha=0.3)
+    _save(fig, path)
+    return "Load over time"
+
+
 Draw = Callable[[list[dict[str, Any]], Path], "str | None"]
 # One chart per suite from all its entries...
-CHARTS: dict[str, Draw] = {"speedups": speedups, "scaling": scaling, "timelines": timelines}
+CHARTS: dict[str, Draw] = {"speedups": speedups, "scaling": scaling, "timelines": timelines,
+                           "sweep": sweep_curves, "load_timelines": load_timelines}
 # ... and one per suite and entry `kind`: latencies of different kinds of thing
 # (sessions, tool calls, sweeps) do not belong on one axis.
 KIND_CHARTS: dict[str, Draw] = {"latency": latency}
@@ -215,3 +286,4 @@ def render_charts(run: Run, out_dir: Path) -> tuple[dict[str, list[Chart]], list
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+

@@ -136,3 +136,47 @@ def top_growth(entry: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(rows, list):
         return []
     return [r for r in rows if isinstance(r, dict) and "site" in r]
+
+
+SWEEP_ROW_KEYS = ("offered_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "ttft_p95_ms",
+                  "itl_p95_ms", "tpot_p95_ms", "error_rate_pct", "slo_met_pct", "goodput_qps",
+                  "output_tokens_per_s")
+
+
+def sweep(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """`sweep`: a rate sweep, `{"rows": [{"offered_rps", "achieved_rps", "p50_ms", ...,
+    "goodput_qps", "oversaturated", "valid"}], "knee_rps", "theoretical_knee_rps",
+    "max_goodput_rate_rps", "slo"}`; rows without a numeric offered rate are dropped."""
+    data = entry.get("sweep")
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        return None
+    rows = [r for r in data["rows"] if isinstance(r, dict) and _num(r.get("offered_rps")) is not None]
+    if not rows:
+        return None
+    return {**data, "rows": sorted(rows, key=lambda r: r["offered_rps"])}
+
+
+def load_timeline(entry: dict[str, Any]) -> dict[str, list[float]] | None:
+    """An open-model run (`load.model == "open"`) over time, one value per second: `ok`, `errors` per second from
+    `load.timeline`, and end-to-end `p50_ms` / `p99_ms` from the per-second histograms
+    in `queries.intervals.end_to_end_histograms` (their stored summaries)."""
+    load = entry.get("load")
+    if not isinstance(load, dict) or load.get("model") != "open":
+        return None  # a closed loop's timeline is its own pace, not the server's
+    timeline = load.get("timeline")
+    if not isinstance(timeline, dict) or not isinstance(timeline.get("ok"), list):
+        return None
+    out: dict[str, list[float]] = {
+        "ok": [_num(v) or 0.0 for v in timeline.get("ok", [])],
+        "errors": [_num(v) or 0.0 for v in timeline.get("errors", [])]}
+    queries = entry.get("queries")
+    intervals = queries.get("intervals") if isinstance(queries, dict) else None
+    hists = intervals.get("end_to_end_histograms") if isinstance(intervals, dict) else None
+    if isinstance(hists, list):
+        for p in ("p50", "p99"):
+            out[f"{p}_ms"] = [
+                (_num((h.get("summary") or {}).get(f"{p}_ms")) if isinstance(h, dict) else None)
+                or math.nan for h in hists]
+    if not any(out["ok"]) and not any(out["errors"]):
+        return None
+    return out

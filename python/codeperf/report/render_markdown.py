@@ -264,6 +264,36 @@ def _kind_table(kind: str, entries: list[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _sweeps(data: SuiteData) -> list[str]:
+    """Each rate sweep as a per-rate table with its knee, theory and best goodput."""
+    lines = []
+    for entry in data.results:
+        sweep = fields.sweep(entry)
+        if sweep is None:
+            continue
+        knee, theory = sweep.get("knee_rps"), sweep.get("theoretical_knee_rps")
+        facts = [f"knee **{fmt.number(knee)} queries/s**",
+                 f"theoretical {fmt.number(theory)}" if theory is not None
+                 else "theoretical: unknown (not all experts are simulator models)",
+                 f"best goodput at {fmt.number(sweep.get('max_goodput_rate_rps'))} queries/s",
+                 f"SLO {fmt.cell(sweep.get('slo') or 'none')}"]
+        body = []
+        for row in sweep["rows"]:
+            marks = []
+            if knee is not None and row["offered_rps"] == knee:
+                marks.append("knee")
+            if row.get("oversaturated"):
+                marks.append("stopped: over-saturated")
+            if row.get("valid") is False:
+                marks.append("generator invalid")
+            body.append([fmt.metric(k, row.get(k)) for k in fields.SWEEP_ROW_KEYS]
+                        + [", ".join(marks) or fmt.MISSING])
+        lines += [f"### Rate sweep: {fmt.cell(entry.get('id'))}", "", " · ".join(facts), "",
+                  fmt.table(list(fields.SWEEP_ROW_KEYS) + ["note"], body,
+                            ["r"] * len(fields.SWEEP_ROW_KEYS) + ["l"]), ""]
+    return lines
+
+
 def _top_growth(data: SuiteData) -> list[str]:
     lines = []
     for entry in data.results:
@@ -312,6 +342,7 @@ def _suite_section(data: SuiteData, charts: list[Chart]) -> list[str]:
              f"backend: {data.environment.get('backend') or fmt.MISSING}"]
     lines += [" · ".join(facts), ""]
     lines += _speedups(data)
+    lines += _sweeps(data)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for entry in data.results:
         by_kind.setdefault(str(entry.get("kind") or "result"), []).append(entry)
