@@ -47,7 +47,10 @@ def test_all_suites(tmp_path):
     check_golden("all_suites", text)
     assert result.verdict.status == "pass"
     assert {c.kind for cs in result.charts.values() for c in cs} == {
-        "speedups", "scaling", "latency", "timelines"}
+        "speedups", "scaling", "latency", "timelines", "sweep", "load_timelines"}
+    assert "### Rate sweep: sweep/summary" in text and "| knee |" in text
+    assert "![Rate sweep (sweep/summary)](charts/load_sweep.png)" in text
+    assert "![Load over time](charts/load_load_timelines.png)" in text
     for chart in (c for cs in result.charts.values() for c in cs):
         assert (tmp_path / "out" / chart.file).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

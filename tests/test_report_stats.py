@@ -65,6 +65,10 @@ def test_a_shift_is_detected_and_noise_is_not():
     ("memory_reduction_pct", 1), ("queries_per_s", 1), ("max_ok_connections", 1),
     ("max_in_flight_ok_count", 1), ("max_ok_connections_count", 1), ("tool_calls.completed", 1),
     ("requests_count", 0), ("errors_count", 0), ("offered_rps", 0), ("label", 0),
+    # the LLM sweep's metrics
+    ("goodput_qps", 1), ("max_goodput_qps", 1), ("slo_met_pct", 1), ("knee_rps", 1),
+    ("output_tokens_per_s", 1), ("ttft_p95_ms", -1), ("itl_p50_ms", -1), ("tpot_p95_ms", -1),
+    ("theoretical_knee_rps", 0), ("knee_vs_theory_pct", 0), ("oversaturated_count", 0),
 ])
 def test_direction_from_metric_names(metric, expected):
     assert direction(metric) == expected

@@ -66,8 +66,10 @@ _LATENCY_KEY = re.compile(r"^(min|mean|max|p\d+)_ms$")
 def direction(metric: str) -> int:
     """+1 when higher is better, -1 when lower is better, 0 when neither (not classified)."""
     key = metric.lower()
-    if any(w in key for w in ("offered", "concurrency", "target_")):
+    if any(w in key for w in ("offered", "concurrency", "target_", "theoretical", "vs_theory")):
         return 0
+    if any(w in key for w in ("goodput", "slo_met_pct")) or key.endswith("_qps"):
+        return 1  # the LLM sweep's goodput and share of queries within their SLO
     if any(w in key for w in ("speedup", "throughput", "reduction", "completed", "success",
                               "max_ok", "_ok_count", "per_s")) or key.endswith(("_rps", "_x", "_ok")):
         return 1

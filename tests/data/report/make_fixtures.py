@@ -164,6 +164,40 @@ def scenario(entry_id: str, hist: LatencyHistogram, duration_s: float, errors: i
             "histogram": hist.to_dict()}
 
 
+def over_time(rng: random.Random, seconds: int, rate: float, median_ms: float,
+              stall_at: int) -> dict:
+    """An open-model run's per-second counts and end-to-end histograms, a stall at `stall_at`."""
+    ok = [int(rate) - (40 if s == stall_at else 0) for s in range(seconds)]
+    errors = [6 if s == stall_at else 0 for s in range(seconds)]
+    hists = [latencies(rng, 30, median_ms * (8 if s == stall_at else 1), 0.2).to_dict()
+             for s in range(seconds)]
+    return {"load": {"model": "open", "timeline": {"bucket_s": 1.0, "sent": [int(rate)] * seconds,
+                                                   "ok": ok, "errors": errors}},
+            "queries": {"intervals": {"bucket_s": 1.0, "end_to_end_histograms": hists}}}
+
+
+def sweep_summary() -> dict:
+    """A rate sweep whose circle saturates near 80 queries/s (the same in every variant)."""
+    rows = []
+    for offered, achieved, p50, stopped in ((20.0, 20.0, 540.0, False), (40.0, 39.8, 560.0, False),
+                                            (60.0, 59.5, 600.0, False), (70.0, 69.0, 680.0, False),
+                                            (80.0, 76.5, 900.0, False), (96.0, 79.0, 1900.0, True)):
+        rows.append({"offered_rps": offered, "achieved_rps": achieved, "p50_ms": p50,
+                     "p95_ms": p50 * 1.3, "p99_ms": p50 * 1.5, "ttft_p95_ms": p50 / 3,
+                     "itl_p95_ms": 110.0, "tpot_p95_ms": 8.0, "error_rate_pct": 0.0,
+                     "slo_met_pct": 100.0 if p50 < 1500 else 40.0,
+                     "goodput_qps": achieved * (0.9 if p50 < 1500 else 0.4),
+                     "output_tokens_per_s": achieved * 120, "oversaturated": stopped,
+                     "valid": True})
+    summary = {"synchronous_rps": 2.0, "throughput_rps": 80.0, "knee_rps": 80.0,
+               "theoretical_knee_rps": 79.5, "knee_vs_theory_pct": 0.63, "knee_p95_ms": 1170.0,
+               "max_goodput_qps": 68.85, "max_goodput_rate_rps": 80.0, "rates_count": 6,
+               "oversaturated_count": 1}
+    return {"id": "sweep/summary", "kind": "scenario", "summary": summary,
+            "sweep": {"slo": {"e2e_ms": 2000.0}, "rows": rows, "knee_rps": 80.0,
+                      "theoretical_knee_rps": 79.5, "max_goodput_rate_rps": 80.0}}
+
+
 def load(variant: str) -> Envelope:
     rng = random.Random(f"load-{variant}")
     env = envelope("load", variant, "rust", {"quick": False, "model": "open",
@@ -180,7 +214,9 @@ def load(variant: str) -> Envelope:
         scenario("batch/closed-20", batch, 8.5, queries_per_s=400 / 8.5),
         scenario("concurrent-queries/closed-150", concurrent, 3.1, max_in_flight_ok=150),
         scenario("connection-pool/open-250", pool, 2.0, max_ok_connections=250),
-        scenario("sustained/open-60rps", sustained, 30.0, errors=errors, offered_rps=60.0),
+        {**scenario("sustained/open-60rps", sustained, 30.0, errors=errors, offered_rps=60.0),
+         **over_time(random.Random("timeline"), 8, 60.0, 42.0, stall_at=5)},
+        sweep_summary(),
     ]
     by_name = {e["id"].split("/")[0]: e["summary"] for e in env.results}
     measured = {f"{name}.{key}": value for name, s in by_name.items() for key, value in s.items()}
