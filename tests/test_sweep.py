@@ -102,3 +102,8 @@ def test_circle_theory_is_the_quorum_th_highest_model_rate():
     assert sweep.theoretical_rps([a, ModelProfile("u"), c], quorum=2) == pytest.approx(300.0)
     assert sweep.theoretical_rps([ModelProfile("u"), ModelProfile("v"), c], quorum=2) is None
     assert sweep.theoretical_rps([a, None, c], quorum=2) is None  # a real server: unknown
+
+
+def test_completion_rate_ignores_ramp_up_and_drain():
+    assert sweep.completion_rate([3.0, 3.5, 4.0, 4.5, 5.0]) == pytest.approx(2.0)
+    assert sweep.completion_rate([1.0]) is None

@@ -92,6 +92,15 @@ def achieved_rps(end_times_ok: Iterable[float], start: float, until: float) -> f
     return sum(1 for t in end_times_ok if start <= t < until) / (until - start)
 
 
+def completion_rate(end_times_ok: Sequence[float]) -> float | None:
+    """Successes per second between the first and the last success: a closed loop's rate
+    once it is serving, whatever its ramp-up and drain (None with fewer than two)."""
+    if len(end_times_ok) < 2:
+        return None
+    span = max(end_times_ok) - min(end_times_ok)
+    return (len(end_times_ok) - 1) / span if span > 0 else None
+
+
 def within_slo(row: dict[str, Any], slo_bounds: dict[str, float]) -> bool:
     """Every bounded metric's p95 within its bound (a missing p95 is not within it)."""
     for key, bound in slo_bounds.items():

@@ -6,7 +6,7 @@ Modelled on GuideLLM's sweep profile (and vLLM's goodput), in four steps:
 2. throughput: a closed loop with many queries in flight (the most it completes);
 3. K constant-rate open-model runs evenly spaced from the synchronous rate to a
    little past the throughput rate, each stopped early when over-saturated; while
-   the highest still passes, up to 3 more, each `overshoot` times higher;
+   the highest still passes, up to 3 more, each 1.5 times higher;
 4. a few refining rates, each halfway between the knee so far and the next rate
    above it that failed (the knee's resolution halves with each).
 
@@ -32,7 +32,8 @@ from codeperf.harness.loadgen import LoadResult
 from codeperf.harness.scenarios import Float, Int, ScenarioContext, ScenarioOutcome, scenario
 
 KNEE_TOLERANCE = 0.15
-MAX_EXTENSIONS = 3  # rates added above the plan while the highest one still passes
+MAX_EXTENSIONS = 3  # rates added above the plan while the highest one still passes ...
+EXTEND_FACTOR = 1.5  # ... each this much higher (the refining rates then close the gap)
 
 
 class _Timed:
@@ -89,9 +90,10 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
         stats, load = _stats(ctx), LoadResult()
         timed = _Timed(stats, session)
         ctx.watch(lambda: _raw_entry("sweep/throughput", load, stats, _latency_summary(load)))
-        t0 = time.perf_counter()
         await loadgen.run_closed(timed, concurrency=concurrency, duration_s=duration, result=load)
-        throughput_rps = sweep.achieved_rps(timed.ok_ends, t0 + warmup_s, t0 + duration) or 0.0
+        # Between its first and last success: with many in flight the first answers can
+        # take longer than the warm-up (or the whole run), so a fixed window would miss them.
+        throughput_rps = sweep.completion_rate(timed.ok_ends) or 0.0
         entries.append(_rate_entry(ctx, "sweep/throughput", load, stats, {
             "mode": "throughput", "concurrency_count": concurrency, "offered_rps": None,
             "achieved_rps": throughput_rps}))
@@ -115,7 +117,7 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
             top = max(rows, key=lambda r: r["offered_rps"])
             if sweep.knee(rows, bounds) is not top:
                 break
-            await run_rate(top["offered_rps"] * max(overshoot, 1.2), False)
+            await run_rate(top["offered_rps"] * EXTEND_FACTOR, False)
         for _ in range(refine):
             rate = sweep.refine_rate(rows, bounds)
             if rate is None or any(abs(rate - r["offered_rps"]) < 0.01 * rate for r in rows):
