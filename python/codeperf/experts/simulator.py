@@ -5,14 +5,18 @@
 Serves `/v1/models` and `/v1/chat/completions` (JSON and SSE streaming, with
 usage tokens) on 127.0.0.1. Each model has its own latency: time to first token
 drawn from a lognormal (median, spread = sigma of the log), then tokens at a
-fixed rate. Answers are deterministic from (seed, model, prompt): every model
+fixed rate. A model may have a capacity (`max_concurrent` decode slots with a
+queue beyond them, and a per-token time growing with the active streams), so a
+rate sweep has a saturation point to find (`saturation_rps`, docs/load.md).
+Answers are deterministic from (seed, model, prompt): every model
 draws most words from a vocabulary the prompt selects and the rest from its own,
 so experts overlap partially and consensus has something to find.
 
 Faults, for testing the measurements: per-model rates of 429, 500, dropped
 connections and hangs, and a stall (no answer at all for S seconds from time T,
 or from now through `POST /admin/stall?seconds=S`). `GET /admin/stats` counts
-what was served. Token counts are whitespace-separated words.
+what was served (and per model the most requests active at once and the slot
+time held). Token counts are whitespace-separated words.
 """
 
 from __future__ import annotations
