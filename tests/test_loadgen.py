@@ -323,3 +323,20 @@ def test_selftest_interrupted_writes_what_it_measured(tmp_path, sig):
     assert closed["summary"]["ok_count"] > 0  # 0.3 s of a maximum-rate run, kept
     assert data["paced"]["summary"]["requests_count"] == 0  # never started
     assert data["goals"][0]["status"] in ("passed", "failed", "not_demonstrated")
+
+
+def test_stop_when_ends_sending_early_and_says_why():
+    """The sweep's over-saturation stop: sending ends, offered counts only what was due."""
+    async def op(i):
+        await asyncio.sleep(0.5)  # never answers within the check below: the backlog grows
+
+    def stop_when(t, result, in_flight):
+        return "backlog growing" if in_flight >= 10 else None
+
+    result = asyncio.run(loadgen.run_open(op, loadgen.constant(100), duration_s=5.0,
+                                          stop_when=stop_when, drain_timeout_s=2.0))
+    assert result.stopped_by == "stop_when" and result.stop_reason == "backlog growing"
+    assert result.sent == 10 and result.offered == 10  # not the 500 of the full window
+    assert result.ok == 10 and result.complete
+    assert result.to_dict()["stop_reason"] == "backlog growing"
+    assert all(c["ok"] for c in result.self_checks() if c["check"] == "send_rate")

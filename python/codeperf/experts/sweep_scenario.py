@@ -75,7 +75,9 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
         # 1. synchronous
         stats, load = _stats(ctx), LoadResult()
         timed = _Timed(stats, session)
-        ctx.watch(lambda: _raw_entry("sweep/synchronous", load, stats, _latency_summary(load)))
+        # Defaults bind this run's objects: the names are reused by the next run.
+        ctx.watch(lambda load=load, stats=stats: _raw_entry("sweep/synchronous", load, stats,
+                                                            _latency_summary(load)))
         await loadgen.run_closed(timed, concurrency=1, duration_s=duration, result=load)
         sync_rps = load.ok / load.elapsed_s if load.elapsed_s > 0 else 0.0
         sync_p50_ms = load.latency.percentile_ms(50) or 0.0
@@ -89,7 +91,8 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
         await asyncio.sleep(cooldown)
         stats, load = _stats(ctx), LoadResult()
         timed = _Timed(stats, session)
-        ctx.watch(lambda: _raw_entry("sweep/throughput", load, stats, _latency_summary(load)))
+        ctx.watch(lambda load=load, stats=stats: _raw_entry("sweep/throughput", load, stats,
+                                                            _latency_summary(load)))
         await loadgen.run_closed(timed, concurrency=concurrency, duration_s=duration, result=load)
         # Between its first and last success: with many in flight the first answers can
         # take longer than the warm-up (or the whole run), so a fixed window would miss them.
