@@ -320,6 +320,7 @@ class Simulator:
             yield
         finally:
             self.stats["busy_ms_" + profile.name] += int((time.monotonic() - held) * 1000)
+            self.stats["served_" + profile.name] += 1
             self.active[profile.name] -= 1
             if slot is not None:
                 slot.release()
