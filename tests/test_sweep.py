@@ -44,7 +44,8 @@ def test_refining_rate_bisects_between_the_knee_and_the_next_failure():
 
 
 def test_best_goodput_only_from_valid_runs():
-    rows = [_row(10, 10, goodput=9), _row(20, 20, goodput=18, valid=False), _row(30, 25, goodput=12)]
+    rows = [_row(10, 10, goodput=9), _row(20, 20, goodput=18, valid=False), _row(30, 25, goodput=12),
+            _row(40, 26, goodput=14, oversaturated=True)]
     assert sweep.best_goodput(rows)["offered_rps"] == 30
 
 

@@ -12,8 +12,8 @@ against real endpoints.
   queries in flight rose (by 5% of a second's arrivals, at least 3), at two checks in a row (one slow second is noise,
   a backlog that keeps growing is not).
 - `knee`: the highest offered rate still achieved (>= 95%) whose p95 is within
-  every SLO bound, not stopped early; `best_goodput`: the valid rate with the
-  highest goodput.
+  every SLO bound, not stopped early; `best_goodput`: the valid rate, not
+  stopped early, with the highest goodput.
 - `theoretical_rps`: the circle's saturation from the simulator profiles.
 """
 
@@ -125,8 +125,10 @@ def knee(rows: Sequence[dict[str, Any]], slo_bounds: dict[str, float]) -> dict[s
 
 
 def best_goodput(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The valid row (generator not the bottleneck) with the highest goodput."""
-    good = [r for r in rows if r.get("valid") and r.get("goodput_qps") is not None]
+    """The valid row (generator not the bottleneck, not stopped as over-saturated: a
+    backlog growing without bound is no rate to serve at) with the highest goodput."""
+    good = [r for r in rows if r.get("valid") and not r.get("oversaturated")
+            and r.get("goodput_qps") is not None]
     return max(good, key=lambda r: r["goodput_qps"], default=None)
 
 
