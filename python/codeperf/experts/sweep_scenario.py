@@ -102,8 +102,8 @@ async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
             "achieved_rps": throughput_rps}))
         ctx.progress(f"throughput ({concurrency} in flight): {throughput_rps:.1f} queries/s")
         if throughput_rps <= 0:
-            raise RuntimeError("the throughput run completed no query in its steady state; "
-                               "nothing to sweep")
+            raise RuntimeError("the throughput run completed fewer than two queries; "
+                               "no rate to sweep up to")
 
         # 3. constant rates (extended upwards while the highest still passes: a closed
         # loop that did not reach its steady state underestimates the throughput rate),
