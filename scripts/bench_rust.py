@@ -16,7 +16,8 @@ except ImportError:  # run from a clone without `make build`: use the source tre
 from codeperf.bench import baseline as bench_baseline  # noqa: E402
 from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
-from codeperf.harness.envelope import EnvelopeError, Interrupted  # noqa: E402
+from codeperf.harness.contract import SetupError, run_script  # noqa: E402
+from codeperf.harness.envelope import EnvelopeError  # noqa: E402
 
 BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
               + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
@@ -92,16 +93,13 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
         ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
         baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads)
-    try:
-        code = driver.run(config)
-    except (driver.SetupError, EnvelopeError) as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exitcodes.USAGE)
-    except (KeyboardInterrupt, Interrupted):
-        click.secho("interrupted: partial results written with complete: false", fg="yellow",
-                    err=True)
-        sys.exit(exitcodes.INTERRUPTED)
-    sys.exit(code)
+    def body() -> int:
+        try:
+            return driver.run(config)
+        except EnvelopeError as exc:  # an unreadable --baseline: nothing measured
+            raise SetupError(str(exc)) from None
+
+    sys.exit(run_script("bench_rust", out, body))
 
 
 if __name__ == "__main__":

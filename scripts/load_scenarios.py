@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import run_script
 from codeperf.harness.load_suite import run_suite
 
 
@@ -67,9 +68,9 @@ def main(scenarios, experts_file, quick, out_dir, allow_remote, options, calibra
         for problem in problems:
             click.echo(f"(not loaded) {problem}", err=True)
         raise SystemExit(exitcodes.OK)
-    raise SystemExit(run_suite(out_dir, scenarios, experts_file=experts_file, quick=quick,
-                               allow_remote=allow_remote, options=dict(options),
-                               calibrate=calibration))
+    raise SystemExit(run_script("load", out_dir, lambda: run_suite(
+        out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
+        options=dict(options), calibrate=calibration)))
 
 
 if __name__ == "__main__":

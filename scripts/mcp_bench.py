@@ -15,6 +15,7 @@ import click
 
 from codeperf.experts.config import DEFAULT_EXPERTS_FILE
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import SetupError, run_script
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import launch, runner
 from codeperf.mcp.bench.argsgen import ScenarioFileError
@@ -120,14 +121,16 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     if concurrency is not None:
         overrides["concurrency"] = concurrency
     config = runner.BenchConfig.quick(**overrides) if quick else runner.BenchConfig(**overrides)
-    try:
-        code = run_suite(out_dir, bundled=bundled, bundled_transports=transports, extra_specs=extra,
-                         scenario_files=scenario_files, config=config, experts_file=experts_file,
-                         quick=quick, allow_remote=allow_remote, cli_config={"argv": sys.argv[1:]})
-    except ScenarioFileError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exitcodes.USAGE)
-    sys.exit(code)
+    def body() -> int:
+        try:
+            return run_suite(out_dir, bundled=bundled, bundled_transports=transports,
+                             extra_specs=extra, scenario_files=scenario_files, config=config,
+                             experts_file=experts_file, quick=quick, allow_remote=allow_remote,
+                             cli_config={"argv": sys.argv[1:]})
+        except ScenarioFileError as exc:
+            raise SetupError(str(exc)) from None
+
+    sys.exit(run_script("mcp", out_dir, body))
 
 
 if __name__ == "__main__":

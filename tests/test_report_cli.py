@@ -150,7 +150,8 @@ def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     write_suite(scripts, "mcp_bench.py", "mcp",
-                {"tool_calls.mean_ms": 3.0, "tool_calls.completed": 1500})
+                {"tool_calls.mean_ms": 3.0, "tool_calls.error_rate_pct": 0.0,
+                 "tool_calls.completed": 1500})
     result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], echo=io.BytesIO(),
                       charts=False)
     assert result.exit_code == 0

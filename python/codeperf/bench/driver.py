@@ -18,6 +18,7 @@ from codeperf.bench import analysis, cases, correctness, memory_pass, table, tim
 from codeperf.bench import baseline as bench_baseline
 from codeperf.bench.grid import BACKENDS, FFI_OP, REFERENCE, Size
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import SetupError  # noqa: F401 (the one SetupError, re-exported)
 from codeperf.harness.envelope import Recorder
 from codeperf.harness.targets import evaluate, load_specs
 
@@ -26,8 +27,6 @@ RUST_API = ("analyze_responses", "compute_consensus", "aggregate_responses", "no
             "allocation_stats", "reset_peak")
 
 
-class SetupError(RuntimeError):
-    """Nothing can be measured (exit 2): e.g. the Rust extension is not built."""
 
 
 @dataclass
@@ -133,8 +132,8 @@ def run(config: BenchConfig, log: Callable[[str], None] | None = None,
         rec.mark_complete()
     env = rec.envelope
     emit(f"bench_rust: {time.monotonic() - started:.0f} s; wrote {rec.path} and {pyperf_dir}/")
-    failed = env.failed_targets or env.invalid_checks or env.errors or state.gate_failures
-    return exitcodes.FAILED if failed else exitcodes.OK
+    # A failed correctness gate is a failed validity check: the one rule covers it.
+    return rec.exit_code
 
 
 def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: Size | None,
@@ -243,12 +242,16 @@ def _targets(config: BenchConfig, rec: Recorder, state: _State,
     """Targets at the reference size, for the selected ops only."""
     measured: dict[str, float | None] = {}
     notes: dict[str, str] = {}
+    statistics: dict[str, str] = {}
     for op in config.ops:
         sp = state.speedups.get(op, {}).get(REFERENCE)
         if sp is not None and sp.ci is not None:
-            measured[f"speedup.{op}"] = sp.ci.ratio
-            notes[f"speedup.{op}"] = (f"at {REFERENCE.label}; 95% CI [{sp.ci.low:.3g}, "
-                                      f"{sp.ci.high:.3g}]")
+            # Judged on the lower end of the 95 % CI: a point estimate of 23.5x with
+            # CI [17.8, 27.6] has not shown ">= 20x".
+            measured[f"speedup.{op}"] = sp.ci.low
+            statistics[f"speedup.{op}"] = "ci95_low"
+            notes[f"speedup.{op}"] = (f"at {REFERENCE.label}; point {sp.ci.ratio:.3g}x, "
+                                      f"95% CI [{sp.ci.low:.3g}, {sp.ci.high:.3g}]")
         mem = state.memory.get(op, {}).get(REFERENCE)
         if mem is not None:
             measured[f"memory_reduction_pct.{op}"] = mem.reduction_pct
@@ -257,16 +260,23 @@ def _targets(config: BenchConfig, rec: Recorder, state: _State,
                 f"rust {table.fmt_bytes(mem.rust_heap_peak_bytes)} heap + "
                 f"{table.fmt_bytes(mem.rust_python_heap_peak_bytes)} python heap")
     emit("")
-    for target in evaluate(SUITE, measured):
-        op = target.metric.split(".", 1)[-1]
-        if op not in config.ops:
-            continue  # not selected with --bench: not part of this run
-        if not config.memory and target.metric.startswith("memory_"):
+    not_run: dict[str, str] = {}
+    for spec in load_specs():
+        if spec.suite != SUITE:
             continue
-        target.note = notes.get(target.metric, target.note or f"{REFERENCE.label} not in this run")
+        op = spec.metric.split(".", 1)[-1]
+        if op not in config.ops:
+            not_run[spec.metric] = f"benchmark {op} not requested; ran " + ", ".join(config.ops)
+        elif not config.memory and spec.metric.startswith("memory_"):
+            not_run[spec.metric] = "memory pass not requested (--no-memory)"
+    for target in evaluate(SUITE, measured, statistics=statistics, not_run=not_run):
+        if target.state != "not run":
+            target.note = notes.get(target.metric,
+                                    target.note or f"{REFERENCE.label} not in this run")
         rec.add_target(target)
         shown = "not measured" if target.measured is None else f"{target.measured:.3g} {target.unit}"
-        mark = click.style("PASS", fg="green") if target.passed else click.style("FAIL", fg="red")
+        mark = {"pass": click.style("PASS", fg="green"), "fail": click.style("FAIL", fg="red")}.get(
+            target.state, "NOT RUN")
         emit(f"target {mark} {target.name}: measured {shown} "
              f"(goal {target.op} {target.threshold:g}; {target.note})")
 

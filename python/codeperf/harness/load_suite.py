@@ -9,14 +9,14 @@ prints a summary to stderr. Returns an exit code (`codeperf.harness.exitcodes`).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from codeperf.harness import exitcodes, loadgen
 from codeperf.harness import scenarios as registry
+from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
-from codeperf.harness.targets import evaluate
+from codeperf.harness.targets import evaluate, load_specs
 
 CALIBRATION = "calibration"
 SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate_pct",
@@ -24,12 +24,15 @@ SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "erro
                 "overhead_p50_ms", "fixed_p50_ms", "open_p99_ms", "closed_p99_ms")
 
 
-class SetupError(Exception):
-    """Nothing was measured: bad arguments, files or a refused target (exit 2)."""
+_stderr = log_to("load")
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def not_requested(names: Sequence[str]) -> dict[str, str]:
+    """Targets of scenarios this run did not ask for: "not run", not failed."""
+    return {spec.metric: f"scenario {spec.metric.split('.', 1)[0]} not requested; ran "
+            + ", ".join(names)
+            for spec in load_specs() if spec.suite == "load"
+            and spec.metric.split(".", 1)[0] not in names}
 
 
 def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[str]]:
@@ -94,9 +97,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
                 simulator_url=url, allow_remote=allow_remote, log=log)
             metrics = loadgen.run_stoppable(registry.run_scenarios(names, ctx))
-            for target in evaluate("load", metrics):
-                if target.metric.split(".", 1)[0] in names:
-                    recorder.add_target(target)
+            for target in evaluate("load", metrics, not_run=not_requested(names)):
+                recorder.add_target(target)
             recorder.mark_complete()
     except (KeyboardInterrupt, Interrupted):
         log(f"load: interrupted; partial results in {out_dir / 'load.json'}")
@@ -106,9 +108,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     envelope = recorder.envelope
     print_summary(envelope, log)
     log(f"load: wrote {recorder.path}")
-    if envelope.failed_targets or envelope.invalid_checks or envelope.errors:
-        return exitcodes.FAILED
-    return exitcodes.OK
+    return recorder.exit_code
 
 
 def _fmt(value: Any) -> str:
@@ -130,8 +130,8 @@ def print_summary(envelope: Any, log: Callable[[str], None] = _stderr) -> None:
         log("targets")
         for t in envelope.targets:
             measured = "not measured" if t.measured is None else _fmt(t.measured)
-            log(f"  {'PASS' if t.passed else 'FAIL'}  {t.name}: {measured} {t.op} "
-                f"{_fmt(t.threshold)} {t.unit}")
+            log(f"  {t.state.upper():7s} {t.name}: {measured} {t.op} "
+                f"{_fmt(t.threshold)} {t.unit}" + (f"  ({t.note})" if t.note else ""))
     bad = envelope.invalid_checks
     log(f"validity: {len(envelope.validity) - len(bad)} of {len(envelope.validity)} checks ok")
     for check in bad:

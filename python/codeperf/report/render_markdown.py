@@ -87,12 +87,35 @@ def _targets(rows: list[TargetRow], with_baseline: bool) -> list[str]:
     body = []
     for row in rows:
         cells = [TARGET_ICON[row.state], fmt.cell(row.name), row.suite,
-                 _measured(row.measured, row.unit), _threshold(row)]
+                 _measured(row.measured, row.unit) + _statistic(row), _threshold(row)]
         if with_baseline:
             cells.append(_measured(row.baseline, row.unit))
-        cells += [fmt.cell(row.seed), fmt.cell(row.note)]
+        cells += [fmt.cell(row.seed), fmt.cell("; ".join(_row_notes(row)))]
         body.append(cells)
-    return ["## Targets", "", fmt.table(headers, body, align), ""]
+    return ["## Targets", "", "Each target as the suite judged it in this run (its op, "
+            "threshold and the statistic it compared).", "",
+            fmt.table(headers, body, align), ""]
+
+
+def _statistic(row: TargetRow) -> str:
+    return "" if row.statistic == "value" or row.measured is None else f" ({row.statistic})"
+
+
+def _row_notes(row: TargetRow) -> list[str]:
+    notes = []
+    rate = row.error_rate
+    if rate:  # a latency target is judged with its scenario's error rate: show both
+        value = rate.get("measured")
+        notes.append(f"error rate {fmt.MISSING if value is None else fmt.number(value)} % "
+                     f"({rate.get('op')} {fmt.number(rate.get('threshold'))} % "
+                     f"{'met' if rate.get('passed') else 'NOT met'})")
+    if row.changed_since:
+        notes.append(f"⚠️ {row.changed_since} (changed since the run)")
+    if row.note and not (rate and row.note.startswith("error rate")):
+        notes.append(row.note)
+    elif row.note:
+        notes.append(row.note.split("; ", 1)[1] if "; " in row.note else "")
+    return [n for n in notes if n]
 
 
 def _suites(run: Run) -> list[str]:

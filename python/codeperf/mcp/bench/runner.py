@@ -131,9 +131,17 @@ async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], con
                               "every floor call (SDK and raw) returned the expected no-op result")
     return {
         "tool_calls.mean_ms": state.tool_hist.summary()["mean_ms"],
+        # The mean above is over successful calls: the target is judged with this rate.
+        "tool_calls.error_rate_pct": _tool_error_rate(state.tool_rows),
         "tool_calls.completed": float(handled["summary"]["ok_count"]) if handled else None,
         "protocol_floor.stdio_1000_calls_c10_s": state.floor_metric,
     }
+
+
+def _tool_error_rate(rows: list[dict[str, Any]]) -> float | None:
+    calls = sum(int(r["summary"].get("calls_count") or 0) for r in rows)
+    ok = sum(int(r["summary"].get("ok_count") or 0) for r in rows)
+    return 100.0 * (calls - ok) / calls if calls else None
 
 
 def _broken(state: RunState, recorder: Recorder, spec: ServerSpec, kind: str, message: str,

@@ -8,12 +8,12 @@ simulator that does not start) are exit 2 before anything is measured.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback, run_stoppable
 from codeperf.harness.targets import evaluate
@@ -26,12 +26,17 @@ from codeperf.mcp.bench.launch import ServerSpec
 SUITE = "mcp"
 
 
-class SetupError(Exception):
-    """The run cannot start as asked; nothing is measured (exit 2)."""
+stderr_log = log_to(SUITE)
 
 
-def stderr_log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def not_requested(config: runner.BenchConfig) -> dict[str, str]:
+    """Targets of parts this run was asked to leave out: "not run", not failed."""
+    out = {}
+    if not config.floor:
+        out["protocol_floor.stdio_1000_calls_c10_s"] = "protocol floor not requested (--no-floor)"
+    if not config.handled_calls:
+        out["tool_calls.completed"] = "handled run not requested (--handled-calls 0)"
+    return out
 
 
 def bundled_specs(names: Sequence[str], transports: Sequence[str], files_root: Path,
@@ -106,7 +111,7 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
                     if spec.bundled and simulator is not None:
                         spec.env["CODEPERF_SIMULATOR_URL"] = simulator.base_url
                 metrics = run_stoppable(runner.run(specs, scenarios, config, recorder, log_dir, log))
-                for target in evaluate(SUITE, metrics):
+                for target in evaluate(SUITE, metrics, not_run=not_requested(config)):
                     recorder.add_target(target)
                 recorder.mark_complete()
         except (KeyboardInterrupt, Interrupted):
@@ -118,8 +123,7 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
     log("")
     log(table.render(envelope))
     log(f"\nresults: {recorder.path}")
-    failed = recorder.envelope.failed_targets or recorder.envelope.invalid_checks
-    return exitcodes.FAILED if failed else exitcodes.OK
+    return recorder.exit_code
 
 
 def _simulator_for(experts_file: str, allow_remote: bool, log_dir: Path,
