@@ -83,7 +83,7 @@ def test_failing_targets_invalid_and_interrupted_suites(tmp_path):
     check_golden("failing", text)
     states = {s: d.state for s, d in result.run.suites.items()}
     assert states == {"bench_rust": "targets failed", "load": "invalid",
-                      "memory": "incomplete", "mcp": "missing script"}
+                      "memory": "interrupted", "mcp": "missing script"}
     failed = {r.name for r in result.rows if r.state == "fail"}
     assert "Rust speedup: compute_consensus (cosine)" in failed
     assert "Error rate under load" in failed
