@@ -208,8 +208,11 @@ def test_unmeasured_target_fails_the_run(tmp_path):
                     "--out", str(tmp_path), *TINY)
     assert result.exit_code == exitcodes.FAILED
     data = envelope.load(tmp_path / "bench_rust.json")
-    metrics = {t["metric"]: t for t in data["targets"]}
+    metrics = {t["metric"]: t for t in data["targets"] if t["state"] != "not run"}
     assert set(metrics) == {"speedup.analyze"}  # only the selected op; memory pass was off
+    not_run = {t["metric"]: t["note"] for t in data["targets"] if t["state"] == "not run"}
+    assert not_run["memory_reduction_pct.analyze"] == "memory pass not requested (--no-memory)"
+    assert not_run["speedup.aggregate"].startswith("benchmark aggregate not requested")
     assert metrics["speedup.analyze"]["measured"] is None
     assert metrics["speedup.analyze"]["passed"] is False
 

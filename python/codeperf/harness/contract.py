@@ -81,11 +81,23 @@ def judge(envelope: Mapping[str, Any]) -> Outcome:
 
 # -- the one logger ---------------------------------------------------------------
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (click's CliRunner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def logger(suite: str) -> logging.Logger:
     """`codeperf.<suite>`: progress and summaries to stderr (data goes to files)."""
     log = logging.getLogger(f"codeperf.{suite}")
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)

@@ -9,7 +9,7 @@ from typing import Any
 from codeperf.harness.envelope import write_json_atomic
 from codeperf.report import render_html, render_markdown
 from codeperf.report.charts import CHART_DIR, Chart, render_charts
-from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, compare_runs
+from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, check_baseline, compare_runs
 from codeperf.report.loading import Run, load_run
 from codeperf.report.verdict import TargetRow, Verdict, target_rows, verdict
 
@@ -68,6 +68,8 @@ def build_report(run_dir: Path, baseline_dir: Path | None = None, out_dir: Path 
     out_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir, targets_path)
     baseline = load_run(Path(baseline_dir), targets_path) if baseline_dir is not None else None
+    if baseline is not None:
+        check_baseline(baseline)  # BaselineUnusable: the caller decides (exit 2 when gating)
     rows = target_rows(run, baseline)
     result = verdict(run, rows)
     comparison = compare_runs(run, baseline, noise_pct) if baseline is not None else None
