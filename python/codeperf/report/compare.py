@@ -148,7 +148,7 @@ def _classify(suite: str, entry_id: str, metric: str, method: str, base: float |
     if base <= 0 or cur < 0:
         # A ratio to zero or across signs means nothing; only a lower-is-better
         # metric leaving zero (errors appearing) is still a clear regression.
-        if base == 0 and cur > 0 and sense < 0 and method == "threshold":
+        if base == 0 and cur > 0 and sense < 0 and method in ("threshold", "error rate"):
             return MetricComparison(suite, entry_id, metric, method, base, cur, None, True,
                                     REGRESSED, detail or "was zero")
         return MetricComparison(suite, entry_id, metric, method, base, cur, None, False,
