@@ -11,6 +11,7 @@ from codeperf.report import render_html, render_markdown
 from codeperf.report.charts import CHART_DIR, Chart, render_charts
 from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, check_baseline, compare_runs
 from codeperf.report.loading import Run, load_run
+from codeperf.report.noise import NoiseFloors
 from codeperf.report.verdict import TargetRow, Verdict, target_rows, verdict
 
 SUMMARY_VERSION = 1
@@ -62,7 +63,7 @@ def _suite_summary(run: Run) -> dict[str, Any]:
 
 def build_report(run_dir: Path, baseline_dir: Path | None = None, out_dir: Path | None = None,
                  noise_pct: float = DEFAULT_NOISE_PCT, charts: bool = True,
-                 targets_path: Path | None = None) -> Report:
+                 targets_path: Path | None = None, aa_noise_path: Path | None = None) -> Report:
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,8 @@ def build_report(run_dir: Path, baseline_dir: Path | None = None, out_dir: Path 
         check_baseline(baseline)  # BaselineUnusable: the caller decides (exit 2 when gating)
     rows = target_rows(run, baseline)
     result = verdict(run, rows)
-    comparison = compare_runs(run, baseline, noise_pct) if baseline is not None else None
+    comparison = (compare_runs(run, baseline, noise_pct, NoiseFloors.load(aa_noise_path))
+                  if baseline is not None else None)
 
     for stale in (out_dir / CHART_DIR).glob("*.png"):
         stale.unlink()  # a re-aggregated run must not show charts of data that is gone

@@ -13,6 +13,7 @@ comparison says so in its detail ("default floor, no A/A data").
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -35,7 +36,8 @@ class NoiseFloors:
 
     @classmethod
     def load(cls, path: Path | None = None) -> "NoiseFloors":
-        path = Path(path) if path is not None else AA_NOISE_PATH
+        """The stored floors; CODEPERF_AA_NOISE names another file (tests, other machines)."""
+        path = Path(path or os.environ.get("CODEPERF_AA_NOISE") or AA_NOISE_PATH)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -16,6 +16,7 @@ from codeperf.report import fields
 from codeperf.report import fmt
 from codeperf.report.charts import Chart
 from codeperf.report.compare import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison
+from codeperf.report.instructions import THRESHOLD_PCT as INSTRUCTION_GATE_PCT
 from codeperf.report.loading import SUITE_SCRIPTS, SUITE_TITLES, Run, SuiteData
 from codeperf.report.verdict import FAIL, PASS, TargetRow, Verdict
 
@@ -368,7 +369,9 @@ def _comparison(comparison: Comparison) -> list[str]:
     lines = ["## Comparison with baseline", "",
              f"Baseline run {ids}" + (f" (commit {base[:12]})" if base else "")
              + " → this run" + (f" (commit {cur[:12]})" if cur else "")
-             + f". Noise threshold {fmt.number(comparison.noise_pct)} %, α = 0.01 for pyperf samples.",
+             + f". Noise floors: the A/A spread measured for the metric where stored "
+             f"(aa_noise.json), else {fmt.number(comparison.noise_pct)} %; α = 0.01 for pyperf "
+             f"samples. The engine's gate: instruction counts, ±{fmt.number(INSTRUCTION_GATE_PCT)} %.",
              ""]
     verdicts, informational = comparison.verdicts, comparison.informational
     counts = {s: sum(1 for m in verdicts if m.status == s)
@@ -408,12 +411,12 @@ def _comparison(comparison: Comparison) -> list[str]:
     if informational:
         moved = sum(1 for m in informational if m.status in (REGRESSED, IMPROVED))
         shown = sorted(informational, key=lambda m: m.status == UNCHANGED)[:MAX_UNCHANGED_ROWS]
-        lines += [f'<details markdown="1"><summary>Absolute times, informational only '
+        lines += [f'<details markdown="1"><summary>Engine wall-clock figures, informational only '
                   f'({moved} of {len(informational)} moved)</summary>', "",
-                  "bench_rust is judged on its speedups above: Python and Rust ran in interleaved "
-                  "pairs, so machine load between runs cancels in their ratio. Absolute times "
-                  "between runs follow that load (other jobs, CPU frequency), so they are shown "
-                  "here, never counted as regressions.", "",
+                  "The engine is gated on its instruction counts (deterministic under callgrind). "
+                  "Its times and speedups between runs follow the shared machine's load (other "
+                  "jobs, CPU frequency) as much as the code, so they are shown here, never "
+                  "counted as regressions.", "",
                   fmt.table(headers, [row(m) for m in shown], align), ""]
         if len(informational) > len(shown):
             lines += [f"… and {len(informational) - len(shown)} more (all of them are in "
