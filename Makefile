@@ -113,6 +113,13 @@ perf-quick: $(BUILD_STAMP)  ## make perf with each suite's --quick mode (pull re
 report: $(BUILD_STAMP)  ## re-aggregate reports/latest (RUN=DIR to pick a run, BASELINE=DIR to compare)
 	$(PY) scripts/aggregate_report.py --run $(or $(RUN),reports/latest) $(if $(BASELINE),--baseline $(BASELINE))
 
+# RUNS="reports/a reports/b [...]": run directories of the same build (A/A).
+RUNS ?=
+
+.PHONY: aa-noise
+aa-noise: $(BUILD_STAMP)  ## measured noise floors from A/A runs into report/aa_noise.json (RUNS="DIR DIR ...")
+	$(PY) scripts/aa_noise.py $(RUNS)
+
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf target python/codeperf/_rust*.so $(BUILD_STAMP)

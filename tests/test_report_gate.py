@@ -274,3 +274,36 @@ def test_the_check_sees_an_undeclared_metric():
 ])
 def test_directions(key, sense):
     assert registry.direction(key) == sense
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_aa_noise_script_writes_and_merges_floors(tmp_path):
+    runs = []
+    for i, rps in enumerate((100.0, 110.0)):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        env = Envelope(suite="load", run_id=f"r{i}", started_at="2026-12-01T10:00:00+00:00",
+                       finished_at="2026-12-01T10:01:00+00:00", complete=True,
+                       config={"quick": True},
+                       results=[{"id": "sustained/x", "kind": "scenario",
+                                 "summary": {"throughput_rps": rps}}])
+        write_json_atomic(run / "load.json", env.to_dict())
+        runs.append(str(run))
+    out = tmp_path / "aa.json"
+    main = _script("aa_noise")
+    result = CliRunner().invoke(main, [*runs, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["spreads"]["quick"]["load"]["sustained/x"]["throughput_rps"] == 10.0
+    assert data["runs"] == 2
+    again = CliRunner().invoke(main, [*runs, "--out", str(out)])
+    assert again.exit_code == 0 and json.loads(out.read_text())["runs"] == 4
+    assert CliRunner().invoke(main, [runs[0], "--out", str(out)]).exit_code == 2
+    (empty := tmp_path / "empty").mkdir()
+    assert CliRunner().invoke(main, [runs[0], str(empty), "--out", str(out)]).exit_code == 2

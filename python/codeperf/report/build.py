@@ -57,6 +57,7 @@ def _suite_summary(run: Run) -> dict[str, Any]:
             "targets": env.get("targets"),
             "validity": env.get("validity"),
             "errors": env.get("errors"),
+            "outcome": env.get("outcome"),
         }
     return out
 
