@@ -12,6 +12,7 @@ import json
 from statistics import stdev
 from typing import Any
 
+from codeperf.harness.contract import target_state
 from codeperf.report import fields
 from codeperf.report import fmt
 from codeperf.report.charts import Chart
@@ -130,7 +131,7 @@ def _suites(run: Run) -> list[str]:
             f"[{data.suite}](#{_anchor(data)})" if data.envelope else data.suite,
             f"**{data.state}**" if data.state != "ok" else "ok",
             fmt.number(len(data.results)) if data.envelope else fmt.MISSING,
-            _ratio_of(targets, "passed") if data.envelope else fmt.MISSING,
+            _targets_passed(targets) if data.envelope else fmt.MISSING,
             _ratio_of(validity, "ok") if data.envelope else fmt.MISSING,
             fmt.duration_s(duration) if duration else fmt.MISSING,
             fmt.cell(data.load_error) if data.load_error else (data.file or fmt.MISSING),
@@ -138,6 +139,14 @@ def _suites(run: Run) -> list[str]:
     return ["## Suites", "",
             fmt.table(["Suite", "State", "Results", "Targets passed", "Validity checks",
                        "Duration", "File"], body, ["l", "l", "r", "r", "r", "r", "l"]), ""]
+
+
+def _targets_passed(targets: list[dict[str, Any]]) -> str:
+    """passed / judged, and how many were not run (neither passed nor failed)."""
+    states = [target_state(t) for t in targets]
+    not_run = states.count("not run")
+    text = f"{states.count(PASS)}/{len(states) - not_run}"
+    return text + (f" ({not_run} not run)" if not_run else "")
 
 
 def _ratio_of(items: list[dict[str, Any]], flag: str) -> str:
