@@ -216,11 +216,11 @@ class PairedRuns:
                 or not entry_id.startswith(op + "/"):
             return None
         size = entry_id[len(op) + 1:]
-        runs = [self.current.get(f"{op}/python/{size}"), self.current.get(f"{op}/rust/{size}"),
-                self.baseline.get(f"{op}/python/{size}"), self.baseline.get(f"{op}/rust/{size}")]
-        if not all(runs):
+        py, rs = self.current.get(f"{op}/python/{size}"), self.current.get(f"{op}/rust/{size}")
+        old_py, old_rs = (self.baseline.get(f"{op}/python/{size}"),
+                          self.baseline.get(f"{op}/rust/{size}"))
+        if not (py and rs and old_py and old_rs):
             return None
-        py, rs, old_py, old_rs = runs  # type: ignore[misc]
         paired = len(py) == len(rs) and len(old_py) == len(old_rs)
         try:
             return stats.ratio_of_ratios(py, rs, old_py, old_rs, paired=paired)
@@ -420,7 +420,7 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
             return floors.floor(cur_mode, suite, entry_id, metric, noise_pct)
 
         paired = _paired_runs(current, baseline) if suite == SPEEDUP_SUITE else None
-        base_by_id = {}
+        base_by_id: dict[str, dict[str, Any]] = {}
         for entry in base_data.results:
             if entry.get("kind") != instructions.KIND:
                 base_by_id.setdefault(str(entry.get("id")), entry)
