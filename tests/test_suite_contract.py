@@ -266,3 +266,13 @@ def test_targets_file_env_is_respected(targets_file, monkeypatch):
     assert {t.metric for t in evaluate("load", {})} == {"single-query.mean_ms",
                                                         "sustained.error_rate_pct"}
     assert os.environ["CODEPERF_TARGETS"] == str(targets_file)
+
+
+def test_mcp_error_rate_covers_the_tools_in_the_latency_mean():
+    from codeperf.mcp.bench.runner import _tool_error_rate
+
+    rows = [{"summary": {"calls_count": 10, "ok_count": 1}},   # 9 errors: counts
+            {"summary": {"calls_count": 10, "ok_count": 10}},
+            {"summary": {"calls_count": 10, "ok_count": 0}}]   # never worked: no latency
+    assert _tool_error_rate(rows) == 45.0
+    assert _tool_error_rate(rows[2:]) is None
