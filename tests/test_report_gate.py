@@ -17,7 +17,7 @@ from codeperf.harness.envelope import Envelope, write_json_atomic
 from codeperf.report import build_report, instructions
 from codeperf.report.compare import (IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED,
                                      compare_entries)
-from codeperf.report.noise import NoiseFloors, measure, merge
+from codeperf.report.noise import NoiseFloors, measure, merge, safety
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "report"
@@ -154,12 +154,47 @@ def test_the_noise_floor_comes_from_a_a_data(tmp_path):
     path = tmp_path / "aa.json"
     path.write_text(json.dumps(data))
     floors = NoiseFloors.load(path)
-    assert floors.floor("quick", "load", "sustained/x", "throughput_rps", 10.0)[0] == 6.0
+    # The range of 2 runs underestimates the spread: 3 * sqrt(2) / d2(2) = 3.76 times it.
+    assert floors.floor("quick", "load", "sustained/x", "throughput_rps", 10.0)[0] == \
+        pytest.approx(4.0 * 3.0 * 2 ** 0.5 / 1.128)
+    assert safety(3) < safety(2) and safety(10) == pytest.approx(1.378, abs=1e-3)
+    # Two A/A runs are too few to fail a build on: shown, informational.
+    assert not floors.gates("quick", "load", "sustained/x", "throughput_rps")
+    data["runs"] = 5
+    path.write_text(json.dumps(data))
+    assert NoiseFloors.load(path).gates("quick", "load", "sustained/x", "throughput_rps")
+    assert not NoiseFloors.load(path).gates("quick", "load", "sustained/x", "p99_ms")
     pct, why = floors.floor("full", "load", "sustained/x", "throughput_rps", 10.0)
     assert pct == 10.0 and "no A/A data" in why
     assert merge(data, measure([{"load": {"config": {"quick": True}, "results": [
         {"id": "sustained/x", "summary": {"throughput_rps": v}}]}} for v in (100.0, 101.0)])
     )["spreads"]["quick"]["load"]["sustained/x"]["throughput_rps"] == 4.0
+
+
+def _load_run(directory: Path, rps: float, p: float = 10.0) -> Path:
+    directory.mkdir()
+    env = Envelope(suite="load", run_id=directory.name, started_at="2026-12-01T10:00:00+00:00",
+                   finished_at="2026-12-01T10:01:00+00:00", complete=True, config={"quick": True},
+                   results=[{"id": "sustained/x", "kind": "scenario",
+                             "summary": {"throughput_rps": rps}}])
+    write_json_atomic(directory / "load.json", env.to_dict())
+    return directory
+
+
+def test_wall_clock_gates_only_with_floors_from_enough_a_a_runs(tmp_path):
+    base = _load_run(tmp_path / "base", 100.0)
+    run = _load_run(tmp_path / "run", 50.0)  # half the throughput
+    floors = tmp_path / "aa.json"
+    for runs, gated in ((2, False), (5, True)):
+        floors.write_text(json.dumps({"aa_version": 1, "runs": runs, "runs_per_set": runs,
+                                      "spreads": {"quick": {"load": {"sustained/x": {
+                                          "throughput_rps": 3.0}}}}}))
+        comparison = build_report(run, baseline_dir=base, out_dir=tmp_path / f"o{runs}",
+                                  targets_path=TARGETS, charts=False,
+                                  aa_noise_path=floors).comparison
+        (m,) = comparison.metrics
+        assert m.status == REGRESSED
+        assert (comparison.regressions == [m]) is gated, runs
 
 
 def test_a_change_inside_the_measured_floor_is_unchanged():

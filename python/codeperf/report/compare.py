@@ -16,7 +16,9 @@ matched pair:
 
 The noise floor of a wall-clock figure is measured run-to-run variation
 (codeperf.report.noise: A/A runs stored in the repo), not a fixed percentage;
-without A/A data for a metric it is --noise-pct, and the detail says so.
+without A/A data for a metric it is --noise-pct, and the detail says so. A
+wall-clock metric gates only when its floor comes from enough A/A runs
+(noise.MIN_RUNS_TO_GATE); before that it is shown as informational.
 
 Like with like: a suite run in quick mode is not compared with a full run of
 it (its metrics are "not comparable"; the configuration differs).
@@ -44,7 +46,7 @@ from codeperf.report import instructions
 from codeperf.report.loading import Run
 from codeperf.report.metric_comparison import (  # noqa: F401 (re-exported)
     IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, MetricComparison)
-from codeperf.report.noise import NoiseFloors, mode_of
+from codeperf.report.noise import MIN_RUNS_TO_GATE, NoiseFloors, mode_of
 from codeperf.report.stats import mann_whitney_u, median_or_none
 
 ALPHA = 0.01
@@ -435,6 +437,12 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
                 continue
             metrics, unclassified, notes = compare_entries(suite, base_by_id[entry_id], entry,
                                                            floor, paired)
+            for m in metrics:
+                if not m.informational and not floors.gates(cur_mode, suite, entry_id, m.metric):
+                    # Its noise is not measured well enough to fail a build on it.
+                    m.informational = True
+                    m.detail += (f"; informational: noise floor not from ≥ "
+                                 f"{MIN_RUNS_TO_GATE} A/A runs")
             comparison.metrics += metrics
             comparison.unclassified += unclassified
             comparison.notes += notes

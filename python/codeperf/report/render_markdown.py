@@ -18,6 +18,7 @@ from codeperf.report import fmt
 from codeperf.report.charts import Chart
 from codeperf.report.compare import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison
 from codeperf.report.instructions import THRESHOLD_PCT as INSTRUCTION_GATE_PCT
+from codeperf.report.noise import MIN_RUNS_TO_GATE
 from codeperf.report.loading import SUITE_SCRIPTS, SUITE_TITLES, Run, SuiteData
 from codeperf.report.verdict import FAIL, PASS, TargetRow, Verdict
 
@@ -380,7 +381,8 @@ def _comparison(comparison: Comparison) -> list[str]:
              + " → this run" + (f" (commit {cur[:12]})" if cur else "")
              + f". Noise floors: the A/A spread measured for the metric where stored "
              f"(aa_noise.json), else {fmt.number(comparison.noise_pct)} %; α = 0.01 for pyperf "
-             f"samples. The engine's gate: instruction counts, ±{fmt.number(INSTRUCTION_GATE_PCT)} %.",
+             f"samples; a wall-clock metric gates only with a floor from ≥ {MIN_RUNS_TO_GATE} A/A "
+             f"runs. The engine's gate: instruction counts, ±{fmt.number(INSTRUCTION_GATE_PCT)} %.",
              ""]
     verdicts, informational = comparison.verdicts, comparison.informational
     counts = {s: sum(1 for m in verdicts if m.status == s)
@@ -420,12 +422,14 @@ def _comparison(comparison: Comparison) -> list[str]:
     if informational:
         moved = sum(1 for m in informational if m.status in (REGRESSED, IMPROVED))
         shown = sorted(informational, key=lambda m: m.status == UNCHANGED)[:MAX_UNCHANGED_ROWS]
-        lines += [f'<details markdown="1"><summary>Engine wall-clock figures, informational only '
+        lines += [f'<details markdown="1"><summary>Wall-clock figures, informational only '
                   f'({moved} of {len(informational)} moved)</summary>', "",
-                  "The engine is gated on its instruction counts (deterministic under callgrind). "
-                  "Its times and speedups between runs follow the shared machine's load (other "
-                  "jobs, CPU frequency) as much as the code, so they are shown here, never "
-                  "counted as regressions.", "",
+                  "The engine is gated on its instruction counts (deterministic under callgrind): "
+                  "its times and speedups between runs follow the shared machine's load (other "
+                  "jobs, CPU frequency) as much as the code. Other wall-clock figures gate only "
+                  "once their noise floor is measured from enough A/A runs "
+                  "(`scripts/aa_noise.py`). Until then they are shown here, never counted as "
+                  "regressions.", "",
                   fmt.table(headers, [row(m) for m in shown], align), ""]
         if len(informational) > len(shown):
             lines += [f"… and {len(informational) - len(shown)} more (all of them are in "
