@@ -18,7 +18,7 @@ from codeperf.bench import analysis, cases, correctness, memory_pass, table, tim
 from codeperf.bench import baseline as bench_baseline
 from codeperf.bench.grid import BACKENDS, FFI_OP, REFERENCE, Size
 from codeperf.harness import exitcodes
-from codeperf.harness.contract import SetupError  # noqa: F401 (the one SetupError, re-exported)
+from codeperf.harness.contract import SetupError, log_to  # noqa: F401 (SetupError: the one, re-exported)
 from codeperf.harness.envelope import Recorder
 from codeperf.harness.targets import evaluate, load_specs
 
@@ -98,7 +98,7 @@ def run(config: BenchConfig, log: Callable[[str], None] | None = None,
     (cases.operation; tests swap it to force a mismatch). Raises SetupError
     before measuring anything when the run cannot be honest.
     """
-    emit = log or (lambda text: click.echo(text, err=True))
+    emit = log or log_to(SUITE)  # the suite contract's one logger (stderr)
     operation = operation or cases.operation
     base = bench_baseline.Baseline.load(config.baseline) if config.baseline else None
     if config.rust_threads:
