@@ -13,6 +13,13 @@ try:
 except ImportError:  # run from a clone without `make build`: use the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
+# Before the heavy imports: a SIGTERM while importing still leaves a partial envelope
+# and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("bench_rust")
+
 from codeperf.bench import baseline as bench_baseline  # noqa: E402
 from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402

@@ -7,6 +7,13 @@ The logic lives in codeperf.harness.load_suite and the scenario registry.
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGTERM while importing still leaves a partial
+# envelope and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("load")
+
 import json
 from pathlib import Path
 

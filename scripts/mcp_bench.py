@@ -6,6 +6,13 @@ Thin click front end; the logic is in codeperf.mcp.bench.
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGTERM while importing still leaves a partial
+# envelope and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("mcp")
+
 import re
 import sys
 from pathlib import Path

@@ -276,3 +276,34 @@ def test_mcp_error_rate_covers_the_tools_in_the_latency_mean():
             {"summary": {"calls_count": 10, "ok_count": 0}}]   # never worked: no latency
     assert _tool_error_rate(rows) == 45.0
     assert _tool_error_rate(rows[2:]) is None
+
+
+def test_sigterm_while_the_script_still_imports_exits_130_with_a_partial_envelope(tmp_path):
+    """trap_startup_signals, called first in each suite script: the window before run_script."""
+    script = tmp_path / "importing.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT / 'python')!r})
+        from codeperf.harness.contract import trap_startup_signals
+        trap_startup_signals("mcp")
+        print("ready", flush=True)
+        time.sleep(60)  # heavy imports (the MCP SDK...) still running
+    """))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(script), "--quick", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == exitcodes.INTERRUPTED
+    data = load(out / "mcp.json")
+    assert data["complete"] is False and "during start-up" in data["errors"][0]["message"]
+
+
+def test_every_suite_script_traps_signals_before_its_imports():
+    for suite in REGISTRY:
+        text = (ROOT / "scripts" / suite.script).read_text()
+        trap = text.index(f'trap_startup_signals("{suite.name}")')
+        heavy = [text.index(m) for m in ("from codeperf.bench", "from codeperf.mcp",
+                                         "from codeperf.memory", "from codeperf.harness.load_suite",
+                                         "from codeperf.experts") if m in text]
+        assert heavy and trap < min(heavy), suite.script

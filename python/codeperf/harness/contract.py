@@ -140,6 +140,34 @@ def write_startup_interrupted(suite: str, out_dir: Path, message: str) -> Path:
     return path
 
 
+def _out_dir_from_argv(argv: list[str], default: str = "reports/latest") -> Path:
+    for i, arg in enumerate(argv):
+        if arg == "--out" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--out="):
+            return Path(arg.split("=", 1)[1])
+    return Path(default)
+
+
+def trap_startup_signals(suite: str) -> None:
+    """Call first in a suite script, before its heavy imports: a SIGTERM while the
+    script is still importing (before `run_script`) writes the partial envelope and
+    exits 130, instead of the default death by signal with nothing written."""
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        out_dir = _out_dir_from_argv(sys.argv[1:])
+        try:
+            write_startup_interrupted(suite, out_dir, "SIGTERM")
+        except OSError:
+            pass
+        raise SystemExit(exitcodes.INTERRUPTED)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        pass
+
+
 def run_script(suite: str, out_dir: Path, body: Callable[[], int]) -> int:
     """Run a suite's body under the contract and return its exit code.
 

@@ -240,8 +240,13 @@ def load(path: Path) -> dict[str, Any]:
 RECORDED: set[Path] = set()
 
 
-class Interrupted(Exception):
-    """Raised inside a recorded run when SIGTERM arrives, so the run unwinds like Ctrl-C."""
+class Interrupted(BaseException):
+    """Raised inside a recorded run when SIGTERM arrives, so the run unwinds like Ctrl-C.
+
+    A BaseException, like KeyboardInterrupt: the `except Exception` that keeps one
+    broken scenario, plug-in import or server from stopping the others must not
+    swallow a SIGTERM (it did: during start-up the registry's imports recorded it as
+    a "scenario_import" error and the run carried on)."""
 
 
 class Recorder:

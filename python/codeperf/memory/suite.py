@@ -165,7 +165,7 @@ def _run_component(ctx: MemoryContext, recorder: Recorder, component: Any) -> No
                 ctx.results.append({"id": component.name, "kind": "skipped", "reason": str(exc)})
                 ctx.skipped[component.name] = str(exc)
                 finished = skipped = True
-            except Interrupted:  # SIGTERM is an Exception too, but it ends the run
+            except Interrupted:  # SIGTERM ends the run (a BaseException; kept explicit)
                 raise
             except Exception as exc:  # one broken component does not stop the others
                 ctx.log(f"memory: component {component.name}: FAILED ({type(exc).__name__}: {exc})")
