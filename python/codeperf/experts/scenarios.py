@@ -20,7 +20,9 @@ import aiohttp
 from codeperf.experts.calibration import run_calibration
 from codeperf.experts.config import Expert
 from codeperf.experts.pooltrace import PoolTrace
+from codeperf.experts import wiretrace
 from codeperf.experts.querystats import QueryStats
+from codeperf.experts.wiretrace import WireTrace
 from codeperf.harness import loadgen
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.loadgen import LoadResult
@@ -32,11 +34,13 @@ def _param(ctx: ScenarioContext, key: str, quick: Any, full: Any) -> Any:
     return ctx.options.get(key, quick if ctx.quick else full)
 
 
-def _session(limit: int, trace: PoolTrace | None = None) -> aiohttp.ClientSession:
+def _session(limit: int, trace: PoolTrace | aiohttp.TraceConfig | None = None
+             ) -> aiohttp.ClientSession:
     # No session-wide timeout: each expert call has its own budget (orchestrator).
+    config = trace.config if isinstance(trace, PoolTrace) else trace
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
                                  timeout=aiohttp.ClientTimeout(total=None),
-                                 trace_configs=[trace.config] if trace else None)
+                                 trace_configs=[config] if config else None)
 
 
 def _pool_for(ctx: ScenarioContext, concurrent_queries: int) -> int:
@@ -146,23 +150,50 @@ async def batch(ctx: ScenarioContext) -> dict[str, Any]:
                                           "full [50,100,200])"),
                    "rounds": Int(help="queries per worker (quick 1, full 2)")})
 async def concurrent_queries(ctx: ScenarioContext) -> ScenarioOutcome:
+    # The generator's own in-flight count is N as soon as N workers start, sent or
+    # not: "N at once" is judged on what was measured on the wire instead, from
+    # both ends (wiretrace): queries with all their requests on the wire at once
+    # (client), and the requests the endpoint itself served at once.
     levels = [int(x) for x in _param(ctx, "levels", [100], [50, 100, 200])]
     rounds = int(_param(ctx, "rounds", 1, 2))
-    entries, best = [], 0
+    base_urls = [e.base_url for e in ctx.experts.experts]
+    per_endpoint = {url: base_urls.count(url) for url in base_urls}
+    entries, best = [], None
     for level in levels:
         stats, load = QueryStats(ctx.experts), LoadResult()
+        wire = WireTrace(len(base_urls))
         _watch_load(ctx, f"concurrent-queries/{level}", load, stats, concurrency_count=level)
-        async with _session(_pool_for(ctx, level)) as session:
-            await loadgen.run_closed(stats.op(session), concurrency=level, result=load,
-                                     max_requests=level * rounds, progress=ctx.progress)
+        async with _session(_pool_for(ctx, level)) as admin:
+            await wiretrace.reset_endpoint_peaks(admin, base_urls)
+        async with _session(_pool_for(ctx, level), wire.config) as session:
+            await loadgen.run_closed(wire.wrap(stats.op(session)), concurrency=level,
+                                     result=load, max_requests=level * rounds,
+                                     progress=ctx.progress)
+        async with _session(_pool_for(ctx, level)) as admin:
+            peaks = await wiretrace.endpoint_peaks(admin, base_urls)
+        at_endpoint = wiretrace.endpoint_queries(peaks, per_endpoint)
+        # Both ends must show it, and only a level without errors counts.
+        confirmed = (min(wire.max_queries_on_wire, at_endpoint)
+                     if at_endpoint is not None and load.errors_total == 0 and load.ok > 0
+                     else None)
         summary = {**_latency_summary(load), "concurrency_count": level,
-                   "max_in_flight_count": load.max_in_flight}
-        entries.append(_entry(ctx, f"concurrent-queries/{level}", load, stats, summary))
+                   "max_in_flight_count": load.max_in_flight,
+                   "queries_on_wire_max_count": wire.max_queries_on_wire,
+                   "endpoint_requests_max_count": (sum(p for p in peaks.values() if p is not None)
+                                                   if at_endpoint is not None else None),
+                   "endpoint_queries_min_count": at_endpoint,
+                   "confirmed_concurrent_queries_count": confirmed}
+        entries.append(_entry(ctx, f"concurrent-queries/{level}", load, stats, summary,
+                              endpoint_peaks=peaks))
         ctx.progress(f"{level} concurrent: {load.ok}/{load.sent} ok, p95 "
-                     f"{summary['p95_ms'] or float('nan'):.0f} ms")
-        if load.errors_total == 0 and load.ok > 0:
-            best = max(best, load.max_in_flight)
-    summary = {"max_in_flight_ok_count": best, "levels_count": len(levels)}
+                     f"{summary['p95_ms'] or float('nan'):.0f} ms; all requests on the wire at "
+                     f"once: {wire.max_queries_on_wire} queries; endpoint served "
+                     f"{summary['endpoint_requests_max_count'] if at_endpoint is not None else 'not measured'}"
+                     f" requests at once")
+        if confirmed is not None:
+            best = max(best or 0, confirmed)
+    # None (not measured) when no level had an endpoint that reports its peak.
+    summary = {"confirmed_concurrent_queries_count": best, "levels_count": len(levels)}
     entries.insert(0, {"id": "concurrent-queries/summary", "kind": "scenario",
                        "summary": summary, "levels": levels, "rounds": rounds})
     return ScenarioOutcome(entries, summary)
