@@ -322,4 +322,8 @@ def test_selftest_interrupted_writes_what_it_measured(tmp_path, sig):
     assert closed["complete"] is False and closed["stopped_by"] == "interrupted"
     assert closed["summary"]["ok_count"] > 0  # 0.3 s of a maximum-rate run, kept
     assert data["paced"]["summary"]["requests_count"] == 0  # never started
-    assert data["goals"][0]["status"] in ("passed", "failed", "not_demonstrated")
+    # The goal is judged on what the cut-short run recorded, like any other run.
+    s = closed["summary"]
+    loop_cpu_s = s["generator_cpu_pct"] * s["duration_s"] / 100.0
+    assert data["goals"][0]["status"] == judge_rate_goal(s["ok_count"], s["duration_s"],
+                                                         loop_cpu_s)["status"]

@@ -3,6 +3,7 @@
 
 mod alloc;
 mod convert;
+mod seeded;
 
 use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
@@ -21,6 +22,11 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
     let held = convert::responses(responses)?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let report = py.detach(|| analysis::analyze_responses(&rs));
+    if seeded::regression("analyze") {
+        // The seeded regression: an extra analysis of the first tenth of the input.
+        let tenth = &rs[..rs.len().div_ceil(10)];
+        py.detach(|| std::hint::black_box(analysis::analyze_responses(tenth)));
+    }
     let items = PyList::empty(py);
     for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
         let d = PyDict::new(py);
