@@ -3,6 +3,7 @@
 
 mod alloc;
 mod convert;
+mod marker;
 mod seeded;
 
 use codeperf_core::aggregate::{Breakdown, Statistics};
@@ -279,6 +280,8 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec_constants, m)?)?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_start, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_stop, m)?)?;
     m.add_class::<HeapBlock>()?;
     Ok(())
 }

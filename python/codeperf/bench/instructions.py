@@ -3,10 +3,11 @@
 Wall-clock time on a shared 2-core machine moves by tens of percent between
 runs; the number of instructions an operation executes barely moves (CodSpeed
 and iai-callgrind gate pull requests on it). One worker process per backend
-(`callgrind_worker.py`) runs every operation once inside a marker function;
-callgrind dumps its counters on entering and on leaving the marker, and the
-dump taken on leaving holds that operation's instructions (every thread's),
-with start-up, imports and corpus generation left out.
+(`callgrind_worker.py`) runs every operation once between two marker calls of
+the extension (`codeperf._rust.callgrind_start` / `callgrind_stop`); callgrind
+dumps its counters on entering each marker, and the dump taken on entering
+the stop marker holds that operation's instructions (every thread's), with
+start-up, imports and corpus generation left out.
 
 The Rust engine runs with RAYON_NUM_THREADS=1 here: valgrind runs threads one
 at a time anyway, and a single worker keeps the split of parallel loops, and
@@ -32,9 +33,9 @@ from typing import Any, Sequence
 from codeperf.bench.grid import BACKENDS, REFERENCE, Size
 
 OPS = ("analyze", "consensus_cosine", "consensus_jaccard", "aggregate")
-MARKER = "qsort"
+START = "*codeperf_callgrind_start*"  # the Rust functions, whatever their path and hash
+STOP = "*codeperf_callgrind_stop*"
 SEED_REGRESSION_ENV = "CODEPERF_SEED_REGRESSION"  # read by the engine; set only to test this gate
-_TRIGGER_AFTER = f"--dump-after={MARKER}"
 
 
 class NotRun(Exception):
@@ -73,17 +74,18 @@ def valgrind_version() -> str:
 
 def parse_dump(text: str) -> tuple[str, int]:
     """(trigger, total instructions) of one callgrind output file."""
-    trigger = re.search(r"^trigger:\s*(.*)$", text, re.MULTILINE)
+    trigger = re.search(r"^desc:\s*Trigger:\s*(.*)$", text, re.MULTILINE)
     total = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
     if trigger is None or total is None:
-        raise CallgrindError("callgrind output without 'trigger:' or 'summary:' line")
+        raise CallgrindError("callgrind output without 'desc: Trigger:' or 'summary:' line")
     return trigger.group(1).strip(), int(total.group(1))
 
 
 def marker_counts(dumps: Sequence[str]) -> list[int]:
     """Instructions of each marker call, in call order, from a run's dump files' texts."""
     parsed = [parse_dump(t) for t in dumps]
-    return [total for trigger, total in parsed if trigger.startswith(_TRIGGER_AFTER)]
+    return [total for trigger, total in parsed
+            if trigger.startswith("--dump-before=") and "codeperf_callgrind_stop" in trigger]
 
 
 def _part_number(path: Path) -> int:
@@ -91,37 +93,33 @@ def _part_number(path: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def measure_backend(backend: str, ops: Sequence[str], size: Size = REFERENCE, seed: int = 0,
-                    extra_env: dict[str, str] | None = None) -> list[Count]:
-    """One callgrind run of `ops` on `backend`; raises NotRun or CallgrindError."""
-    tool = valgrind_version()
-    with tempfile.TemporaryDirectory(prefix="codeperf-callgrind-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", f"--dump-before={MARKER}", _TRIGGER_AFTER,
-               f"--callgrind-out-file={out}", "--", sys.executable, "-m",
-               "codeperf.bench.callgrind_worker", "--backend", backend, "--ops", ",".join(ops),
-               "--responses", str(size.responses), "--size-bytes", str(size.size_bytes),
-               "--seed", str(seed)]
-        env = {**os.environ, "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
-               "CODEPERF_BACKEND": backend, **(extra_env or {})}
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            raise CallgrindError(f"callgrind run of {backend} exited {done.returncode}: "
-                                 + done.stderr.strip()[-800:])
-        files = sorted(Path(tmp).glob("callgrind.out*"), key=_part_number)
-        counts = marker_counts([f.read_text(encoding="utf-8", errors="replace") for f in files])
-    if len(counts) != len(ops):
-        raise CallgrindError(f"{backend}: expected {len(ops)} marker dumps, found {len(counts)} "
-                             f"(something else called {MARKER}?)")
-    return [Count(op, backend, size, n, tool) for op, n in zip(ops, counts)]
-
-
 def measure(ops: Sequence[str] = OPS, size: Size = REFERENCE, seed: int = 0,
             backends: Sequence[str] = BACKENDS, extra_env: dict[str, str] | None = None
             ) -> tuple[list[Count], float]:
-    """Every (op, backend) count and the seconds it took; raises NotRun or CallgrindError."""
+    """Every (op, backend) count, from one callgrind run, and the seconds it took.
+
+    Raises NotRun (no valgrind) or CallgrindError (the run failed or its dumps do
+    not match the operations asked for).
+    """
+    tool = valgrind_version()
     started = time.monotonic()
-    counts: list[Count] = []
-    for backend in backends:
-        counts += measure_backend(backend, ops, size, seed, extra_env)
-    return counts, time.monotonic() - started
+    with tempfile.TemporaryDirectory(prefix="codeperf-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = ["valgrind", "--tool=callgrind", f"--dump-before={START}", f"--dump-before={STOP}",
+               f"--callgrind-out-file={out}", "--", sys.executable, "-m",
+               "codeperf.bench.callgrind_worker", "--backends", ",".join(backends),
+               "--ops", ",".join(ops), "--responses", str(size.responses),
+               "--size-bytes", str(size.size_bytes), "--seed", str(seed)]
+        env = {**os.environ, "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+               **(extra_env or {})}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise CallgrindError(f"callgrind run exited {done.returncode}: "
+                                 + done.stderr.strip()[-800:])
+        files = sorted(Path(tmp).glob("callgrind.out*"), key=_part_number)
+        counts = marker_counts([f.read_text(encoding="utf-8", errors="replace") for f in files])
+    pairs = [(op, backend) for backend in backends for op in ops]
+    if len(counts) != len(pairs):
+        raise CallgrindError(f"expected {len(pairs)} stop-marker dumps, found {len(counts)}")
+    return ([Count(op, backend, size, n, tool) for (op, backend), n in zip(pairs, counts)],
+            time.monotonic() - started)
