@@ -31,7 +31,7 @@ needs_rust = pytest.mark.needs_rust  # skipped without a build, failed under CI=
 # pyperf as small as it goes: 2 processes (the bootstrap resamples processes), 2 values,
 # no warmup, no calibration process.
 TINY = ["--processes", "2", "--values", "2", "--warmups", "0", "--loops", "1",
-        "--min-time", "0.001"]
+        "--min-time", "0.001", "--no-instructions"]  # callgrind: tests/test_instructions.py
 
 
 @pytest.fixture()
