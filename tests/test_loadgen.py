@@ -327,3 +327,26 @@ def test_selftest_interrupted_writes_what_it_measured(tmp_path, sig):
     loop_cpu_s = s["generator_cpu_pct"] * s["duration_s"] / 100.0
     assert data["goals"][0]["status"] == judge_rate_goal(s["ok_count"], s["duration_s"],
                                                          loop_cpu_s)["status"]
+
+
+def test_open_model_pauses_the_garbage_collector_only_during_the_run():
+    import gc
+
+    seen = []
+
+    async def op(i):
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    result = run(loadgen.run_open(op, loadgen.constant(1000), max_requests=5))
+    assert seen == [False] * 5 and gc.isenabled()
+    assert result.config["gc_paused"] is True
+    seen.clear()
+    result = run(loadgen.run_open(op, loadgen.constant(1000), max_requests=5, pause_gc=False))
+    assert seen == [True] * 5 and result.config["gc_paused"] is False
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        run(loadgen.run_open(op, loadgen.constant(1000), max_requests=2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
