@@ -71,10 +71,10 @@ def test_counts_repeat_and_a_seeded_regression_shows(valgrind):
         assert abs(c.instructions - by[c.op, c.backend]) <= 0.01 * by[c.op, c.backend], c
     for c in seeded:
         base = by[c.op, c.backend]
-        if c.op == "analyze":  # an extra pass over a quarter of 4 responses: clearly more
-            assert c.instructions > 1.05 * base, (c, base)
-        else:
-            assert abs(c.instructions - base) <= 0.01 * base, (c, base)
+        if c.op == "analyze":  # an extra pass over one of the 4 responses: about +25 %
+            assert c.instructions > 1.15 * base, (c, base)
+        else:  # the next op starts from other caches and heap: a few % at this tiny size
+            assert abs(c.instructions - base) <= 0.05 * base, (c, base)
 
 
 @pytest.mark.slow
