@@ -64,8 +64,11 @@ class WireTrace:
     async def _headers_sent(self, session: Any, ctx: Any, params: Any) -> None:
         query = self._current.get()
         task = asyncio.current_task()
-        if query is None or task is None or query.ended or task in query.sent:
-            return  # not ours, or a retry of a call already counted
+        if query is None or task is None or query.ended:
+            return
+        if task in query.sent:  # a retry: the call's previous request was answered
+            self._end(query)
+            return
         query.sent.add(task)
         task.add_done_callback(lambda _t: self._end(query))
         if len(query.sent) >= self.requests_per_query:
