@@ -132,3 +132,54 @@ def test_endpoint_queries_is_a_lower_bound_per_endpoint():
     assert wiretrace.endpoint_queries({"a": 299}, {"a": 3}) == 100  # 299 requests, <= 3 per query
     assert wiretrace.endpoint_queries({"a": 298, "b": 99}, {"a": 3, "b": 1}) == 100
     assert wiretrace.endpoint_queries({}, {}) is None
+
+
+def _scenario_ctx(tmp_path, experts):
+    from codeperf.harness import scenarios as registry
+    from codeperf.harness.envelope import Recorder
+
+    registry.load_registered()
+    recorder = Recorder("load", tmp_path, {"test": True}, environment={})
+    ctx = registry.ScenarioContext(out_dir=tmp_path, quick=True, recorder=recorder,
+                                   experts=experts, loadgen=loadgen,
+                                   options={"levels": [4], "rounds": 1}, log=lambda line: None)
+    ctx.current = "concurrent-queries"
+    return ctx, registry.get("concurrent-queries")
+
+
+def test_concurrent_queries_scenario_confirms_what_both_ends_saw(tmp_path):
+    async def go():
+        async with simulator() as sim:
+            ctx, scenario = _scenario_ctx(tmp_path, circle(sim.base_url, *SLOW3, stream=True))
+            return await scenario.run(ctx)
+
+    outcome = run(go())
+    level = next(e for e in outcome.entries if e["id"] == "concurrent-queries/4")["summary"]
+    assert level["queries_on_wire_max_count"] == 4
+    assert level["endpoint_requests_max_count"] == 12 and level["endpoint_queries_min_count"] == 4
+    assert outcome.metrics["confirmed_concurrent_queries_count"] == 4
+
+
+def test_concurrent_queries_against_an_endpoint_without_stats_is_not_measured(tmp_path):
+    async def go():
+        async with simulator() as sim:
+            # An "external expert": the simulator's chat endpoint without its /admin routes.
+            app = web.Application()
+            app.add_routes([web.post("/v1/chat/completions", sim.chat_completions)])
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+            try:
+                ctx, scenario = _scenario_ctx(tmp_path, circle(url, *SLOW3, stream=True))
+                return await scenario.run(ctx)
+            finally:
+                await runner.cleanup()
+
+    outcome = run(go())
+    level = next(e for e in outcome.entries if e["id"] == "concurrent-queries/4")["summary"]
+    assert level["ok_count"] == 4 and level["queries_on_wire_max_count"] == 4  # the client saw 4
+    assert level["endpoint_queries_min_count"] is None  # ...but the endpoint cannot say
+    assert level["confirmed_concurrent_queries_count"] is None
+    assert outcome.metrics["confirmed_concurrent_queries_count"] is None  # target: not measured
