@@ -71,12 +71,18 @@ class SizeList(click.ParamType):
 @click.option("--rust-threads", type=click.IntRange(1), default=None,
               help="threads of the Rust engine (RAYON_NUM_THREADS); default: one per core. "
                    "1 compares single-threaded code, which a busy shared machine disturbs less")
+@click.option("--instructions/--no-instructions", default=True,
+              help="count each op's instructions per backend under valgrind's callgrind "
+                   "(the deterministic measure the regression gate compares; skipped with a "
+                   "note when valgrind is not installed)")
+@click.option("--instructions-size", type=SizeList(), default=None,
+              help=f"input size of the instruction counts [default: {grid.REFERENCE.label}]")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="a previous run: its bench_rust.json or its directory; report which cases changed")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
               help="with --baseline: smallest change (percent) that counts as a change")
 def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time, loops, memory,
-         rust_threads, baseline, noise_pct):
+         rust_threads, instructions, instructions_size, baseline, noise_pct):
     """Benchmark the Rust engine (codeperf._rust) against its Python twin.
 
     For each benchmark and input size: run both backends on the exact input to
@@ -99,7 +105,9 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
     config = driver.BenchConfig(
         ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
-        baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads)
+        baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads,
+        instructions=instructions,
+        instructions_size=instructions_size[0] if instructions_size else grid.REFERENCE)
     def body() -> int:
         try:
             return driver.run(config)

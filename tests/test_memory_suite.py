@@ -15,6 +15,7 @@ from codeperf.harness import exitcodes
 from codeperf.harness.envelope import Interrupted
 from codeperf.memory import suite
 from codeperf.memory.components import Component, registry
+from _availability import unavailable
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "memory_profile.py"
 # Components that share a simulator run together; each group is one CLI run.
@@ -124,7 +125,7 @@ def test_leaks_find_none_in_the_engine(runs):
 def test_experts_concurrency_and_line_profiles(runs):
     code, env = runs("experts")
     if any(r["kind"] == "skipped" and r["id"] == "experts" for r in env["results"]):
-        pytest.skip("experts orchestrator not importable")
+        unavailable("experts orchestrator not importable")
     ids = {r["id"]: r for r in env["results"]}
     query = ids["experts/query/end_to_end"]
     assert query["summary"]["python_heap_peak_bytes"] > 0
@@ -144,7 +145,7 @@ def test_experts_concurrency_and_line_profiles(runs):
 def test_mcp_client_and_server_memory(runs):
     code, env = runs("mcp")
     if any(r["kind"] == "skipped" and r["id"] == "mcp" for r in env["results"]):
-        pytest.skip("MCP SDK or servers not importable")
+        unavailable("MCP SDK or servers not importable")
     assert not env["errors"], env["errors"]
     peak = next(r for r in entries(env, "peak") if r["id"].startswith("mcp/"))
     assert peak["server_pid"] and peak["summary"]["server_rss_bytes"] > 0

@@ -3,6 +3,8 @@
 
 mod alloc;
 mod convert;
+mod marker;
+mod seeded;
 
 use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
@@ -21,6 +23,11 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
     let held = convert::responses(responses)?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let report = py.detach(|| analysis::analyze_responses(&rs));
+    if seeded::regression("analyze") {
+        // The seeded regression: an extra analysis of the first tenth of the input.
+        let tenth = &rs[..rs.len().div_ceil(10)];
+        py.detach(|| std::hint::black_box(analysis::analyze_responses(tenth)));
+    }
     let items = PyList::empty(py);
     for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
         let d = PyDict::new(py);
@@ -273,6 +280,8 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec_constants, m)?)?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_start, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_stop, m)?)?;
     m.add_class::<HeapBlock>()?;
     Ok(())
 }

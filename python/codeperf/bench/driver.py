@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from codeperf import engine
-from codeperf.bench import analysis, cases, correctness, memory_pass, table, timing
+from codeperf.bench import analysis, cases, correctness, instructions, memory_pass, table, timing
 from codeperf.bench import baseline as bench_baseline
 from codeperf.bench.grid import BACKENDS, FFI_OP, REFERENCE, Size
 from codeperf.harness import exitcodes
@@ -42,6 +42,8 @@ class BenchConfig:
     baseline: Path | None = None
     noise_pct: float = bench_baseline.DEFAULT_NOISE_PCT
     rust_threads: int | None = None  # RAYON_NUM_THREADS for the Rust engine; None: rayon's default
+    instructions: bool = True  # callgrind instruction counts (instructions.py)
+    instructions_size: Size = REFERENCE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,9 @@ class BenchConfig:
             "baseline": str(self.baseline) if self.baseline else None,
             "baseline_noise_pct": self.noise_pct,
             "rust_threads": self.rust_threads or "rayon default (one per core)",
+            "instructions": ({"size": self.instructions_size.label,
+                              "ops": [op for op in self.ops if op in instructions.OPS]}
+                             if self.instructions else None),
             "python_executable": sys.executable, "pyperf_script": str(timing.SCRIPT),
         }
 
@@ -125,6 +130,8 @@ def run(config: BenchConfig, log: Callable[[str], None] | None = None,
             progress = f"[{index:>2}/{len(pairs)}]"
             _run_pair(config, rec, state, op, size, progress, goals, base, operation, emit)
             rec.save()  # a checkpoint: an interrupted run keeps what it measured
+        _instruction_counts(config, rec, emit)
+        rec.save()
         # A rebuild during the run would mix two builds' numbers under one label.
         rec.add_validity(bench_baseline.BUILD_CHECK, _file_sha256(rust_file) == build_before,
                          {"file": rust_file, "sha256_at_start": build_before})
@@ -197,6 +204,33 @@ def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: 
                    goals.get(f"memory_reduction_pct.{op}") if at_reference else None))
     if not gate.correct:
         emit(click.style(f"        correctness gate FAILED, not timed: {gate.detail}", fg="red"))
+
+
+def _instruction_counts(config: BenchConfig, rec: Recorder, emit: Callable[[str], None]) -> None:
+    """Instruction counts per op and backend under callgrind: the deterministic measure the
+    regression gate compares (wall-clock speedups stay for people)."""
+    ops = [op for op in config.ops if op in instructions.OPS]
+    if not config.instructions or not ops:
+        return
+    _status(f"instruction counts under callgrind at {config.instructions_size.label}")
+    try:
+        counts, seconds = instructions.measure(ops, config.instructions_size, config.seed)
+    except instructions.NotRun as exc:
+        # Recorded, so the report says "not run" instead of comparing nothing.
+        rec.add_result({"id": "instructions/not-run", "kind": "not_run", "part": "instructions",
+                        "reason": str(exc)})
+        emit(click.style(f"instruction counts NOT RUN: {exc}", fg="yellow"))
+        return
+    except instructions.CallgrindError as exc:
+        rec.add_error("instructions", str(exc))
+        emit(click.style(f"instruction counts FAILED: {exc}", fg="red"))
+        return
+    _status("")
+    emit(f"instruction counts ({counts[0].tool}, {config.instructions_size.label}, "
+         f"{seconds:.0f} s):")
+    for count in counts:
+        rec.add_result(count.entry())
+        emit(f"  {count.op:<18} {count.backend:<6} {count.instructions:>14,}")
 
 
 def _finish(config: BenchConfig, rec: Recorder, state: _State,

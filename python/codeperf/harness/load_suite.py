@@ -20,7 +20,7 @@ from codeperf.harness.targets import evaluate, load_specs
 
 CALIBRATION = "calibration"
 SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate_pct",
-                "max_in_flight_ok_count", "max_ok_connections_count", "drain_max_ms",
+                "confirmed_concurrent_queries_count", "max_ok_connections_count", "drain_max_ms",
                 "overhead_p50_ms", "fixed_p50_ms", "open_p99_ms", "closed_p99_ms")
 
 

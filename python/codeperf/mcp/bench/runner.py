@@ -38,7 +38,11 @@ Log = Callable[[str], None]
 
 @dataclass
 class BenchConfig:
-    calls_per_tool: int = 100
+    # Full mode fits make perf's 15 minutes on a slower 2-core machine: 50 calls per
+    # tool (was 100; the per-tool p50/p95 need tens, and the handled run keeps its
+    # 1000) and 8 s per tool and sweep level (was 15: a ~0.5 s tool such as `consult`
+    # filled the whole budget at every level on both transports).
+    calls_per_tool: int = 50
     warmup_calls: int = 3
     init_samples: int = 3
     list_samples: int = 20
@@ -48,7 +52,7 @@ class BenchConfig:
     payload_calls: int = 20
     call_timeout_s: float = 10.0
     give_up_after: int = 3  # consecutive transport errors/timeouts that mark a server broken
-    budget_s: float = 15.0  # per tool and per sweep level: no call starts after this
+    budget_s: float = 8.0  # per tool and per sweep level: no call starts after this
     # Tools slower than this (p50 at concurrency 1) sit out the sweep and the handled run;
     # quick mode sets it so `consult` (the experts' own ~0.5 s) does not dominate the clock.
     slow_tool_ms: float | None = None
