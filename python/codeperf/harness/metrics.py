@@ -46,6 +46,9 @@ EXACT: dict[str, int | str] = {
     "max_in_flight_ok_count": HIGHER, "max_ok_connections_count": HIGHER,
     "max_held_connections_count": HIGHER, "peak_in_flight_count": HIGHER, "max_ok": HIGHER,
     "max_in_flight_ok": HIGHER, "max_ok_connections": HIGHER,
+    # concurrency seen from both ends (experts.wiretrace and the endpoint's own peak)
+    "confirmed_concurrent_queries_count": HIGHER, "queries_on_wire_max_count": HIGHER,
+    "endpoint_requests_max_count": HIGHER, "endpoint_queries_min_count": HIGHER,
     # durations that are configured, not measured
     "duration_s": NEUTRAL, "interval_s": NEUTRAL,
     # the engine's deterministic cost (callgrind): gated separately (report.instructions)
