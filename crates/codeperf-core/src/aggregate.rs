@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use crate::analysis::{analyze_all, Analysis};
 use crate::intern::Interner;
 use crate::model::Response;
-use crate::stats::{mean, percentile, stdev};
+use crate::stats::{mean, order, percentile, stdev};
 use crate::unionfind::UnionFind;
 
 /// Jaccard of content-token sets at or above which two recommendations merge.
@@ -61,21 +61,21 @@ pub struct Aggregate {
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("validated finite"));
+    v.sort_by(|a, b| order(*a, *b));
     v
 }
 
 fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -> &'a str) -> Vec<Breakdown> {
-    let mut order: Vec<&str> = Vec::new();
+    let mut names_in_order: Vec<&str> = Vec::new();
     let mut groups: FxHashMap<&str, Vec<&Response<'_>>> = FxHashMap::default();
     for r in responses {
         let k = key(r);
         groups.entry(k).or_insert_with(|| {
-            order.push(k);
+            names_in_order.push(k);
             Vec::new()
         }).push(r);
     }
-    order
+    names_in_order
         .into_iter()
         .map(|name| {
             let members = &groups[name];
@@ -261,9 +261,7 @@ pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) 
         })
         .collect();
     merged.sort_by(|(ra, a), (rb, b)| {
-        b.score
-            .partial_cmp(&a.score)
-            .expect("finite scores")
+        order(b.score, a.score)
             .then_with(|| b.support.cmp(&a.support))
             .then_with(|| ra.cmp(rb))
     });

@@ -372,7 +372,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
         }
     }
     let mut ranked: Vec<(&str, f64)> = words.iter().copied().zip(score).collect();
-    let cmp = |a: &(&str, f64), b: &(&str, f64)| b.1.partial_cmp(&a.1).expect("finite scores").then_with(|| a.0.cmp(b.0));
+    let cmp = |a: &(&str, f64), b: &(&str, f64)| crate::stats::order(b.1, a.1).then_with(|| a.0.cmp(b.0));
     if ranked.len() > top && top > 0 {
         ranked.select_nth_unstable_by(top - 1, cmp);
         ranked.truncate(top);

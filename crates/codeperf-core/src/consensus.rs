@@ -5,6 +5,7 @@ use crate::intern::Interner;
 
 use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
+use crate::stats::order;
 use crate::unionfind::UnionFind;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,12 @@ impl SimilarityMatrix {
             std::cmp::Ordering::Less => self.upper[self.offset(i) + (j - i - 1)],
             std::cmp::Ordering::Greater => self.upper[self.offset(j) + (i - j - 1)],
         }
+    }
+
+    /// The strict upper triangle row by row: pairs (0,1), (0,2), ..., (0,n-1), (1,2), ...
+    /// (docs/algorithms.md, "Consensus"); the layout both backends return.
+    pub fn condensed(&self) -> &[f64] {
+        &self.upper
     }
 
     /// The full row i (for callers that want lists).
@@ -192,7 +199,7 @@ pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], thresho
     clusters.sort_by(|a, b| {
         b.size
             .cmp(&a.size)
-            .then_with(|| b.weight.partial_cmp(&a.weight).expect("finite weights"))
+            .then_with(|| order(b.weight, a.weight))
             .then_with(|| a.members[0].cmp(&b.members[0]))
     });
 

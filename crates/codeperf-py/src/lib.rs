@@ -7,9 +7,12 @@ mod convert;
 use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
 use codeperf_core::{aggregate, analysis, consensus, text};
+use codeperf_core::model::check_matrix_budget;
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList};
+use pyo3::types::{PyDict, PyList};
 
 #[global_allocator]
 static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
@@ -69,39 +72,40 @@ fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &co
     Ok(d)
 }
 
-/// The symmetric matrix as lists of floats, one float object per pair placed in both
-/// cells (as the twin's `m[i][j] = m[j][i] = v` does): half the objects, half the memory.
-fn matrix_list<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyList>> {
-    let n = m.len();
-    let one = PyFloat::new(py, 1.0);
-    // Rows start as the diagonal's 1.0 everywhere; each pair then fills both of its cells.
-    let rows: Vec<Bound<'py, PyList>> =
-        (0..n).map(|_| PyList::new(py, std::iter::repeat_n(&one, n))).collect::<PyResult<_>>()?;
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let v = PyFloat::new(py, m.get(i, j));
-            rows[i].set_item(j, &v)?;
-            rows[j].set_item(i, v)?;
-        }
+/// The condensed upper triangle as an `array.array('d')`, the same type and layout the
+/// twin returns (docs/algorithms.md, "Consensus"): one 8-byte double per pair, no
+/// per-pair Python object. The array is sized once and the doubles copied into its
+/// buffer, so the peak is the Rust vector plus the array, never a list of floats.
+fn matrix_array<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyAny>> {
+    let values = m.condensed();
+    let array = py.import(intern!(py, "array"))?.getattr(intern!(py, "array"))?;
+    let zeros = array.call1((intern!(py, "d"), PyList::new(py, [0.0f64])?))?;
+    let out = zeros.mul(values.len())?;
+    if !values.is_empty() {
+        let buffer = PyBuffer::<f64>::get(&out)?;
+        buffer.copy_from_slice(py, values)?;
     }
-    PyList::new(py, rows)
+    Ok(out)
 }
 
 #[pyfunction]
-#[pyo3(signature = (responses, threshold = None, similarity = None))]
+#[pyo3(signature = (responses, threshold = None, similarity = None, matrix_budget_bytes = None))]
 fn compute_consensus<'py>(
     py: Python<'py>,
     responses: &Bound<'py, PyAny>,
     threshold: Option<&Bound<'py, PyAny>>,
     similarity: Option<&Bound<'py, PyAny>>,
+    matrix_budget_bytes: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Dict<'py>> {
     let default_threshold = 0.7f64.into_pyobject(py)?.into_any();
     let default_similarity = "cosine".into_pyobject(py)?.into_any();
     let (t, sim) = convert::params(threshold.unwrap_or(&default_threshold), similarity.unwrap_or(&default_similarity))?;
+    let budget = convert::matrix_budget(matrix_budget_bytes)?;
     let held = convert::responses(responses)?;
+    check_matrix_budget(held.len(), budget).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
-    let matrix = matrix_list(py, &c.matrix)?;
+    let matrix = matrix_array(py, &c.matrix)?;
     let clusters = PyList::empty(py);
     for cl in &c.clusters {
         clusters.append(cluster_dict(py, &rs, cl)?)?;
@@ -244,6 +248,7 @@ fn spec_constants<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
     d.set_item(intern!(py, "recommend_markers"), text::RECOMMEND_MARKERS.to_vec())?;
     d.set_item(intern!(py, "non_word_ranges"), text::NON_WORD_RANGES.to_vec())?;
     d.set_item(intern!(py, "near_duplicate"), aggregate::NEAR_DUPLICATE)?;
+    d.set_item(intern!(py, "default_matrix_budget_bytes"), codeperf_core::model::DEFAULT_MATRIX_BUDGET_BYTES)?;
     d.set_item(intern!(py, "top_keywords"), analysis::TOP_KEYWORDS)?;
     Ok(d)
 }
