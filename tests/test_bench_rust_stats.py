@@ -206,3 +206,16 @@ def test_ratio_of_ratios_compares_two_speedups():
     assert same.low < 1.0 < same.high  # the speedup did not change
     gained = stats.ratio_of_ratios(_groups(rng, 10.0), _groups(rng, 0.5), then_py, then_rs)
     assert gained.low > 1.5  # Rust became twice as fast
+
+
+def test_correctness_gate_compares_matrix_arrays():
+    """The consensus matrix is an array('d'): equal arrays pass, a changed value or a
+    list in place of the array is named."""
+    from array import array
+
+    from codeperf.bench.correctness import first_difference
+
+    assert first_difference({"matrix": array("d", [0.5, 1.0])}, {"matrix": array("d", [0.5, 1.0])}) is None
+    assert "matrix[1]" in first_difference({"matrix": array("d", [0.5, 1.0])},
+                                           {"matrix": array("d", [0.5, 0.9])})
+    assert "array" in first_difference({"matrix": array("d", [0.5])}, {"matrix": [0.5]})
