@@ -99,7 +99,7 @@ fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -
         .collect()
 }
 
-pub fn statistics(responses: &[Response<'_>]) -> Statistics {
+pub(crate) fn statistics(responses: &[Response<'_>]) -> Statistics {
     let conf: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
     let lat: Vec<f64> = responses.iter().map(|r| r.latency_ms).collect();
     let conf_sorted = sorted(conf.clone());
@@ -207,7 +207,7 @@ fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize,
     per_rep.into_iter().flatten().collect()
 }
 
-pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
+pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
     let mut keys: Vec<Vec<u32>> = Vec::new();
@@ -268,7 +268,7 @@ pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) 
     merged.into_iter().map(|(_, r)| r).collect()
 }
 
-pub fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
+pub(crate) fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
     Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
 }
 

@@ -119,7 +119,7 @@ fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], k
 /// Row i scatters response i into a dense array, then every later response gathers
 /// against it: each value is computed independently (integer dot products and
 /// intersection sizes, exact), so parallel rows change nothing.
-pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityMatrix {
+pub(crate) fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityMatrix {
     let (vectors, vocab) = term_vectors(analyses);
     let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
     let n = vectors.len();
@@ -172,7 +172,7 @@ pub fn level_for(agreement: f64, n: usize) -> &'static str {
     }
 }
 
-pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], threshold: f64, similarity: Similarity) -> Consensus {
+pub(crate) fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], threshold: f64, similarity: Similarity) -> Consensus {
     let n = responses.len();
     let matrix = similarity_matrix(analyses, similarity);
     let weights: Vec<f64> = responses.iter().map(|r| r.confidence).collect();

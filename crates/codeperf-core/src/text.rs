@@ -62,20 +62,20 @@ pub const RECOMMEND_MARKERS: &[&str] = &[
     "consider", "prefer", "avoid", "ensure",
 ];
 
-pub const STOP: u8 = 1;
-pub const HEDGE: u8 = 2;
-pub const CERTAIN: u8 = 4;
-pub const RECOMMEND: u8 = 8;
+pub(crate) const STOP: u8 = 1;
+pub(crate) const HEDGE: u8 = 2;
+pub(crate) const CERTAIN: u8 = 4;
+pub(crate) const RECOMMEND: u8 = 8;
 
 /// Every listed word with the lists it belongs to, so one lookup classifies a token.
-pub struct WordClasses {
+pub(crate) struct WordClasses {
     map: FxHashMap<&'static str, u8>,
     longest: usize,
 }
 
 impl WordClasses {
     #[inline]
-    pub fn get(&self, tok: &str) -> u8 {
+    pub(crate) fn get(&self, tok: &str) -> u8 {
         if tok.len() > self.longest {
             return 0;
         }
@@ -83,7 +83,7 @@ impl WordClasses {
     }
 }
 
-pub fn word_classes() -> &'static WordClasses {
+pub(crate) fn word_classes() -> &'static WordClasses {
     static CLASSES: OnceLock<WordClasses> = OnceLock::new();
     CLASSES.get_or_init(|| {
         let mut map: FxHashMap<&'static str, u8> = FxHashMap::default();
@@ -137,7 +137,7 @@ const fn byte_class_table() -> [u8; 256] {
 }
 static BYTE_CLASS: [u8; 256] = byte_class_table();
 
-pub fn is_word_char(c: char) -> bool {
+pub(crate) fn is_word_char(c: char) -> bool {
     let cp = c as u32;
     if cp < 0x80 {
         return ASCII_WORD[cp as usize];
@@ -146,11 +146,11 @@ pub fn is_word_char(c: char) -> bool {
 }
 
 #[inline]
-pub fn is_ascii_ws(b: u8) -> bool {
+pub(crate) fn is_ascii_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-pub fn strip_ws(s: &str) -> &str {
+pub(crate) fn strip_ws(s: &str) -> &str {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut end = bytes.len();
@@ -165,7 +165,7 @@ pub fn strip_ws(s: &str) -> &str {
 
 /// The engine's case mapping: ASCII A-Z and Latin-1 U+00C0..=U+00DE (but U+00D7) map to +0x20.
 /// Every mapped character keeps its UTF-8 length, so byte offsets are preserved.
-pub fn lower(s: &str) -> String {
+pub(crate) fn lower(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_lowercase(); // vectorised; the common case
     }
@@ -203,7 +203,7 @@ fn word_at(s: &str, i: usize) -> (bool, usize) {
 
 /// `lower(token)` into `out` (cleared first): the per-token form used when interning.
 #[inline]
-pub fn lower_into(token: &str, out: &mut String) {
+pub(crate) fn lower_into(token: &str, out: &mut String) {
     out.clear();
     out.push_str(token);
     if token.is_ascii() {
@@ -227,7 +227,7 @@ pub fn lower_into(token: &str, out: &mut String) {
 /// changes the token), and after every sentence end ('.', '!' or '?' followed by ASCII
 /// white space or the line's end) the number of spans so far is appended to `breaks`.
 /// (docs/algorithms.md, "Document": tokens and sentences.)
-pub fn tokenize_line(
+pub(crate) fn tokenize_line(
     s: &str,
     start: usize,
     end: usize,
@@ -307,19 +307,19 @@ pub fn tokens(text: &str) -> Vec<String> {
 
 /// At least two code points (a token is never empty).
 #[inline]
-pub fn has_two_code_points(tok: &str) -> bool {
+pub(crate) fn has_two_code_points(tok: &str) -> bool {
     tok.len() > 4 || tok.chars().nth(1).is_some()
 }
 
 /// Tokens that carry meaning: at least two code points and not a stopword. `classes`
 /// is the token's `word_classes().get(tok)`, for callers that already looked it up.
 #[inline]
-pub fn is_content(tok: &str, classes: u8) -> bool {
+pub(crate) fn is_content(tok: &str, classes: u8) -> bool {
     classes & STOP == 0 && has_two_code_points(tok)
 }
 
-#[inline]
-pub fn is_content_token(tok: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_content_token(tok: &str) -> bool {
     is_content(tok, word_classes().get(tok))
 }
 
