@@ -46,7 +46,7 @@ test-py: $(BUILD_STAMP)  ## pytest (every behavioural test runs on both backends
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: speed-check
-speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios at the reference size (100 x 2 KB)
+speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios per corpus family at 100 x 2 KB, against targets.toml
 	$(PY) scripts/engine_speed.py
 
 # -- Rust vs Python: pyperf micro-benchmarks (docs/bench_rust.md) ----------------
