@@ -301,6 +301,8 @@ def test_cost_curve_reports_both_backends_where_both_run(tmp_path, no_targets):
     curve = _entries(data, "cost_curve")
     assert [e["responses"] for e in curve] == [3, 5]
     for e in curve:
-        assert e["correct"] is True and e["python_s"] > 0 and e["rust_s"] > 0
-        assert e["python_peak_bytes"] > 0 and e["rust_heap_peak_bytes"] > 0
+        s = e["summary"]
+        assert e["correct"] is True and s["python_s"] > 0 and s["rust_s"] > 0
+        assert s["python_peak_bytes"] > 0 and s["rust_heap_peak_bytes"] > 0
+        assert s["memory_reduction_pct"] is not None
     assert "cost curve" in result.stderr and "consensus_cosine/cost/5x2KB" in result.stderr

@@ -90,6 +90,17 @@ def _point(op: str, n: int, data: Any,
     return entry
 
 
+SUMMARY_KEYS = ("python_s", "rust_s", "python_peak_bytes", "rust_heap_peak_bytes",
+                "rust_python_heap_peak_bytes", "memory_reduction_pct")
+
+
+def _with_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """The measured numbers under `summary`, where the report reads a result's numbers."""
+    out = {k: v for k, v in entry.items() if k not in SUMMARY_KEYS}
+    out["summary"] = {k: entry[k] for k in SUMMARY_KEYS}
+    return out
+
+
 def run(ops: tuple[str, ...], responses: tuple[int, ...], seed: int, emit: Callable[[str], None],
         operation: Callable[[str, str], Callable[[Any], Any]] = cases.operation) -> list[dict[str, Any]]:
     """The cost curve's entries (kind `cost_curve`), one per (op, responses); a table to `emit`."""
@@ -112,5 +123,6 @@ def run(ops: tuple[str, ...], responses: tuple[int, ...], seed: int, emit: Calla
             emit(f"{e['id']:34} {table.fmt_seconds(e['python_s']):>9} {table.fmt_seconds(e['rust_s']):>9} "
                  f"{table.fmt_bytes(e['python_peak_bytes']):>12} {table.fmt_bytes(rust_peak):>12} "
                  f"{reduction:>9}{gate}")
+            entries[-1] = _with_summary(e)
         del data
     return entries
