@@ -167,7 +167,7 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
     let (arena, vocab) = intern_tokens(content, sc);
     let counts = count_tokens(sc, vocab.len());
     match need {
-        Need::ContentTokens => content_only(doc.code_blocks, arena, vocab, counts, sc),
+        Need::ContentTokens => content_only(arena, vocab, counts, sc),
         Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc),
     }
 }
@@ -284,8 +284,9 @@ fn count_tokens(sc: &mut Scratch, distinct: usize) -> Counts {
 }
 
 /// Phase 4 for consensus: only the content words, in exactly sized buffers (consensus
-/// holds every response's analysis at once, so this is most of its Rust heap).
-fn content_only(code_blocks: Vec<CodeBlock>, arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
+/// holds every response's analysis at once, so this is most of its Rust heap). Code
+/// blocks are dropped: consensus never reads them.
+fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
     let Counts { hedging, certainty, mut content_counts, content_len } = counts;
     let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
     let mut compact = String::with_capacity(bytes);
@@ -303,7 +304,7 @@ fn content_only(code_blocks: Vec<CodeBlock>, arena: String, vocab: Vec<Span>, co
         sentence_count: sc.sentence_ends.len() as u64,
         recommendations: Vec::new(),
         recommendation_keys: Vec::new(),
-        code_blocks,
+        code_blocks: Vec::new(),
         hedging,
         certainty,
         unique_tokens: vocab.len() as u64,

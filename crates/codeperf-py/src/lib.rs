@@ -72,21 +72,18 @@ fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &co
     Ok(d)
 }
 
-/// The condensed upper triangle as an `array.array('d')`, the same type and layout the
-/// twin returns (docs/algorithms.md, "Consensus"): one 8-byte double per pair, no
-/// per-pair Python object. The array is sized once and the doubles copied into its
-/// buffer, so the peak is the Rust vector plus the array, never a list of floats.
-fn matrix_array<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyAny>> {
-    let values = m.condensed();
+/// A zeroed `array.array('d')` of `len` doubles: the object `compute_consensus` returns as
+/// its matrix, the same type and layout as the twin's (docs/algorithms.md, "Consensus").
+fn zeroed_array<'py>(py: Python<'py>, len: usize) -> PyResult<Bound<'py, PyAny>> {
     let array = py.import(intern!(py, "array"))?.getattr(intern!(py, "array"))?;
-    let zeros = array.call1((intern!(py, "d"), PyList::new(py, [0.0f64])?))?;
-    let out = zeros.mul(values.len())?;
-    if !values.is_empty() {
-        let buffer = PyBuffer::<f64>::get(&out)?;
-        buffer.copy_from_slice(py, values)?;
-    }
-    Ok(out)
+    array.call1((intern!(py, "d"), PyList::new(py, [0.0f64])?))?.mul(len)
 }
+
+/// The address and length of a writable buffer, carried into `py.detach`.
+struct RawRows(*mut f64, usize);
+// SAFETY: the pointer is only dereferenced by the one call it is handed to, while the
+// buffer export that produced it is alive (see `compute_consensus`).
+unsafe impl Send for RawRows {}
 
 #[pyfunction]
 #[pyo3(signature = (responses, threshold = None, similarity = None, matrix_budget_bytes = None))]
@@ -104,8 +101,35 @@ fn compute_consensus<'py>(
     let held = convert::responses(responses)?;
     check_matrix_budget(held.len(), budget).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
-    let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
-    let matrix = matrix_array(py, &c.matrix)?;
+    // The matrix is computed straight into the buffer of the array that is returned, so it
+    // exists once (in the Python heap), never as a Rust vector plus a copy.
+    let n = rs.len();
+    let pairs = n * n.saturating_sub(1) / 2;
+    let matrix = zeroed_array(py, pairs)?;
+    // An empty array may have no (aligned) buffer at all: nothing to write then.
+    let buffer = if pairs > 0 { Some(PyBuffer::<f64>::get(&matrix)?) } else { None };
+    let rows = match &buffer {
+        Some(b) if b.readonly() || !b.is_c_contiguous() => {
+            return Err(PyValueError::new_err("internal: the matrix array is not a writable contiguous buffer"));
+        }
+        Some(b) => RawRows(b.buf_ptr().cast::<f64>(), b.item_count()),
+        None => RawRows(std::ptr::NonNull::<f64>::dangling().as_ptr(), 0),
+    };
+    let responses_ref = &rs;
+    let c = py
+        .detach(move || {
+            let rows = rows;
+            // SAFETY: `buffer` (alive until the end of this function) exports the array's
+            // memory, so the array cannot be resized or freed; the array was created above
+            // and no other code holds it yet, so nothing else reads or writes it meanwhile.
+            // With no pairs the pointer is dangling but aligned and the length 0, as
+            // `from_raw_parts_mut` allows.
+            let upper: &mut [f64] = unsafe { std::slice::from_raw_parts_mut(rows.0, rows.1) };
+            consensus::compute_consensus_into(responses_ref, t, sim, upper)
+        })
+        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+    // `c` borrows the buffer's memory: it is dropped before `buffer` releases the export
+    // (locals drop in reverse order).
     let clusters = PyList::empty(py);
     for cl in &c.clusters {
         clusters.append(cluster_dict(py, &rs, cl)?)?;
