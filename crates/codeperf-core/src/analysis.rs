@@ -37,7 +37,8 @@ pub struct Analysis {
     /// Local id -> the token's range in `arena` (all distinct tokens; content tokens
     /// only for `Need::ContentTokens`).
     pub(crate) vocab: Vec<Span>,
-    /// Local id -> the word's hash (`intern::hash_str`), for joining responses.
+    /// Local id -> the word's hash (`intern::hash_str`), for joining responses; empty in
+    /// content-only analyses (`Analysis::hash` recomputes it there).
     pub(crate) hashes: Vec<u64>,
     pub unique_tokens: u64,
     /// (local id, occurrences) of each distinct content token, by first occurrence.
@@ -47,9 +48,14 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The word's hash: stored for full analyses, recomputed (one FxHash of a short word)
+    /// for content-only ones, which consensus holds for every response at once.
     #[inline]
     pub(crate) fn hash(&self, local_id: u32) -> u64 {
-        self.hashes[local_id as usize]
+        match self.hashes.get(local_id as usize) {
+            Some(&h) => h,
+            None => hash_str(self.word(local_id)),
+        }
     }
 
     #[inline]
@@ -291,10 +297,8 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
     let mut compact = String::with_capacity(bytes);
     let mut ranges = Vec::with_capacity(content_counts.len());
-    let mut hashes = Vec::with_capacity(content_counts.len());
     for (k, pair) in content_counts.iter_mut().enumerate() {
         let r = vocab[pair.0 as usize];
-        hashes.push(sc.hashes[pair.0 as usize]);
         ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
         compact.push_str(&arena[r.0 as usize..r.1 as usize]);
         pair.0 = k as u32;
@@ -308,7 +312,7 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
         hedging,
         certainty,
         unique_tokens: vocab.len() as u64,
-        hashes,
+        hashes: Vec::new(),
         vocab: ranges,
         content_counts,
         content_len,
