@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{analyze_all, Analysis};
+use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::intern::Interner;
 use crate::model::Response;
 use crate::stats::{mean, order, percentile, stdev};
@@ -273,6 +273,7 @@ pub(crate) fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) 
 }
 
 pub fn aggregate_responses(responses: &[Response<'_>]) -> Aggregate {
-    let analyses = analyze_all(responses);
+    // Aggregation keeps every response's analysis until the merge: only what it reads.
+    let analyses = analyze_all_for(responses, Need::Recommendations);
     aggregate_from(responses, &analyses)
 }

@@ -163,6 +163,9 @@ pub fn analyze_one(content: &str) -> Analysis {
 pub(crate) enum Need {
     All,
     ContentTokens,
+    /// Aggregation: recommendations, their keys and the words they name; no content
+    /// counts, per-word hashes (recomputed) or code blocks.
+    Recommendations,
 }
 
 /// One response's analysis, phase by phase: find tokens and sentences in the prose,
@@ -174,7 +177,8 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
     let counts = count_tokens(sc, vocab.len());
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
-        Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc),
+        Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
+        Need::Recommendations => with_recommendations(Vec::new(), arena, vocab, counts, sc, false),
     }
 }
 
@@ -328,6 +332,7 @@ fn with_recommendations(
     mut vocab: Vec<Span>,
     counts: Counts,
     sc: &Scratch,
+    keep_counts_and_hashes: bool,
 ) -> Analysis {
     arena.shrink_to_fit();
     vocab.shrink_to_fit();
@@ -366,9 +371,9 @@ fn with_recommendations(
         hedging: counts.hedging,
         certainty: counts.certainty,
         unique_tokens: vocab.len() as u64,
-        hashes: sc.hashes.clone(),
+        hashes: if keep_counts_and_hashes { sc.hashes.clone() } else { Vec::new() },
         vocab,
-        content_counts: counts.content_counts,
+        content_counts: if keep_counts_and_hashes { counts.content_counts } else { Vec::new() },
         content_len: counts.content_len,
         arena,
     }
