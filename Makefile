@@ -46,17 +46,18 @@ test-py: $(BUILD_STAMP)  ## pytest (every behavioural test runs on both backends
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: speed-check
-speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios at the reference size (100 x 2 KB)
+speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios per corpus family at 100 x 2 KB, against targets.toml
 	$(PY) scripts/engine_speed.py
 
 # -- Rust vs Python: pyperf micro-benchmarks (docs/bench_rust.md) ----------------
 # BENCH=consensus (or a comma list: analyze,aggregate,pipeline,ffi) picks benchmarks;
+# BENCH_ARGS="--corpus code,chat" picks corpus families, "--cost-curve none" skips the cost curve;
 # QUICK=1 the fast mode; BASELINE=DIR compares with an earlier run; BENCH_ARGS more options.
 BENCH ?=
 BENCH_ARGS ?=
 
 .PHONY: bench-rust
-bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks, gate, memory, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
+bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks per corpus family, gate, memory, cost curve, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
 	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
 # -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------

@@ -21,6 +21,7 @@ if __name__ == "__main__":  # run as a script, not imported by a test
     trap_startup_signals("bench_rust")
 
 from codeperf.bench import baseline as bench_baseline  # noqa: E402
+from codeperf.bench import cost_curve as cost_curve_mod  # noqa: E402
 from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
 from codeperf.harness.contract import SetupError, run_script  # noqa: E402
@@ -51,7 +52,16 @@ class SizeList(click.ParamType):
 @click.option("--sizes", type=SizeList(), default=None,
               help="input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB); "
                    "default: the full grid, or the quick grid with --quick")
-@click.option("--quick", is_flag=True, help="fast mode for pull requests: 2 sizes, fewer pyperf processes")
+@click.option("--corpus", "families", multiple=True, metavar="FAMILY[,FAMILY]",
+              help="corpus families, repeatable or comma list: " + ", ".join(grid.FAMILIES)
+                   + "; default: all of them, or the reference family (own) with --quick")
+@click.option("--quick", is_flag=True,
+              help="fast mode for pull requests: 2 sizes, the reference family, fewer pyperf "
+                   "processes, no cost curve")
+@click.option("--cost-curve", "cost_curve", default=None, metavar="N[,N]",
+              help="responses (2 KB each) for the cost curve of one call per operation, time "
+                   "and peak of both heaps; 'none' skips it [default: "
+                   + ",".join(map(str, cost_curve_mod.FULL_RESPONSES)) + "; quick: none]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/latest"), help="output directory")
 @click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
@@ -81,8 +91,9 @@ class SizeList(click.ParamType):
               help="a previous run: its bench_rust.json or its directory; report which cases changed")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
               help="with --baseline: smallest change (percent) that counts as a change")
-def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time, loops, memory,
-         rust_threads, instructions, instructions_size, baseline, noise_pct):
+def main(benches, sizes, families, quick, cost_curve, out, seed, processes, values, warmups,
+         min_time, loops, memory, rust_threads, instructions, instructions_size, baseline,
+         noise_pct):
     """Benchmark the Rust engine (codeperf._rust) against its Python twin.
 
     For each benchmark and input size: run both backends on the exact input to
@@ -97,13 +108,23 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
         ops = grid.parse_benches(benches)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--bench") from None
+    try:
+        chosen = grid.parse_families(families) or (
+            (grid.REFERENCE_FAMILY,) if quick else tuple(grid.FAMILIES))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--corpus") from None
+    try:
+        curve = cost_curve_mod.parse_responses(cost_curve, quick)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cost-curve") from None
     defaults = timing.QUICK if quick else timing.FULL
     settings = timing.PyperfSettings(
         processes=processes or defaults.processes, values=values or defaults.values,
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
     config = driver.BenchConfig(
-        ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
+        ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
+        cost_curve=curve,
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
         baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads,
         instructions=instructions,

@@ -29,9 +29,10 @@ _spec.loader.exec_module(bench_rust)
 needs_rust = pytest.mark.needs_rust  # skipped without a build, failed under CI=true (conftest)
 
 # pyperf as small as it goes: 2 processes (the bootstrap resamples processes), 2 values,
-# no warmup, no calibration process.
+# no warmup, no calibration process; the reference family only and no cost curve (the
+# full mode's defaults), unless a test adds more.
 TINY = ["--processes", "2", "--values", "2", "--warmups", "0", "--loops", "1",
-        "--min-time", "0.001", "--no-instructions"]  # callgrind: tests/test_instructions.py
+        "--min-time", "0.001", "--no-instructions", "--corpus", "own", "--cost-curve", "none"]
 
 
 @pytest.fixture()
@@ -213,6 +214,10 @@ def test_rust_build_without_the_bench_api_is_a_setup_error(tmp_path, monkeypatch
 def test_bad_arguments_are_usage_errors(tmp_path):
     assert invoke("--bench", "nope", "--out", str(tmp_path)).exit_code == exitcodes.USAGE
     assert invoke("--sizes", "100", "--out", str(tmp_path)).exit_code == exitcodes.USAGE
+    bad_family = invoke("--corpus", "poetry", "--out", str(tmp_path))
+    assert bad_family.exit_code == exitcodes.USAGE and "unknown corpus family 'poetry'" in bad_family.output
+    bad_curve = invoke("--cost-curve", "ten", "--out", str(tmp_path))
+    assert bad_curve.exit_code == exitcodes.USAGE and "--cost-curve" in bad_curve.output
     help_text = invoke("--help").output
     assert "--bench" in help_text and "Exit codes" in help_text and "100x2KB" in help_text
 
@@ -225,7 +230,7 @@ def test_unmeasured_target_fails_the_run(tmp_path):
     assert result.exit_code == exitcodes.FAILED
     data = envelope.load(tmp_path / "bench_rust.json")
     metrics = {t["metric"]: t for t in data["targets"] if t["state"] != "not run"}
-    assert set(metrics) == {"speedup.analyze"}  # only the selected op; memory pass was off
+    assert set(metrics) == {"speedup.analyze", "throughput_mb_s.analyze"}  # only the selected op; memory pass was off
     not_run = {t["metric"]: t["note"] for t in data["targets"] if t["state"] == "not run"}
     assert not_run["memory_reduction_pct.analyze"] == "memory pass not requested (--no-memory)"
     assert not_run["speedup.aggregate"].startswith("benchmark aggregate not requested")
@@ -286,3 +291,51 @@ def test_rust_threads_reach_the_pyperf_workers(tmp_path, monkeypatch, no_targets
     rust = next(e for e in _entries(data, "bench_case") if e["backend"] == "rust")
     assert rust["rust_threads"] == 1
     assert data["config"]["rust_threads"] == 1
+
+
+@needs_rust
+def test_families_get_their_own_rows_scaling_and_targets(tmp_path, monkeypatch):
+    """Two families at the reference shape and one smaller size: per-family speedups and
+    scaling lines, and each target judged on the least family's CI lower bound."""
+    path = tmp_path / "targets.toml"
+    path.write_text('[[target]]\nsuite = "bench_rust"\nname = "s"\nmetric = "speedup.analyze"\n'
+                    'op = ">="\nthreshold = 0.001\nunit = "x"\n'
+                    '[[target]]\nsuite = "bench_rust"\nname = "t"\nmetric = "throughput_mb_s.analyze"\n'
+                    'op = ">="\nthreshold = 0.001\nunit = "MB/s"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
+    out = tmp_path / "run"
+    result = invoke("--bench", "analyze", "--sizes", "10x2KB,100x2KB", "--corpus", "code",
+                    "--no-memory", "--out", str(out), *TINY)
+    assert result.exit_code == exitcodes.OK, result.output
+    data = envelope.load(out / "bench_rust.json")
+    assert data["config"]["corpus"] == ["own", "code"]
+    speedups = {e["id"]: e for e in _entries(data, "speedup")}
+    assert set(speedups) == {"analyze/10x2KB", "analyze/100x2KB", "analyze/10x2KB@code",
+                             "analyze/100x2KB@code"}
+    assert speedups["analyze/100x2KB@code"]["size"]["family"] == "code"
+    assert speedups["analyze/100x2KB@code"]["reference"] is True
+    scaling = {e["id"]: e for e in _entries(data, "scaling")}
+    assert set(scaling) == {"analyze/scaling/responses-at-2KB", "analyze/scaling/responses-at-2KB@code"}
+    assert scaling["analyze/scaling/responses-at-2KB@code"]["family"] == "code"
+    target = {t["metric"]: t for t in data["targets"]}["speedup.analyze"]
+    lows = {f: speedups[f"analyze/100x2KB{s}"]["summary"]["speedup_ci_low_x"]
+            for f, s in (("own", ""), ("code", "@code"))}
+    assert target["measured"] == pytest.approx(min(lows.values()))
+    assert "least family" in target["note"] and "own:" in target["note"] and "code:" in target["note"]
+    assert "100x2KB@code" in result.stderr
+
+
+@needs_rust
+def test_cost_curve_reports_both_backends_where_both_run(tmp_path, no_targets):
+    result = invoke("--bench", "consensus_cosine", "--sizes", "4x256B", "--out", str(tmp_path),
+                    *TINY, "--cost-curve", "3,5")
+    assert result.exit_code == exitcodes.OK, result.output
+    data = envelope.load(tmp_path / "bench_rust.json")
+    curve = _entries(data, "cost_curve")
+    assert [e["responses"] for e in curve] == [3, 5]
+    for e in curve:
+        s = e["summary"]
+        assert e["correct"] is True and s["python_s"] > 0 and s["rust_s"] > 0
+        assert s["python_peak_bytes"] > 0 and s["rust_heap_peak_bytes"] > 0
+        assert s["memory_reduction_pct"] is not None
+    assert "cost curve" in result.stderr and "consensus_cosine/cost/5x2KB" in result.stderr
