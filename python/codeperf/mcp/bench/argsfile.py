@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from codeperf.mcp.bench import launch
-from codeperf.mcp.bench.argsgen import deref, generate, type_of
+from codeperf.mcp.bench.argsgen import deref, generate, merge_all_of, type_of
 from codeperf.mcp.bench.launch import ServerSpec
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -82,8 +82,9 @@ def render(tools: Sequence[ToolInfo], fix_command: str) -> str:
 def _entry(key: str, tool: ToolInfo) -> list[str]:
     schema = tool.input_schema
     lines = [f"# {tool.label}: {tool.name}" + (f" - {_one_line(tool.description)}" if tool.description else "")]
-    props: Mapping[str, Any] = deref(schema, schema).get("properties", {}) if schema else {}
-    required = set(deref(schema, schema).get("required", [])) if schema else set()
+    shape = merge_all_of(schema, schema) if schema else {}
+    props: Mapping[str, Any] = shape.get("properties", {})
+    required = set(shape.get("required", []))
     generated = generate(schema) if schema else {}
     for name, prop in props.items():
         prop = deref(prop, schema)

@@ -113,13 +113,7 @@ def generate(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, *
             rest = {k: v for k, v in schema.items() if k not in (key, "description")}
             return generate({**rest, **chosen}, root, optional=optional, _depth=_depth + 1)
     if "allOf" in schema:
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            part = deref(part, root)
-            merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
-            merged["required"] = [*merged.get("required", []), *part.get("required", [])]
-            merged.update({k: v for k, v in part.items() if k not in ("properties", "required")})
-        return generate(merged, root, optional=optional, _depth=_depth + 1)
+        return generate(merge_all_of(schema, root), root, optional=optional, _depth=_depth + 1)
     kind = type_of(schema)
     if kind == "object":
         props = schema.get("properties", {})
@@ -136,6 +130,18 @@ def generate(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, *
     if kind == "boolean":
         return False
     return None
+
+
+def merge_all_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` with its `allOf` parts merged in (properties and required lists combined)."""
+    schema = deref(schema, root)
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema.get("allOf", []):
+        part = merge_all_of(part, root)
+        merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
+        merged["required"] = [*merged.get("required", []), *part.get("required", [])]
+        merged.update({k: v for k, v in part.items() if k not in ("properties", "required")})
+    return merged
 
 
 def type_of(schema: Mapping[str, Any]) -> str:
