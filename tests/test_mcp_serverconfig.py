@@ -226,3 +226,12 @@ def test_bundled_servers_started_from_a_config_file(tmp_path, env):
     for file in out.rglob("*"):
         if file.is_file():
             assert "key-from-env-42" not in file.read_text(errors="replace"), file
+
+
+def test_make_mcp_passes_each_config_file():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "mcp", "MCP_CONFIG=a.json b.json",
+                          "MCP_ARGS=--only fs"], cwd=root, capture_output=True, text=True, check=True)
+    assert " ".join(dry.stdout.split()).endswith("scripts/mcp_bench.py --config a.json --config b.json --only fs")
