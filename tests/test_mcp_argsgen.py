@@ -83,8 +83,8 @@ def test_uses_the_schema_keywords():
 def test_real_shapes_get_useful_values():
     # A description's example is a value the server knows ("e.g., 'America/New_York'").
     assert generate(_schema("get_current_time")) == {"timezone": "America/New_York"}
-    assert generate(_schema("convert_time"))["time"] == "00:00"
-    assert generate(_schema("fetch")) == {"url": "https://example.com/"}
+    assert generate(_schema("convert_time"))["time"] == "12:00"  # "(HH:MM)" in its description
+    assert generate(_schema("fetch")) == {"url": "https://example.invalid/"}
     # Required arrays get an item: an empty list exercises nothing.
     assert generate(_schema("read_multiple_files")) == {"paths": ["codeperf"]}
     entities = generate(_schema("create_entities"))["entities"]

@@ -36,13 +36,17 @@ except ImportError:  # pragma: no cover
 
 ArgSets = list[dict[str, Any]]
 DEFAULT_STRING = "codeperf"
+# .invalid never resolves (RFC 2606): a generated URL cannot send a fetch tool to the internet.
 _FORMATS = {
     "date": "2025-01-01", "date-time": "2025-01-01T00:00:00Z", "time": "12:00:00Z",
-    "uri": "https://example.com/", "url": "https://example.com/", "iri": "https://example.com/",
-    "uri-reference": "https://example.com/", "email": "user@example.com",
-    "idn-email": "user@example.com", "uuid": "00000000-0000-4000-8000-000000000000",
-    "hostname": "example.com", "ipv4": "127.0.0.1", "ipv6": "::1", "duration": "PT1S",
+    "uri": "https://example.invalid/", "url": "https://example.invalid/", "iri": "https://example.invalid/",
+    "uri-reference": "https://example.invalid/", "email": "user@example.invalid",
+    "idn-email": "user@example.invalid", "uuid": "00000000-0000-4000-8000-000000000000",
+    "hostname": "example.invalid", "ipv4": "127.0.0.1", "ipv6": "::1", "duration": "PT1S",
 }
+# Formats a description spells out instead of using `format` ("in 24-hour format (HH:MM)").
+_DESCRIBED_FORMATS = (("HH:MM:SS", "12:00:00"), ("HH:MM", "12:00"), ("YYYY-MM-DD", "2025-01-01"),
+                      ("ISO 8601", "2025-01-01T00:00:00Z"), ("ISO-8601", "2025-01-01T00:00:00Z"))
 # An example a description quotes: e.g. 'America/New_York', e.g., "UTC", for example `main`.
 _DESCRIBED_EXAMPLE = re.compile(r"(?:e\.g\.,?|for example,?|example:|such as)\s*['\"`]([^'\"`]{1,200})['\"`]",
                                 re.IGNORECASE)
@@ -217,7 +221,10 @@ def string_for(schema: Mapping[str, Any]) -> str:
     candidates: list[str] = []
     if schema.get("format") in _FORMATS:
         candidates.append(_FORMATS[schema["format"]])
-    candidates += _DESCRIBED_EXAMPLE.findall(str(schema.get("description", "")))
+    description = str(schema.get("description", ""))
+    candidates += [value for marker, value in _DESCRIBED_FORMATS if marker in description]
+    # A URL quoted in a description may be a real site: never one of those (loopback rule).
+    candidates += [e for e in _DESCRIBED_EXAMPLE.findall(description) if "://" not in e]
     if pattern:
         candidates += [s for k in range(0, max(min_len, 1) + 1)
                        if (s := from_pattern(pattern, k)) is not None]
