@@ -235,3 +235,10 @@ def test_make_mcp_passes_each_config_file():
     dry = subprocess.run(["make", "--no-print-directory", "-n", "mcp", "MCP_CONFIG=a.json b.json",
                           "MCP_ARGS=--only fs"], cwd=root, capture_output=True, text=True, check=True)
     assert " ".join(dry.stdout.split()).endswith("scripts/mcp_bench.py --config a.json --config b.json --only fs")
+
+
+def test_the_same_server_name_twice_needs_only(tmp_path, env):
+    a = _write(tmp_path, "a.json", {"mcpServers": {"fs": {"command": "x"}}})
+    b = _write(tmp_path, "b.json", {"servers": {"fs": {"command": "y"}}})
+    with pytest.raises(ConfigError, match="fs appear more than once"):
+        serverconfig.load_all([a, b])

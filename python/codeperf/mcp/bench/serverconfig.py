@@ -146,8 +146,9 @@ def load_all(paths: Sequence[Path | str], only: Sequence[str] = ()) -> list[Conf
     labels = [s.spec.label for s in chosen]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise ConfigError(f"server name(s) {', '.join(dupes)} appear in more than one config file; "
-                          f"pick one with --only")
+        raise ConfigError(f"server name(s) {', '.join(dupes)} appear more than once in "
+                          f"{', '.join(str(p) for p in paths)} (names are labels; other characters than "
+                          f"letters, digits, '.', '_' and '-' become '-'); rename one")
     return chosen
 
 
