@@ -242,3 +242,11 @@ def test_the_same_server_name_twice_needs_only(tmp_path, env):
     b = _write(tmp_path, "b.json", {"servers": {"fs": {"command": "y"}}})
     with pytest.raises(ConfigError, match="fs appear more than once"):
         serverconfig.load_all([a, b])
+
+
+def test_a_refused_remote_url_does_not_echo_its_key(tmp_path, env):
+    env.setenv("CODEPERF_T_REMOTE_KEY", "remote-key-0123456789")
+    path = _write(tmp_path, "c.json", {"mcpServers": {"far": {"url": "https://mcp.example.com/mcp?k=${CODEPERF_T_REMOTE_KEY}"}}})
+    result = CliRunner().invoke(_script(), ["--config", str(path), "--no-floor", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a loopback address" in result.stderr
+    assert "remote-key-0123456789" not in result.output + result.stderr

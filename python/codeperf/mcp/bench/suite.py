@@ -83,7 +83,7 @@ def check_targets(specs: Sequence[ServerSpec], allow_remote: bool) -> None:
             try:
                 check_loopback(spec.url, allow_remote)
             except RemoteTargetRefused as exc:
-                raise SetupError(f"--url {spec.label}: {exc}") from None
+                raise SetupError(spec.scrub(f"--url {spec.label}: {exc}")) from None
 
 
 def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[str, ArgSets], *,
