@@ -61,13 +61,16 @@ bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks per corpus famil
 	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
 # -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------
-# MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'"
-# or MCP_ARGS="--url http://127.0.0.1:8000/mcp" for a third-party server.
+# MCP_CONFIG=FILE (space-separated for several) benchmarks the servers of an MCP client
+# config (Claude Desktop/Cursor "mcpServers", VS Code "servers") instead of the bundled ones.
+# MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'",
+# MCP_ARGS="--url http://127.0.0.1:8000/mcp", MCP_ARGS="--only NAME --args args.toml".
+MCP_CONFIG ?=
 MCP_ARGS ?=
 
 .PHONY: mcp
-mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_ARGS=...)
-	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(MCP_ARGS)
+mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_CONFIG=FILE, MCP_ARGS=...)
+	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(foreach f,$(MCP_CONFIG),--config $(f)) $(MCP_ARGS)
 
 # -- Memory: both heaps, leaks, timelines, line-by-line (docs/memory.md) --------
 # COMPONENT=engine (or "engine leaks") picks components; MEMORY_ARGS passes more

@@ -52,7 +52,8 @@ def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[s
 
 def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Path | None = None,
               quick: bool = False, allow_remote: bool = False, options: dict[str, Any] | None = None,
-              calibrate: bool = True, log: Callable[[str], None] = _stderr) -> int:
+              calibrate: bool = True, log: Callable[[str], None] = _stderr,
+              expert_urls: Sequence[str] = (), api_key_env: str = "") -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
     from codeperf.experts.simulator_process import SimulatorProcess
@@ -64,7 +65,16 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             options = registry.validate_options(names, options)
         except registry.OptionError as exc:
             raise SetupError(str(exc)) from None
-        experts = experts_config.load(experts_file)
+        if expert_urls and experts_file is not None:
+            raise SetupError("--expert URL and --experts FILE are alternatives; give one")
+        if expert_urls:  # the loopback rule is checked before discovery sends anything
+            from codeperf.experts import urls as expert_urls_mod
+
+            experts = expert_urls_mod.from_urls(
+                expert_urls, api_key_env=api_key_env,
+                check=lambda url: loadgen.check_loopback(url, allow_remote))
+        else:
+            experts = experts_config.load(experts_file)
         for expert in experts.experts:
             if not expert.uses_simulator:
                 loadgen.check_loopback(expert.base_url, allow_remote)

@@ -28,7 +28,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from codeperf.harness.envelope import Recorder
 from codeperf.harness.latency import LatencyHistogram
-from codeperf.mcp.bench import floor, launch, procstats
+from codeperf.mcp.bench import argshint, floor, launch, procstats
 from codeperf.mcp.bench.argsgen import ArgSets, args_for
 from codeperf.mcp.bench.calls import CallStats, ServerBroken, run_calls
 from codeperf.mcp.bench.launch import ServerSpec, ServerStartError
@@ -155,7 +155,8 @@ def _tool_error_rate(rows: list[dict[str, Any]]) -> float | None:
 
 def _broken(state: RunState, recorder: Recorder, spec: ServerSpec, kind: str, message: str,
             handle: launch.ServerHandle | None, log: Log, **extra: Any) -> None:
-    stderr = handle.stderr_tail() if handle else getattr(extra.pop("exc", None), "stderr_tail", "")
+    stderr = handle.stderr_tail() if handle else spec.scrub(getattr(extra.pop("exc", None), "stderr_tail", ""))
+    message = spec.scrub(message)
     status = handle.exit_status() if handle else None
     state.broken_servers.append(spec.label)
     recorder.add_error(kind, f"{spec.label}: {message}", server=spec.label, process=status,
@@ -295,6 +296,9 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
                "first_error_by_kind": stats.first_error, "histogram": stats.histogram.to_dict()}
         if backend is not None:
             row["backend"] = backend
+        refused = argshint.rejected(source, stats.errors, stats.first_error)
+        if refused is not None:
+            row["generated_arguments_rejected"] = refused
         recorder.add_result(row)
         state.tool_rows.append(row)
         p50 = stats.histogram.summary()["p50_ms"]
