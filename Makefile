@@ -46,27 +46,31 @@ test-py: $(BUILD_STAMP)  ## pytest (every behavioural test runs on both backends
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: speed-check
-speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios at the reference size (100 x 2 KB)
+speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios per corpus family at 100 x 2 KB, against targets.toml
 	$(PY) scripts/engine_speed.py
 
 # -- Rust vs Python: pyperf micro-benchmarks (docs/bench_rust.md) ----------------
 # BENCH=consensus (or a comma list: analyze,aggregate,pipeline,ffi) picks benchmarks;
+# BENCH_ARGS="--corpus code,chat" picks corpus families, "--cost-curve none" skips the cost curve;
 # QUICK=1 the fast mode; BASELINE=DIR compares with an earlier run; BENCH_ARGS more options.
 BENCH ?=
 BENCH_ARGS ?=
 
 .PHONY: bench-rust
-bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks, gate, memory, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
+bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks per corpus family, gate, memory, cost curve, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
 	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
 # -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------
-# MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'"
-# or MCP_ARGS="--url http://127.0.0.1:8000/mcp" for a third-party server.
+# MCP_CONFIG=FILE (space-separated for several) benchmarks the servers of an MCP client
+# config (Claude Desktop/Cursor "mcpServers", VS Code "servers") instead of the bundled ones.
+# MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'",
+# MCP_ARGS="--url http://127.0.0.1:8000/mcp", MCP_ARGS="--only NAME --args args.toml".
+MCP_CONFIG ?=
 MCP_ARGS ?=
 
 .PHONY: mcp
-mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_ARGS=...)
-	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(MCP_ARGS)
+mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_CONFIG=FILE, MCP_ARGS=...)
+	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(foreach f,$(MCP_CONFIG),--config $(f)) $(MCP_ARGS)
 
 # -- Memory: both heaps, leaks, timelines, line-by-line (docs/memory.md) --------
 # COMPONENT=engine (or "engine leaks") picks components; MEMORY_ARGS passes more
@@ -112,6 +116,13 @@ perf-quick: $(BUILD_STAMP)  ## make perf with each suite's --quick mode (pull re
 .PHONY: report
 report: $(BUILD_STAMP)  ## re-aggregate reports/latest (RUN=DIR to pick a run, BASELINE=DIR to compare)
 	$(PY) scripts/aggregate_report.py --run $(or $(RUN),reports/latest) $(if $(BASELINE),--baseline $(BASELINE))
+
+# RUNS="reports/a reports/b [...]": run directories of the same build (A/A).
+RUNS ?=
+
+.PHONY: aa-noise
+aa-noise: $(BUILD_STAMP)  ## measured noise floors from A/A runs into report/aa_noise.json (RUNS="DIR DIR ...")
+	$(PY) scripts/aa_noise.py $(RUNS)
 
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)

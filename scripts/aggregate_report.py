@@ -10,11 +10,13 @@ import click
 
 from codeperf.harness import exitcodes
 from codeperf.report import build_report
-from codeperf.report.compare import DEFAULT_NOISE_PCT
+from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable
 
 EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regression found a "
-          "significant regression; 2 usage error. Failed targets do not change the exit code "
-          "here (`make perf` fails on them); they are in the report's verdict.")
+          "significant regression; 2 usage error, or --fail-on-regression with a baseline that "
+          "is missing, unreadable or empty (the reason is printed). Failed targets do not "
+          "change the exit code here (`make perf` fails on them); they are in the report's "
+          "verdict.")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
@@ -26,7 +28,8 @@ EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regressi
 @click.option("--fail-on-regression", is_flag=True,
               help="Exit 1 when a metric regressed significantly against --baseline.")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=DEFAULT_NOISE_PCT,
-              help="Changes smaller than this (percent) count as unchanged.")
+              help="Noise floor (percent) of wall-clock metrics that have no A/A data in "
+                   "python/codeperf/report/aa_noise.json; smaller changes count as unchanged.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the report [default: the run directory].")
 @click.option("--no-charts", is_flag=True, help="Skip the matplotlib charts.")
@@ -41,8 +44,16 @@ def main(run_dir: Path, baseline: Path | None, fail_on_regression: bool, noise_p
     """
     if fail_on_regression and baseline is None:
         raise click.UsageError("--fail-on-regression needs --baseline")
-    report = build_report(run_dir, baseline_dir=baseline, out_dir=out_dir, noise_pct=noise_pct,
-                          charts=not no_charts)
+    try:
+        report = build_report(run_dir, baseline_dir=baseline, out_dir=out_dir,
+                              noise_pct=noise_pct, charts=not no_charts)
+    except BaselineUnusable as exc:
+        if fail_on_regression:  # a gate with nothing to compare with must not pass
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exitcodes.USAGE)
+        click.echo(f"warning: {exc}; report written without a comparison", err=True)
+        report = build_report(run_dir, out_dir=out_dir, noise_pct=noise_pct,
+                              charts=not no_charts)
     for problem in report.problems:
         click.echo(f"error: {problem}", err=True)
     for error in report.chart_errors:

@@ -13,10 +13,19 @@ try:
 except ImportError:  # run from a clone without `make build`: use the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
+# Before the heavy imports: a SIGTERM while importing still leaves a partial envelope
+# and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("bench_rust")
+
 from codeperf.bench import baseline as bench_baseline  # noqa: E402
+from codeperf.bench import cost_curve as cost_curve_mod  # noqa: E402
 from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
-from codeperf.harness.envelope import EnvelopeError, Interrupted  # noqa: E402
+from codeperf.harness.contract import SetupError, run_script  # noqa: E402
+from codeperf.harness.envelope import EnvelopeError  # noqa: E402
 
 BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
               + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
@@ -43,7 +52,16 @@ class SizeList(click.ParamType):
 @click.option("--sizes", type=SizeList(), default=None,
               help="input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB); "
                    "default: the full grid, or the quick grid with --quick")
-@click.option("--quick", is_flag=True, help="fast mode for pull requests: 2 sizes, fewer pyperf processes")
+@click.option("--corpus", "families", multiple=True, metavar="FAMILY[,FAMILY]",
+              help="corpus families, repeatable or comma list: " + ", ".join(grid.FAMILIES)
+                   + "; default: all of them, or the reference family (own) with --quick")
+@click.option("--quick", is_flag=True,
+              help="fast mode for pull requests: 2 sizes, the reference family, fewer pyperf "
+                   "processes, no cost curve")
+@click.option("--cost-curve", "cost_curve", default=None, metavar="N[,N]",
+              help="responses (2 KB each) for the cost curve of one call per operation, time "
+                   "and peak of both heaps; 'none' skips it [default: "
+                   + ",".join(map(str, cost_curve_mod.FULL_RESPONSES)) + "; quick: none]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/latest"), help="output directory")
 @click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
@@ -63,12 +81,19 @@ class SizeList(click.ParamType):
 @click.option("--rust-threads", type=click.IntRange(1), default=None,
               help="threads of the Rust engine (RAYON_NUM_THREADS); default: one per core. "
                    "1 compares single-threaded code, which a busy shared machine disturbs less")
+@click.option("--instructions/--no-instructions", default=True,
+              help="count each op's instructions per backend under valgrind's callgrind "
+                   "(the deterministic measure the regression gate compares; skipped with a "
+                   "note when valgrind is not installed)")
+@click.option("--instructions-size", type=SizeList(), default=None,
+              help=f"input size of the instruction counts [default: {grid.REFERENCE.label}]")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="a previous run: its bench_rust.json or its directory; report which cases changed")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
               help="with --baseline: smallest change (percent) that counts as a change")
-def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time, loops, memory,
-         rust_threads, baseline, noise_pct):
+def main(benches, sizes, families, quick, cost_curve, out, seed, processes, values, warmups,
+         min_time, loops, memory, rust_threads, instructions, instructions_size, baseline,
+         noise_pct):
     """Benchmark the Rust engine (codeperf._rust) against its Python twin.
 
     For each benchmark and input size: run both backends on the exact input to
@@ -83,25 +108,34 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
         ops = grid.parse_benches(benches)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--bench") from None
+    try:
+        chosen = grid.parse_families(families) or (
+            (grid.REFERENCE_FAMILY,) if quick else tuple(grid.FAMILIES))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--corpus") from None
+    try:
+        curve = cost_curve_mod.parse_responses(cost_curve, quick)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cost-curve") from None
     defaults = timing.QUICK if quick else timing.FULL
     settings = timing.PyperfSettings(
         processes=processes or defaults.processes, values=values or defaults.values,
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
     config = driver.BenchConfig(
-        ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
+        ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
+        cost_curve=curve,
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
-        baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads)
-    try:
-        code = driver.run(config)
-    except (driver.SetupError, EnvelopeError) as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exitcodes.USAGE)
-    except (KeyboardInterrupt, Interrupted):
-        click.secho("interrupted: partial results written with complete: false", fg="yellow",
-                    err=True)
-        sys.exit(exitcodes.INTERRUPTED)
-    sys.exit(code)
+        baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads,
+        instructions=instructions,
+        instructions_size=instructions_size[0] if instructions_size else grid.REFERENCE)
+    def body() -> int:
+        try:
+            return driver.run(config)
+        except EnvelopeError as exc:  # an unreadable --baseline: nothing measured
+            raise SetupError(str(exc)) from None
+
+    sys.exit(run_script("bench_rust", out, body))
 
 
 if __name__ == "__main__":

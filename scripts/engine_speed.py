@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Print Rust vs Python speed ratios of the engine at the reference size (100 x 2 KB).
+"""Print Rust vs Python speed ratios of the engine at the reference size (100 x 2 KB),
+for each corpus family (own, multilingual, code, chat).
 
-A quick check of the engine issue's speed goals, in one process on the same input.
+A quick check of the engine's speed goals, in one process on the same input; the
+goals are read from targets.toml (suite bench_rust: `speedup.<op>` and
+`throughput_mb_s.analyze`), never from constants here.
 The full pyperf suite (worker processes, confidence intervals, scaling) is
 `make bench-rust`. Like pyperf, each timed value is the mean of a block of
 back-to-back calls lasting at least ~20 ms; blocks of the two backends alternate,
@@ -20,11 +23,19 @@ import time
 import click
 
 from codeperf.engine import BackendUnavailable, backend
-from codeperf.engine.corpus import generate_responses
+from codeperf.engine.corpus_families import FAMILIES, generate_family
+from codeperf.harness.targets import load_specs
 
-GOALS = {"analyze_responses": 10.0, "compute_consensus (cosine)": 20.0,
-         "compute_consensus (jaccard)": 20.0, "aggregate_responses": 20.0}
-THROUGHPUT_GOAL_MB_S = 50.0
+# (label, engine function, keyword arguments, bench_rust op naming its target)
+OPS = [("analyze_responses", "analyze_responses", {}, "analyze"),
+       ("compute_consensus (cosine)", "compute_consensus", {"similarity": "cosine"}, "consensus_cosine"),
+       ("compute_consensus (jaccard)", "compute_consensus", {"similarity": "jaccard"}, "consensus_jaccard"),
+       ("aggregate_responses", "aggregate_responses", {}, "aggregate")]
+
+
+def goals() -> dict[str, float]:
+    """metric -> threshold of the bench_rust targets in targets.toml."""
+    return {spec.metric: spec.threshold for spec in load_specs() if spec.suite == "bench_rust"}
 
 
 def _block(fn, responses, kwargs, calls: int) -> float:
@@ -46,32 +57,45 @@ def _calls_per_block(fn, responses, kwargs, min_s: float = 0.02) -> int:
 @click.option("--repeat", default=15, show_default=True,
               help="Timed blocks per backend and operation (each block >= ~20 ms of calls).")
 @click.option("--seed", default=0, show_default=True)
-def main(n: int, size_bytes: int, repeat: int, seed: int) -> None:
-    """Time each engine operation on both backends and print Python/Rust ratios.
+@click.option("--corpus", "families", default=",".join(FAMILIES), show_default=True,
+              help="Corpus families, comma list: " + ", ".join(FAMILIES) + ".")
+def main(n: int, size_bytes: int, repeat: int, seed: int, families: str) -> None:
+    """Time each engine operation on both backends and print Python/Rust ratios per family.
 
     Exit codes: 0 every goal met; 1 a goal missed or the backends disagree; 2 the
-    Rust extension is not built.
+    Rust extension is not built, an unknown family or a bad targets file.
     """
+    chosen = [f.strip() for f in families.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in FAMILIES]
+    if unknown or not chosen:
+        click.echo(f"error: unknown corpus family {', '.join(unknown) or '(none)'}; use "
+                   f"{', '.join(FAMILIES)}", err=True)
+        sys.exit(2)
     try:
         rust, python = backend("rust"), backend("python")
-    except BackendUnavailable as exc:
+        goal = goals()
+    except (BackendUnavailable, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    responses = generate_responses(n, size_bytes, seed)
+    ok = True
+    for family in chosen:
+        ok &= _family(family, python, rust, n, size_bytes, repeat, seed, goal)
+    sys.exit(0 if ok else 1)
+
+
+def _family(family: str, python, rust, n: int, size_bytes: int, repeat: int, seed: int,
+            goal: dict[str, float]) -> bool:
+    responses = generate_family(family, n, size_bytes, seed)
     text_mb = sum(len(r.content.encode("utf-8")) for r in responses) / 1e6
-    ops = [("analyze_responses", "analyze_responses", {}),
-           ("compute_consensus (cosine)", "compute_consensus", {"similarity": "cosine"}),
-           ("compute_consensus (jaccard)", "compute_consensus", {"similarity": "jaccard"}),
-           ("aggregate_responses", "aggregate_responses", {})]
-    click.echo(f"{n} responses x {size_bytes} B ({text_mb:.2f} MB of text), rust threads: "
-               f"{rust.module.rayon_threads()}, {repeat} alternating blocks per backend; "
+    click.echo(f"\n[{family}] {n} responses x {size_bytes} B ({text_mb:.2f} MB of text), rust "
+               f"threads: {rust.module.rayon_threads()}, {repeat} alternating blocks per backend; "
                f"ms per call, median (best)")
     click.echo(f"{'operation':30} {'python ms':>16} {'rust ms':>14} {'ratio':>7} {'goal':>6}  ok   "
                f"rust cold call (ratio)")
     ok = True
-    for label, name, kwargs in ops:
+    for label, name, kwargs, op in OPS:
         py_fn, rs_fn = getattr(python, name), getattr(rust, name)
-        if py_fn(responses, **kwargs) != rs_fn(responses, **kwargs):
+        if py_fn(responses, **kwargs) != rs_fn(responses, **kwargs):  # arrays compare by value
             click.echo(f"{label}: backends disagree; not timed", err=True)
             ok = False
             continue
@@ -84,19 +108,21 @@ def main(n: int, size_bytes: int, repeat: int, seed: int) -> None:
             rs_t.append(_block(rs_fn, responses, kwargs, rs_calls))
         py_med, rs_med = statistics.median(py_t), statistics.median(rs_t)
         ratio = py_med / rs_med
-        met = ratio >= GOALS[label]
+        threshold = goal.get(f"speedup.{op}", 0.0)
+        met = ratio >= threshold
         ok &= met
         click.echo(f"{label:30} {py_med * 1e3:8.2f} ({min(py_t) * 1e3:5.2f}) "
-                   f"{rs_med * 1e3:7.3f} ({min(rs_t) * 1e3:5.3f}) {ratio:6.1f}x {GOALS[label]:5.0f}x  "
+                   f"{rs_med * 1e3:7.3f} ({min(rs_t) * 1e3:5.3f}) {ratio:6.1f}x {threshold:5.0f}x  "
                    f"{'yes' if met else 'NO '}  {statistics.median(rs_cold) * 1e3:7.3f} "
                    f"({py_med / statistics.median(rs_cold):4.1f}x)")
         if name == "analyze_responses":
             mb_s = text_mb / rs_med
-            met = mb_s >= THROUGHPUT_GOAL_MB_S
+            threshold = goal.get("throughput_mb_s.analyze", 0.0)
+            met = mb_s >= threshold
             ok &= met
             click.echo(f"{'  rust analyze throughput':30} {mb_s:24.1f} MB/s (goal >= "
-                       f"{THROUGHPUT_GOAL_MB_S:.0f} MB/s)  {'yes' if met else 'NO'}")
-    sys.exit(0 if ok else 1)
+                       f"{threshold:.0f} MB/s)  {'yes' if met else 'NO'}")
+    return ok
 
 
 if __name__ == "__main__":

@@ -7,12 +7,20 @@ The logic lives in codeperf.harness.load_suite and the scenario registry.
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGTERM while importing still leaves a partial
+# envelope and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("load")
+
 import json
 from pathlib import Path
 
 import click
 
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import run_script
 from codeperf.harness.load_suite import run_suite
 
 
@@ -41,6 +49,13 @@ class KeyValue(click.ParamType):
 @click.option("--experts", "experts_file", type=click.Path(dir_okay=False, path_type=Path),
               help="experts TOML file; default: the bundled simulator circle "
                    "(python/codeperf/experts/default_experts.toml)")
+@click.option("--expert", "expert_urls", multiple=True, metavar="URL[#MODEL]",
+              help="an OpenAI-compatible endpoint for the circle, instead of --experts (repeatable), "
+                   "e.g. http://127.0.0.1:8000/v1#llama3; without #MODEL the first model of "
+                   "GET URL/models is used (none listed: exit 2)")
+@click.option("--api-key-env", default="", metavar="VAR",
+              help="environment variable holding the API key of the --expert endpoints "
+                   "(its value is never written)")
 @click.option("--quick", is_flag=True, help="short runs (seconds per scenario) for pull requests")
 @click.option("--out", "out_dir", default="reports/latest", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="output directory")
@@ -57,8 +72,8 @@ class KeyValue(click.ParamType):
 @click.option("--calibration/--no-calibration", default=True, show_default=True,
               help="run the generator's calibration checks first (validity section)")
 @click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
-def main(scenarios, experts_file, quick, out_dir, allow_remote, options, slo, calibration,
-         list_only):
+def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
+         slo, calibration, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.harness import scenarios as registry
@@ -72,9 +87,10 @@ def main(scenarios, experts_file, quick, out_dir, allow_remote, options, slo, ca
         for problem in problems:
             click.echo(f"(not loaded) {problem}", err=True)
         raise SystemExit(exitcodes.OK)
-    raise SystemExit(run_suite(out_dir, scenarios, experts_file=experts_file, quick=quick,
-                               allow_remote=allow_remote, options=dict(options),
-                               calibrate=calibration, slo=slo))
+    raise SystemExit(run_script("load", out_dir, lambda: run_suite(
+        out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
+        options=dict(options), calibrate=calibration, expert_urls=expert_urls,
+        api_key_env=api_key_env, slo=slo)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,13 @@ Thin click front end; the logic is in codeperf.mcp.bench.
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGTERM while importing still leaves a partial
+# envelope and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("mcp")
+
 import re
 import sys
 from pathlib import Path
@@ -15,10 +22,11 @@ import click
 
 from codeperf.experts.config import DEFAULT_EXPERTS_FILE
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import SetupError, run_script
 from codeperf.mcp import BUNDLED_SERVERS
-from codeperf.mcp.bench import launch, runner
+from codeperf.mcp.bench import launch, runner, serverconfig
 from codeperf.mcp.bench.argsgen import ScenarioFileError
-from codeperf.mcp.bench.suite import run_suite
+from codeperf.mcp.bench.suite import run_suite, write_args
 
 _LABEL = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)=(.+)$")
 
@@ -59,9 +67,23 @@ def _labelled(value: str, default: str) -> tuple[str, str]:
               help="Bundled servers to run (repeatable; default: all, unless --server/--url).")
 @click.option("--transport", "bundled_transport", type=click.Choice(["stdio", "http", "both"]),
               default="both", show_default=True, help="Transport(s) for the bundled servers.")
-@click.option("--scenario", "scenario_files", multiple=True,
+@click.option("--config", "config_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON/TOML file: tool (or LABEL.tool) -> list of argument objects (repeatable).")
+              help="MCP client config (JSON) naming the servers to run: Claude Desktop/Cursor "
+                   "{\"mcpServers\": ...} or VS Code {\"servers\": ...} (repeatable). Replaces the "
+                   "bundled servers unless --bundled is given.")
+@click.option("--only", "only_names", multiple=True, metavar="NAME",
+              help="Only these servers of the --config files (repeatable; also runs a disabled one).")
+@click.option("--args", "args_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Arguments file, JSON/TOML: tool (or LABEL.tool) -> list of argument objects "
+                   "(repeatable). Tools without an entry get arguments generated from their schema.")
+@click.option("--scenario", "scenario_files", multiple=True, hidden=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deprecated alias of --args.")
+@click.option("--write-args", "write_args_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a commented TOML arguments template for every tool of the servers "
+                   "(generated values to edit) to this file and exit; no tool is called.")
 @click.option("--tool", "include", multiple=True, metavar="GLOB", help="Only tools matching (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip tools matching (repeatable).")
 @click.option("--calls", type=click.IntRange(1), default=None, help="Calls per tool [default: 100; quick 10].")
@@ -82,6 +104,8 @@ def _labelled(value: str, default: str) -> tuple[str, str]:
                    "simulator get one started for the run.")
 @click.option("--no-consult", is_flag=True, help="Skip the experts server's `consult` tool.")
 def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, ...],
+         config_files: tuple[Path, ...], only_names: tuple[str, ...], args_files: tuple[Path, ...],
+         write_args_file: Path | None,
          bundled_names: tuple[str, ...], bundled_transport: str, scenario_files: tuple[Path, ...],
          include: tuple[str, ...], exclude: tuple[str, ...], calls: int | None,
          concurrency: tuple[int, ...] | None, call_timeout: float, floor: bool,
@@ -96,10 +120,27 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     \b
     Examples:
       mcp_bench.py --quick
-      mcp_bench.py --server 'npx -y @modelcontextprotocol/server-everything' --scenario args.toml
+      mcp_bench.py --server 'npx -y @modelcontextprotocol/server-everything' --args args.toml
       mcp_bench.py --url mine=http://127.0.0.1:8000/mcp --tool 'search_*'
+      mcp_bench.py --config claude_desktop_config.json --only filesystem
+      mcp_bench.py --config .vscode/mcp.json --write-args mcp_args.toml
     """
+    if scenario_files:
+        click.echo("warning: --scenario is deprecated and will be removed; use --args FILE", err=True)
+        args_files = (*args_files, *scenario_files)
+    if only_names and not config_files:
+        raise click.UsageError("--only picks servers of --config files; no --config given")
     extra = []
+    cli_config: dict[str, Any] = {"argv": sys.argv[1:]}
+    try:
+        configured = serverconfig.load_all(config_files, only_names)
+    except serverconfig.ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exitcodes.USAGE)
+    if configured:
+        # Names of env variables and headers only: their values are secrets.
+        cli_config["config_servers"] = [c.describe() for c in configured]
+        extra += [c.spec for c in configured]
     try:
         for i, command in enumerate(servers):
             label, command = _labelled(command, f"server{i + 1}")
@@ -113,6 +154,10 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     if no_consult:
         experts_file = None
     transports = ("stdio", "http") if bundled_transport == "both" else (bundled_transport,)
+    if write_args_file is not None:
+        sys.exit(write_args(write_args_file, bundled=bundled, bundled_transports=transports,
+                            extra_specs=extra, experts_file=experts_file, allow_remote=allow_remote,
+                            argv=sys.argv[1:], log_dir=out_dir / "mcp_logs", timeout_s=call_timeout))
     overrides: dict[str, Any] = {"call_timeout_s": call_timeout, "floor": floor, "include": include, "exclude": exclude,
                  "handled_calls": handled_calls, "handled_concurrency": handled_concurrency}
     if calls is not None:
@@ -120,14 +165,16 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     if concurrency is not None:
         overrides["concurrency"] = concurrency
     config = runner.BenchConfig.quick(**overrides) if quick else runner.BenchConfig(**overrides)
-    try:
-        code = run_suite(out_dir, bundled=bundled, bundled_transports=transports, extra_specs=extra,
-                         scenario_files=scenario_files, config=config, experts_file=experts_file,
-                         quick=quick, allow_remote=allow_remote, cli_config={"argv": sys.argv[1:]})
-    except ScenarioFileError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exitcodes.USAGE)
-    sys.exit(code)
+    def body() -> int:
+        try:
+            return run_suite(out_dir, bundled=bundled, bundled_transports=transports,
+                             extra_specs=extra, scenario_files=args_files, config=config,
+                             experts_file=experts_file, quick=quick, allow_remote=allow_remote,
+                             cli_config=cli_config)
+        except ScenarioFileError as exc:
+            raise SetupError(str(exc)) from None
+
+    sys.exit(run_script("mcp", out_dir, body))
 
 
 if __name__ == "__main__":

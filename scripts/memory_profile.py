@@ -7,6 +7,13 @@ The logic lives in codeperf.memory (see docs/memory.md).
 
 from __future__ import annotations
 
+# First, before the heavy imports: a SIGTERM while importing still leaves a partial
+# envelope and exit 130 (the suite contract, codeperf.harness.contract).
+from codeperf.harness.contract import trap_startup_signals  # noqa: E402
+
+if __name__ == "__main__":  # run as a script, not imported by a test
+    trap_startup_signals("memory")
+
 from pathlib import Path
 
 import click
@@ -30,10 +37,15 @@ from codeperf.memory.components import COMPONENT_NAMES
               show_default=True, help="timeline sampling interval in seconds")
 def main(components, quick, out_dir, experts_file, allow_remote, sample_interval_s):
     """Profile memory on the Python heap, the Rust heap and RSS; write OUT/memory.json."""
-    from codeperf.memory.suite import run_suite
+    from codeperf.harness.contract import run_script
 
-    raise SystemExit(run_suite(out_dir, components, quick=quick, experts_file=experts_file,
-                               allow_remote=allow_remote, sample_interval_s=sample_interval_s))
+    def body() -> int:
+        from codeperf.memory.suite import run_suite  # heavy imports: inside the contract
+
+        return run_suite(out_dir, components, quick=quick, experts_file=experts_file,
+                         allow_remote=allow_remote, sample_interval_s=sample_interval_s)
+
+    raise SystemExit(run_script("memory", out_dir, body))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,15 @@ from pathlib import Path
 import click
 
 from codeperf.harness import exitcodes
-from codeperf.harness.envelope import SUITES
+from codeperf.harness.suites import SUITES
 from codeperf.report.compare import DEFAULT_NOISE_PCT
-from codeperf.report.perf_run import run_perf
+from codeperf.perf_run import run_perf
 
 HERE = Path(__file__).resolve().parent
 EPILOG = ("Exit codes: 0 every suite ran and every target passed; 1 a suite failed, crashed, "
           "timed out or is missing, a target failed, or (with --fail-on-regression) a metric "
-          "regressed - the report is written first in every case; 2 usage error; 130 "
+          "regressed - the report is written first in every case; 2 usage error, or "
+          "--fail-on-regression with a missing, unreadable or empty baseline; 130 "
           "interrupted (the report of what ran is still written).")
 
 
@@ -54,7 +55,7 @@ def main(quick: bool, baseline: Path | None, fail_on_regression: bool, reports_d
     result = run_perf(reports_dir, scripts_dir, quick=quick, baseline=baseline,
                       fail_on_regression=fail_on_regression, suites=suites or SUITES,
                       timeout_s=timeout, noise_pct=noise_pct)
-    sys.exit(result.exit_code if result.exit_code in (exitcodes.OK, exitcodes.FAILED,
+    sys.exit(result.exit_code if result.exit_code in (exitcodes.OK, exitcodes.FAILED, exitcodes.USAGE,
                                                       exitcodes.INTERRUPTED) else exitcodes.FAILED)
 
 

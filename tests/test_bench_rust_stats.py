@@ -206,3 +206,50 @@ def test_ratio_of_ratios_compares_two_speedups():
     assert same.low < 1.0 < same.high  # the speedup did not change
     gained = stats.ratio_of_ratios(_groups(rng, 10.0), _groups(rng, 0.5), then_py, then_rs)
     assert gained.low > 1.5  # Rust became twice as fast
+
+
+def test_correctness_gate_compares_matrix_arrays():
+    """The consensus matrix is an array('d'): equal arrays pass, a changed value or a
+    list in place of the array is named."""
+    from array import array
+
+    from codeperf.bench.correctness import first_difference
+
+    assert first_difference({"matrix": array("d", [0.5, 1.0])}, {"matrix": array("d", [0.5, 1.0])}) is None
+    assert "matrix[1]" in first_difference({"matrix": array("d", [0.5, 1.0])},
+                                           {"matrix": array("d", [0.5, 0.9])})
+    assert "array" in first_difference({"matrix": array("d", [0.5])}, {"matrix": [0.5]})
+
+
+def test_sizes_carry_their_corpus_family():
+    code = grid.parse_size("100x2KB@code")
+    assert code == grid.Size(100, 2048, "code") and code.label == "100x2KB@code"
+    assert grid.parse_size(code.label) == code and code.at_reference
+    assert grid.Size(100, 2048).label == "100x2KB"  # the reference family keeps plain labels
+    with pytest.raises(ValueError, match="unknown corpus family 'poetry'"):
+        grid.parse_size("100x2KB@poetry")
+    assert grid.parse_families(["chat,own", "code"]) == ("own", "code", "chat")
+    assert grid.parse_families([]) == ()
+    sizes = grid.in_families((grid.Size(10, 2048), grid.Size(100, 2048)), ("own", "chat"))
+    assert [s.label for s in sizes] == ["10x2KB", "100x2KB", "10x2KB@chat", "100x2KB@chat"]
+
+
+def test_scaling_axes_never_mix_families():
+    from codeperf.bench import analysis
+
+    sizes = grid.in_families((grid.Size(10, 2048), grid.Size(100, 2048)), ("own", "code"))
+    lines = analysis.axes(sizes)
+    assert [(a.label, {s.family for s in a.sizes}) for a in lines] == [
+        ("responses-at-2KB", {"own"}), ("responses-at-2KB@code", {"code"})]
+
+
+def test_cost_curve_sizes():
+    from codeperf.bench import cost_curve
+
+    assert cost_curve.parse_responses(None, quick=False) == (1000, 3000, 10000)
+    assert cost_curve.parse_responses(None, quick=True) == ()
+    assert cost_curve.parse_responses("none", quick=False) == ()
+    assert cost_curve.parse_responses("500, 100", quick=True) == (100, 500)
+    for bad in ("x", "1"):
+        with pytest.raises(ValueError):
+            cost_curve.parse_responses(bad, quick=False)

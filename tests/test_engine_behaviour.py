@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 
 from codeperf.engine import ExpertResponse
+from codeperf.engine.consensus import condensed_index
 from codeperf.engine.corpus import generate_responses
 
 
@@ -80,7 +83,7 @@ class TestAnalysis:
 class TestConsensus:
     def test_identical_answers_agree_fully(self, backend):
         out = backend.compute_consensus([resp("use a pool", "a"), resp("use a pool", "b")])
-        assert out["matrix"] == [[1.0, 1.0], [1.0, 1.0]]
+        assert out["matrix"] == array("d", [1.0])
         assert out["agreement_score"] == 1.0 and out["level"] == "strong"
         assert out["dissenting_experts"] == [] and out["majority_share"] == 1.0
 
@@ -103,12 +106,27 @@ class TestConsensus:
 
     def test_jaccard_and_cosine_differ_on_repetition(self, backend):
         rs = [resp("redis redis redis cache"), resp("redis cache")]
-        assert backend.compute_consensus(rs, similarity="jaccard")["matrix"][0][1] == 1.0
-        assert backend.compute_consensus(rs, similarity="cosine")["matrix"][0][1] < 1.0
+        assert backend.compute_consensus(rs, similarity="jaccard")["matrix"][0] == 1.0
+        assert backend.compute_consensus(rs, similarity="cosine")["matrix"][0] < 1.0
 
     def test_empty_answers(self, backend):
         out = backend.compute_consensus([resp(""), resp(""), resp("redis")])
-        assert out["matrix"][0][1] == 1.0 and out["matrix"][0][2] == 0.0
+        # pairs (0, 1), (0, 2), (1, 2)
+        assert out["matrix"].tolist() == [1.0, 0.0, 0.0]
+
+    def test_matrix_is_the_condensed_upper_triangle(self, backend):
+        """Pair (i, j), i < j, sits at i (2n - i - 1) / 2 + (j - i - 1), as docs/algorithms.md says."""
+        words = ["redis cache", "redis pool", "pool", "cache cache", "kafka"]
+        rs = [resp(w) for w in words]
+        out = backend.compute_consensus(rs, similarity="jaccard")
+        m = out["matrix"]
+        assert isinstance(m, array) and m.typecode == "d" and len(m) == 10
+        sets = [set(w.split()) for w in words]
+        for i in range(5):
+            for j in range(i + 1, 5):
+                expected = len(sets[i] & sets[j]) / len(sets[i] | sets[j])
+                assert m[condensed_index(5, i, j)] == expected
+        assert memoryview(m).nbytes == 10 * 8
 
     @pytest.mark.parametrize("n, level, score", [(0, "none", 0.0), (1, "strong", 1.0)])
     def test_degenerate_sizes(self, backend, n, level, score):

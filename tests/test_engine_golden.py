@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_compare import assert_same
+from engine_compare import assert_same, jsonable
 
 CASES = json.loads((Path(__file__).parent / "data" / "engine_golden.json").read_text(encoding="utf-8"))
 
@@ -20,4 +20,4 @@ def test_golden_file_covers_every_operation():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['name']}-{c['op']}-{c['kwargs'].get('similarity', '')}")
 def test_backend_reproduces_golden(backend, case):
-    assert_same(getattr(backend, case["op"])(case["responses"], **case["kwargs"]), case["expected"])
+    assert_same(jsonable(getattr(backend, case["op"])(case["responses"], **case["kwargs"])), case["expected"])

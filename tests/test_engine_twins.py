@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from codeperf import _rust
 from codeperf.engine import backend, text
 from codeperf.engine.aggregate import NEAR_DUPLICATE
 from codeperf.engine.analysis import TOP_KEYWORDS
+from codeperf.engine.corpus_families import FAMILIES, generate_family
 from engine_compare import assert_same
 
 PY, RS = backend("python"), backend("rust")
@@ -51,6 +53,49 @@ responses = st.lists(response, max_size=8).flatmap(
     lambda rs: st.lists(st.sampled_from(rs), max_size=3).map(lambda extra: rs + extra) if rs else st.just(rs))
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def family_responses(draw):
+    """Answers from the benchmark corpus families (the same generators the benchmarks
+    time), cut at any code point and mixed across families, so the twins are compared on
+    every kind of text the suite measures, not only on fragments."""
+    out = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        family = draw(st.sampled_from(sorted(FAMILIES)))
+        seed = draw(st.integers(min_value=0, max_value=50))
+        r = generate_family(family, 1, draw(st.sampled_from([64, 300, 1200])), seed=seed)[0]
+        start = draw(st.integers(min_value=0, max_value=len(r.content)))
+        end = draw(st.integers(min_value=start, max_value=len(r.content)))
+        content = r.content[start:end] if draw(st.booleans()) else r.content
+        if out and draw(st.booleans()):  # splice another family's answer in
+            content += "\n" + out[-1]["content"]
+        out.append({"expert": r.expert, "model": r.model, "content": content,
+                    "confidence": r.confidence, "latency_ms": r.latency_ms,
+                    "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                    "cost_usd": r.cost_usd})
+    if out and draw(st.booleans()):
+        out.append(dict(out[0]))  # a duplicated answer, as in real circles
+    return out
+
+
+@SETTINGS
+@given(family_responses())
+def test_twins_agree_on_corpus_families(rs):
+    assert_same(PY.analyze_responses(rs), RS.analyze_responses(rs))
+    assert_same(PY.aggregate_responses(rs), RS.aggregate_responses(rs))
+    for similarity in ("cosine", "jaccard"):
+        assert_same(PY.compute_consensus(rs, 0.5, similarity), RS.compute_consensus(rs, 0.5, similarity))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_twins_agree_on_each_family_at_benchmark_size(family):
+    """Exactly what the benchmark times: 40 answers of 2 KB from one family."""
+    rs = generate_family(family, 40, 2048)
+    assert_same(PY.analyze_responses(rs), RS.analyze_responses(rs))
+    assert_same(PY.aggregate_responses(rs), RS.aggregate_responses(rs))
+    for similarity in ("cosine", "jaccard"):
+        assert_same(PY.compute_consensus(rs, 0.7, similarity), RS.compute_consensus(rs, 0.7, similarity))
 
 
 @SETTINGS

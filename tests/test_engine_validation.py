@@ -53,7 +53,15 @@ CASES = [
     ([good(completion_tokens=False)], "responses[0].completion_tokens: must be an integer"),
     ([good(cost_usd=math.nan)], "responses[0].cost_usd: must be finite and >= 0"),
     ([Obj()], "responses[0].cost_usd: missing"),
-    (["not a response"], "responses[0].expert: missing"),
+    (["not a response"], "responses[0]: must be a dict or an object with the response fields, not str"),
+    ([1, 2], "responses[0]: must be a dict or an object with the response fields, not int"),
+    ([good(), None], "responses[1]: must be a dict or an object with the response fields, not NoneType"),
+    ([True], "responses[0]: must be a dict or an object with the response fields, not bool"),
+    ([[good()]], "responses[0]: must be a dict or an object with the response fields, not list"),
+    ([(1, 2)], "responses[0]: must be a dict or an object with the response fields, not tuple"),
+    ([b"x"], "responses[0]: must be a dict or an object with the response fields, not bytes"),
+    ([{1, 2}], "responses[0]: must be a dict or an object with the response fields, not set"),
+    ([2.5], "responses[0]: must be a dict or an object with the response fields, not float"),
     # the first failing field of the first failing response is the one reported
     ([good(confidence=2.0), without("content")], "responses[0].confidence: must be in [0, 1]"),
     ([good(expert=1, confidence=2.0)], "responses[0].expert: must be a string"),
@@ -82,6 +90,44 @@ def test_consensus_parameters(backend, kwargs, message):
     with pytest.raises(ValueError) as info:
         backend.compute_consensus([good()], **kwargs)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("budget", [-1, 1.5, "100", True, math.inf])
+def test_matrix_budget_must_be_a_non_negative_integer(backend, budget):
+    with pytest.raises(ValueError) as info:
+        backend.compute_consensus([good()], matrix_budget_bytes=budget)
+    assert str(info.value) == "matrix_budget_bytes: must be an integer >= 0"
+
+
+def test_matrix_over_budget_is_refused_with_the_same_message():
+    """3 responses need 3 pairs x 8 bytes: 23 bytes is one too few, 24 is enough."""
+    rs = [good(), good(), good()]
+    for name in ("python", "rust"):
+        be = get_backend(name)
+        with pytest.raises(ValueError) as info:
+            be.compute_consensus(rs, matrix_budget_bytes=23)
+        assert str(info.value) == (
+            "responses: the similarity matrix of 3 responses needs 24 bytes (n*(n-1)/2 float64), "
+            "over the budget of 23 bytes; pass fewer responses or a larger matrix_budget_bytes"), name
+        assert len(be.compute_consensus(rs, matrix_budget_bytes=24)["matrix"]) == 3
+        assert len(be.compute_consensus(rs[:1], matrix_budget_bytes=0)["matrix"]) == 0
+
+
+def test_default_budget_refuses_what_cannot_fit(backend):
+    """12,000 responses need 575,952,000 bytes of matrix, over the 512 MiB default; the
+    refusal comes before any analysis, so it is immediate."""
+    from codeperf.engine.validation import DEFAULT_MATRIX_BUDGET_BYTES
+
+    assert DEFAULT_MATRIX_BUDGET_BYTES == 512 * 1024 * 1024
+    with pytest.raises(ValueError, match="similarity matrix of 12000 responses needs 575952000 bytes"):
+        backend.compute_consensus([good()] * 12_000)
+
+
+def test_default_budget_is_the_same_in_both_twins():
+    from codeperf import _rust
+    from codeperf.engine.validation import DEFAULT_MATRIX_BUDGET_BYTES
+
+    assert _rust.spec_constants()["default_matrix_budget_bytes"] == DEFAULT_MATRIX_BUDGET_BYTES
 
 
 def test_parameters_are_checked_before_responses(backend):

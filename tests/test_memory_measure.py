@@ -21,6 +21,7 @@ from codeperf.memory.heaps import collect_fully, measure_peak, rust_heap
 from codeperf.memory.leaks import LeakPlan, detect_leak
 from codeperf.memory.lineprof import profile_lines
 from codeperf.memory.timeline import TimelineSampler
+from _availability import unavailable
 
 KB = 1024
 CONTROL_PLAN = LeakPlan(warmup_calls=20, batches=20, calls_per_batch=100)  # 2,000 calls
@@ -39,7 +40,7 @@ def tracing():
 def rust_memory_api():
     rust = rust_heap()
     if not rust.available or not hasattr(rust.module, "allocate_for_test"):
-        pytest.skip(f"Rust heap not measurable here: {rust.reason or 'no allocate_for_test()'}")
+        unavailable(f"Rust heap not measurable here: {rust.reason or 'no allocate_for_test()'}")
     return rust
 
 
@@ -145,7 +146,7 @@ def test_engine_operations_do_not_leak(tracing, name):
     try:
         engine = backend(name)
     except BackendUnavailable as exc:
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     responses = generate_responses(10, 512, seed=0)
     ops = {"analyze": lambda: engine.analyze_responses(responses),
            "consensus": lambda: engine.compute_consensus(responses),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codeperf.report.perf_run import run_perf
+from codeperf.perf_run import run_perf
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "report"
@@ -51,14 +51,28 @@ def test_aggregate_writes_the_report(tmp_path, aggregate, fixture_targets):
         assert (run / name).is_file()
 
 
+def _with_instruction_counts(src: Path, dest: Path, rust_analyze: int) -> Path:
+    """A fixture run plus bench_rust instruction counts (the engine's gate)."""
+    shutil.copytree(src, dest)
+    path = dest / "bench_rust.json"
+    data = json.loads(path.read_text())
+    data["results"].append({"id": "instructions/analyze/rust/100x2KB", "kind": "instructions",
+                            "op": "analyze", "backend": "rust", "scale": 100, "size_bytes": 2048,
+                            "instructions": rust_analyze, "tool": "valgrind-callgrind 3.19.0"})
+    path.write_text(json.dumps(data))
+    return dest
+
+
 def test_aggregate_fail_on_regression(tmp_path, aggregate, fixture_targets):
-    args = ["--run", str(DATA / "run_pass"), "--out", str(tmp_path), "--no-charts",
-            "--baseline", str(DATA / "baseline")]
+    run = _with_instruction_counts(DATA / "run_pass", tmp_path / "run", 2_200_000)  # +10 %
+    base = _with_instruction_counts(DATA / "baseline", tmp_path / "base", 2_000_000)
+    args = ["--run", str(run), "--out", str(tmp_path / "out"), "--no-charts", "--baseline", str(base)]
     assert CliRunner().invoke(aggregate, args).exit_code == 0
     result = CliRunner().invoke(aggregate, args + ["--fail-on-regression"])
     assert result.exit_code == 1
-    assert "consensus_cosine/100x2KB speedup_x" in result.stderr
-    assert "median_s" not in result.stderr  # bench_rust's absolute times are informational
+    assert "instructions/analyze/rust/100x2KB instructions" in result.stderr
+    # bench_rust's wall-clock figures (the fixture's speedup drop too) are informational.
+    assert "speedup_x" not in result.stderr and "median_s" not in result.stderr
     same = ["--run", str(DATA / "run_pass"), "--out", str(tmp_path), "--no-charts",
             "--baseline", str(DATA / "run_pass"), "--fail-on-regression"]
     assert CliRunner().invoke(aggregate, same).exit_code == 0
@@ -150,7 +164,8 @@ def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     write_suite(scripts, "mcp_bench.py", "mcp",
-                {"tool_calls.mean_ms": 3.0, "tool_calls.completed": 1500})
+                {"tool_calls.mean_ms": 3.0, "tool_calls.error_rate_pct": 0.0,
+                 "tool_calls.completed": 1500})
     result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], echo=io.BytesIO(),
                       charts=False)
     assert result.exit_code == 0

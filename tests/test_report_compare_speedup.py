@@ -1,10 +1,11 @@
-"""bench_rust against a baseline: the verdict is on the speedup, absolute times are informational.
+"""bench_rust against a baseline: speedups by the paired bootstrap, all wall-clock, all informational.
 
 Two synthetic bench_rust runs in the suite's real shape (samples by pyperf
 process, Python and Rust processes in pairs that share the machine's load):
-a machine twice as slow must not read as a regression, a Rust engine that got
-slower must, and `aggregate_report.py --fail-on-regression` must exit
-accordingly.
+a machine twice as slow leaves the speedup unchanged, a Rust engine that got
+slower shows as a lower speedup. Neither fails `--fail-on-regression`: the
+engine's gate is its instruction counts (tests/test_report_gate.py), because
+between runs on a shared machine wall-clock figures cry wolf.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def test_a_slower_machine_is_not_a_regression(tmp_path, aggregate, monkeypatch):
     assert _fail_on_regression(aggregate, tmp_path, cur, base, monkeypatch) == 0
 
 
-def test_a_real_speedup_drop_is_a_regression(tmp_path, aggregate, monkeypatch):
+def test_a_real_speedup_drop_is_shown_but_gated_by_instruction_counts(tmp_path, aggregate,
+                                                                        monkeypatch):
     (base := tmp_path / "base").mkdir()
     (cur := tmp_path / "cur").mkdir()
     then = write_run(base, seed=1)
@@ -107,5 +109,5 @@ def test_a_real_speedup_drop_is_a_regression(tmp_path, aggregate, monkeypatch):
 
     speedup = metrics[(f"{OP}/{SIZE}", "speedup_x")]
     assert speedup.status == REGRESSED and speedup.significant and speedup.ratio < 0.8
-    assert [(m.id, m.metric) for m in comparison.regressions] == [(f"{OP}/{SIZE}", "speedup_x")]
-    assert _fail_on_regression(aggregate, tmp_path, cur, base, monkeypatch) == 1
+    assert speedup.informational and comparison.regressions == []
+    assert _fail_on_regression(aggregate, tmp_path, cur, base, monkeypatch) == 0

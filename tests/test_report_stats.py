@@ -63,14 +63,15 @@ def test_a_shift_is_detected_and_noise_is_not():
     ("median_s", -1), ("p99_ms", -1), ("error_rate_pct", -1), ("peak_rss_bytes", -1),
     ("slope_bytes_per_op", -1), ("throughput_rps", 1), ("speedup_x", 1),
     ("memory_reduction_pct", 1), ("queries_per_s", 1), ("max_ok_connections", 1),
-    ("max_in_flight_ok_count", 1), ("max_ok_connections_count", 1), ("tool_calls.completed", 1),
-    ("requests_count", 0), ("errors_count", 0), ("offered_rps", 0), ("label", 0),
+    ("max_in_flight_ok_count", 1), ("max_ok_connections_count", 1),
+    ("requests_count", 0), ("errors_count", -1), ("offered_rps", 0), ("label", 0),
+    ("sdk_overhead_x", -1), ("spike_vs_baseline_p50_x", -1),
     # the LLM sweep's metrics
     ("goodput_qps", 1), ("max_goodput_qps", 1), ("slo_met_pct", 1), ("knee_rps", 1),
     ("output_tokens_per_s", 1), ("ttft_p95_ms", -1), ("itl_p50_ms", -1), ("tpot_p95_ms", -1),
     ("theoretical_knee_rps", 0), ("knee_vs_theory_pct", 0), ("oversaturated_count", 0),
 ])
-def test_direction_from_metric_names(metric, expected):
+def test_direction_from_the_registry(metric, expected):
     assert direction(metric) == expected
 
 
@@ -116,7 +117,8 @@ def test_histogram_percentiles_and_too_few_samples():
                                     _entry({}, histogram=more.to_dict()), 10.0)
     by_key = {m.metric: m for m in metrics}
     assert by_key["p50_ms"].status == REGRESSED  # 10 values beyond p50 in each run
-    assert by_key["p99_ms"].status == UNCHANGED and "too few" in by_key["p99_ms"].detail
+    # Too few values beyond p99 to say anything: not comparable, never "unchanged".
+    assert by_key["p99_ms"].status == NOT_COMPARABLE and "too few" in by_key["p99_ms"].detail
 
 
 def test_speedup_confidence_intervals():

@@ -61,6 +61,16 @@ def test_perf_workflow_runs_the_right_target_and_publishes_the_report():
     assert "actions: read" in text
 
 
+def test_pull_requests_compare_with_a_quick_run_of_main():
+    """Like with like: PRs run quick, so their baseline is main's quick run, and the gate is on."""
+    text = (WORKFLOWS / "perf.yml").read_text()
+    assert "BASELINE_ARTIFACT: perf-report-quick" in text
+    assert '--name "$BASELINE_ARTIFACT"' in text
+    assert "make perf-quick PERF_ARGS=\"--reports reports-quick\"" in text
+    assert "name: ${{ env.BASELINE_ARTIFACT }}" in text
+    assert "'--fail-on-regression'" in text
+
+
 def step_run(workflow: Path, name: str) -> str:
     from ruamel.yaml import YAML  # check-jsonschema's YAML reader
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codeperf.engine import backend  # noqa: E402
 from codeperf.engine.corpus import generate_responses  # noqa: E402
-from engine_compare import differences  # noqa: E402
+from engine_compare import differences, jsonable  # noqa: E402
 
 OUT = Path(__file__).with_name("engine_golden.json")
 
@@ -65,7 +65,7 @@ def main() -> int:
                 print(f"{name}/{op}: backends disagree, not written:\n" + "\n".join(diffs[:10]))
                 return 1
             cases.append({"name": name, "op": op, "kwargs": kwargs, "responses": responses,
-                          "expected": expected})
+                          "expected": jsonable(expected)})
     OUT.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {len(cases)} cases to {OUT}")
     return 0

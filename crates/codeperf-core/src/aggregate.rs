@@ -3,10 +3,10 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{analyze_all, Analysis};
+use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::intern::Interner;
 use crate::model::Response;
-use crate::stats::{mean, percentile, stdev};
+use crate::stats::{mean, order, percentile, stdev};
 use crate::unionfind::UnionFind;
 
 /// Jaccard of content-token sets at or above which two recommendations merge.
@@ -61,21 +61,21 @@ pub struct Aggregate {
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("validated finite"));
+    v.sort_by(|a, b| order(*a, *b));
     v
 }
 
 fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -> &'a str) -> Vec<Breakdown> {
-    let mut order: Vec<&str> = Vec::new();
+    let mut names_in_order: Vec<&str> = Vec::new();
     let mut groups: FxHashMap<&str, Vec<&Response<'_>>> = FxHashMap::default();
     for r in responses {
         let k = key(r);
         groups.entry(k).or_insert_with(|| {
-            order.push(k);
+            names_in_order.push(k);
             Vec::new()
         }).push(r);
     }
-    order
+    names_in_order
         .into_iter()
         .map(|name| {
             let members = &groups[name];
@@ -99,7 +99,7 @@ fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -
         .collect()
 }
 
-pub fn statistics(responses: &[Response<'_>]) -> Statistics {
+pub(crate) fn statistics(responses: &[Response<'_>]) -> Statistics {
     let conf: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
     let lat: Vec<f64> = responses.iter().map(|r| r.latency_ms).collect();
     let conf_sorted = sorted(conf.clone());
@@ -207,7 +207,7 @@ fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize,
     per_rep.into_iter().flatten().collect()
 }
 
-pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
+pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
     let mut keys: Vec<Vec<u32>> = Vec::new();
@@ -261,20 +261,19 @@ pub fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) 
         })
         .collect();
     merged.sort_by(|(ra, a), (rb, b)| {
-        b.score
-            .partial_cmp(&a.score)
-            .expect("finite scores")
+        order(b.score, a.score)
             .then_with(|| b.support.cmp(&a.support))
             .then_with(|| ra.cmp(rb))
     });
     merged.into_iter().map(|(_, r)| r).collect()
 }
 
-pub fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
+pub(crate) fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
     Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
 }
 
 pub fn aggregate_responses(responses: &[Response<'_>]) -> Aggregate {
-    let analyses = analyze_all(responses);
+    // Aggregation keeps every response's analysis until the merge: only what it reads.
+    let analyses = analyze_all_for(responses, Need::Recommendations);
     aggregate_from(responses, &analyses)
 }

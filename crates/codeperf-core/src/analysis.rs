@@ -12,7 +12,7 @@ use crate::text::{is_content, lower_into, tokenize_line, word_classes, CERTAIN, 
 pub const TOP_KEYWORDS: usize = 10;
 
 /// Byte range: of a token in the content, or of a distinct token in `Analysis::arena`.
-pub type Span = (u32, u32);
+pub(crate) type Span = (u32, u32);
 
 /// Token classes: the word lists' bits, and CONTENT for tokens that carry meaning.
 const CONTENT: u8 = 16;
@@ -25,35 +25,41 @@ const CONTENT: u8 = 16;
 pub struct Analysis {
     /// The distinct tokens, lowered, back to back (a few percent of the content's size:
     /// the content itself is neither copied nor lowered as a whole).
-    pub arena: String,
+    pub(crate) arena: String,
     pub token_count: u64,
     pub sentence_count: u64,
     pub recommendations: Vec<String>,
     /// Per recommendation: its distinct content tokens as local ids, ascending.
-    pub recommendation_keys: Vec<Vec<u32>>,
+    pub(crate) recommendation_keys: Vec<Vec<u32>>,
     pub code_blocks: Vec<CodeBlock>,
     pub hedging: u64,
     pub certainty: u64,
     /// Local id -> the token's range in `arena` (all distinct tokens; content tokens
     /// only for `Need::ContentTokens`).
-    pub vocab: Vec<Span>,
-    /// Local id -> the word's hash (`intern::hash_str`), for joining responses.
-    pub hashes: Vec<u64>,
+    pub(crate) vocab: Vec<Span>,
+    /// Local id -> the word's hash (`intern::hash_str`), for joining responses; empty in
+    /// content-only analyses (`Analysis::hash` recomputes it there).
+    pub(crate) hashes: Vec<u64>,
     pub unique_tokens: u64,
     /// (local id, occurrences) of each distinct content token, by first occurrence.
-    pub content_counts: Vec<(u32, u32)>,
+    pub(crate) content_counts: Vec<(u32, u32)>,
     /// Number of content-token occurrences.
-    pub content_len: u64,
+    pub(crate) content_len: u64,
 }
 
 impl Analysis {
+    /// The word's hash: stored for full analyses, recomputed (one FxHash of a short word)
+    /// for content-only ones, which consensus holds for every response at once.
     #[inline]
-    pub fn hash(&self, local_id: u32) -> u64 {
-        self.hashes[local_id as usize]
+    pub(crate) fn hash(&self, local_id: u32) -> u64 {
+        match self.hashes.get(local_id as usize) {
+            Some(&h) => h,
+            None => hash_str(self.word(local_id)),
+        }
     }
 
     #[inline]
-    pub fn word(&self, local_id: u32) -> &str {
+    pub(crate) fn word(&self, local_id: u32) -> &str {
         let s = self.vocab[local_id as usize];
         &self.arena[s.0 as usize..s.1 as usize]
     }
@@ -124,7 +130,7 @@ impl Recommendations<'_> {
 
 /// Buffers reused from one response to the next on the same thread.
 #[derive(Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     spans: Vec<Span>,
     needs_lower: Vec<bool>,
     sentence_ends: Vec<usize>,
@@ -154,21 +160,38 @@ pub fn analyze_one(content: &str) -> Analysis {
 /// What a caller needs from an analysis: consensus needs only the content tokens, so it
 /// skips building recommendation texts (less memory, less work; the rest is identical).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(crate) enum Need {
     All,
     ContentTokens,
+    /// Aggregation: recommendations, their keys and the words they name; no content
+    /// counts, per-word hashes (recomputed) or code blocks.
+    Recommendations,
 }
 
-pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
+/// One response's analysis, phase by phase: find tokens and sentences in the prose,
+/// intern them, count them, then keep what the caller needs.
+pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
+    split_prose(content, &doc.prose_lines, sc);
+    let (arena, vocab) = intern_tokens(content, sc);
+    let counts = count_tokens(sc, vocab.len());
+    match need {
+        Need::ContentTokens => content_only(arena, vocab, counts, sc),
+        Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
+        Need::Recommendations => with_recommendations(Vec::new(), arena, vocab, counts, sc, false),
+    }
+}
+
+/// Phase 1: token spans, sentence ends and list items of the prose lines, into `sc`.
+/// The case mapping keeps word characters word characters and byte offsets fixed, so
+/// tokens are found in the content itself and lowered one at a time when interned.
+fn split_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     sc.spans.clear();
     sc.needs_lower.clear();
     sc.sentence_ends.clear();
     sc.sentence_is_item.clear();
     sc.item_ranges.clear();
-    // The case mapping keeps word characters word characters and byte offsets fixed,
-    // so tokens are found in the content itself and lowered one at a time below.
-    for &(ls, le) in &doc.prose_lines {
+    for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
         let item = document::list_item(&content[ls..le]);
@@ -192,8 +215,12 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
             sc.item_ranges.push((item_start, sc.spans.len()));
         }
     }
+}
 
-    // Intern: one hash-table probe per token occurrence; word lists once per distinct token.
+/// Phase 2: each token occurrence's local id into `sc.ids` (one hash-table probe per
+/// occurrence; the word lists consulted once per distinct token, into `sc.flags`).
+/// Returns the distinct lowered tokens back to back and their ranges.
+fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>) {
     sc.table.clear();
     sc.hashes.clear();
     sc.flags.clear();
@@ -230,11 +257,24 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
         };
         sc.ids.push(id);
     }
+    (arena, vocab)
+}
 
+/// What phase 3 counts: marker occurrences and the content tokens.
+struct Counts {
+    hedging: u64,
+    certainty: u64,
+    /// (local id, occurrences) of each distinct content token, by first occurrence.
+    content_counts: Vec<(u32, u32)>,
+    content_len: u64,
+}
+
+/// Phase 3: marker and content-token counts over the interned occurrences.
+fn count_tokens(sc: &mut Scratch, distinct: usize) -> Counts {
     let mut hedging = 0;
     let mut certainty = 0;
     sc.counts.clear();
-    sc.counts.resize(vocab.len(), 0);
+    sc.counts.resize(distinct, 0);
     let mut order: Vec<u32> = Vec::new();
     let mut content_len = 0;
     for &id in &sc.ids {
@@ -249,49 +289,65 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
             content_len += 1;
         }
     }
-    let mut content_counts: Vec<(u32, u32)> = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
-    if need == Need::ContentTokens {
-        // Keep only the content words, in exactly sized buffers: consensus holds every
-        // response's analysis at once, so this is most of its Rust heap.
-        let bytes: usize = order.iter().map(|&id| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
-        let mut compact = String::with_capacity(bytes);
-        let mut ranges = Vec::with_capacity(order.len());
-        let mut hashes = Vec::with_capacity(order.len());
-        for (k, pair) in content_counts.iter_mut().enumerate() {
-            let r = vocab[pair.0 as usize];
-            hashes.push(sc.hashes[pair.0 as usize]);
-            ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
-            compact.push_str(&arena[r.0 as usize..r.1 as usize]);
-            pair.0 = k as u32;
-        }
-        let unique = vocab.len();
-        arena = compact;
-        vocab = ranges;
-        return Analysis {
-            token_count: sc.ids.len() as u64,
-            sentence_count: sc.sentence_ends.len() as u64,
-            recommendations: Vec::new(),
-            recommendation_keys: Vec::new(),
-            code_blocks: doc.code_blocks,
-            hedging,
-            certainty,
-            unique_tokens: unique as u64,
-            hashes,
-            vocab,
-            content_counts,
-            content_len,
-            arena,
-        };
+    let content_counts = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
+    Counts { hedging, certainty, content_counts, content_len }
+}
+
+/// Phase 4 for consensus: only the content words, in exactly sized buffers (consensus
+/// holds every response's analysis at once, so this is most of its Rust heap). Code
+/// blocks are dropped: consensus never reads them.
+fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
+    let Counts { hedging, certainty, mut content_counts, content_len } = counts;
+    let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
+    let mut compact = String::with_capacity(bytes);
+    let mut ranges = Vec::with_capacity(content_counts.len());
+    for (k, pair) in content_counts.iter_mut().enumerate() {
+        let r = vocab[pair.0 as usize];
+        ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
+        compact.push_str(&arena[r.0 as usize..r.1 as usize]);
+        pair.0 = k as u32;
     }
+    Analysis {
+        token_count: sc.ids.len() as u64,
+        sentence_count: sc.sentence_ends.len() as u64,
+        recommendations: Vec::new(),
+        recommendation_keys: Vec::new(),
+        code_blocks: Vec::new(),
+        hedging,
+        certainty,
+        unique_tokens: vocab.len() as u64,
+        hashes: Vec::new(),
+        vocab: ranges,
+        content_counts,
+        content_len,
+        arena: compact,
+    }
+}
+
+/// Phase 4 for analysis and aggregation: every distinct token, and the recommendations
+/// in reading order (a line's sentences, then, for a list item, the item).
+fn with_recommendations(
+    code_blocks: Vec<CodeBlock>,
+    mut arena: String,
+    mut vocab: Vec<Span>,
+    counts: Counts,
+    sc: &Scratch,
+    keep_counts_and_hashes: bool,
+) -> Analysis {
     arena.shrink_to_fit();
     vocab.shrink_to_fit();
-
-    let mut recs = Recommendations { arena: &arena, vocab: &vocab, flags: &sc.flags, texts: Vec::new(), keys: Vec::new(), seen: HashTable::new(), seen_hashes: Vec::new() };
-    // Recommendations in reading order: a line's sentences, then (for an item) the item.
+    let mut recs = Recommendations {
+        arena: &arena,
+        vocab: &vocab,
+        flags: &sc.flags,
+        texts: Vec::new(),
+        keys: Vec::new(),
+        seen: HashTable::new(),
+        seen_hashes: Vec::new(),
+    };
     let mut start = 0;
     let mut items = sc.item_ranges.iter().peekable();
-    let sentences = if need == Need::All { sc.sentence_ends.as_slice() } else { &[] };
-    for (k, &end) in sentences.iter().enumerate() {
+    for (k, &end) in sc.sentence_ends.iter().enumerate() {
         let sentence = &sc.ids[start..end];
         if !sc.sentence_is_item[k] {
             if sentence.iter().any(|&id| sc.flags[id as usize] & RECOMMEND != 0) {
@@ -311,14 +367,14 @@ pub fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis
         sentence_count: sc.sentence_ends.len() as u64,
         recommendations: texts,
         recommendation_keys: keys,
-        code_blocks: doc.code_blocks,
-        hedging,
-        certainty,
+        code_blocks,
+        hedging: counts.hedging,
+        certainty: counts.certainty,
         unique_tokens: vocab.len() as u64,
-        hashes: sc.hashes.clone(),
+        hashes: if keep_counts_and_hashes { sc.hashes.clone() } else { Vec::new() },
         vocab,
-        content_counts,
-        content_len,
+        content_counts: if keep_counts_and_hashes { counts.content_counts } else { Vec::new() },
+        content_len: counts.content_len,
         arena,
     }
 }
@@ -372,7 +428,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
         }
     }
     let mut ranked: Vec<(&str, f64)> = words.iter().copied().zip(score).collect();
-    let cmp = |a: &(&str, f64), b: &(&str, f64)| b.1.partial_cmp(&a.1).expect("finite scores").then_with(|| a.0.cmp(b.0));
+    let cmp = |a: &(&str, f64), b: &(&str, f64)| crate::stats::order(b.1, a.1).then_with(|| a.0.cmp(b.0));
     if ranked.len() > top && top > 0 {
         ranked.select_nth_unstable_by(top - 1, cmp);
         ranked.truncate(top);
@@ -390,7 +446,7 @@ pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
 /// pool costs more than it saves, and makes small timings depend on the other core.
 const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
-pub fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
+pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
     let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
         responses.par_iter().map(one).collect()

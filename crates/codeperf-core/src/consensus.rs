@@ -5,6 +5,7 @@ use crate::intern::Interner;
 
 use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
+use crate::stats::order;
 use crate::unionfind::UnionFind;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,11 +15,13 @@ pub struct Cluster {
     pub weight: f64,
 }
 
+/// The result; `S` is where the matrix lives: an owned `Vec<f64>` from
+/// `compute_consensus`, or a caller's buffer from `compute_consensus_into`.
 #[derive(Debug)]
-pub struct Consensus {
+pub struct Consensus<S = Vec<f64>> {
     pub similarity: Similarity,
     pub threshold: f64,
-    pub matrix: SimilarityMatrix,
+    pub matrix: SimilarityMatrix<S>,
     pub clusters: Vec<Cluster>,
     pub dissenting: Vec<usize>,
     pub agreement_score: f64,
@@ -54,12 +57,12 @@ const PARALLEL_MIN_PAIR_WORK: usize = 256 * 1024;
 /// The symmetric similarity matrix, stored as its strict upper triangle row by row
 /// (the diagonal is 1.0): half the memory of a full n x n matrix.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SimilarityMatrix {
+pub struct SimilarityMatrix<S = Vec<f64>> {
     n: usize,
-    upper: Vec<f64>,
+    upper: S,
 }
 
-impl SimilarityMatrix {
+impl<S: AsRef<[f64]>> SimilarityMatrix<S> {
     pub fn len(&self) -> usize {
         self.n
     }
@@ -79,9 +82,15 @@ impl SimilarityMatrix {
     pub fn get(&self, i: usize, j: usize) -> f64 {
         match i.cmp(&j) {
             std::cmp::Ordering::Equal => 1.0,
-            std::cmp::Ordering::Less => self.upper[self.offset(i) + (j - i - 1)],
-            std::cmp::Ordering::Greater => self.upper[self.offset(j) + (i - j - 1)],
+            std::cmp::Ordering::Less => self.upper.as_ref()[self.offset(i) + (j - i - 1)],
+            std::cmp::Ordering::Greater => self.upper.as_ref()[self.offset(j) + (i - j - 1)],
         }
+    }
+
+    /// The strict upper triangle row by row: pairs (0,1), (0,2), ..., (0,n-1), (1,2), ...
+    /// (docs/algorithms.md, "Consensus"); the layout both backends return.
+    pub fn condensed(&self) -> &[f64] {
+        self.upper.as_ref()
     }
 
     /// The full row i (for callers that want lists).
@@ -112,13 +121,18 @@ fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], k
 /// Row i scatters response i into a dense array, then every later response gathers
 /// against it: each value is computed independently (integer dot products and
 /// intersection sizes, exact), so parallel rows change nothing.
-pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityMatrix {
-    let (vectors, vocab) = term_vectors(analyses);
+/// The matrix into `upper`, which must hold n (n - 1) / 2 values (else an error).
+fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut upper: S) -> Result<SimilarityMatrix<S>, MatrixSizeError> {
+    let n = analyses.len();
+    if upper.as_mut().len() != upper_len(n) {
+        return Err(MatrixSizeError { responses: n, given: upper.as_mut().len() });
+    }
+    let (vectors, vocab) = term_vectors(&analyses);
+    // The analyses are not needed past this point: freed before the rows are computed.
+    drop(analyses);
     let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
-    let n = vectors.len();
-    let mut upper = vec![0.0f64; n * n.saturating_sub(1) / 2];
     let mut rows: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
-    let mut rest = upper.as_mut_slice();
+    let mut rest = upper.as_mut();
     for i in 0..n {
         let (row, tail) = rest.split_at_mut(n - 1 - i);
         rows.push((i, row));
@@ -144,8 +158,23 @@ pub fn similarity_matrix(analyses: &[Analysis], kind: Similarity) -> SimilarityM
         let mut dense = vec![0u32; vocab];
         rows.into_iter().for_each(|r| fill(&mut dense, r));
     }
-    SimilarityMatrix { n, upper }
+    Ok(SimilarityMatrix { n, upper })
 }
+
+/// A buffer given to `compute_consensus_into` whose length is not n (n - 1) / 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatrixSizeError {
+    pub responses: usize,
+    pub given: usize,
+}
+
+impl std::fmt::Display for MatrixSizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a matrix of {} responses needs {} values, the buffer holds {}", self.responses, upper_len(self.responses), self.given)
+    }
+}
+
+impl std::error::Error for MatrixSizeError {}
 
 fn upper_len(n: usize) -> usize {
     n * n.saturating_sub(1) / 2
@@ -165,9 +194,8 @@ pub fn level_for(agreement: f64, n: usize) -> &'static str {
     }
 }
 
-pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], threshold: f64, similarity: Similarity) -> Consensus {
+fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: SimilarityMatrix<S>, threshold: f64, similarity: Similarity) -> Consensus<S> {
     let n = responses.len();
-    let matrix = similarity_matrix(analyses, similarity);
     let weights: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
 
     let mut uf = UnionFind::new(n);
@@ -192,7 +220,7 @@ pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], thresho
     clusters.sort_by(|a, b| {
         b.size
             .cmp(&a.size)
-            .then_with(|| b.weight.partial_cmp(&a.weight).expect("finite weights"))
+            .then_with(|| order(b.weight, a.weight))
             .then_with(|| a.members[0].cmp(&b.members[0]))
     });
 
@@ -242,5 +270,24 @@ pub fn consensus_from(responses: &[Response<'_>], analyses: &[Analysis], thresho
 
 pub fn compute_consensus(responses: &[Response<'_>], threshold: f64, similarity: Similarity) -> Consensus {
     let analyses = analyze_all_for(responses, Need::ContentTokens);
-    consensus_from(responses, &analyses, threshold, similarity)
+    let upper = vec![0.0f64; upper_len(responses.len())];
+    let matrix = fill_matrix(analyses, similarity, upper).expect("sized for these responses");
+    consensus_from(responses, matrix, threshold, similarity)
+}
+
+/// As `compute_consensus`, with the matrix computed straight into `upper` (the condensed
+/// upper triangle, n (n - 1) / 2 values): a binding passes the buffer of the object it
+/// returns, so the matrix is never held twice.
+pub fn compute_consensus_into<S: AsRef<[f64]> + AsMut<[f64]>>(
+    responses: &[Response<'_>],
+    threshold: f64,
+    similarity: Similarity,
+    upper: S,
+) -> Result<Consensus<S>, MatrixSizeError> {
+    if upper.as_ref().len() != upper_len(responses.len()) {
+        return Err(MatrixSizeError { responses: responses.len(), given: upper.as_ref().len() });
+    }
+    let analyses = analyze_all_for(responses, Need::ContentTokens);
+    let matrix = fill_matrix(analyses, similarity, upper)?;
+    Ok(consensus_from(responses, matrix, threshold, similarity))
 }

@@ -37,7 +37,7 @@ fn language(info: &str) -> String {
     lower(&info[..end])
 }
 
-pub fn parse(content: &str) -> Document {
+pub(crate) fn parse(content: &str) -> Document {
     let mut doc = Document { prose_lines: Vec::with_capacity(content.len() / 48 + 4), code_blocks: Vec::new() };
     let mut in_block = false;
     let mut lang = String::new();
@@ -72,7 +72,7 @@ pub fn parse(content: &str) -> Document {
 
 /// The byte range (relative to `line`) of a list item's text ('- x', '* x', '+ x', '1. x',
 /// '1) x'), or None when the line is not a list item.
-pub fn list_item(line: &str) -> Option<(usize, usize)> {
+pub(crate) fn list_item(line: &str) -> Option<(usize, usize)> {
     let stripped = strip_ws(line);
     let lead = stripped.as_ptr() as usize - line.as_ptr() as usize;
     let b = stripped.as_bytes();

@@ -38,8 +38,4 @@ impl<'a> Interner<'a> {
     pub fn len(&self) -> usize {
         self.words.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
 }

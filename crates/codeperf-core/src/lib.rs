@@ -6,13 +6,13 @@ pub mod aggregate;
 pub mod analysis;
 pub mod consensus;
 pub mod document;
-pub mod intern;
+mod intern;
 pub mod model;
-pub mod stats;
+mod stats;
 pub mod text;
-pub mod unionfind;
+mod unionfind;
 
 pub use aggregate::{aggregate_responses, Aggregate};
 pub use analysis::{analyze_responses, AnalysisReport};
 pub use consensus::{compute_consensus, Consensus};
-pub use model::{Response, Similarity};
+pub use model::{InputError, Response, Similarity};

@@ -16,16 +16,70 @@ pub struct Response<'a> {
     pub cost_usd: f64,
 }
 
-pub fn check_confidence(v: f64) -> Result<f64, &'static str> {
-    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err("must be in [0, 1]") }
+/// Why an input was refused. `Display` gives the exact message both backends raise as
+/// `ValueError` (docs/algorithms.md, "Input"); the binding adds nothing but the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputError {
+    /// A confidence outside [0, 1] (NaN included).
+    ConfidenceRange,
+    /// A latency or cost that is not finite or is negative.
+    NotFiniteNonNegative,
+    /// A threshold that is not a number in [0, 1].
+    Threshold,
+    /// A similarity name other than "cosine" or "jaccard".
+    Similarity,
+    /// A similarity matrix larger than the caller's budget.
+    MatrixBudget { responses: usize, needed_bytes: u128, budget_bytes: u64 },
 }
 
-pub fn check_non_negative(v: f64) -> Result<f64, &'static str> {
-    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err("must be finite and >= 0") }
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::ConfidenceRange => f.write_str("must be in [0, 1]"),
+            InputError::NotFiniteNonNegative => f.write_str("must be finite and >= 0"),
+            InputError::Threshold => f.write_str("threshold: must be a number in [0, 1]"),
+            InputError::Similarity => f.write_str("similarity: must be 'cosine' or 'jaccard'"),
+            InputError::MatrixBudget { responses, needed_bytes, budget_bytes } => write!(
+                f,
+                "responses: the similarity matrix of {responses} responses needs {needed_bytes} bytes \
+                 (n*(n-1)/2 float64), over the budget of {budget_bytes} bytes; pass fewer responses \
+                 or a larger matrix_budget_bytes"
+            ),
+        }
+    }
 }
 
-pub fn check_threshold(v: f64) -> Result<f64, &'static str> {
-    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err("threshold: must be a number in [0, 1]") }
+impl std::error::Error for InputError {}
+
+pub fn check_confidence(v: f64) -> Result<f64, InputError> {
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(InputError::ConfidenceRange) }
+}
+
+pub fn check_non_negative(v: f64) -> Result<f64, InputError> {
+    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err(InputError::NotFiniteNonNegative) }
+}
+
+pub fn check_threshold(v: f64) -> Result<f64, InputError> {
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(InputError::Threshold) }
+}
+
+/// compute_consensus refuses inputs whose matrix would exceed this many bytes unless
+/// the caller gives another budget: 512 MiB admits up to 11,585 responses.
+pub const DEFAULT_MATRIX_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Bytes of the condensed similarity matrix of n responses: n (n - 1) / 2 doubles.
+pub fn matrix_bytes(n: usize) -> u128 {
+    let n = n as u128;
+    n * n.saturating_sub(1) / 2 * 8
+}
+
+pub fn check_matrix_budget(n: usize, budget_bytes: u64) -> Result<(), InputError> {
+    let needed_bytes = matrix_bytes(n);
+    if needed_bytes > u128::from(budget_bytes) {
+        Err(InputError::MatrixBudget { responses: n, needed_bytes, budget_bytes })
+    } else {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +89,11 @@ pub enum Similarity {
 }
 
 impl Similarity {
-    pub fn parse(name: &str) -> Result<Self, &'static str> {
+    pub fn parse(name: &str) -> Result<Self, InputError> {
         match name {
             "cosine" => Ok(Similarity::Cosine),
             "jaccard" => Ok(Similarity::Jaccard),
-            _ => Err("similarity: must be 'cosine' or 'jaccard'"),
+            _ => Err(InputError::Similarity),
         }
     }
 
@@ -65,6 +119,30 @@ mod tests {
         assert!(check_confidence(1.0).is_ok());
         assert!(check_non_negative(f64::INFINITY).is_err());
         assert!(check_non_negative(-0.0).is_ok());
-        assert!(Similarity::parse("dice").is_err());
+        assert_eq!(Similarity::parse("dice"), Err(InputError::Similarity));
+    }
+
+    #[test]
+    fn messages_are_the_documented_ones() {
+        assert_eq!(check_confidence(1.5).unwrap_err().to_string(), "must be in [0, 1]");
+        assert_eq!(check_non_negative(-1.0).unwrap_err().to_string(), "must be finite and >= 0");
+        assert_eq!(check_threshold(2.0).unwrap_err().to_string(), "threshold: must be a number in [0, 1]");
+        assert_eq!(format_field_error(3, "cost_usd", "must be finite and >= 0"), "responses[3].cost_usd: must be finite and >= 0");
+    }
+
+    #[test]
+    fn matrix_budget() {
+        assert_eq!(matrix_bytes(0), 0);
+        assert_eq!(matrix_bytes(1), 0);
+        assert_eq!(matrix_bytes(10_000), 399_960_000);
+        assert!(check_matrix_budget(10_000, DEFAULT_MATRIX_BUDGET_BYTES).is_ok());
+        let err = check_matrix_budget(3, 23).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "responses: the similarity matrix of 3 responses needs 24 bytes (n*(n-1)/2 float64), \
+             over the budget of 23 bytes; pass fewer responses or a larger matrix_budget_bytes"
+        );
+        // No overflow however large n is.
+        assert!(check_matrix_budget(usize::MAX, u64::MAX).is_err());
     }
 }

@@ -50,3 +50,11 @@ mod tests {
         assert_eq!(percentile(&[10.0], 95), Some(10.0));
     }
 }
+
+/// Float order for sorting without a reachable panic: NaN compares equal to everything,
+/// which is also how Python's `sorted` treats it (stable, no reordering). Validated input
+/// never holds NaN, but the crate's public functions accept any `Response`.
+#[inline]
+pub fn order(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
+}

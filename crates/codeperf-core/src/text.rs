@@ -62,20 +62,20 @@ pub const RECOMMEND_MARKERS: &[&str] = &[
     "consider", "prefer", "avoid", "ensure",
 ];
 
-pub const STOP: u8 = 1;
-pub const HEDGE: u8 = 2;
-pub const CERTAIN: u8 = 4;
-pub const RECOMMEND: u8 = 8;
+pub(crate) const STOP: u8 = 1;
+pub(crate) const HEDGE: u8 = 2;
+pub(crate) const CERTAIN: u8 = 4;
+pub(crate) const RECOMMEND: u8 = 8;
 
 /// Every listed word with the lists it belongs to, so one lookup classifies a token.
-pub struct WordClasses {
+pub(crate) struct WordClasses {
     map: FxHashMap<&'static str, u8>,
     longest: usize,
 }
 
 impl WordClasses {
     #[inline]
-    pub fn get(&self, tok: &str) -> u8 {
+    pub(crate) fn get(&self, tok: &str) -> u8 {
         if tok.len() > self.longest {
             return 0;
         }
@@ -83,7 +83,7 @@ impl WordClasses {
     }
 }
 
-pub fn word_classes() -> &'static WordClasses {
+pub(crate) fn word_classes() -> &'static WordClasses {
     static CLASSES: OnceLock<WordClasses> = OnceLock::new();
     CLASSES.get_or_init(|| {
         let mut map: FxHashMap<&'static str, u8> = FxHashMap::default();
@@ -137,20 +137,28 @@ const fn byte_class_table() -> [u8; 256] {
 }
 static BYTE_CLASS: [u8; 256] = byte_class_table();
 
-pub fn is_word_char(c: char) -> bool {
-    let cp = c as u32;
+/// Word characters (docs/algorithms.md, "Text"), by code point.
+#[inline]
+fn is_word_code_point(cp: u32) -> bool {
     if cp < 0x80 {
         return ASCII_WORD[cp as usize];
     }
-    !NON_WORD_RANGES.iter().any(|&(lo, hi)| lo <= cp && cp <= hi)
+    // Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Indic...: below U+1680 only the
+    // first three ranges apply, and most non-ASCII text is there.
+    if cp < 0x1680 {
+        return !(cp <= 0xBF || cp == 0xD7 || cp == 0xF7);
+    }
+    // Elsewhere a binary search for the last range starting at or below cp.
+    let k = NON_WORD_RANGES.partition_point(|&(lo, _)| lo <= cp);
+    k == 0 || cp > NON_WORD_RANGES[k - 1].1
 }
 
 #[inline]
-pub fn is_ascii_ws(b: u8) -> bool {
+pub(crate) fn is_ascii_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-pub fn strip_ws(s: &str) -> &str {
+pub(crate) fn strip_ws(s: &str) -> &str {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut end = bytes.len();
@@ -165,7 +173,7 @@ pub fn strip_ws(s: &str) -> &str {
 
 /// The engine's case mapping: ASCII A-Z and Latin-1 U+00C0..=U+00DE (but U+00D7) map to +0x20.
 /// Every mapped character keeps its UTF-8 length, so byte offsets are preserved.
-pub fn lower(s: &str) -> String {
+pub(crate) fn lower(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_lowercase(); // vectorised; the common case
     }
@@ -192,34 +200,60 @@ pub fn lower(s: &str) -> String {
 /// Whether the character starting at byte `i` is a word character, and its width.
 #[inline]
 fn word_at(s: &str, i: usize) -> (bool, usize) {
-    let b = s.as_bytes()[i];
+    let bytes = s.as_bytes();
+    let b = bytes[i];
     if b < 0x80 {
-        (ASCII_WORD[b as usize], 1)
-    } else {
-        let c = s[i..].chars().next().expect("char boundary");
-        (is_word_char(c), c.len_utf8())
+        return (ASCII_WORD[b as usize], 1);
     }
+    // Decoded from the bytes (`s` is valid UTF-8 and `i` a character boundary), without
+    // going through `chars()` and its checks.
+    let cont = |k: usize| u32::from(bytes[i + k] & 0x3F);
+    let (cp, width) = if b < 0xE0 {
+        ((u32::from(b & 0x1F) << 6) | cont(1), 2)
+    } else if b < 0xF0 {
+        ((u32::from(b & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        ((u32::from(b & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3), 4)
+    };
+    (is_word_code_point(cp), width)
 }
 
 /// `lower(token)` into `out` (cleared first): the per-token form used when interning.
+/// Byte-wise, like `lower`: only ASCII A-Z and the second byte of a Latin-1 capital
+/// (C3 80..=9E but 97) change, so no character is decoded or re-encoded.
 #[inline]
-pub fn lower_into(token: &str, out: &mut String) {
+pub(crate) fn lower_into(token: &str, out: &mut String) {
     out.clear();
     out.push_str(token);
     if token.is_ascii() {
         out.make_ascii_lowercase();
         return;
     }
-    out.clear();
-    for c in token.chars() {
-        let cp = c as u32;
-        let mapped = if c.is_ascii_uppercase() || ((0xC0..=0xDE).contains(&cp) && cp != 0xD7) {
-            char::from_u32(cp + 0x20).expect("a Latin-1 letter")
-        } else {
-            c
-        };
-        out.push(mapped);
+    // SAFETY: only ASCII bytes A-Z (to a-z) and continuation bytes 0x80..=0x9E of a
+    // C3 lead byte (to 0xA0..=0xBE, still continuation bytes) change: the UTF-8 stays valid.
+    let bytes = unsafe { out.as_mut_vec() };
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        let b = bytes[i];
+        if b.is_ascii_uppercase() {
+            bytes[i] = b + 0x20;
+        } else if b == 0xC3 && i + 1 < n {
+            let next = bytes[i + 1];
+            if (0x80..=0x9E).contains(&next) && next != 0x97 {
+                bytes[i + 1] = next + 0x20;
+            }
+            i += 1;
+        }
+        i += 1;
     }
+}
+
+/// Whether the character at byte `i` (a lead byte >= 0x80) is one the case mapping
+/// changes: U+00C0..=U+00DE but U+00D7, i.e. C3 80..=9E but C3 97.
+#[inline]
+fn latin1_capital_at(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == 0xC3 && i + 1 < bytes.len() && (0x80..=0x9E).contains(&bytes[i + 1]) && bytes[i + 1] != 0x97
 }
 
 /// Tokens and sentence ends of one line in a single pass: the spans of `s[start..end]`'s
@@ -227,7 +261,7 @@ pub fn lower_into(token: &str, out: &mut String) {
 /// changes the token), and after every sentence end ('.', '!' or '?' followed by ASCII
 /// white space or the line's end) the number of spans so far is appended to `breaks`.
 /// (docs/algorithms.md, "Document": tokens and sentences.)
-pub fn tokenize_line(
+pub(crate) fn tokenize_line(
     s: &str,
     start: usize,
     end: usize,
@@ -260,11 +294,14 @@ pub fn tokenize_line(
         let mut lower = class == UPPER;
         if class == NON_ASCII {
             let (is_word, width) = word_at(s, i);
-            i += width;
             if !is_word {
+                i += width;
                 continue;
             }
-            lower = true;
+            // Most non-ASCII letters (CJK, Greek, Cyrillic, accents already lower) are left
+            // alone by the case mapping: such tokens are hashed in place, never copied.
+            lower = latin1_capital_at(bytes, i);
+            i += width;
         } else {
             i += 1;
         }
@@ -286,7 +323,7 @@ pub fn tokenize_line(
                     if !is_word {
                         break;
                     }
-                    lower = true;
+                    lower |= latin1_capital_at(bytes, i);
                     i += width;
                 }
                 _ => break,
@@ -307,19 +344,19 @@ pub fn tokens(text: &str) -> Vec<String> {
 
 /// At least two code points (a token is never empty).
 #[inline]
-pub fn has_two_code_points(tok: &str) -> bool {
+pub(crate) fn has_two_code_points(tok: &str) -> bool {
     tok.len() > 4 || tok.chars().nth(1).is_some()
 }
 
 /// Tokens that carry meaning: at least two code points and not a stopword. `classes`
 /// is the token's `word_classes().get(tok)`, for callers that already looked it up.
 #[inline]
-pub fn is_content(tok: &str, classes: u8) -> bool {
+pub(crate) fn is_content(tok: &str, classes: u8) -> bool {
     classes & STOP == 0 && has_two_code_points(tok)
 }
 
-#[inline]
-pub fn is_content_token(tok: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_content_token(tok: &str) -> bool {
     is_content(tok, word_classes().get(tok))
 }
 
@@ -360,5 +397,26 @@ mod tests {
     #[test]
     fn strip_includes_vertical_tab() {
         assert_eq!(strip_ws("\x0b\t x \x0c"), "x");
+    }
+
+    #[test]
+    fn word_table_fast_paths_equal_the_plain_range_scan() {
+        for cp in 0x80..=0x10FFFFu32 {
+            let plain = !NON_WORD_RANGES.iter().any(|&(lo, hi)| lo <= cp && cp <= hi);
+            assert_eq!(is_word_code_point(cp), plain, "U+{cp:04X}");
+        }
+    }
+
+    #[test]
+    fn only_latin1_capitals_need_lowering() {
+        let mut spans = Vec::new();
+        let mut needs_lower = Vec::new();
+        let mut breaks = Vec::new();
+        let line = "東京 ολα Ärger straße İ ÀB";
+        tokenize_line(line, 0, line.len(), &mut spans, &mut needs_lower, &mut breaks);
+        assert_eq!(needs_lower, vec![false, false, true, false, false, true]);
+        let mut out = String::new();
+        lower_into("ÀÉ×Þx", &mut out);
+        assert_eq!(out, "àé×þx");
     }
 }

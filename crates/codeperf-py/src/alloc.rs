@@ -21,8 +21,14 @@ fn grew(size: usize) {
     }
 }
 
+// SAFETY: every method forwards to `System` with the caller's own arguments, so the
+// `GlobalAlloc` contract (valid layouts, pointers returned by this allocator, no
+// unwinding) is the system allocator's, which upholds it. The counters are atomics that
+// never allocate, so counting cannot re-enter the allocator, and it never touches the
+// memory it counts.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: `layout` comes from our caller, who guarantees a non-zero size.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             ALLOCATIONS.fetch_add(1, Relaxed);
@@ -32,6 +38,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             ALLOCATIONS.fetch_add(1, Relaxed);
@@ -41,12 +48,16 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: our caller guarantees `ptr` came from this allocator with `layout`, and
+        // this allocator's blocks are `System`'s blocks.
         unsafe { System.dealloc(ptr, layout) };
         DEALLOCATIONS.fetch_add(1, Relaxed);
         CURRENT.fetch_sub(layout.size(), Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: our caller guarantees `ptr`/`layout` describe a block of this allocator
+        // (a `System` block) and a valid non-zero `new_size`.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             // A realloc is one allocation replacing another: count it as such.

@@ -1,11 +1,16 @@
 //! Python objects in: the same type checks, order and messages as
 //! python/codeperf/engine/validation.py.
 
-use codeperf_core::model::{check_confidence, check_non_negative, check_threshold, format_field_error, Response, Similarity};
+use codeperf_core::model::{
+    check_confidence, check_non_negative, check_threshold, format_field_error, InputError, Response, Similarity,
+    DEFAULT_MATRIX_BUDGET_BYTES,
+};
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
+};
 
 fn fail(i: usize, field: &str, reason: &str) -> PyErr {
     PyValueError::new_err(format_field_error(i, field, reason))
@@ -51,8 +56,24 @@ fn count(i: usize, name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<u64>
     }
 }
 
-fn checked<T>(i: usize, name: &str, r: Result<T, &'static str>) -> PyResult<T> {
-    r.map_err(|reason| fail(i, name, reason))
+fn checked<T>(i: usize, name: &str, r: Result<T, InputError>) -> PyResult<T> {
+    r.map_err(|reason| fail(i, name, &reason.to_string()))
+}
+
+/// Items that cannot be a response (the twin's `_NOT_RESPONSES`): reported as such, not
+/// as a missing first field.
+fn not_a_response(item: &Bound<'_, PyAny>) -> bool {
+    item.is_none()
+        || item.is_instance_of::<PyInt>() // bool too
+        || item.is_instance_of::<PyFloat>()
+        || item.is_instance_of::<PyComplex>()
+        || item.is_instance_of::<PyString>()
+        || item.is_instance_of::<PyBytes>()
+        || item.is_instance_of::<PyByteArray>()
+        || item.is_instance_of::<PyList>()
+        || item.is_instance_of::<PyTuple>()
+        || item.is_instance_of::<PySet>()
+        || item.is_instance_of::<PyFrozenSet>()
 }
 
 /// A validated response whose strings are still Python's: `Response` borrows from them,
@@ -108,6 +129,12 @@ pub fn responses<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Held<'py>>> {
     let k_completion = intern!(py, "completion_tokens");
     let k_cost = intern!(py, "cost_usd");
     for (i, item) in items.iter().enumerate() {
+        if not_a_response(item) {
+            let type_name = item.get_type().name()?;
+            return Err(PyValueError::new_err(format!(
+                "responses[{i}]: must be a dict or an object with the response fields, not {type_name}"
+            )));
+        }
         let expert = text(i, "expert", field(item, k_expert)?)?;
         let model = text(i, "model", field(item, k_model)?)?;
         let content = text(i, "content", field(item, k_content)?)?;
@@ -127,8 +154,21 @@ pub fn params(threshold: &Bound<'_, PyAny>, similarity: &Bound<'_, PyAny>) -> Py
         return Err(PyValueError::new_err(BAD_THRESHOLD));
     }
     let t = threshold.extract::<f64>().map_err(|_| PyValueError::new_err(BAD_THRESHOLD))?;
-    let t = check_threshold(t).map_err(PyValueError::new_err)?;
+    let t = check_threshold(t).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let name = similarity.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned));
-    let sim = Similarity::parse(name.as_deref().unwrap_or("")).map_err(PyValueError::new_err)?;
+    let sim = Similarity::parse(name.as_deref().unwrap_or("")).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((t, sim))
+}
+
+/// `matrix_budget_bytes`: None for the default, else an int >= 0 (not bool), as the twin's
+/// `validate_matrix_budget`. Ints beyond u64 are as good as no limit.
+pub fn matrix_budget(value: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    const BAD_BUDGET: &str = "matrix_budget_bytes: must be an integer >= 0";
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(DEFAULT_MATRIX_BUDGET_BYTES);
+    };
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() || value.lt(0i64)? {
+        return Err(PyValueError::new_err(BAD_BUDGET));
+    }
+    Ok(value.extract::<u64>().unwrap_or(u64::MAX))
 }

@@ -3,13 +3,18 @@
 
 mod alloc;
 mod convert;
+mod marker;
+mod seeded;
 
 use codeperf_core::aggregate::{Breakdown, Statistics};
 use codeperf_core::analysis::heuristic_confidence;
 use codeperf_core::{aggregate, analysis, consensus, text};
+use codeperf_core::model::check_matrix_budget;
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList};
+use pyo3::types::{PyDict, PyList};
 
 #[global_allocator]
 static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
@@ -21,6 +26,11 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
     let held = convert::responses(responses)?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
     let report = py.detach(|| analysis::analyze_responses(&rs));
+    if seeded::regression("analyze") {
+        // The seeded regression: an extra analysis of the first tenth of the input.
+        let tenth = &rs[..rs.len().div_ceil(10)];
+        py.detach(|| std::hint::black_box(analysis::analyze_responses(tenth)));
+    }
     let items = PyList::empty(py);
     for (i, (r, a)) in rs.iter().zip(&report.analyses).enumerate() {
         let d = PyDict::new(py);
@@ -69,39 +79,64 @@ fn cluster_dict<'py>(py: Python<'py>, rs: &[codeperf_core::Response<'_>], c: &co
     Ok(d)
 }
 
-/// The symmetric matrix as lists of floats, one float object per pair placed in both
-/// cells (as the twin's `m[i][j] = m[j][i] = v` does): half the objects, half the memory.
-fn matrix_list<'py>(py: Python<'py>, m: &consensus::SimilarityMatrix) -> PyResult<Bound<'py, PyList>> {
-    let n = m.len();
-    let one = PyFloat::new(py, 1.0);
-    // Rows start as the diagonal's 1.0 everywhere; each pair then fills both of its cells.
-    let rows: Vec<Bound<'py, PyList>> =
-        (0..n).map(|_| PyList::new(py, std::iter::repeat_n(&one, n))).collect::<PyResult<_>>()?;
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let v = PyFloat::new(py, m.get(i, j));
-            rows[i].set_item(j, &v)?;
-            rows[j].set_item(i, v)?;
-        }
-    }
-    PyList::new(py, rows)
+/// A zeroed `array.array('d')` of `len` doubles: the object `compute_consensus` returns as
+/// its matrix, the same type and layout as the twin's (docs/algorithms.md, "Consensus").
+fn zeroed_array<'py>(py: Python<'py>, len: usize) -> PyResult<Bound<'py, PyAny>> {
+    let array = py.import(intern!(py, "array"))?.getattr(intern!(py, "array"))?;
+    array.call1((intern!(py, "d"), PyList::new(py, [0.0f64])?))?.mul(len)
 }
 
+/// The address and length of a writable buffer, carried into `py.detach`.
+struct RawRows(*mut f64, usize);
+// SAFETY: the pointer is only dereferenced by the one call it is handed to, while the
+// buffer export that produced it is alive (see `compute_consensus`).
+unsafe impl Send for RawRows {}
+
 #[pyfunction]
-#[pyo3(signature = (responses, threshold = None, similarity = None))]
+#[pyo3(signature = (responses, threshold = None, similarity = None, matrix_budget_bytes = None))]
 fn compute_consensus<'py>(
     py: Python<'py>,
     responses: &Bound<'py, PyAny>,
     threshold: Option<&Bound<'py, PyAny>>,
     similarity: Option<&Bound<'py, PyAny>>,
+    matrix_budget_bytes: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Dict<'py>> {
     let default_threshold = 0.7f64.into_pyobject(py)?.into_any();
     let default_similarity = "cosine".into_pyobject(py)?.into_any();
     let (t, sim) = convert::params(threshold.unwrap_or(&default_threshold), similarity.unwrap_or(&default_similarity))?;
+    let budget = convert::matrix_budget(matrix_budget_bytes)?;
     let held = convert::responses(responses)?;
+    check_matrix_budget(held.len(), budget).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let rs: Vec<codeperf_core::Response<'_>> = held.iter().map(convert::Held::response).collect();
-    let c = py.detach(|| consensus::compute_consensus(&rs, t, sim));
-    let matrix = matrix_list(py, &c.matrix)?;
+    // The matrix is computed straight into the buffer of the array that is returned, so it
+    // exists once (in the Python heap), never as a Rust vector plus a copy.
+    let n = rs.len();
+    let pairs = n * n.saturating_sub(1) / 2;
+    let matrix = zeroed_array(py, pairs)?;
+    // An empty array may have no (aligned) buffer at all: nothing to write then.
+    let buffer = if pairs > 0 { Some(PyBuffer::<f64>::get(&matrix)?) } else { None };
+    let rows = match &buffer {
+        Some(b) if b.readonly() || !b.is_c_contiguous() => {
+            return Err(PyValueError::new_err("internal: the matrix array is not a writable contiguous buffer"));
+        }
+        Some(b) => RawRows(b.buf_ptr().cast::<f64>(), b.item_count()),
+        None => RawRows(std::ptr::NonNull::<f64>::dangling().as_ptr(), 0),
+    };
+    let responses_ref = &rs;
+    let c = py
+        .detach(move || {
+            let rows = rows;
+            // SAFETY: `buffer` (alive until the end of this function) exports the array's
+            // memory, so the array cannot be resized or freed; the array was created above
+            // and no other code holds it yet, so nothing else reads or writes it meanwhile.
+            // With no pairs the pointer is dangling but aligned and the length 0, as
+            // `from_raw_parts_mut` allows.
+            let upper: &mut [f64] = unsafe { std::slice::from_raw_parts_mut(rows.0, rows.1) };
+            consensus::compute_consensus_into(responses_ref, t, sim, upper)
+        })
+        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+    // `c` borrows the buffer's memory: it is dropped before `buffer` releases the export
+    // (locals drop in reverse order).
     let clusters = PyList::empty(py);
     for cl in &c.clusters {
         clusters.append(cluster_dict(py, &rs, cl)?)?;
@@ -244,6 +279,7 @@ fn spec_constants<'py>(py: Python<'py>) -> PyResult<Dict<'py>> {
     d.set_item(intern!(py, "recommend_markers"), text::RECOMMEND_MARKERS.to_vec())?;
     d.set_item(intern!(py, "non_word_ranges"), text::NON_WORD_RANGES.to_vec())?;
     d.set_item(intern!(py, "near_duplicate"), aggregate::NEAR_DUPLICATE)?;
+    d.set_item(intern!(py, "default_matrix_budget_bytes"), codeperf_core::model::DEFAULT_MATRIX_BUDGET_BYTES)?;
     d.set_item(intern!(py, "top_keywords"), analysis::TOP_KEYWORDS)?;
     Ok(d)
 }
@@ -273,6 +309,8 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec_constants, m)?)?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_start, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::callgrind_stop, m)?)?;
     m.add_class::<HeapBlock>()?;
     Ok(())
 }

@@ -53,15 +53,18 @@ def case_entry(case: Case, correct: bool, timing: Timing | None, input_sha256: s
     entry["background_cpu_pct"] = timing.background_cpu_pct
     if case.backend == "rust":
         entry["rust_threads"] = timing.metadata.get("codeperf_rust_threads")
-    if case.size is not None and case.size.size_bytes == REFERENCE.size_bytes:
-        # The report's scaling chart plots median time against `scale`.
+    if (case.size is not None and case.size.size_bytes == REFERENCE.size_bytes
+            and case.size.family == REFERENCE.family):
+        # The report's scaling chart plots median time against `scale` (one line per
+        # op and backend: the reference family only; other families have scaling entries).
         entry["scale"] = case.size.responses
         entry["scale_unit"] = f"responses ({REFERENCE.size_bytes // 1024} KB each)"
     return entry
 
 
 def _size_dict(size: Size | None) -> dict[str, int] | None:
-    return None if size is None else {"responses": size.responses, "size_bytes": size.size_bytes}
+    return None if size is None else {"responses": size.responses, "size_bytes": size.size_bytes,
+                                      "family": size.family}
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Speedup:
         return {
             "id": f"{self.op}/{self.size_label}", "kind": "speedup", "op": self.op,
             "size": _size_dict(self.size), "correct": self.correct,
-            "reference": self.size == REFERENCE,
+            "reference": self.size is not None and self.size.at_reference,
             "summary": {"speedup_x": ci.ratio if ci else None,
                         "speedup_ci_low_x": ci.low if ci else None,
                         "speedup_ci_high_x": ci.high if ci else None},
@@ -125,7 +128,7 @@ def speedup(op: str, size: Size | None, correct: bool, python: Timing | None,
 def memory_entry(result: MemoryResult, size: Size) -> dict[str, Any]:
     return {
         "id": f"{result.op}/memory/{result.size_label}", "kind": "memory", "op": result.op,
-        "size": _size_dict(size), "reference": size == REFERENCE,
+        "size": _size_dict(size), "reference": size.at_reference,
         "summary": {
             "python_peak_bytes": result.python_peak_bytes,
             "rust_heap_peak_bytes": result.rust_heap_peak_bytes,
@@ -149,12 +152,14 @@ class Axis:
     name: str  # "responses" or "bytes"
     fixed: int  # the other dimension's value
     sizes: tuple[Size, ...]
+    family: str = REFERENCE.family
 
     @property
     def label(self) -> str:
+        suffix = "" if self.family == REFERENCE.family else f"@{self.family}"
         if self.name == "responses":
-            return f"responses-at-{Size(1, self.fixed).label.split('x', 1)[1]}"
-        return f"bytes-at-{self.fixed}-responses"
+            return f"responses-at-{Size(1, self.fixed).label.split('x', 1)[1]}{suffix}"
+        return f"bytes-at-{self.fixed}-responses{suffix}"
 
     def x(self, size: Size) -> int:
         return size.responses if self.name == "responses" else size.size_bytes
@@ -165,15 +170,19 @@ class Axis:
 
 
 def axes(sizes: tuple[Size, ...]) -> list[Axis]:
+    """Lines through the grid, per corpus family (families are never mixed on one line)."""
     found = []
-    for fixed in sorted({s.size_bytes for s in sizes}):
-        line = tuple(sorted(s for s in sizes if s.size_bytes == fixed))
-        if len({s.responses for s in line}) >= 2:
-            found.append(Axis("responses", fixed, line))
-    for fixed in sorted({s.responses for s in sizes}):
-        line = tuple(sorted((s for s in sizes if s.responses == fixed), key=lambda s: s.size_bytes))
-        if len({s.size_bytes for s in line}) >= 2:
-            found.append(Axis("bytes", fixed, line))
+    families = list(dict.fromkeys(s.family for s in sizes))
+    for family in families:
+        own = [s for s in sizes if s.family == family]
+        for fixed in sorted({s.size_bytes for s in own}):
+            line = tuple(sorted(s for s in own if s.size_bytes == fixed))
+            if len({s.responses for s in line}) >= 2:
+                found.append(Axis("responses", fixed, line, family))
+        for fixed in sorted({s.responses for s in own}):
+            line = tuple(sorted((s for s in own if s.responses == fixed), key=lambda s: s.size_bytes))
+            if len({s.size_bytes for s in line}) >= 2:
+                found.append(Axis("bytes", fixed, line, family))
     return found
 
 
@@ -221,7 +230,7 @@ def scaling_entry(op: str, axis: Axis, speedups: dict[Size, Speedup]) -> dict[st
     cross["fitted_is_extrapolation"] = bool(fitted is not None and not min(xs) <= fitted <= max(xs))
     return {
         "id": f"{op}/scaling/{axis.label}", "kind": "scaling", "op": op, "axis": axis.name,
-        "fixed": axis.fixed, "x": xs, "x_unit": axis.unit,
+        "family": axis.family, "fixed": axis.fixed, "x": xs, "x_unit": axis.unit,
         "python_median_s": [speedups[s].python_median_s for s in timed],
         "rust_median_s": [speedups[s].rust_median_s for s in timed],
         "summary": summary, "crossover": cross,

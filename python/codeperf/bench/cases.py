@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from codeperf import engine
 from codeperf.bench.grid import ENGINE_OPS, FFI_OP, Size
-from codeperf.engine.corpus import generate_responses
+from codeperf.engine.corpus_families import generate_family
 
 CONSENSUS_THRESHOLD = 0.7
 FFI_ARGUMENT = 12345  # an int: the cheapest object to pass, so only the crossing is timed
@@ -66,7 +66,7 @@ def make_input(op: str, size: Size | None, seed: int = 0) -> Any:
         return FFI_ARGUMENT
     if size is None:
         raise ValueError(f"{op} needs an input size")
-    return generate_responses(size.responses, size.size_bytes, seed=seed)
+    return generate_family(size.family, size.responses, size.size_bytes, seed=seed)
 
 
 def input_fingerprint(data: Any) -> str:

@@ -9,6 +9,7 @@ list lengths and types (an int is not a float, a bool is not an int).
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -35,6 +36,11 @@ def first_difference(expected: Any, actual: Any, path: str = "$") -> str | None:
         if not math.isclose(expected, actual, rel_tol=REL_TOL, abs_tol=ABS_TOL):
             return f"{path}: python {expected!r} != rust {actual!r}"
         return None
+    if isinstance(expected, array) or isinstance(actual, array):
+        # The consensus matrix: the same array type, then element by element as floats.
+        if type(expected) is not type(actual) or expected.typecode != actual.typecode:
+            return f"{path}: python {type(expected).__name__} != rust {type(actual).__name__}"
+        return first_difference(expected.tolist(), actual.tolist(), path)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return f"{path}: python dict != rust {type(actual).__name__}"

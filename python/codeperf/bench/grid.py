@@ -10,7 +10,9 @@ responses: about 3.5 s per call at 1000 x 2 KB), breaking the 5-minute budget.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from codeperf.engine.corpus_families import FAMILIES, REFERENCE_FAMILY
 
 ENGINE_OPS = ("analyze", "consensus_cosine", "consensus_jaccard", "aggregate", "pipeline")
 FFI_OP = "ffi_noop"
@@ -26,17 +28,25 @@ BACKENDS = ("python", "rust")  # python first: speedup = python / rust
 
 @dataclass(frozen=True, order=True)
 class Size:
-    """An input: `responses` expert answers of about `size_bytes` bytes each."""
+    """An input: `responses` expert answers of about `size_bytes` bytes each, from the
+    corpus `family` (codeperf.engine.corpus_families; `own` is the project's corpus)."""
 
     responses: int
     size_bytes: int
+    family: str = REFERENCE_FAMILY
 
     @property
     def label(self) -> str:
         kib = self.size_bytes / 1024
-        if self.size_bytes % 512 == 0:
-            return f"{self.responses}x{kib:g}KB"
-        return f"{self.responses}x{self.size_bytes}B"
+        shape = (f"{self.responses}x{kib:g}KB" if self.size_bytes % 512 == 0
+                 else f"{self.responses}x{self.size_bytes}B")
+        # The reference family keeps the plain label, so runs before families compare.
+        return shape if self.family == REFERENCE_FAMILY else f"{shape}@{self.family}"
+
+    @property
+    def at_reference(self) -> bool:
+        """The reference shape (100 x 2 KB), in any family: where the targets are judged."""
+        return (self.responses, self.size_bytes) == (REFERENCE.responses, REFERENCE.size_bytes)
 
     def __str__(self) -> str:
         return self.label
@@ -46,21 +56,27 @@ REFERENCE = Size(100, 2048)  # where the targets are evaluated
 FULL_GRID = (Size(10, 2048), Size(100, 512), REFERENCE, Size(100, 8192), Size(300, 2048))
 QUICK_GRID = (Size(10, 2048), REFERENCE)
 
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*x\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|K)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*x\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|K)?\s*(?:@\s*(\w+)\s*)?$",
+                      re.IGNORECASE)
 
 
 def parse_size(text: str) -> Size:
-    """'100x2KB', '100x0.5KB', '10x512B' or '10x512' (bytes); 1 KB = 1024 bytes."""
+    """'100x2KB', '100x0.5KB', '10x512B' or '10x512' (bytes); 1 KB = 1024 bytes; an
+    optional '@family' names the corpus family (default: the reference family)."""
     match = _SIZE_RE.match(text)
     if not match:
         raise ValueError(f"size {text!r} is not RESPONSESxBYTES, e.g. 100x2KB or 10x512B")
+    family = (match.group(4) or REFERENCE_FAMILY).lower()
+    if family not in FAMILIES:
+        raise ValueError(f"size {text!r}: unknown corpus family {family!r}; use one of "
+                         f"{', '.join(FAMILIES)}")
     responses = int(match.group(1))
     amount = float(match.group(2))
     unit = (match.group(3) or "B").upper()
     size_bytes = amount * 1024 if unit in ("KB", "KIB", "K") else amount
     if responses < 1 or size_bytes < 1 or size_bytes != int(size_bytes):
         raise ValueError(f"size {text!r}: need at least 1 response of a whole number of bytes")
-    return Size(responses, int(size_bytes))
+    return Size(responses, int(size_bytes), family)
 
 
 def parse_sizes(items: list[str] | tuple[str, ...]) -> tuple[Size, ...]:
@@ -90,3 +106,32 @@ def parse_benches(items: list[str] | tuple[str, ...]) -> tuple[str, ...]:
                 known = ", ".join(ALL_OPS + tuple(ALIASES))
                 raise ValueError(f"unknown benchmark {part.strip()!r}; choose from {known}")
     return tuple(op for op in ALL_OPS if op in chosen) if chosen else ALL_OPS
+
+
+def parse_families(items: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`--corpus` values (repeatable, comma lists) in FAMILIES order; empty if none given."""
+    chosen: set[str] = set()
+    for item in items:
+        for part in item.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in FAMILIES:
+                raise ValueError(f"unknown corpus family {part.strip()!r}; choose from "
+                                 f"{', '.join(FAMILIES)}")
+            chosen.add(name)
+    return tuple(f for f in FAMILIES if f in chosen)
+
+
+def in_families(sizes: tuple[Size, ...], families: tuple[str, ...]) -> tuple[Size, ...]:
+    """Every size in every family (a size that names its family keeps it)."""
+    out: list[Size] = []
+    for family in families:
+        for size in sizes:
+            s = size if size.family != REFERENCE_FAMILY else replace(size, family=family)
+            if s not in out:
+                out.append(s)
+    return tuple(sorted(out, key=lambda s: (FAMILIES_ORDER[s.family], s.responses, s.size_bytes)))
+
+
+FAMILIES_ORDER = {name: i for i, name in enumerate(FAMILIES)}

@@ -11,6 +11,7 @@ Asking for Rust when it is not built, or when the build is stale, raises
 from __future__ import annotations
 
 import os
+from array import array
 from typing import Any, Sequence
 
 from codeperf.engine.backends import (
@@ -26,7 +27,7 @@ from codeperf.engine.models import ExpertResponse
 __all__ = [
     "BACKENDS", "Backend", "BackendUnavailable", "ExpertResponse", "PythonBackend",
     "active_backend", "aggregate_responses", "analyze_responses", "backend",
-    "compute_consensus", "rust_status",
+    "compute_consensus", "jsonable", "rust_status",
 ]
 
 ENV_VAR = "CODEPERF_BACKEND"
@@ -54,9 +55,25 @@ def analyze_responses(responses: Sequence[Any]) -> dict[str, Any]:
 
 
 def compute_consensus(responses: Sequence[Any], threshold: float = 0.7,
-                      similarity: str = "cosine") -> dict[str, Any]:
-    return _active().compute_consensus(responses, threshold=threshold, similarity=similarity)
+                      similarity: str = "cosine",
+                      matrix_budget_bytes: int | None = None) -> dict[str, Any]:
+    """`matrix`: the condensed upper triangle as array('d') (docs/algorithms.md); inputs
+    whose matrix would exceed `matrix_budget_bytes` (default 512 MiB) raise ValueError."""
+    return _active().compute_consensus(responses, threshold=threshold, similarity=similarity,
+                                       matrix_budget_bytes=matrix_budget_bytes)
 
 
 def aggregate_responses(responses: Sequence[Any]) -> dict[str, Any]:
     return _active().aggregate_responses(responses)
+
+
+def jsonable(result: Any) -> Any:
+    """A result with the consensus matrix (an array('d')) as a list of floats, for JSON
+    writers that do not know arrays (json, pydantic). Everything else is returned as is."""
+    if isinstance(result, array):
+        return result.tolist()
+    if isinstance(result, dict):
+        return {k: jsonable(v) for k, v in result.items()}
+    if isinstance(result, list):
+        return [jsonable(v) for v in result]
+    return result

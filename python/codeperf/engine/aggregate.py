@@ -100,6 +100,45 @@ def _near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
     return inter / (len(a) + len(b) - inter) >= NEAR_DUPLICATE
 
 
+def _prefix(length: int) -> int:
+    """Tokens of a key (rarest first) among which any near-duplicate shares one:
+    Jaccard >= 3/5 forces an overlap of at least ceil(3 len / 5) tokens."""
+    return length - (-(-3 * length // 5)) + 1
+
+
+def _similar_pairs(reps: list[int], keys: list[frozenset[str]]) -> list[tuple[int, int]]:
+    """Pairs (c, d), c before d, of candidates among `reps` whose keys are near-duplicates.
+
+    Prefix filtering (as the Rust side): with each key's tokens ordered rarest first,
+    two keys with Jaccard >= 3/5 share a token within each one's prefix, so only pairs
+    meeting in a prefix are verified. The filter never drops a qualifying pair, so the
+    result equals checking every pair, but common tokens ("use", "cache") no longer
+    pair every candidate with every other one (that made the merge superlinear in pairs).
+    """
+    freq: dict[str, int] = {}
+    for c in reps:
+        for tok in keys[c]:
+            freq[tok] = freq.get(tok, 0) + 1
+    ordered = [sorted(keys[c], key=lambda t: (freq[t], t)) for c in reps]
+    postings: dict[str, list[int]] = {}
+    for r, toks in enumerate(ordered):
+        for tok in toks[:_prefix(len(toks))]:
+            postings.setdefault(tok, []).append(r)
+    pairs = []
+    for r, toks in enumerate(ordered):
+        partners: set[int] = set()
+        for tok in toks[:_prefix(len(toks))]:
+            for q in postings[tok]:
+                if q > r:
+                    partners.add(q)
+        c = reps[r]
+        for q in sorted(partners):
+            d = reps[q]
+            if _near_duplicate(keys[c], keys[d]):
+                pairs.append((c, d))
+    return pairs
+
+
 def merge_recommendations(responses: list[Response], analyses: list) -> list[dict[str, Any]]:
     owner: list[int] = []
     texts: list[str] = []
@@ -118,22 +157,24 @@ def merge_recommendations(responses: list[Response], analyses: list) -> list[dic
             x = parent[x]
         return x
 
-    # Only candidates sharing a token can reach the bar: pair them through an inverted index.
-    postings: dict[str, list[int]] = {}
+    def union(c: int, d: int) -> None:
+        rc, rd = find(c), find(d)
+        if rc != rd:
+            parent[max(rc, rd)] = min(rc, rd)
+
+    # Identical keys are near-duplicates (Jaccard 1): merge them at once and join only
+    # the distinct keys, each through its first candidate.
+    first: dict[frozenset[str], int] = {}
+    reps: list[int] = []
     for c, key in enumerate(keys):
-        for tok in key:
-            postings.setdefault(tok, []).append(c)
-    for c in range(m):
-        partners: set[int] = set()
-        for tok in keys[c]:
-            for d in postings[tok]:
-                if d > c:
-                    partners.add(d)
-        for d in partners:
-            if _near_duplicate(keys[c], keys[d]):
-                rc, rd = find(c), find(d)
-                if rc != rd:
-                    parent[max(rc, rd)] = min(rc, rd)
+        seen = first.get(key)
+        if seen is None:
+            first[key] = c
+            reps.append(c)
+        else:
+            union(seen, c)
+    for c, d in _similar_pairs(reps, keys):
+        union(c, d)
 
     groups: dict[int, list[int]] = {}
     for c in range(m):

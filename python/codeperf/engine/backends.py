@@ -25,7 +25,8 @@ class Backend(Protocol):
     def analyze_responses(self, responses: Sequence[Any]) -> dict[str, Any]: ...
 
     def compute_consensus(self, responses: Sequence[Any], threshold: float = 0.7,
-                          similarity: str = "cosine") -> dict[str, Any]: ...
+                          similarity: str = "cosine",
+                          matrix_budget_bytes: int | None = None) -> dict[str, Any]: ...
 
     def aggregate_responses(self, responses: Sequence[Any]) -> dict[str, Any]: ...
 
@@ -39,8 +40,10 @@ class PythonBackend:
         return _analysis.analyze_responses(responses)
 
     def compute_consensus(self, responses: Sequence[Any], threshold: float = 0.7,
-                          similarity: str = "cosine") -> dict[str, Any]:
-        return _consensus.compute_consensus(responses, threshold=threshold, similarity=similarity)
+                          similarity: str = "cosine",
+                          matrix_budget_bytes: int | None = None) -> dict[str, Any]:
+        return _consensus.compute_consensus(responses, threshold=threshold, similarity=similarity,
+                                            matrix_budget_bytes=matrix_budget_bytes)
 
     def aggregate_responses(self, responses: Sequence[Any]) -> dict[str, Any]:
         return _aggregate.aggregate_responses(responses)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, Sequence
 
 from codeperf.engine.analysis import analyze_one
-from codeperf.engine.validation import Response, validate, validate_params
+from codeperf.engine.validation import (
+    Response,
+    check_matrix_budget,
+    validate,
+    validate_matrix_budget,
+    validate_params,
+)
 
 
 def _cosine(a: dict[str, int], norm_a: int, b: dict[str, int], norm_b: int) -> float:
@@ -30,9 +37,19 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def similarity_matrix(token_lists: list[list[str]], similarity: str) -> list[list[float]]:
+def condensed_index(n: int, i: int, j: int) -> int:
+    """Position of the pair i < j in the condensed upper triangle of an n x n matrix."""
+    return i * (2 * n - i - 1) // 2 + (j - i - 1)
+
+
+def similarity_matrix(token_lists: list[list[str]], similarity: str) -> array:
+    """The strict upper triangle, row by row (pairs (0,1), (0,2), ..., (1,2), ...), as float64.
+
+    One 8-byte double per pair and no per-pair object: at 1000 responses that is 4 MB
+    where a list of lists of floats held 32 MB.
+    """
     n = len(token_lists)
-    matrix = [[1.0] * n for _ in range(n)]
+    matrix = array("d")
     if similarity == "cosine":
         counts = []
         for toks in token_lists:
@@ -47,23 +64,22 @@ def similarity_matrix(token_lists: list[list[str]], similarity: str) -> list[lis
                 s += v * v
             norms.append(s)
         for i in range(n):
-            for j in range(i + 1, n):
-                matrix[i][j] = matrix[j][i] = _cosine(counts[i], norms[i], counts[j], norms[j])
+            ci, ni = counts[i], norms[i]
+            matrix.extend([_cosine(ci, ni, counts[j], norms[j]) for j in range(i + 1, n)])
     else:
         sets = [set(toks) for toks in token_lists]
         for i in range(n):
-            for j in range(i + 1, n):
-                matrix[i][j] = matrix[j][i] = _jaccard(sets[i], sets[j])
+            si = sets[i]
+            matrix.extend([_jaccard(si, sets[j]) for j in range(i + 1, n)])
     return matrix
 
 
-def _components(matrix: list[list[float]], threshold: float) -> list[list[int]]:
+def _components(n: int, matrix: array, threshold: float) -> list[list[int]]:
     """Connected components of the graph with an edge where similarity >= threshold.
 
     Components do not depend on the order edges are visited; each is listed by
     ascending index and identified by its smallest member.
     """
-    n = len(matrix)
     parent = list(range(n))
 
     def find(x: int) -> int:
@@ -72,13 +88,14 @@ def _components(matrix: list[list[float]], threshold: float) -> list[list[int]]:
             x = parent[x]
         return x
 
+    k = 0  # walks the condensed matrix in its own order: (i, j) for i < j
     for i in range(n):
-        row = matrix[i]
         for j in range(i + 1, n):
-            if row[j] >= threshold:
+            if matrix[k] >= threshold:
                 ri, rj = find(i), find(j)
                 if ri != rj:
                     parent[max(ri, rj)] = min(ri, rj)
+            k += 1
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
@@ -106,7 +123,7 @@ def consensus_validated(responses: list[Response], threshold: float, similarity:
     weights = [r.confidence for r in responses]
 
     clusters = []
-    for members in _components(matrix, threshold):
+    for members in _components(n, matrix, threshold):
         weight = 0.0
         for m in members:
             weight += weights[m]
@@ -120,12 +137,15 @@ def consensus_validated(responses: list[Response], threshold: float, similarity:
         agreement = 1.0
     else:
         num = den = plain = 0.0
+        k = 0
         for i in range(n):
             for j in range(i + 1, n):
                 w = weights[i] * weights[j]
-                num += w * matrix[i][j]
+                s = matrix[k]
+                num += w * s
                 den += w
-                plain += matrix[i][j]
+                plain += s
+                k += 1
         agreement = num / den if den > 0.0 else plain / (n * (n - 1) // 2)
         agreement = min(1.0, max(0.0, agreement))
 
@@ -157,6 +177,10 @@ def consensus_validated(responses: list[Response], threshold: float, similarity:
 
 
 def compute_consensus(responses: Sequence[Any], threshold: float = 0.7,
-                      similarity: str = "cosine") -> dict[str, Any]:
+                      similarity: str = "cosine",
+                      matrix_budget_bytes: int | None = None) -> dict[str, Any]:
     threshold, similarity = validate_params(threshold, similarity)
-    return consensus_validated(validate(responses), threshold, similarity)
+    budget = validate_matrix_budget(matrix_budget_bytes)
+    validated = validate(responses)
+    check_matrix_budget(len(validated), budget)
+    return consensus_validated(validated, threshold, similarity)

@@ -10,6 +10,7 @@ gives the same answers.
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 from codeperf.engine.models import ExpertResponse
 
@@ -105,11 +106,16 @@ def answer(rng: random.Random, size_bytes: int) -> str:
     return text
 
 
-def generate_responses(n: int, size_bytes: int = 2048, seed: int = 0) -> list[ExpertResponse]:
-    """`n` expert answers of about `size_bytes` each, deterministic in (n, size_bytes, seed)."""
+def generate_responses(n: int, size_bytes: int = 2048, seed: int = 0,
+                       answer: Callable[[random.Random, int], str] = answer,
+                       stream: str = "codeperf-corpus") -> list[ExpertResponse]:
+    """`n` expert answers of about `size_bytes` each, deterministic in (n, size_bytes, seed).
+
+    `answer` writes one answer's text (other corpus families pass theirs, see
+    `codeperf.engine.corpus_families`), `stream` names their random stream."""
     if n < 0 or size_bytes < 0:
         raise ValueError("n and size_bytes must be >= 0")
-    rng = random.Random(f"codeperf-corpus/{seed}/{n}/{size_bytes}")
+    rng = random.Random(f"{stream}/{seed}/{n}/{size_bytes}")
     out = []
     for i in range(n):
         e = i % len(EXPERTS)

@@ -10,6 +10,13 @@ from typing import Any, Sequence
 
 _MISSING = object()
 MAX_TOKENS = 2**63 - 1
+# compute_consensus refuses inputs whose similarity matrix (n (n - 1) / 2 float64) would
+# exceed this many bytes unless the caller passes another `matrix_budget_bytes`:
+# 512 MiB admits up to 11,585 responses (10,000 need 400 MB).
+DEFAULT_MATRIX_BUDGET_BYTES = 512 * 1024 * 1024
+# Items that cannot be a response: reported as such, not as a missing first field.
+_NOT_RESPONSES = (type(None), bool, int, float, complex, str, bytes, bytearray, list, tuple,
+                  set, frozenset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +87,36 @@ def validate_params(threshold: Any, similarity: Any) -> tuple[float, str]:
     return threshold, similarity
 
 
+def matrix_bytes(n: int) -> int:
+    """Bytes of the condensed similarity matrix of n responses: n (n - 1) / 2 float64."""
+    return n * (n - 1) // 2 * 8
+
+
+def validate_matrix_budget(budget: Any) -> int:
+    if budget is None:
+        return DEFAULT_MATRIX_BUDGET_BYTES
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise ValueError("matrix_budget_bytes: must be an integer >= 0")
+    return int(budget)
+
+
+def check_matrix_budget(n: int, budget: int) -> None:
+    needed = matrix_bytes(n)
+    if needed > budget:
+        raise ValueError(
+            f"responses: the similarity matrix of {n} responses needs {needed} bytes "
+            f"(n*(n-1)/2 float64), over the budget of {budget} bytes; pass fewer responses "
+            f"or a larger matrix_budget_bytes")
+
+
 def validate(responses: Sequence[Any]) -> list[Response]:
     if not isinstance(responses, (list, tuple)):
         raise TypeError("responses: must be a list of dicts or ExpertResponse objects")
     out = []
     for i, item in enumerate(responses):
+        if isinstance(item, _NOT_RESPONSES):
+            raise ValueError(f"responses[{i}]: must be a dict or an object with the response "
+                             f"fields, not {type(item).__name__}")
         if isinstance(item, dict):
             get = item.get
         else:

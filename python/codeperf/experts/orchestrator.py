@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import aiohttp
 
+from codeperf.engine import jsonable
 from codeperf.experts.config import Expert, ExpertsConfig, redact
 from codeperf.experts.tokentiming import ChunkClock, token_timing
 from codeperf.harness.loadgen import classify_error
@@ -96,7 +97,7 @@ class QueryResult:
         return [c for c in self.calls if c.status == "ok"]
 
     def to_dict(self, include_content: bool = False) -> dict[str, Any]:
-        data = asdict(self)
+        data = jsonable(asdict(self))  # the consensus matrix is an array('d'); dicts are JSON
         if not include_content:
             for call in data["calls"]:
                 call.pop("content", None)

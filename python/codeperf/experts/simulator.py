@@ -15,8 +15,12 @@ so experts overlap partially and consensus has something to find.
 Faults, for testing the measurements: per-model rates of 429, 500, dropped
 connections and hangs, and a stall (no answer at all for S seconds from time T,
 or from now through `POST /admin/stall?seconds=S`). `GET /admin/stats` counts
-what was served (and per model the most requests active at once and the slot
-time held). Token counts are whitespace-separated words.
+what was served, including `in_flight` and `max_in_flight`: the chat completions
+being served right now and the most served at once (a handler counts from its
+first line to its return, stalls and streaming included), so a client can check
+what concurrency the endpoint actually saw; `POST /admin/reset-peak` starts a
+new peak. Per model it also counts the most requests active at once and the
+slot time held. Token counts are whitespace-separated words.
 """
 
 from __future__ import annotations
@@ -202,6 +206,8 @@ class Simulator:
         self.stats: Counter = Counter()
         self.started = time.monotonic()
         self.stall_until = 0.0
+        self.in_flight = 0  # chat completions being served now
+        self.max_in_flight = 0  # the most served at once since start or the last reset
         self.port: int | None = None
         # Capacity: requests being served per model, and the slots they hold.
         self.active: Counter = Counter()
@@ -214,6 +220,7 @@ class Simulator:
             web.post("/v1/chat/completions", self.chat_completions),
             web.post("/admin/stall", self.admin_stall),
             web.get("/admin/stats", self.admin_stats),
+            web.post("/admin/reset-peak", self.admin_reset_peak),
             web.get("/ping", self.ping),
         ])
 
@@ -258,7 +265,13 @@ class Simulator:
         return web.json_response({"stalled_for_s": seconds})
 
     async def admin_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(self.stats))
+        return web.json_response({**self.stats, "in_flight": self.in_flight,
+                                  "max_in_flight": self.max_in_flight})
+
+    async def admin_reset_peak(self, request: web.Request) -> web.Response:
+        self.max_in_flight = self.in_flight
+        return web.json_response({"in_flight": self.in_flight,
+                                  "max_in_flight": self.max_in_flight})
 
     async def list_models(self, request: web.Request) -> web.Response:
         if (denied := self._check_auth(request)) is not None:
@@ -276,6 +289,15 @@ class Simulator:
         return None
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        # Counted for the whole handler, whatever way it ends (answer, fault, client gone).
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._chat_completions(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         self.stats["requests"] += 1
         await self._through_stall()
         if (denied := self._check_auth(request)) is not None:

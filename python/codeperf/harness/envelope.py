@@ -19,9 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from codeperf.harness.suites import SUITES
+
 SCHEMA_VERSION = 1
-SUITES = ("bench_rust", "load", "memory", "mcp")
 TARGET_OPS = ("<", "<=", ">", ">=")
+# A target's state as of the run. "not run": the part it measures was not requested
+# (`--no-floor`, a subset of scenarios) or was skipped (a memory component that
+# could not run here); never a pass, never a failure.
+TARGET_STATES = ("pass", "fail", "not run")
+# How a suite process ended (harness.contract owns the rule that picks one).
+OUTCOME_STATUSES = ("ok", "failed", "incomplete", "crashed", "interrupted")
 SCHEMA_PATH = Path(__file__).with_name("envelope.schema.json")
 
 
@@ -31,10 +38,15 @@ class EnvelopeError(ValueError):
 
 @dataclass
 class Target:
-    """One target evaluated in this run: measured value beside threshold.
+    """One target evaluated in this run, stored whole: the report shows these values,
+    not today's targets.toml.
 
     `measured` is None and `passed` is False when the run could not measure it
-    (a target that was not measured is not a pass).
+    (a target that was not measured is not a pass). `statistic` names what was
+    compared with the threshold ("value", or e.g. "ci95_low" for a speedup judged
+    on the lower end of its interval). `state` is pass, fail or "not run" (see
+    TARGET_STATES). `error_rate`, on a latency target, is the scenario's error
+    rate it was judged with: {"metric", "measured", "op", "threshold", "passed"}.
     """
 
     name: str
@@ -45,6 +57,13 @@ class Target:
     measured: float | None
     passed: bool
     note: str = ""
+    statistic: str = "value"
+    state: str = ""
+    error_rate: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.state:
+            self.state = "pass" if self.passed else "fail"
 
 
 @dataclass
@@ -60,18 +79,21 @@ class Envelope:
     targets: list[Target] = field(default_factory=list)
     validity: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # {"status", "exit_code", "reasons", "targets_not_run"}: written by the Recorder
+    # when the run ends (harness.contract.judge), so the report needs nothing else.
+    outcome: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         # Field order in the file: version and identity first, payload last.
         order = ["schema_version", "suite", "run_id", "started_at", "finished_at", "complete",
-                 "environment", "config", "results", "targets", "validity", "errors"]
+                 "environment", "config", "results", "targets", "validity", "errors", "outcome"]
         return {key: data[key] for key in order}
 
     @property
     def failed_targets(self) -> list[Target]:
-        return [t for t in self.targets if not t.passed]
+        return [t for t in self.targets if t.state == "fail"]
 
     @property
     def invalid_checks(self) -> list[dict[str, Any]]:
@@ -129,6 +151,9 @@ def json_schema() -> dict[str, Any]:
             "measured": number_or_null,
             "passed": {"type": "boolean"},
             "note": {"type": "string"},
+            "statistic": {"type": "string"},
+            "state": {"enum": list(TARGET_STATES)},
+            "error_rate": {"type": ["object", "null"]},
         },
         "additionalProperties": False,
     }
@@ -163,6 +188,14 @@ def json_schema() -> dict[str, Any]:
                 "type": "array",
                 "items": {"type": "object", "required": ["kind", "message"],
                           "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}},
+            },
+            "outcome": {
+                "type": ["object", "null"],
+                "required": ["status", "exit_code"],
+                "properties": {"status": {"enum": list(OUTCOME_STATUSES)},
+                               "exit_code": {"type": "integer"},
+                               "reasons": {"type": "array", "items": {"type": "string"}},
+                               "targets_not_run": {"type": "array"}},
             },
         },
         "additionalProperties": False,
@@ -202,8 +235,18 @@ def load(path: Path) -> dict[str, Any]:
     return validate(data, str(path))
 
 
-class Interrupted(Exception):
-    """Raised inside a recorded run when SIGTERM arrives, so the run unwinds like Ctrl-C."""
+# Envelope files a Recorder of this process owns: a signal during start-up, before
+# any Recorder, still leaves a partial envelope (harness.contract.run_script).
+RECORDED: set[Path] = set()
+
+
+class Interrupted(BaseException):
+    """Raised inside a recorded run when SIGTERM arrives, so the run unwinds like Ctrl-C.
+
+    A BaseException, like KeyboardInterrupt: the `except Exception` that keeps one
+    broken scenario, plug-in import or server from stopping the others must not
+    swallow a SIGTERM (it did: during start-up the registry's imports recorded it as
+    a "scenario_import" error and the run carried on)."""
 
 
 class Recorder:
@@ -230,6 +273,7 @@ class Recorder:
                                  started_at=utc_now(), environment=environment, config=config)
         self._completed = False
         self._previous_sigterm: Any = None
+        RECORDED.add(self.path.resolve())
 
     # -- adding data -------------------------------------------------------
     def add_result(self, result: Any) -> None:
@@ -271,7 +315,17 @@ class Recorder:
             self.add_error(kind, f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__)
         self.envelope.complete = exc_type is None and self._completed
         self.envelope.finished_at = utc_now()
+        from codeperf.harness.contract import judge
+
+        self.envelope.outcome = judge(self.envelope.to_dict()).to_dict()
         self.save()
+
+    @property
+    def exit_code(self) -> int:
+        """The run's exit code by the one rule (harness.contract); valid after the block."""
+        from codeperf.harness.contract import judge
+
+        return judge(self.envelope.to_dict()).exit_code
 
 
 def iter_envelopes(run_dir: Path) -> Iterator[Path]:

@@ -9,29 +9,32 @@ prints a summary to stderr. Returns an exit code (`codeperf.harness.exitcodes`).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from codeperf.harness import exitcodes, loadgen
 from codeperf.harness import scenarios as registry
+from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
-from codeperf.harness.targets import evaluate
+from codeperf.harness.targets import evaluate, load_specs
 
 CALIBRATION = "calibration"
 SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate_pct",
-                "max_in_flight_ok_count", "max_ok_connections_count", "drain_max_ms",
+                "confirmed_concurrent_queries_count", "max_ok_connections_count", "drain_max_ms",
                 "overhead_p50_ms", "fixed_p50_ms", "open_p99_ms", "closed_p99_ms",
                 "ttft_p95_ms", "tpot_p95_ms", "goodput_qps", "knee_rps", "theoretical_knee_rps",
                 "max_goodput_qps")
 
 
-class SetupError(Exception):
-    """Nothing was measured: bad arguments, files or a refused target (exit 2)."""
+_stderr = log_to("load")
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def not_requested(names: Sequence[str]) -> dict[str, str]:
+    """Targets of scenarios this run did not ask for: "not run", not failed."""
+    return {spec.metric: f"scenario {spec.metric.split('.', 1)[0]} not requested; ran "
+            + ", ".join(names)
+            for spec in load_specs() if spec.suite == "load"
+            and spec.metric.split(".", 1)[0] not in names}
 
 
 def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[str]]:
@@ -52,7 +55,8 @@ def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[s
 def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Path | None = None,
               quick: bool = False, allow_remote: bool = False, options: dict[str, Any] | None = None,
               calibrate: bool = True, slo: Sequence[str] = (),
-              log: Callable[[str], None] = _stderr) -> int:
+              log: Callable[[str], None] = _stderr,
+              expert_urls: Sequence[str] = (), api_key_env: str = "") -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -65,7 +69,16 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             options = registry.validate_options(names, options)
         except registry.OptionError as exc:
             raise SetupError(str(exc)) from None
-        experts = experts_config.load(experts_file)
+        if expert_urls and experts_file is not None:
+            raise SetupError("--expert URL and --experts FILE are alternatives; give one")
+        if expert_urls:  # the loopback rule is checked before discovery sends anything
+            from codeperf.experts import urls as expert_urls_mod
+
+            experts = expert_urls_mod.from_urls(
+                expert_urls, api_key_env=api_key_env,
+                check=lambda url: loadgen.check_loopback(url, allow_remote))
+        else:
+            experts = experts_config.load(experts_file)
         for expert in experts.experts:
             if not expert.uses_simulator:
                 loadgen.check_loopback(expert.base_url, allow_remote)
@@ -99,9 +112,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
                 simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log)
             metrics = loadgen.run_stoppable(registry.run_scenarios(names, ctx))
-            for target in evaluate("load", metrics):
-                if target.metric.split(".", 1)[0] in names:
-                    recorder.add_target(target)
+            for target in evaluate("load", metrics, not_run=not_requested(names)):
+                recorder.add_target(target)
             recorder.mark_complete()
     except (KeyboardInterrupt, Interrupted):
         log(f"load: interrupted; partial results in {out_dir / 'load.json'}")
@@ -111,9 +123,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     envelope = recorder.envelope
     print_summary(envelope, log)
     log(f"load: wrote {recorder.path}")
-    if envelope.failed_targets or envelope.invalid_checks or envelope.errors:
-        return exitcodes.FAILED
-    return exitcodes.OK
+    return recorder.exit_code
 
 
 def _fmt(value: Any) -> str:
@@ -135,8 +145,8 @@ def print_summary(envelope: Any, log: Callable[[str], None] = _stderr) -> None:
         log("targets")
         for t in envelope.targets:
             measured = "not measured" if t.measured is None else _fmt(t.measured)
-            log(f"  {'PASS' if t.passed else 'FAIL'}  {t.name}: {measured} {t.op} "
-                f"{_fmt(t.threshold)} {t.unit}")
+            log(f"  {t.state.upper():7s} {t.name}: {measured} {t.op} "
+                f"{_fmt(t.threshold)} {t.unit}" + (f"  ({t.note})" if t.note else ""))
     bad = envelope.invalid_checks
     log(f"validity: {len(envelope.validity) - len(bad)} of {len(envelope.validity)} checks ok")
     for check in bad:

@@ -69,7 +69,8 @@ async def _engine(fn_name: str, inputs: list[Any], **kwargs: Any) -> dict[str, A
         raise ToolError(f"engine.{fn_name} is not implemented in this build") from None
     except (ValueError, TypeError) as exc:
         raise ToolError(f"engine.{fn_name} rejected the input: {exc}") from None
-    return {"backend": engine.active_backend(), "result": result}
+    # The consensus matrix is an array('d'): MCP results are JSON.
+    return {"backend": engine.active_backend(), "result": engine.jsonable(result)}
 
 
 def build(experts_file: str | None = None, simulator_url: str | None = None) -> serve.MCPServer:

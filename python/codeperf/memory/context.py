@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+from codeperf.harness.contract import log_to
+
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,8 @@ class ComponentSkipped(Exception):
     """A component that cannot run here (a part not built yet); the message says why."""
 
 
-def stderr_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+# The suite contract's one logger (progress to stderr).
+stderr_log = log_to("memory")
 
 
 @dataclass
@@ -30,6 +31,8 @@ class MemoryContext:
     options: dict[str, Any] = field(default_factory=dict)  # e.g. experts_file
     # Long-lived parts shared by components (the experts circle); closed by the suite.
     shared: dict[str, Any] = field(default_factory=dict)
+    # Components that could not run here (ComponentSkipped): name -> reason.
+    skipped: dict[str, str] = field(default_factory=dict)
     cleanup: ExitStack = field(default_factory=ExitStack)
     # Filled by components, read by the suite to evaluate targets.
     normal_load_rss_peaks: dict[str, int] = field(default_factory=dict)  # label -> bytes

@@ -22,8 +22,10 @@ from codeperf.memory.timeline import TimelineSampler
 TRACEMALLOC_FRAMES = 1  # file:line of the allocation; deeper stacks cost time on every allocation
 SAMPLE_INTERVAL_S = 0.02
 MB = 1_000_000  # targets say "MB": SI megabytes, the stricter reading of the seed's "500MB"
-# Which components measure each target's metric: a run evaluates the targets of the
-# components it ran (and one of those that could not be measured fails).
+# Which components measure each target's metric. A target none of whose components
+# was requested is "not run"; one whose component was skipped here (ComponentSkipped)
+# is "not run" too, named in the verdict: a peak over the components that did run
+# is not the target's peak. A source that ran but could not measure fails it.
 TARGET_SOURCES = {
     "peak_rss_mb": {"engine", "experts", "concurrency", "mcp"},
     "leak.max_bytes_per_100_ops": {"leaks", "experts", "mcp"},
@@ -97,9 +99,9 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
                 ctx.validity.clear()
             metrics = target_metrics(ctx)
             recorder.add_result(_summary_entry(ctx, metrics))
-            for target in evaluate("memory", metrics):
-                if TARGET_SOURCES.get(target.metric, set(COMPONENT_NAMES)) & set(chosen):
-                    recorder.add_target(target)
+            for target in evaluate("memory", metrics,
+                                   not_run=not_run_targets(chosen, ctx.skipped)):
+                recorder.add_target(target)
             recorder.mark_complete()
     except (KeyboardInterrupt, Interrupted):
         log(f"memory: interrupted; partial results in {out_dir / 'memory.json'}")
@@ -111,9 +113,21 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
     envelope = recorder.envelope
     print_summary(envelope.to_dict(), log)
     log(f"memory: wrote {recorder.path}")
-    failed = envelope.failed_targets or envelope.invalid_checks or [
-        e for e in envelope.errors if e.get("kind") == "component"]
-    return exitcodes.FAILED if failed else exitcodes.OK
+    return recorder.exit_code
+
+
+def not_run_targets(chosen: Sequence[str], skipped: dict[str, str]) -> dict[str, str]:
+    """metric -> why its target is "not run": no source component requested, or one skipped."""
+    out = {}
+    for metric, sources in TARGET_SOURCES.items():
+        if not sources & set(chosen):
+            out[metric] = (f"needs component {' or '.join(sorted(sources))}; ran "
+                           + ", ".join(chosen))
+            continue
+        gone = sorted(sources & set(skipped))
+        if gone:
+            out[metric] = "skipped: " + "; ".join(f"component {c} ({skipped[c]})" for c in gone)
+    return out
 
 
 def preload(modules: Sequence[str]) -> list[str]:
@@ -149,8 +163,9 @@ def _run_component(ctx: MemoryContext, recorder: Recorder, component: Any) -> No
             except ComponentSkipped as exc:
                 ctx.log(f"memory: component {component.name}: SKIPPED ({exc})")
                 ctx.results.append({"id": component.name, "kind": "skipped", "reason": str(exc)})
+                ctx.skipped[component.name] = str(exc)
                 finished = skipped = True
-            except Interrupted:  # SIGTERM is an Exception too, but it ends the run
+            except Interrupted:  # SIGTERM ends the run (a BaseException; kept explicit)
                 raise
             except Exception as exc:  # one broken component does not stop the others
                 ctx.log(f"memory: component {component.name}: FAILED ({type(exc).__name__}: {exc})")
@@ -234,7 +249,7 @@ def print_summary(envelope: dict[str, Any], log: Callable[[str], None] = stderr_
             log(f"  {r['id']:48s} skipped: {r.get('reason')}")
     log("targets:")
     for t in envelope["targets"]:
-        log(f"  [{'PASS' if t['passed'] else 'FAIL'}] {t['name']}: measured "
+        log(f"  [{t['state'].upper()}] {t['name']}: measured "
             f"{_fmt(t['measured'])} {t['unit']} (target {t['op']} {t['threshold']:g})"
             f"{'  ' + t['note'] if t.get('note') else ''}")
     bad = [v for v in envelope["validity"] if not v["ok"]]

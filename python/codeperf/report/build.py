@@ -9,8 +9,9 @@ from typing import Any
 from codeperf.harness.envelope import write_json_atomic
 from codeperf.report import render_html, render_markdown
 from codeperf.report.charts import CHART_DIR, Chart, render_charts
-from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, compare_runs
+from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, check_baseline, compare_runs
 from codeperf.report.loading import Run, load_run
+from codeperf.report.noise import NoiseFloors
 from codeperf.report.verdict import TargetRow, Verdict, target_rows, verdict
 
 SUMMARY_VERSION = 1
@@ -56,21 +57,25 @@ def _suite_summary(run: Run) -> dict[str, Any]:
             "targets": env.get("targets"),
             "validity": env.get("validity"),
             "errors": env.get("errors"),
+            "outcome": env.get("outcome"),
         }
     return out
 
 
 def build_report(run_dir: Path, baseline_dir: Path | None = None, out_dir: Path | None = None,
                  noise_pct: float = DEFAULT_NOISE_PCT, charts: bool = True,
-                 targets_path: Path | None = None) -> Report:
+                 targets_path: Path | None = None, aa_noise_path: Path | None = None) -> Report:
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir, targets_path)
     baseline = load_run(Path(baseline_dir), targets_path) if baseline_dir is not None else None
+    if baseline is not None:
+        check_baseline(baseline)  # BaselineUnusable: the caller decides (exit 2 when gating)
     rows = target_rows(run, baseline)
     result = verdict(run, rows)
-    comparison = compare_runs(run, baseline, noise_pct) if baseline is not None else None
+    comparison = (compare_runs(run, baseline, noise_pct, NoiseFloors.load(aa_noise_path))
+                  if baseline is not None else None)
 
     for stale in (out_dir / CHART_DIR).glob("*.png"):
         stale.unlink()  # a re-aggregated run must not show charts of data that is gone

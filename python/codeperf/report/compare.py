@@ -1,36 +1,34 @@
 """Compare a run with a baseline run, metric by metric, and call out drift.
 
-Entries are matched by (suite, `id`). For each matched pair:
+Entries are matched by (suite, `id`). Whether higher is better comes from the
+registry declared where metrics are produced (codeperf.harness.metrics); an
+undeclared metric is not classified (and a test fails for it). For each
+matched pair:
 
-- `samples` on both sides (pyperf timings in seconds): the medians' ratio and a
-  two-sided Mann-Whitney U test. Significant when p < ALPHA *and* the medians
-  differ by at least the noise threshold: on shared 2-vCPU runners a real but
-  tiny shift is not worth a red mark. Summary time keys (`_s`, `_ms`, `_us`,
-  `_ns`) of such an entry are represented by this test, not compared again.
+- `samples` on both sides (timings in seconds): the medians' ratio and a
+  two-sided Mann-Whitney U test, significant when p < ALPHA *and* the change
+  passes the metric's noise floor.
 - `histogram` on both sides (LatencyHistogram.to_dict()): p50, p90 and p99 of
-  the decoded histograms. A percentile is significant when it moved by at least
-  the noise threshold and both runs hold enough samples beyond it
-  (MIN_TAIL_SAMPLES); the latency keys of the summary are represented by this.
-- `speedup_x` with `speedup_ci_low_x`/`speedup_ci_high_x` on both sides: the
-  confidence intervals must not overlap (and the change pass the threshold).
-- every other numeric summary key: the noise threshold alone ("threshold").
+  the decoded histograms, compared when both runs hold MIN_TAIL_SAMPLES values
+  beyond the percentile; with fewer the percentile is "not comparable".
+- an error count (`errors_count`...) is compared as a rate: errors per attempt.
+- every other numeric summary key: the noise floor alone ("threshold").
 
-bench_rust is judged on its **speedups**, not on absolute times. Its Python and
-Rust processes ran in interleaved pairs, so the Python twin is the control for
-the machine: on a shared 2-core box absolute times drift between runs (other
-jobs, CPU frequency, an idle core waking up) and an A/A comparison of them
-flags many "changes", while the speedup moves only when an engine does. The
-test is the suite's own (`codeperf.bench.baseline`, one source of truth): the
-ratio speedup now / speedup then with the paired two-stage bootstrap over both
-runs' processes, changed when its interval excludes 1 and the change passes the
-noise threshold. Without per-process samples on both sides it falls back to
-"the speedup CIs do not overlap". bench_rust's absolute times (`bench_case`)
-are still compared, with the suite's bootstrap over processes, but marked
-`informational`: shown, never counted as a regression.
+The noise floor of a wall-clock figure is measured run-to-run variation
+(codeperf.report.noise: A/A runs stored in the repo), not a fixed percentage;
+without A/A data for a metric it is --noise-pct, and the detail says so. A
+wall-clock metric gates only when its floor comes from enough A/A runs
+(noise.MIN_RUNS_TO_GATE); before that it is shown as informational.
 
-Whether higher is better is read from the metric's name (`direction`); metrics
-with no direction (counts, offered rates, configuration echoes) are not
-classified. A metric that regressed significantly is what
+Like with like: a suite run in quick mode is not compared with a full run of
+it (its metrics are "not comparable"; the configuration differs).
+
+The engine's regression gate is its **instruction counts** (entries of kind
+"instructions", codeperf.report.instructions): deterministic, so a few percent
+is a real change. bench_rust's wall-clock figures (times, speedups with their
+paired bootstrap over pyperf processes) are shown but `informational`: between
+two runs on a shared 2-core machine they move with the machine's load.
+A metric that regressed significantly (not informational) is what
 `--fail-on-regression` fails on.
 """
 
@@ -38,12 +36,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from codeperf.bench import baseline as bench_baseline
-from codeperf.harness.envelope import SUITES, EnvelopeError
+from codeperf.harness import metrics as registry
+from codeperf.harness import stats
 from codeperf.harness.latency import LatencyHistogram
+from codeperf.harness.suites import SUITES
+from codeperf.report import instructions
 from codeperf.report.loading import Run
+from codeperf.report.metric_comparison import (  # noqa: F401 (re-exported)
+    IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, MetricComparison)
+from codeperf.report.noise import MIN_RUNS_TO_GATE, NoiseFloors, mode_of
 from codeperf.report.stats import mann_whitney_u, median_or_none
 
 ALPHA = 0.01
@@ -53,52 +56,26 @@ MIN_TAIL_SAMPLES = 10  # both runs need this many values at or beyond a percenti
 DRIFT_FIELDS = ("cpu_model", "cpu_cores_logical", "memory_total_bytes", "os", "python",
                 "rustc", "maturin", "build_profile", "backend")
 
-# The suite whose timings are judged by speedup (see the module docstring).
+# The suite whose wall-clock figures are informational (its gate is instruction counts).
 SPEEDUP_SUITE = "bench_rust"
-
-IMPROVED, REGRESSED, UNCHANGED = "improved", "regressed", "unchanged"
-NOT_COMPARABLE = "not comparable"
 
 _TIME_KEY = re.compile(r".*_(s|ms|us|ns)$")
 _LATENCY_KEY = re.compile(r"^(min|mean|max|p\d+)_ms$")
 
+# floor(entry_id, metric) -> (percent, where it came from)
+Floor = Callable[[str, str], tuple[float, str]]
+
 
 def direction(metric: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when neither (not classified)."""
-    key = metric.lower()
-    if any(w in key for w in ("offered", "concurrency", "target_", "theoretical", "vs_theory")):
-        return 0
-    if any(w in key for w in ("goodput", "slo_met_pct")) or key.endswith("_qps"):
-        return 1  # the LLM sweep's goodput and share of queries within their SLO
-    if any(w in key for w in ("speedup", "throughput", "reduction", "completed", "success",
-                              "max_ok", "_ok_count", "per_s")) or key.endswith(("_rps", "_x", "_ok")):
-        return 1
-    if key.endswith("_count"):
-        return 0
-    if any(w in key for w in ("error", "fail", "lag", "slope", "bytes_per", "leak")):
+    """+1 higher is better, -1 lower is better (error counts too), 0 neither or undeclared."""
+    sense = registry.direction(metric)
+    if sense == registry.ERRORS:
         return -1
-    if key.endswith(("_ms", "_s", "_us", "_ns", "_bytes", "_mb", "_kb", "_pct")):
-        return -1
-    return 0
+    return int(sense or 0)
 
 
-@dataclass
-class MetricComparison:
-    suite: str
-    id: str
-    metric: str
-    method: str  # paired bootstrap, bootstrap, mann-whitney, histogram, ci-overlap, threshold
-    baseline: float | None
-    current: float | None
-    ratio: float | None  # current / baseline
-    significant: bool
-    status: str  # improved, regressed, unchanged, not comparable
-    detail: str = ""
-    # Shown for context only, never a regression: bench_rust's absolute times.
-    informational: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def _fixed(noise: float) -> Floor:
+    return lambda entry_id, metric: (noise, "")
 
 
 @dataclass
@@ -150,12 +127,20 @@ def _number(value: Any) -> float | None:
 
 
 def _classify(suite: str, entry_id: str, metric: str, method: str, base: float | None,
-              cur: float | None, noise: float, tested: bool | None = None,
+              cur: float | None, floor: Floor, tested: bool | None = None,
               detail: str = "") -> MetricComparison | None:
-    """One metric's verdict. `tested` is the statistical test's answer (None: none applies)."""
+    """One metric's verdict. `tested` is the statistical test's answer (None: none applies);
+    tested=False with a reason in `detail` beginning "too few" is "not comparable"."""
     sense = direction(metric)
     if sense == 0:
         return None
+    noise, floor_text = floor(entry_id, metric)
+    if floor_text:
+        detail = f"{detail}; {floor_text}" if detail else floor_text
+    if detail.startswith("too few"):
+        return MetricComparison(suite, entry_id, metric, method, base, cur,
+                                cur / base if base and cur is not None else None, False,
+                                NOT_COMPARABLE, detail)
     if base is None or cur is None:
         return MetricComparison(suite, entry_id, metric, method, base, cur, None, False,
                                 NOT_COMPARABLE, detail or "not measured in one of the runs")
@@ -165,7 +150,7 @@ def _classify(suite: str, entry_id: str, metric: str, method: str, base: float |
     if base <= 0 or cur < 0:
         # A ratio to zero or across signs means nothing; only a lower-is-better
         # metric leaving zero (errors appearing) is still a clear regression.
-        if base == 0 and cur > 0 and sense < 0 and method == "threshold":
+        if base == 0 and cur > 0 and sense < 0 and method in ("threshold", "error rate"):
             return MetricComparison(suite, entry_id, metric, method, base, cur, None, True,
                                     REGRESSED, detail or "was zero")
         return MetricComparison(suite, entry_id, metric, method, base, cur, None, False,
@@ -197,37 +182,50 @@ def _histogram(entry: dict[str, Any]) -> LatencyHistogram | None:
         return None
 
 
+def _groups(envelope: dict[str, Any]) -> dict[str, list[list[float]]]:
+    """bench_rust's timings by pyperf process: bench_case id -> samples by process."""
+    groups = {}
+    for entry in envelope.get("results") or []:
+        if not isinstance(entry, dict) or entry.get("kind") != "bench_case":
+            continue
+        runs = entry.get("samples_by_process") or ([entry["samples"]] if entry.get("samples") else None)
+        if runs:
+            groups[str(entry.get("id"))] = runs
+    return groups
+
+
 @dataclass
 class PairedRuns:
-    """bench_rust's samples by pyperf process in both runs, read and compared by the
-    suite's own baseline module so the report and `bench_rust --baseline` agree."""
+    """bench_rust's samples by pyperf process in both runs, for the paired bootstrap
+    (harness.stats) of speedups and times. Informational: see the module docstring."""
 
-    baseline: bench_baseline.Baseline
-    current: dict[str, list[list[float]]]  # bench_case id -> samples by process
+    baseline: dict[str, list[list[float]]]
+    current: dict[str, list[list[float]]]
 
-    def time_change(self, entry: dict[str, Any], noise: float) -> bench_baseline.CaseChange | None:
+    def time_change(self, entry: dict[str, Any]) -> stats.RatioCI | None:
         entry_id = str(entry.get("id"))
-        runs = self.current.get(entry_id)
-        if entry.get("kind") != "bench_case" or not runs:
+        old, runs = self.baseline.get(entry_id), self.current.get(entry_id)
+        if entry.get("kind") != "bench_case" or not runs or not old:
             return None
         try:
-            return self.baseline.compare(entry_id, runs, noise)
+            return stats.ratio_of_medians(runs, old)
         except (ValueError, ZeroDivisionError):  # empty or zero timings: compare as without
             return None
 
-    def speedup_change(self, entry: dict[str, Any], noise: float) -> bench_baseline.CaseChange | None:
+    def speedup_change(self, entry: dict[str, Any]) -> stats.RatioCI | None:
         entry_id, op = str(entry.get("id")), entry.get("op")
         if entry.get("kind") != "speedup" or not isinstance(op, str) \
                 or not entry_id.startswith(op + "/"):
             return None
         size = entry_id[len(op) + 1:]
-        python_runs = self.current.get(f"{op}/python/{size}")
-        rust_runs = self.current.get(f"{op}/rust/{size}")
-        if not python_runs or not rust_runs:
+        py, rs = self.current.get(f"{op}/python/{size}"), self.current.get(f"{op}/rust/{size}")
+        old_py, old_rs = (self.baseline.get(f"{op}/python/{size}"),
+                          self.baseline.get(f"{op}/rust/{size}"))
+        if not (py and rs and old_py and old_rs):
             return None
+        paired = len(py) == len(rs) and len(old_py) == len(old_rs)
         try:
-            return self.baseline.compare_speedup(op, size, python_runs, rust_runs, noise,
-                                                 background_now_pct=entry.get("background_cpu_pct"))
+            return stats.ratio_of_ratios(py, rs, old_py, old_rs, paired=paired)
         except (ValueError, ZeroDivisionError):
             return None
 
@@ -236,34 +234,42 @@ def _flat_median(runs: list[list[float]] | None) -> float | None:
     return median_or_none([v for run in runs or [] for v in run])
 
 
-def _ci_text(change: bench_baseline.CaseChange) -> str:
-    ci = change.ci
+def _ci_text(ci: stats.RatioCI) -> str:
     return (f"now/then {ci.ratio:.3f}×, {ci.confidence * 100:.0f} % CI [{ci.low:.3g}, {ci.high:.3g}] "
             + ("excludes 1" if ci.excludes_one else "includes 1"))
 
 
-def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise: float,
+def _error_rate(summary: dict[str, Any], key: str) -> tuple[float | None, str]:
+    count = _number(summary.get(key))
+    denominator = registry.error_denominator(summary)
+    if count is None or denominator is None:
+        return None, ""
+    return count / float(summary[denominator]), denominator
+
+
+def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise: float | Floor,
                     paired: PairedRuns | None = None) -> tuple[list[MetricComparison], int, list[str]]:
-    """Every metric of one matched entry. `paired` (bench_rust only) holds both runs'
-    per-process samples for the suite's own speedup and time tests."""
+    """Every metric of one matched entry. `noise` is a fixed floor (percent) or a
+    floor per metric; `paired` (bench_rust only) holds both runs' per-process samples."""
+    floor = noise if callable(noise) else _fixed(float(noise))
     entry_id = str(cur.get("id"))
     out: list[MetricComparison | None] = []
     notes: list[str] = []
     covered: set[str] = set()
 
     base_samples, cur_samples = _samples(base), _samples(cur)
-    time_change = paired.time_change(cur, noise) if paired is not None else None
+    time_change = paired.time_change(cur) if paired is not None else None
     if time_change is not None and paired is not None:
         out.append(_classify(suite, entry_id, "median_s", "bootstrap",
-                             _flat_median(paired.baseline.groups.get(entry_id)),
-                             _flat_median(paired.current.get(entry_id)), noise,
-                             tested=time_change.changed,
+                             _flat_median(paired.baseline.get(entry_id)),
+                             _flat_median(paired.current.get(entry_id)), floor,
+                             tested=time_change.excludes_one,
                              detail=_ci_text(time_change) + " (bootstrap over pyperf processes)"))
         covered |= {k for k in cur.get("summary", {}) if _TIME_KEY.match(k)}
     elif base_samples and cur_samples:
         test = mann_whitney_u(cur_samples, base_samples)
         out.append(_classify(suite, entry_id, "median_s", "mann-whitney",
-                             median_or_none(base_samples), median_or_none(cur_samples), noise,
+                             median_or_none(base_samples), median_or_none(cur_samples), floor,
                              tested=test.p_value < ALPHA,
                              detail=f"p={test.p_value:.3g} ({test.method}, "
                                     f"n={len(base_samples)}/{len(cur_samples)})"))
@@ -278,7 +284,7 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise
             detail = (f"n={base_hist.count}/{cur_hist.count}" if enough
                       else f"too few samples beyond p{p:g} (n={base_hist.count}/{cur_hist.count})")
             out.append(_classify(suite, entry_id, key, "histogram", base_hist.percentile_ms(p),
-                                 cur_hist.percentile_ms(p), noise, tested=enough, detail=detail))
+                                 cur_hist.percentile_ms(p), floor, tested=enough, detail=detail))
         covered |= {k for k in cur.get("summary", {}) if _LATENCY_KEY.match(k)}
     elif (base.get("histogram") is not None) != (cur.get("histogram") is not None) or (
             base.get("histogram") is not None and (base_hist is None or cur_hist is None)):
@@ -286,16 +292,16 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise
                      "latency compared from summaries only")
 
     base_sum, cur_sum = base.get("summary") or {}, cur.get("summary") or {}
-    speedup_change = paired.speedup_change(cur, noise) if paired is not None else None
+    speedup_change = paired.speedup_change(cur) if paired is not None else None
     if speedup_change is not None:
         others = ""
-        if speedup_change.others_then_pct is not None and speedup_change.others_now_pct is not None:
+        then, now = _number(base.get("background_cpu_pct")), _number(cur.get("background_cpu_pct"))
+        if then is not None and now is not None:
             # A changed speedup with very different background load may be the machine.
-            others = (f"; others' CPU {speedup_change.others_then_pct:.0f} % → "
-                      f"{speedup_change.others_now_pct:.0f} %")
+            others = f"; others' CPU {then:.0f} % → {now:.0f} %"
         out.append(_classify(suite, entry_id, "speedup_x", "paired bootstrap",
                              _number(base_sum.get("speedup_x")), _number(cur_sum.get("speedup_x")),
-                             noise, tested=speedup_change.changed,
+                             floor, tested=speedup_change.excludes_one,
                              detail=_ci_text(speedup_change) + others))
         covered |= {"speedup_x"}
     elif all(_number(s.get(k)) is not None for s in (base_sum, cur_sum)
@@ -304,7 +310,7 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise
                     or cur_sum["speedup_ci_high_x"] < base_sum["speedup_ci_low_x"])
         out.append(_classify(
             suite, entry_id, "speedup_x", "ci-overlap", float(base_sum["speedup_x"]),
-            float(cur_sum["speedup_x"]), noise, tested=disjoint,
+            float(cur_sum["speedup_x"]), floor, tested=disjoint,
             detail=("CIs disjoint" if disjoint else "CIs overlap")
             + f": [{base_sum['speedup_ci_low_x']:.3g}, {base_sum['speedup_ci_high_x']:.3g}]"
             f" → [{cur_sum['speedup_ci_low_x']:.3g}, {cur_sum['speedup_ci_high_x']:.3g}]"))
@@ -318,32 +324,38 @@ def compare_entries(suite: str, base: dict[str, Any], cur: dict[str, Any], noise
             continue
         if key not in base_sum:
             continue
+        if registry.direction(key) == registry.ERRORS:
+            # Errors per attempt: ten errors in 1000 calls are not ten in 100.
+            base_rate, base_of = _error_rate(base_sum, key)
+            cur_rate, cur_of = _error_rate(cur_sum, key)
+            if base_rate is None or cur_rate is None:
+                out.append(MetricComparison(suite, entry_id, key, "error rate",
+                                            _number(base_sum.get(key)), _number(value), None,
+                                            False, NOT_COMPARABLE, "no attempt count to divide by"))
+                continue
+            out.append(_classify(suite, entry_id, key, "error rate", base_rate, cur_rate, floor,
+                                 detail=f"errors per attempt ({cur_of})"))
+            continue
         result = _classify(suite, entry_id, key, "threshold", _number(base_sum.get(key)),
-                           _number(value), noise)
+                           _number(value), floor)
         if result is None:
             unclassified += 1
         else:
             out.append(result)
     metrics = [m for m in out if m is not None]
     if suite == SPEEDUP_SUITE:
-        # Absolute times between runs measure the machine's load as much as the code.
+        # Wall-clock figures between runs measure the machine's load as much as the code;
+        # the engine's gate is its instruction counts (compared separately).
         for m in metrics:
-            if _TIME_KEY.match(m.metric):
-                m.informational = True
+            m.informational = True
     return metrics, unclassified, notes
 
 
-def _paired_runs(current: Run, baseline: Run, notes: list[str]) -> PairedRuns | None:
+def _paired_runs(current: Run, baseline: Run) -> PairedRuns | None:
     cur, base = current.suites[SPEEDUP_SUITE], baseline.suites[SPEEDUP_SUITE]
-    if cur.envelope is None or base.envelope is None or not cur.file or not base.file:
+    if cur.envelope is None or base.envelope is None:
         return None
-    try:
-        return PairedRuns(bench_baseline.Baseline.load(baseline.directory / base.file),
-                          bench_baseline.Baseline.load(current.directory / cur.file).groups)
-    except (EnvelopeError, OSError, KeyError, TypeError, ValueError) as exc:
-        notes.append(f"{SPEEDUP_SUITE}: samples by process unreadable ({type(exc).__name__}); "
-                     "speedups compared by CI overlap")
-        return None
+    return PairedRuns(_groups(base.envelope), _groups(cur.envelope))
 
 
 def _env_value(env: dict[str, Any], key: str) -> str:
@@ -351,7 +363,26 @@ def _env_value(env: dict[str, Any], key: str) -> str:
     return "—" if value is None else str(value)
 
 
-def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_PCT) -> Comparison:
+class BaselineUnusable(ValueError):
+    """A baseline with nothing to compare with (missing, unreadable or empty): the message says why."""
+
+
+def check_baseline(baseline: Run) -> None:
+    """Raise BaselineUnusable unless at least one suite envelope of the baseline is readable."""
+    problems = [d.load_error for d in baseline.suites.values() if d.load_error]
+    if not baseline.directory.is_dir():
+        raise BaselineUnusable(f"{baseline.directory}: no such directory")
+    if not baseline.present:
+        why = "; ".join(problems) if problems else "no suite envelopes (<suite>.json) in it"
+        raise BaselineUnusable(f"baseline {baseline.directory}: nothing to compare with ({why})")
+
+
+def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_PCT,
+                 floors: NoiseFloors | None = None,
+                 instruction_threshold_pct: float = instructions.THRESHOLD_PCT) -> Comparison:
+    """`noise_pct` is the floor of wall-clock metrics without A/A data in `floors`
+    (default: the stored aa_noise.json)."""
+    floors = floors if floors is not None else NoiseFloors.load()
     comparison = Comparison(baseline_ids=baseline.run_ids, noise_pct=noise_pct)
     drift: dict[tuple[str, str, str], list[str]] = {}
     commits: list[str | None] = [None, None]
@@ -375,22 +406,43 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
                 drift.setdefault((f"config.{key}", _short(base_cfg.get(key)),
                                   _short(cur_cfg.get(key))), []).append(suite)
 
-        paired = (_paired_runs(current, baseline, comparison.notes)
-                  if suite == SPEEDUP_SUITE else None)
-        base_by_id = {}
+        # Deterministic instruction counts: comparable across modes (the id names the input).
+        comparison.metrics += instructions.compare_instructions(
+            suite, base_data.results, cur_data.results, instruction_threshold_pct)
+        base_mode, cur_mode = mode_of(base_cfg), mode_of(cur_cfg)
+        if base_mode != cur_mode:
+            # Like with like: quick and full runs differ in sizes, durations and rates.
+            comparison.metrics.append(MetricComparison(
+                suite, "(wall-clock figures)", "all", "configuration", None, None, None, False,
+                NOT_COMPARABLE, f"a {cur_mode} run against a {base_mode} baseline: compare "
+                f"with a {cur_mode} baseline"))
+            continue
+
+        def floor(entry_id: str, metric: str, suite: str = suite) -> tuple[float, str]:
+            return floors.floor(cur_mode, suite, entry_id, metric, noise_pct)
+
+        paired = _paired_runs(current, baseline) if suite == SPEEDUP_SUITE else None
+        base_by_id: dict[str, dict[str, Any]] = {}
         for entry in base_data.results:
-            base_by_id.setdefault(str(entry.get("id")), entry)
+            if entry.get("kind") != instructions.KIND:
+                base_by_id.setdefault(str(entry.get("id")), entry)
         seen = set()
         for entry in cur_data.results:
             entry_id = str(entry.get("id"))
-            if entry_id in seen:
+            if entry_id in seen or entry.get("kind") == instructions.KIND:
                 continue
             seen.add(entry_id)
             if entry_id not in base_by_id:
                 comparison.notes.append(f"{suite} {entry_id}: new (not in the baseline)")
                 continue
             metrics, unclassified, notes = compare_entries(suite, base_by_id[entry_id], entry,
-                                                           noise_pct, paired)
+                                                           floor, paired)
+            for m in metrics:
+                if not m.informational and not floors.gates(cur_mode, suite, entry_id, m.metric):
+                    # Its noise is not measured well enough to fail a build on it.
+                    m.informational = True
+                    m.detail += (f"; informational: noise floor not from ≥ "
+                                 f"{MIN_RUNS_TO_GATE} A/A runs")
             comparison.metrics += metrics
             comparison.unclassified += unclassified
             comparison.notes += notes

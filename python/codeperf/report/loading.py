@@ -2,9 +2,12 @@
 
 A file that cannot be read (malformed JSON, unknown schema version, a shape the
 schema refuses) becomes a suite with an error naming the file; the other suites
-are still reported. `run.json`, written by `make perf` (codeperf.report.perf_run),
-says how each suite process ended, so a suite that crashed before writing an
-envelope, or whose script does not exist, shows as failed instead of absent.
+are still reported. A suite's state comes from its envelope alone, by the suite
+contract's one rule (codeperf.harness.contract.judge): its errors, self-checks,
+targets and completeness. `run.json`, written by `make perf` (codeperf.perf_run),
+only fills in for a suite that left no envelope (it crashed first, or its script
+does not exist), and only a record of the same run id can add a failure; it can
+never make a suite "ok".
 """
 
 from __future__ import annotations
@@ -14,29 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeperf.harness.envelope import SUITES, EnvelopeError, load
+from codeperf.harness.contract import FAIL, judge, target_state
+from codeperf.harness.envelope import EnvelopeError, load
+from codeperf.harness.suites import BY_NAME, SUITES
 from codeperf.harness.targets import TargetSpec, load_specs
 
 RUN_RECORD = "run.json"
 
-# The script each suite runs from (`make perf` runs `scripts/<script> --out DIR [--quick]`).
-SUITE_SCRIPTS = {
-    "bench_rust": "bench_rust.py",
-    "load": "load_scenarios.py",
-    "memory": "memory_profile.py",
-    "mcp": "mcp_bench.py",
-}
-
-SUITE_TITLES = {
-    "bench_rust": "Rust vs Python",
-    "load": "Load scenarios",
-    "memory": "Memory",
-    "mcp": "MCP servers",
-}
+# The script and title of each suite, from the one registry (codeperf.harness.suites).
+SUITE_SCRIPTS = {name: s.script for name, s in BY_NAME.items()}
+SUITE_TITLES = {name: s.title for name, s in BY_NAME.items()}
 
 # Suite states, worst first within "failing"; "ok" passes, "not run" is incomplete.
 FAILING_STATES = ("unreadable", "no results", "crashed", "set-up error", "missing script",
-                  "timed out", "interrupted", "incomplete", "invalid", "targets failed", "failed")
+                  "timed out", "interrupted", "incomplete", "invalid", "errors",
+                  "targets failed", "failed")
 
 
 @dataclass
@@ -68,8 +63,12 @@ class SuiteData:
         return [v for v in (self.envelope or {}).get("validity", []) if not v.get("ok", False)]
 
     @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [e for e in (self.envelope or {}).get("errors", []) if isinstance(e, dict)]
+
+    @property
     def state(self) -> str:
-        """One word for the suite's outcome (see FAILING_STATES)."""
+        """One word for the suite's outcome (see FAILING_STATES), from the envelope alone."""
         if self.load_error:
             return "unreadable"
         if self.envelope is None:
@@ -77,14 +76,20 @@ class SuiteData:
                 return "not run"
             # A process that exited 0 without writing its envelope still failed.
             return "no results" if self.process.status == "ok" else self.process.status
-        if not self.envelope.get("complete", False):
-            return "incomplete"
+        outcome = judge(self.envelope)
+        if outcome.status in ("interrupted", "crashed", "incomplete"):
+            return outcome.status
         if self.failed_validity:
             return "invalid"
-        if any(not t.get("passed", False) for t in self.envelope.get("targets", [])):
+        if any(e.get("kind") != "interrupted" for e in self.errors):
+            return "errors"
+        if any(target_state(t) == FAIL for t in self.envelope.get("targets", [])):
             return "targets failed"
+        stored = self.envelope.get("outcome") or {}
+        if stored.get("exit_code") not in (0, None):
+            return "failed"  # the suite itself judged more than the rule sees (e.g. a newer rule)
         if self.process and self.process.exit_code not in (0, None):
-            return "failed"
+            return "failed"  # same run id only (load_run): it crashed after writing its file
         return "ok"
 
     @property
@@ -160,6 +165,10 @@ def load_run(directory: Path, targets_path: Path | None = None) -> Run:
                                        f"expected {suite!r}")
                 else:
                     data.envelope = envelope
+                    # A record of another run (a stale run.json) says nothing about this file.
+                    if data.process is not None and record is not None \
+                            and record.get("run_id") != envelope.get("run_id"):
+                        data.process = None
         suites[suite] = data
     return Run(directory=directory, suites=suites, specs=load_specs(targets_path),
                record=record, record_error=record_error)

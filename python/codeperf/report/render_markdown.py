@@ -12,10 +12,13 @@ import json
 from statistics import stdev
 from typing import Any
 
+from codeperf.harness.contract import target_state
 from codeperf.report import fields
 from codeperf.report import fmt
 from codeperf.report.charts import Chart
 from codeperf.report.compare import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison
+from codeperf.report.instructions import THRESHOLD_PCT as INSTRUCTION_GATE_PCT
+from codeperf.report.noise import MIN_RUNS_TO_GATE
 from codeperf.report.loading import SUITE_SCRIPTS, SUITE_TITLES, Run, SuiteData
 from codeperf.report.verdict import FAIL, PASS, TargetRow, Verdict
 
@@ -87,12 +90,35 @@ def _targets(rows: list[TargetRow], with_baseline: bool) -> list[str]:
     body = []
     for row in rows:
         cells = [TARGET_ICON[row.state], fmt.cell(row.name), row.suite,
-                 _measured(row.measured, row.unit), _threshold(row)]
+                 _measured(row.measured, row.unit) + _statistic(row), _threshold(row)]
         if with_baseline:
             cells.append(_measured(row.baseline, row.unit))
-        cells += [fmt.cell(row.seed), fmt.cell(row.note)]
+        cells += [fmt.cell(row.seed), fmt.cell("; ".join(_row_notes(row)))]
         body.append(cells)
-    return ["## Targets", "", fmt.table(headers, body, align), ""]
+    return ["## Targets", "", "Each target as the suite judged it in this run (its op, "
+            "threshold and the statistic it compared).", "",
+            fmt.table(headers, body, align), ""]
+
+
+def _statistic(row: TargetRow) -> str:
+    return "" if row.statistic == "value" or row.measured is None else f" ({row.statistic})"
+
+
+def _row_notes(row: TargetRow) -> list[str]:
+    notes = []
+    rate = row.error_rate
+    if rate:  # a latency target is judged with its scenario's error rate: show both
+        value = rate.get("measured")
+        notes.append(f"error rate {fmt.MISSING if value is None else fmt.number(value)} % "
+                     f"({rate.get('op')} {fmt.number(rate.get('threshold'))} % "
+                     f"{'met' if rate.get('passed') else 'NOT met'})")
+    if row.changed_since:
+        notes.append(f"⚠️ {row.changed_since} (changed since the run)")
+    if row.note and not (rate and row.note.startswith("error rate")):
+        notes.append(row.note)
+    elif row.note:
+        notes.append(row.note.split("; ", 1)[1] if "; " in row.note else "")
+    return [n for n in notes if n]
 
 
 def _suites(run: Run) -> list[str]:
@@ -106,7 +132,7 @@ def _suites(run: Run) -> list[str]:
             f"[{data.suite}](#{_anchor(data)})" if data.envelope else data.suite,
             f"**{data.state}**" if data.state != "ok" else "ok",
             fmt.number(len(data.results)) if data.envelope else fmt.MISSING,
-            _ratio_of(targets, "passed") if data.envelope else fmt.MISSING,
+            _targets_passed(targets) if data.envelope else fmt.MISSING,
             _ratio_of(validity, "ok") if data.envelope else fmt.MISSING,
             fmt.duration_s(duration) if duration else fmt.MISSING,
             fmt.cell(data.load_error) if data.load_error else (data.file or fmt.MISSING),
@@ -114,6 +140,14 @@ def _suites(run: Run) -> list[str]:
     return ["## Suites", "",
             fmt.table(["Suite", "State", "Results", "Targets passed", "Validity checks",
                        "Duration", "File"], body, ["l", "l", "r", "r", "r", "r", "l"]), ""]
+
+
+def _targets_passed(targets: list[dict[str, Any]]) -> str:
+    """passed / judged, and how many were not run (neither passed nor failed)."""
+    states = [target_state(t) for t in targets]
+    not_run = states.count("not run")
+    text = f"{states.count(PASS)}/{len(states) - not_run}"
+    return text + (f" ({not_run} not run)" if not_run else "")
 
 
 def _ratio_of(items: list[dict[str, Any]], flag: str) -> str:
@@ -376,7 +410,10 @@ def _comparison(comparison: Comparison) -> list[str]:
     lines = ["## Comparison with baseline", "",
              f"Baseline run {ids}" + (f" (commit {base[:12]})" if base else "")
              + " → this run" + (f" (commit {cur[:12]})" if cur else "")
-             + f". Noise threshold {fmt.number(comparison.noise_pct)} %, α = 0.01 for pyperf samples.",
+             + f". Noise floors: the A/A spread measured for the metric where stored "
+             f"(aa_noise.json), else {fmt.number(comparison.noise_pct)} %; α = 0.01 for pyperf "
+             f"samples; a wall-clock metric gates only with a floor from ≥ {MIN_RUNS_TO_GATE} A/A "
+             f"runs. The engine's gate: instruction counts, ±{fmt.number(INSTRUCTION_GATE_PCT)} %.",
              ""]
     verdicts, informational = comparison.verdicts, comparison.informational
     counts = {s: sum(1 for m in verdicts if m.status == s)
@@ -416,12 +453,14 @@ def _comparison(comparison: Comparison) -> list[str]:
     if informational:
         moved = sum(1 for m in informational if m.status in (REGRESSED, IMPROVED))
         shown = sorted(informational, key=lambda m: m.status == UNCHANGED)[:MAX_UNCHANGED_ROWS]
-        lines += [f'<details markdown="1"><summary>Absolute times, informational only '
+        lines += [f'<details markdown="1"><summary>Wall-clock figures, informational only '
                   f'({moved} of {len(informational)} moved)</summary>', "",
-                  "bench_rust is judged on its speedups above: Python and Rust ran in interleaved "
-                  "pairs, so machine load between runs cancels in their ratio. Absolute times "
-                  "between runs follow that load (other jobs, CPU frequency), so they are shown "
-                  "here, never counted as regressions.", "",
+                  "The engine is gated on its instruction counts (deterministic under callgrind): "
+                  "its times and speedups between runs follow the shared machine's load (other "
+                  "jobs, CPU frequency) as much as the code. Other wall-clock figures gate only "
+                  "once their noise floor is measured from enough A/A runs "
+                  "(`scripts/aa_noise.py`). Until then they are shown here, never counted as "
+                  "regressions.", "",
                   fmt.table(headers, [row(m) for m in shown], align), ""]
         if len(informational) > len(shown):
             lines += [f"… and {len(informational) - len(shown)} more (all of them are in "

@@ -1,10 +1,12 @@
-"""The targets table and the overall verdict of a run.
+"""The targets table and the overall verdict of a run, from the envelopes alone.
 
-Every target in targets.toml gets a row: measured value beside threshold when
-its suite evaluated it, "not run" when its suite did not run (or its file could
-not be read) or ran on a subset that did not ask for it (codeperf.report.requested);
-a target of something the run did ask for that the suite did not report fails. A target the suite reported but targets.toml no longer lists is
-still shown, from the envelope, so nothing measured disappears.
+Every row shows the target as the suite stored it when it judged it (op,
+threshold, unit, measured, the statistic compared, pass / fail / not run), so
+an edit of targets.toml after the run cannot turn "15 < 20" into a pass; a row
+says when targets.toml has changed since. Rows are matched to targets.toml by
+metric only (never by name). A targets.toml entry the run has no row for is
+"not run" when its suite did not run, and a failure when the suite ran and did
+not report it (a suite reports a target it was not asked for as "not run").
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from codeperf.harness.contract import target_state
 from codeperf.report.loading import FAILING_STATES, Run
-from codeperf.report.requested import asked_for
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
 
@@ -31,6 +33,9 @@ class TargetRow:
     note: str = ""
     seed: str = ""
     baseline: float | None = None  # the same target's measured value in the baseline run
+    statistic: str = "value"  # what was compared with the threshold, e.g. ci95_low
+    error_rate: dict[str, Any] | None = None  # a latency target's scenario error rate
+    changed_since: str = ""  # what targets.toml says now, when it differs from the run
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -46,53 +51,56 @@ class Verdict:
         return self.status == PASS
 
 
-def _find(targets: list[dict[str, Any]], metric: str, name: str) -> dict[str, Any] | None:
+def _find(targets: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
     for target in targets:
         if target.get("metric") == metric:
-            return target
-    for target in targets:
-        if target.get("name") == name:
             return target
     return None
 
 
+def _changed(spec: Any, target: dict[str, Any]) -> str:
+    if (spec.op, spec.threshold, spec.unit) == (target.get("op"), target.get("threshold"),
+                                               target.get("unit")):
+        return ""
+    return f"targets.toml now says {spec.op} {spec.threshold:g} {spec.unit}"
+
+
 def target_rows(run: Run, baseline: Run | None = None) -> list[TargetRow]:
     rows: list[TargetRow] = []
-    used: dict[str, list[int]] = {}
+    specs = {(s.suite, s.metric): s for s in run.specs}
+    reported: set[tuple[str, str]] = set()
+    for suite, data in run.suites.items():
+        for target in (data.envelope or {}).get("targets", []):
+            key = (suite, target["metric"])
+            if key in reported:
+                continue
+            reported.add(key)
+            spec = specs.get(key)
+            row = TargetRow(suite, target["name"], target["metric"], target["op"],
+                            target["threshold"], target["unit"], target_state(target),
+                            target.get("measured"), target.get("note", ""),
+                            seed=spec.seed if spec else "",
+                            statistic=target.get("statistic") or "value",
+                            error_rate=target.get("error_rate"))
+            row.changed_since = _changed(spec, target) if spec else "no longer in targets.toml"
+            rows.append(row)
     for spec in run.specs:
+        if (spec.suite, spec.metric) in reported:
+            continue
         data = run.suites.get(spec.suite)
-        envelope_targets = (data.envelope or {}).get("targets", []) if data else []
-        found = _find(envelope_targets, spec.metric, spec.name)
         row = TargetRow(spec.suite, spec.name, spec.metric, spec.op, spec.threshold, spec.unit,
                         NOT_RUN, seed=spec.seed)
         if data is None or data.envelope is None:
             row.note = f"{spec.suite}: {data.state if data else 'not run'}"
-        elif found is None:
-            asked = asked_for(spec.suite, data.envelope.get("config"), spec.metric)
-            if asked.requested is False:  # a subset run: this target's part was not asked for
-                row.note = asked.detail
-            else:
-                row.state, row.note = FAIL, "not reported by the suite"
         else:
-            used.setdefault(spec.suite, []).append(envelope_targets.index(found))
-            row.measured = found.get("measured")
-            row.state = PASS if found.get("passed") else FAIL
-            row.note = found.get("note", "")
+            row.state, row.note = FAIL, "not reported by the suite"
         rows.append(row)
-    for suite, data in run.suites.items():
-        for i, target in enumerate((data.envelope or {}).get("targets", [])):
-            if i in used.get(suite, []):
-                continue
-            rows.append(TargetRow(suite, target["name"], target["metric"], target["op"],
-                                  target["threshold"], target["unit"],
-                                  PASS if target.get("passed") else FAIL,
-                                  target.get("measured"),
-                                  target.get("note") or "not in targets.toml"))
+    order = {(s.suite, s.metric): i for i, s in enumerate(run.specs)}
+    rows.sort(key=lambda r: order.get((r.suite, r.metric), len(order)))
     if baseline is not None:
         for row in rows:
             data = baseline.suites.get(row.suite)
-            found = _find((data.envelope or {}).get("targets", []) if data else [],
-                          row.metric, row.name)
+            found = _find((data.envelope or {}).get("targets", []) if data else [], row.metric)
             row.baseline = found.get("measured") if found else None
     return rows
 
@@ -108,6 +116,11 @@ def verdict(run: Run, rows: list[TargetRow]) -> Verdict:
             if not detail and data.failed_validity:
                 detail = "failed checks: " + ", ".join(str(v.get("check"))
                                                        for v in data.failed_validity)
+            errors = [e for e in data.errors if e.get("kind") != "interrupted"]
+            if not detail and errors:
+                shown = [f"{e.get('kind')}: {e.get('message')}" for e in errors[:3]]
+                more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+                detail = "errors: " + "; ".join(shown) + more
             if not detail and data.process and state in ("crashed", "failed", "set-up error",
                                                          "missing script", "timed out",
                                                          "interrupted"):
@@ -123,14 +136,14 @@ def verdict(run: Run, rows: list[TargetRow]) -> Verdict:
         names = ", ".join(r.name for r in failed_targets[:4])
         more = f" and {len(failed_targets) - 4} more" if len(failed_targets) > 4 else ""
         reasons.insert(0, f"{len(failed_targets)} target(s) failed: {names}{more}")
-    # Targets of a suite that ran, but on a subset that left them out.
+    # Targets of a suite that ran, whose part was not requested or was skipped here:
+    # named with the reason the suite stored (e.g. "skipped: component mcp (...)").
     skipped = [r for r in rows if r.state == NOT_RUN and run.suites.get(r.suite)
                and run.suites[r.suite].envelope is not None]
     if skipped:
-        names = ", ".join(r.name for r in skipped[:4])
+        names = "; ".join(f"{r.name} ({r.note})" if r.note else r.name for r in skipped[:4])
         more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
-        reasons.append(f"{len(skipped)} target(s) not run (not requested in this run): "
-                       f"{names}{more}")
+        reasons.append(f"{len(skipped)} target(s) not run: {names}{more}")
     if run.record_error:
         reasons.append(run.record_error)
     if failing:

@@ -32,6 +32,7 @@ import psutil
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.serve import HTTP_PATH
@@ -53,9 +54,23 @@ class ServerSpec:
     url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     bundled: bool = False
+    # From config files (codeperf.mcp.bench.serverconfig): the stdio server's working
+    # directory, HTTP headers (secrets: never described), and the command or URL as
+    # written (variables unresolved), which is what describe() shows.
+    cwd: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    shown: str | None = None
+    secrets: tuple[str, ...] = ()  # env/header values: scrubbed from anything we write
+
+    def scrub(self, text: str) -> str:
+        # Values under 6 characters (DEBUG=1, LOG=info) are not credentials; replacing
+        # them everywhere would only garble the text.
+        for secret in sorted({s for s in self.secrets if len(s) >= 6}, key=len, reverse=True):
+            text = text.replace(secret, "[REDACTED]")
+        return text
 
     def describe(self) -> str:
-        what = self.url or shlex.join(self.command or [])
+        what = self.shown or self.url or shlex.join(self.command or [])
         return f"{self.label} ({self.transport}: {what})"
 
 
@@ -234,7 +249,7 @@ class ServerHandle:
         return self.http_pid if self.spec.transport == "http" else self.last_pid
 
     def stderr_tail(self) -> str:
-        return tail(self.stderr_path)
+        return self.spec.scrub(tail(self.stderr_path))
 
     def exit_status(self) -> str | None:
         """How the server's process ended, or None while it runs (or when unknowable)."""
@@ -286,20 +301,26 @@ class ServerHandle:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
         """An initialized SDK session; closing it stops a stdio server's process."""
+        http_client = None
         if self.spec.transport == "stdio":
             assert self.spec.command and self.stderr_path is not None
             params = StdioServerParameters(command=self.spec.command[0], args=self.spec.command[1:],
-                                           env=self.spec.env or None)
+                                           env=self.spec.env or None, cwd=self.spec.cwd)
             errlog = self.stderr_path.open("a", encoding="utf-8")
             transport = _TimedTransport(stdio_client(params, errlog=errlog), find_pid=True)
         else:
             errlog = None
             assert self.url is not None
-            transport = _TimedTransport(streamable_http_client(self.url), find_pid=False)
+            # Headers need our own httpx client; it is closed with the session below.
+            http_client = create_mcp_http_client(headers=self.spec.headers) if self.spec.headers else None
+            transport = _TimedTransport(streamable_http_client(self.url, http_client=http_client),
+                                        find_pid=False)
         # cache=None: tools/list must reach the server every time it is timed.
         client = Client(transport, cache=None, read_timeout_seconds=self.call_timeout_s)
         try:
             async with AsyncExitStack() as stack:
+                if http_client is not None:
+                    await stack.enter_async_context(http_client)
                 started = time.perf_counter()
                 # No anyio timeout scope around this: the client's task groups live on
                 # past it. The handshake requests are bounded by read_timeout_seconds.

@@ -8,17 +8,17 @@ simulator that does not start) are exit 2 before anything is measured.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from codeperf.harness import exitcodes
+from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback, run_stoppable
 from codeperf.harness.targets import evaluate
 from codeperf.mcp import BUNDLED_SERVERS
-from codeperf.mcp.bench import launch, runner, table
+from codeperf.mcp.bench import argsfile, argshint, launch, runner, table
 from codeperf.mcp.bench.argsgen import ArgSets, load_scenario_file
 from codeperf.mcp.bench.fixture import BUNDLED_SCENARIOS_PATH, make_files_root
 from codeperf.mcp.bench.launch import ServerSpec
@@ -26,12 +26,17 @@ from codeperf.mcp.bench.launch import ServerSpec
 SUITE = "mcp"
 
 
-class SetupError(Exception):
-    """The run cannot start as asked; nothing is measured (exit 2)."""
+stderr_log = log_to(SUITE)
 
 
-def stderr_log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def not_requested(config: runner.BenchConfig) -> dict[str, str]:
+    """Targets of parts this run was asked to leave out: "not run", not failed."""
+    out = {}
+    if not config.floor:
+        out["protocol_floor.stdio_1000_calls_c10_s"] = "protocol floor not requested (--no-floor)"
+    if not config.handled_calls:
+        out["tool_calls.completed"] = "handled run not requested (--handled-calls 0)"
+    return out
 
 
 def bundled_specs(names: Sequence[str], transports: Sequence[str], files_root: Path,
@@ -83,7 +88,7 @@ def check_targets(specs: Sequence[ServerSpec], allow_remote: bool) -> None:
             try:
                 check_loopback(spec.url, allow_remote)
             except RemoteTargetRefused as exc:
-                raise SetupError(f"--url {spec.label}: {exc}") from None
+                raise SetupError(spec.scrub(f"--url {spec.label}: {exc}")) from None
 
 
 def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[str, ArgSets], *,
@@ -106,7 +111,11 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
                     if spec.bundled and simulator is not None:
                         spec.env["CODEPERF_SIMULATOR_URL"] = simulator.base_url
                 metrics = run_stoppable(runner.run(specs, scenarios, config, recorder, log_dir, log))
-                for target in evaluate(SUITE, metrics):
+                hint = argshint.hint_entry([r for r in recorder.envelope.results if r.get("kind") == "tool"],
+                                           (cli_config or {}).get("argv", []))
+                if hint is not None:
+                    recorder.add_result(hint)
+                for target in evaluate(SUITE, metrics, not_run=not_requested(config)):
                     recorder.add_target(target)
                 recorder.mark_complete()
         except (KeyboardInterrupt, Interrupted):
@@ -114,12 +123,12 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
             return exitcodes.INTERRUPTED
         finally:
             launch.reap_leftovers()
+            scrub_logs(specs, log_dir)
     envelope = recorder.envelope.to_dict()
     log("")
     log(table.render(envelope))
     log(f"\nresults: {recorder.path}")
-    failed = recorder.envelope.failed_targets or recorder.envelope.invalid_checks
-    return exitcodes.FAILED if failed else exitcodes.OK
+    return recorder.exit_code
 
 
 def _simulator_for(experts_file: str, allow_remote: bool, log_dir: Path,
@@ -151,3 +160,48 @@ def _simulator_for(experts_file: str, allow_remote: bool, log_dir: Path,
         raise
     log(f"expert simulator for consult: {simulator.base_url} (pid {simulator.pid})")
     return simulator
+
+
+def scrub_logs(specs: Sequence[ServerSpec], log_dir: Path) -> None:
+    """Servers write their stderr straight to our log files: take their secrets out afterwards."""
+    for spec in specs:
+        path = log_dir / f"{spec.label}.stderr.log"
+        if spec.secrets and path.exists():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if spec.scrub(text) != text:
+                path.write_text(spec.scrub(text), encoding="utf-8")
+
+
+def write_args(path: Path, *, bundled: Sequence[str], bundled_transports: Sequence[str],
+               extra_specs: Sequence[ServerSpec], experts_file: str | None, allow_remote: bool,
+               argv: Sequence[str], log_dir: Path, timeout_s: float = 10.0,
+               log: Callable[[str], None] = stderr_log) -> int:
+    """`--write-args`: list every server's tools and write the commented template to `path`."""
+    try:
+        check_targets(extra_specs, allow_remote)
+    except SetupError as exc:
+        log(f"mcp_bench: {exc}")
+        return exitcodes.USAGE
+    with tempfile.TemporaryDirectory(prefix="codeperf-mcp-files-") as tmp:
+        specs = [*bundled_specs(bundled, bundled_transports, make_files_root(Path(tmp)), experts_file),
+                 *extra_specs]
+        log(f"listing the tools of {len(specs)} server(s) (no tool is called)")
+        try:
+            tools, problems = run_stoppable(argsfile.list_tools(specs, log_dir, timeout_s, log))
+        finally:
+            launch.reap_leftovers()
+            scrub_logs(specs, log_dir)
+    for problem in problems:
+        log(f"mcp_bench: cannot list tools: {problem}")
+    if not tools:
+        log("mcp_bench: no tools listed; nothing written")
+        return exitcodes.FAILED
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fix = argshint.commands(argv)[1] if argv else f"{argshint.SCRIPT} --args {path}"
+    fix = fix.replace(argshint.TEMPLATE_FILE, str(path))
+    tmp_path = path.with_name(path.name + ".tmp")
+    tmp_path.write_text(argsfile.render(tools, fix), encoding="utf-8")
+    tmp_path.replace(path)
+    log(f"wrote {path}: {len(tools)} tools; edit the values, then run: {fix}")
+    return exitcodes.FAILED if problems else exitcodes.OK

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from codeperf.mcp.bench import argshint
+
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
     if value is None:
@@ -33,6 +35,7 @@ def render(envelope: dict[str, Any]) -> str:
               _fmt(s.get("server_cpu_per_call_ms"), ".3f"),
               "/".join(str(s[f"errors_{k}_count"]) for k in ("transport", "jsonrpc", "is_error", "timeout"))]
              for r in tools for s in [r["summary"]])))
+    parts += [argshint.render(r) for r in results if r.get("kind") == "arguments_hint"]
     sweeps = [r for r in results if r.get("kind") == "sweep"]
     if sweeps:
         parts.append(_table(["concurrency sweep", "in flight", "calls/s", "p50 ms", "p99 ms", "ok/calls"],

@@ -5,6 +5,9 @@ Each suite runs as its own process (`scripts/<suite script> --out RUN_DIR
 suite that fails, crashes, times out or whose script does not exist is
 recorded in `run.json` and the next suite still runs; the report is always
 written, and only then does the exit code say whether everything passed.
+`run.json` is a record of the processes; the verdict comes from the envelopes
+(codeperf.harness.contract). This module launches suites, so it lives outside
+report/ (which only reads envelopes).
 Each suite's output streams to the terminal as it comes (progress stays
 visible) and is kept in `logs/<suite>.log`.
 """
@@ -22,10 +25,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
 
 from codeperf.harness import exitcodes
-from codeperf.harness.envelope import SUITES, new_run_id, utc_now, write_json_atomic
+from codeperf.harness.envelope import new_run_id, utc_now, write_json_atomic
+from codeperf.harness.suites import SUITES, info
 from codeperf.report.build import Report, build_report
-from codeperf.report.compare import DEFAULT_NOISE_PCT
-from codeperf.report.loading import RUN_RECORD, SUITE_SCRIPTS
+from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable, check_baseline
+from codeperf.report.loading import RUN_RECORD, load_run
 
 LATEST = "latest"
 TERM_GRACE_S = 20.0  # after SIGTERM, how long a suite gets to write its partial envelope
@@ -154,6 +158,13 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
              report_builder: Callable[..., Report] = build_report) -> PerfResult:
     echo = echo if echo is not None else sys.stderr.buffer
     reports_dir = Path(reports_dir)
+    if baseline is not None and fail_on_regression:
+        # A gate with nothing to compare with must not pass: say why before running anything.
+        try:
+            check_baseline(load_run(Path(baseline)))
+        except BaselineUnusable as exc:
+            _say(f"error: {exc}")
+            return PerfResult(reports_dir, [], None, exitcodes.USAGE)
     run_id = os.environ.get("CODEPERF_RUN_ID") or new_run_id()
     run_dir = reports_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +185,7 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
     _say(f"run {run_id} ({'quick' if quick else 'full'}) -> {run_dir}")
     try:
         for i, suite in enumerate(suites, 1):
-            script = Path(scripts_dir) / SUITE_SCRIPTS[suite]
+            script = Path(scripts_dir) / info(suite).script
             _say(f"[{i}/{len(suites)}] {suite}: {script}{' --quick' if quick else ''}")
             try:
                 outcome = run_suite(suite, script, run_dir, quick, python, timeout_s, env, echo)
@@ -195,7 +206,13 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
     record["finished_at"] = utc_now()
     write_json_atomic(run_dir / RUN_RECORD, record)
 
-    report = report_builder(run_dir, baseline_dir=baseline, noise_pct=noise_pct, charts=charts)
+    try:
+        report = report_builder(run_dir, baseline_dir=baseline, noise_pct=noise_pct,
+                                charts=charts)
+    except BaselineUnusable as exc:  # not gating (checked above): report without it
+        _say(f"warning: {exc}; report written without a comparison")
+        baseline = None
+        report = report_builder(run_dir, baseline_dir=None, noise_pct=noise_pct, charts=charts)
     for problem in report.problems:
         _say(f"error: {problem}")
     regressions = report.comparison.regressions if report.comparison else []

@@ -1,0 +1,55 @@
+"""Run engine operations once each, each between the extension's two marker calls, under callgrind.
+
+    valgrind --tool=callgrind --dump-before='*codeperf_callgrind_start*' \\
+        --dump-before='*codeperf_callgrind_stop*' \\
+        python -m codeperf.bench.callgrind_worker --backends python,rust --ops analyze,aggregate \\
+        --responses 100 --size-bytes 2048
+
+`codeperf._rust.callgrind_start()` and `callgrind_stop()` do nothing but enter
+a Rust function with a unique name. Callgrind dumps its counters (every
+thread's) on entering each: the dump taken on entering the stop marker holds
+the operation's instructions only (plus the few hundred of the two calls), not
+the interpreter's start-up, imports or corpus generation. `instructions.py`
+runs this and reads the dumps.
+
+Each operation first runs once outside the marker, on a small input, so
+one-time work (lazy imports, first-call caches) is not counted as the operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codeperf.bench.callgrind_worker",
+                                     description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--backends", required=True, help="comma list, run in this order "
+                        "(one process for all: valgrind's start-up costs seconds)")
+    parser.add_argument("--ops", required=True, help="comma list, run in this order")
+    parser.add_argument("--responses", type=int, required=True)
+    parser.add_argument("--size-bytes", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from codeperf import _rust
+    from codeperf.bench import cases
+    from codeperf.bench.grid import Size
+
+    ops = [o for o in args.ops.split(",") if o]
+    data = cases.make_input(ops[0], Size(args.responses, args.size_bytes), args.seed)
+    warm = cases.make_input(ops[0], Size(2, 256), args.seed)
+    for backend in [b for b in args.backends.split(",") if b]:
+        for op in ops:
+            fn = cases.operation(op, backend)
+            fn(warm)
+            _rust.callgrind_start()
+            fn(data)
+            _rust.callgrind_stop()
+            print(f"callgrind_worker: ran {op}/{backend}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Instruction counts of each engine operation per backend, under valgrind's callgrind.
+
+Wall-clock time on a shared 2-core machine moves by tens of percent between
+runs; the number of instructions an operation executes barely moves (CodSpeed
+and iai-callgrind gate pull requests on it). One worker process per backend
+(`callgrind_worker.py`) runs every operation once between two marker calls of
+the extension (`codeperf._rust.callgrind_start` / `callgrind_stop`); callgrind
+dumps its counters on entering each marker, and the dump taken on entering
+the stop marker holds that operation's instructions (every thread's), with
+start-up, imports and corpus generation left out.
+
+The Rust engine runs with RAYON_NUM_THREADS=1 here: valgrind runs threads one
+at a time anyway, and a single worker keeps the split of parallel loops, and
+so the count, the same from run to run. PYTHONHASHSEED=0 does the same for
+Python's string hashing (set and dict iteration order).
+
+Without valgrind on PATH the part is not run, and says so (`NotRun`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from codeperf.bench.grid import BACKENDS, REFERENCE, Size
+
+OPS = ("analyze", "consensus_cosine", "consensus_jaccard", "aggregate")
+START = "*codeperf_callgrind_start*"  # the Rust functions, whatever their path and hash
+STOP = "*codeperf_callgrind_stop*"
+SEED_REGRESSION_ENV = "CODEPERF_SEED_REGRESSION"  # read by the engine; set only to test this gate
+
+
+class NotRun(Exception):
+    """The instruction counts cannot be taken here (e.g. valgrind is not installed)."""
+
+
+class CallgrindError(RuntimeError):
+    """valgrind ran but its output is not what the worker should have produced."""
+
+
+@dataclass(frozen=True)
+class Count:
+    op: str
+    backend: str
+    size: Size
+    instructions: int
+    tool: str
+
+    def entry(self) -> dict[str, Any]:
+        """The result entry, in the shape the report compares (docs/bench_rust.md)."""
+        return {"id": f"instructions/{self.op}/{self.backend}/{self.size.label}",
+                "kind": "instructions", "op": self.op, "backend": self.backend,
+                "scale": self.size.responses, "size_bytes": self.size.size_bytes,
+                "instructions": self.instructions, "tool": self.tool}
+
+
+def valgrind_version() -> str:
+    """e.g. "valgrind-callgrind 3.19.0"; raises NotRun without valgrind."""
+    exe = shutil.which("valgrind")
+    if exe is None:
+        raise NotRun("valgrind is not installed (Debian: apt-get install valgrind); "
+                     "instruction counts not measured")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout
+    return "valgrind-callgrind " + out.strip().removeprefix("valgrind-")
+
+
+def parse_dump(text: str) -> tuple[str, int]:
+    """(trigger, total instructions) of one callgrind output file."""
+    trigger = re.search(r"^desc:\s*Trigger:\s*(.*)$", text, re.MULTILINE)
+    total = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
+    if trigger is None or total is None:
+        raise CallgrindError("callgrind output without 'desc: Trigger:' or 'summary:' line")
+    return trigger.group(1).strip(), int(total.group(1))
+
+
+def marker_counts(dumps: Sequence[str]) -> list[int]:
+    """Instructions of each marker call, in call order, from a run's dump files' texts."""
+    parsed = [parse_dump(t) for t in dumps]
+    return [total for trigger, total in parsed
+            if trigger.startswith("--dump-before=") and "codeperf_callgrind_stop" in trigger]
+
+
+def _part_number(path: Path) -> int:
+    match = re.search(r"\.(\d+)$", path.name)
+    return int(match.group(1)) if match else 0
+
+
+def measure(ops: Sequence[str] = OPS, size: Size = REFERENCE, seed: int = 0,
+            backends: Sequence[str] = BACKENDS, extra_env: dict[str, str] | None = None
+            ) -> tuple[list[Count], float]:
+    """Every (op, backend) count, from one callgrind run, and the seconds it took.
+
+    Raises NotRun (no valgrind) or CallgrindError (the run failed or its dumps do
+    not match the operations asked for).
+    """
+    tool = valgrind_version()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="codeperf-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = ["valgrind", "--tool=callgrind", f"--dump-before={START}", f"--dump-before={STOP}",
+               f"--callgrind-out-file={out}", "--", sys.executable, "-m",
+               "codeperf.bench.callgrind_worker", "--backends", ",".join(backends),
+               "--ops", ",".join(ops), "--responses", str(size.responses),
+               "--size-bytes", str(size.size_bytes), "--seed", str(seed)]
+        env = {**os.environ, "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+               **(extra_env or {})}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise CallgrindError(f"callgrind run exited {done.returncode}: "
+                                 + done.stderr.strip()[-800:])
+        files = sorted(Path(tmp).glob("callgrind.out*"), key=_part_number)
+        counts = marker_counts([f.read_text(encoding="utf-8", errors="replace") for f in files])
+    pairs = [(op, backend) for backend in backends for op in ops]
+    if len(counts) != len(pairs):
+        raise CallgrindError(f"expected {len(pairs)} stop-marker dumps, found {len(counts)}")
+    return ([Count(op, backend, size, n, tool) for (op, backend), n in zip(pairs, counts)],
+            time.monotonic() - started)

@@ -1,0 +1,111 @@
+"""Instruction counts under callgrind: only the operation is counted, runs repeat, a seeded
+regression shows, and a machine without valgrind records the part as not run."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from _availability import unavailable
+from codeperf.bench import instructions
+from codeperf.bench.grid import Size
+from codeperf.harness import envelope, exitcodes
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("bench_rust_script_i", ROOT / "scripts" / "bench_rust.py")
+bench_rust = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_rust)
+
+TINY = Size(4, 256)
+PYPERF_TINY = ["--processes", "2", "--values", "2", "--warmups", "0", "--loops", "1",
+               "--min-time", "0.001", "--no-memory"]
+
+
+def _dump(trigger: str, total: int) -> str:
+    return (f"# callgrind format\nversion: 1\ncreator: callgrind-3.19.0\npart: 2\n\n"
+            f"desc: Timerange: Basic block 1 - 2\ndesc: Trigger: {trigger}\n\n"
+            f"positions: line\nevents: Ir\nsummary: {total}\n\nfn=(1) x\n0 {total}\n\n"
+            f"totals: {total}\n")
+
+
+def test_only_dumps_taken_at_the_stop_marker_are_operations():
+    dumps = [_dump("--dump-before=*codeperf_callgrind_start*", 300_000_000),  # start-up
+             _dump("--dump-before=_rust::marker::codeperf_callgrind_stop", 1234),
+             _dump("--dump-before=_rust::marker::codeperf_callgrind_start", 99),  # warm-up
+             _dump("--dump-before=_rust::marker::codeperf_callgrind_stop", 5678),
+             _dump("Program termination", 42)]
+    assert instructions.marker_counts(dumps) == [1234, 5678]
+    with pytest.raises(instructions.CallgrindError):
+        instructions.parse_dump("events: Ir\n")
+
+
+def test_entry_has_the_shape_the_report_compares():
+    entry = instructions.Count("analyze", "rust", Size(100, 2048), 19_000_000,
+                               "valgrind-callgrind 3.19.0").entry()
+    assert entry == {"id": "instructions/analyze/rust/100x2KB", "kind": "instructions",
+                     "op": "analyze", "backend": "rust", "scale": 100, "size_bytes": 2048,
+                     "instructions": 19_000_000, "tool": "valgrind-callgrind 3.19.0"}
+
+
+@pytest.fixture()
+def valgrind():
+    if shutil.which("valgrind") is None:
+        unavailable("valgrind is not installed (apt-get install valgrind)")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_rust
+def test_counts_repeat_and_a_seeded_regression_shows(valgrind):
+    ops = ("analyze", "aggregate")
+    first, _ = instructions.measure(ops, TINY)
+    again, _ = instructions.measure(ops, TINY)
+    seeded, _ = instructions.measure(ops, TINY,
+                                     extra_env={instructions.SEED_REGRESSION_ENV: "analyze"})
+    assert [(c.op, c.backend) for c in first] == [(op, b) for b in ("python", "rust") for op in ops]
+    by = {(c.op, c.backend): c.instructions for c in first}
+    for c in again:  # deterministic to well under 1 %
+        assert abs(c.instructions - by[c.op, c.backend]) <= 0.01 * by[c.op, c.backend], c
+    for c in seeded:
+        base = by[c.op, c.backend]
+        if c.op == "analyze":  # an extra pass over one of the 4 responses: about +25 %
+            assert c.instructions > 1.15 * base, (c, base)
+        else:  # the next op starts from other caches and heap: a few % at this tiny size
+            assert abs(c.instructions - base) <= 0.05 * base, (c, base)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_rust
+def test_bench_rust_records_instruction_counts(valgrind, tmp_path, monkeypatch):
+    monkeypatch.setenv("CODEPERF_TARGETS", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    result = CliRunner().invoke(bench_rust.main, [
+        "--bench", "analyze,ffi", "--sizes", "4x256B", "--instructions-size", "4x256B",
+        "--out", str(tmp_path), *PYPERF_TINY], catch_exceptions=False)
+    assert result.exit_code == exitcodes.OK, result.stderr
+    data = envelope.load(tmp_path / "bench_rust.json")
+    counts = [r for r in data["results"] if r["kind"] == "instructions"]
+    assert [r["id"] for r in counts] == ["instructions/analyze/python/4x256B",
+                                         "instructions/analyze/rust/4x256B"]  # not the FFI op
+    assert all(r["instructions"] > 10_000 and r["tool"].startswith("valgrind-callgrind")
+               for r in counts)
+    assert "instruction counts" in result.stderr
+
+
+@pytest.mark.needs_rust
+def test_without_valgrind_the_part_is_recorded_as_not_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CODEPERF_TARGETS", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    result = CliRunner().invoke(bench_rust.main, [
+        "--bench", "ffi,analyze", "--sizes", "4x256B", "--out", str(tmp_path), *PYPERF_TINY],
+        catch_exceptions=False)
+    assert result.exit_code == exitcodes.OK, result.stderr
+    data = envelope.load(tmp_path / "bench_rust.json")
+    (not_run,) = [r for r in data["results"] if r["kind"] == "not_run"]
+    assert not_run["part"] == "instructions" and "valgrind is not installed" in not_run["reason"]
+    assert not [r for r in data["results"] if r["kind"] == "instructions"]
+    assert "instruction counts NOT RUN" in result.stderr
