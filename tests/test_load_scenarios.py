@@ -265,6 +265,10 @@ def test_a_scenario_failing_midway_records_what_it_measured(tmp_path, experts_fi
     (["--scenario", "single-query", "-o", "queries=2.5"], "expected an integer"),
     (["--scenario", "single-query", "-o", "queries=true"], "expected an integer"),
     (["--scenario", "concurrent-queries", "-o", "levels=[8,\"x\"]"], "list of integers"),
+    (["--scenario", "sustained", "-o", "duration_s=NaN"], "option duration_s=nan: expected a number"),
+    (["--scenario", "sustained", "-o", "duration_s=Infinity"], "option duration_s=inf"),
+    (["--scenario", "sustained", "-o", "duration_s=-Infinity"], "option duration_s=-inf"),
+    (["--scenario", "single-query", "-o", "queries=NaN"], "expected an integer"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, experts_file, args, message):
     out = tmp_path / "o"

@@ -80,6 +80,63 @@ def test_aggregate_names_a_malformed_file(tmp_path, aggregate, fixture_targets):
     assert "verdict: FAIL" in result.stderr
 
 
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+BAD_SUITE_FILES = {
+    "non-UTF-8": (b'{"suite": "load", "x": "\xff\xfe"}', "not UTF-8"),
+    "deep nesting": (_nested(100_000).encode(), "nested too deeply"),
+    "moderate nesting": (("{\"a\": " * 200 + "1" + "}" * 200).encode(), "nested deeper than"),
+    "Infinity": (None, "non-finite number Infinity"),
+    "NaN": (None, "non-finite number NaN"),
+    "1e999": (None, "out of range"),
+}
+
+
+def _bad_file(kind: str) -> bytes:
+    body, _ = BAD_SUITE_FILES[kind]
+    if body is not None:
+        return body
+    # A valid envelope with one non-finite value: used to crash after report.md, before summary.json.
+    text = (DATA / "run_pass" / "load.json").read_text()
+    literal = {"Infinity": "Infinity", "NaN": "NaN", "1e999": "1e999"}[kind]
+    return text.replace('"schema_version": 1', f'"schema_version": 1, "x": {literal}', 1).encode()
+
+
+@pytest.mark.parametrize("kind", list(BAD_SUITE_FILES))
+@pytest.mark.parametrize("where", ["run", "baseline"])
+def test_aggregate_survives_a_bad_suite_file(tmp_path, aggregate, fixture_targets, kind, where):
+    run, baseline = tmp_path / "run", tmp_path / "baseline"
+    shutil.copytree(DATA / "run_pass", run)
+    shutil.copytree(DATA / "baseline", baseline)
+    (run if where == "run" else baseline).joinpath("load.json").write_bytes(_bad_file(kind))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    summary = json.loads((run / "summary.json").read_text())  # written, and strict JSON
+    assert "report.md" in result.stderr
+    if where == "run":
+        assert f"error: load.json: " in result.stderr and BAD_SUITE_FILES[kind][1] in result.stderr
+        assert summary["suites"]["load"]["state"] == "unreadable"
+        assert "verdict: FAIL" in result.stderr
+    # The other suites are still reported.
+    assert summary["suites"]["bench_rust"]["state"] == "ok"
+    assert summary["suites"]["memory"]["results"]
+
+
+def test_a_bad_run_record_is_named_not_raised(tmp_path, fixture_targets):
+    from codeperf.report.loading import load_run
+
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    (run / "run.json").write_bytes(b"\xff" + _nested(50_000).encode())
+    loaded = load_run(run)
+    assert loaded.record is None and "run.json: unreadable" in loaded.record_error
+    assert loaded.suites["load"].envelope is not None
+
+
 # -- make perf's driver ------------------------------------------------------
 
 ENVELOPE_SCRIPT = '''

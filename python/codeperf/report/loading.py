@@ -9,12 +9,11 @@ envelope, or whose script does not exist, shows as failed instead of absent.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeperf.harness.envelope import SUITES, EnvelopeError, load
+from codeperf.harness.envelope import SUITES, EnvelopeError, load, read_json
 from codeperf.harness.targets import TargetSpec, load_specs
 
 RUN_RECORD = "run.json"
@@ -136,11 +135,12 @@ def load_run(directory: Path, targets_path: Path | None = None) -> Run:
     record_path = directory / RUN_RECORD
     if record_path.exists():
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
+            record = read_json(record_path)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            record, record_error = None, f"{RUN_RECORD}: unreadable ({exc})"
+            record, record_error = None, _relative_message(f"{RUN_RECORD}: unreadable ({exc})",
+                                                           directory)
     processes = {e.get("suite"): _process_from(e)
                  for e in (record or {}).get("suites", []) if isinstance(e, dict)}
 
@@ -154,6 +154,8 @@ def load_run(directory: Path, targets_path: Path | None = None) -> Run:
                 envelope = load(path)
             except EnvelopeError as exc:
                 data.load_error = _relative_message(str(exc), directory)
+            except Exception as exc:  # noqa: BLE001 - the promise: one bad file never stops the report
+                data.load_error = f"{path.name}: cannot read: {type(exc).__name__}: {exc}"
             else:
                 if envelope.get("suite") != suite:
                     data.load_error = (f"{path.name}: holds suite {envelope.get('suite')!r}, "

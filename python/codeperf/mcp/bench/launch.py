@@ -69,9 +69,21 @@ def bundled_spec(name: str, transport: str, *, files_root: Path | None = None,
         command += ["--root", str(files_root or Path.cwd())]
     if name == "experts" and experts_file:
         command += ["--experts", experts_file]
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    env = {k: os.environ[k] for k in PASS_ENV + _key_variables(name, experts_file)
+           if k in os.environ}
     return ServerSpec(label=f"{name}.{transport}", transport=transport, command=command,  # type: ignore[arg-type]
                       env=env, bundled=True)
+
+
+def _key_variables(name: str, experts_file: str | None) -> tuple[str, ...]:
+    """The variables the experts file names with `api_key_env`: the experts server sends
+    those keys, so it needs them; the SDK's stdio transport would drop them. Only the
+    environment carries them (ServerSpec.describe() and the results show the command)."""
+    if name != "experts" or not experts_file:
+        return ()
+    from codeperf.experts.config import load
+
+    return tuple(dict.fromkeys(e.api_key_env for e in load(experts_file).experts if e.api_key_env))
 
 
 def stdio_spec(label: str, command_line: str) -> ServerSpec:
