@@ -65,9 +65,15 @@ def _compile(pattern: str) -> tuple[re.Pattern[str], int | None, bool]:
         last = i == len(parts) - 1
         if part == "**":
             unbounded = True
-            # `**` last matches the directories below (as Path.glob does), elsewhere
-            # zero or more levels.
-            pieces.append("[^/]+(?:/[^/]+)*" if last else "(?:[^/]+/)*")
+            # `**` last matches the directory before it and every one below (as
+            # Path.glob does; the search base itself is not listed), elsewhere zero or
+            # more levels.
+            if not last:
+                pieces.append("(?:[^/]+/)*")
+            elif pieces:
+                pieces[-1] = pieces[-1].removesuffix("/") + "(?:/[^/]+)*"
+            else:
+                pieces.append("[^/]+(?:/[^/]+)*")
             continue
         pieces.append(_segment(part) + ("" if last else "/"))
     try:
