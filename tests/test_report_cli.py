@@ -137,6 +137,37 @@ def test_a_bad_run_record_is_named_not_raised(tmp_path, fixture_targets):
     assert loaded.suites["load"].envelope is not None
 
 
+HOSTILE = "[x](javascript:alert(1)) ![i](javascript:alert(2)) <script>alert(3)</script> <javascript:alert(4)>"
+
+
+def test_text_from_systems_under_test_is_data_in_both_reports(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    mcp = json.loads((run / "mcp.json").read_text())
+    mcp["results"][0]["id"] = f"srv/{HOSTILE}"
+    mcp["errors"].append({"kind": "tool", "message": HOSTILE})
+    (run / "mcp.json").write_text(json.dumps(mcp))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    page = (run / "report.html").read_text()
+    assert "javascript:" in page  # shown as text...
+    assert 'href="javascript' not in page and 'src="javascript' not in page  # ...never a link
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    markdown_text = (run / "report.md").read_text()
+    assert "[x](javascript" not in markdown_text and "\\[x\\](javascript" in markdown_text
+
+
+def test_html_keeps_only_http_links_and_our_embedded_charts():
+    from codeperf.report.render_html import render
+
+    page = render("[a](https://example.org) [b](#verdict) [c](javascript:alert(1)) "
+                  "[d](JaVaScRiPt:x) [t](java&#9;script:x) [e](data:text/html,x) ![f](data:image/png;base64,AAAA)",
+                  Path("."))
+    assert 'href="https://example.org"' in page and 'href="#verdict"' in page
+    assert 'href="javascript' not in page.lower() and 'href="data:' not in page
+    assert 'src="data:' not in page  # a data: image we did not embed ourselves
+
+
 # -- make perf's driver ------------------------------------------------------
 
 ENVELOPE_SCRIPT = '''
