@@ -399,3 +399,47 @@ def test_interrupt_writes_partial_results_and_leaves_no_servers(tmp_path: Path, 
     while _marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _marked_processes(marker)
+
+
+# -- secrets ----------------------------------------------------------------------
+
+MCP_SECRET = "sk-mcp-DO-NOT-LEAK-9876543210"
+
+
+def test_consult_sends_the_api_key_and_writes_it_nowhere(tmp_path: Path, lenient_targets: Path) -> None:
+    """The experts server gets the variable named by api_key_env (the SDK's stdio transport
+    would drop it), the keyed expert answers, and no file under --out holds the key."""
+    env = {**os.environ, "CODEPERF_TEST_MCP_KEY": MCP_SECRET,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")])}
+    sim = subprocess.Popen([sys.executable, "-m", "codeperf.experts.simulator", "--port", "0",
+                            "--api-key-env", "CODEPERF_TEST_MCP_KEY", "--exit-with-stdin"],
+                           env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        from codeperf.experts.simulator import READY_PREFIX
+
+        line = sim.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        assert line.startswith(READY_PREFIX), line
+        url = line[len(READY_PREFIX):]
+        experts = tmp_path / "keyed.toml"
+        experts.write_text("".join(f'[[expert]]\nname = "e{i}"\nbase_url = "{url}"\nmodel = "sim-fast"\n'
+                                   f'api_key_env = "CODEPERF_TEST_MCP_KEY"\ntimeout_s = 20\n\n'
+                                   for i in range(2)))
+        out = tmp_path / "out"
+        done = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "mcp_bench.py"), "--bundled", "experts",
+             "--transport", "stdio", "--tool", "consult", "--experts", str(experts), "--no-floor",
+             "--quick", "--calls", "2", "--handled-calls", "2", "--out", str(out)],
+            env=env, capture_output=True, timeout=300)
+    finally:
+        sim.kill()
+        sim.wait()
+    stderr = done.stderr.decode()
+    assert MCP_SECRET not in stderr and MCP_SECRET not in done.stdout.decode()
+    data = envelope.load(out / "mcp.json")
+    rows = {r["id"]: r for r in data["results"]}
+    consult = rows["experts.stdio/consult"]["summary"]
+    assert consult["ok_count"] == consult["calls_count"] == 2, (consult, stderr[-2000:])
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert MCP_SECRET.encode() not in path.read_bytes(), path
