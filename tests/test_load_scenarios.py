@@ -186,6 +186,47 @@ def test_a_failing_scenario_does_not_stop_the_others(tmp_path, experts_file):
     assert data["complete"] is True  # the run finished; the failure is recorded, not hidden
 
 
+def _pid_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def test_sigkill_of_the_script_takes_the_simulator_with_it(tmp_path, experts_file):
+    """No handler runs on SIGKILL: the simulator watches its stdin pipe, which the
+    kernel closes when the script dies, and exits (it used to live on under init)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path / "k"), "--experts", str(experts_file),
+         "--no-calibration", "--scenario", "sustained", "-o", "duration_s=120", "-o", "rate_rps=2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    simulator_pid = None
+    try:
+        deadline = time.monotonic() + 60
+        while simulator_pid is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "expert simulator at" in line:
+                simulator_pid = int(line.rsplit("(pid ", 1)[1].rstrip(")\n"))
+            elif not line and proc.poll() is not None:
+                break
+        assert simulator_pid is not None and _pid_alive(simulator_pid)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while _pid_alive(simulator_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _pid_alive(simulator_pid), "the simulator outlived a SIGKILLed load_scenarios.py"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if simulator_pid is not None and _pid_alive(simulator_pid):
+            os.kill(simulator_pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interruption_writes_partial_results(tmp_path, experts_file, sig):
     out = tmp_path / "int"
