@@ -195,6 +195,39 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def test_ctrl_c_during_calibration_keeps_the_finished_steps(tmp_path):
+    out = tmp_path / "cal"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--out", str(out), "--scenario", "calibration"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "stall at" not in seen and time.monotonic() < deadline:  # the third step
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen += line
+        assert "stall at" in seen, seen
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == exitcodes.INTERRUPTED, seen + rest
+    data = envelope.load(out / "load.json")
+    assert data["complete"] is False
+    [entry] = data["results"]
+    assert entry["id"] == "calibration/simulator" and entry["partial"] is True
+    # The two finished steps are kept whole; the stall runs hold what they measured.
+    assert LatencyHistogram.from_dict(entry["overhead"]["histogram"]).count > 0
+    assert LatencyHistogram.from_dict(entry["fixed"]["histogram"]).count >= 20
+
+
 def test_sigkill_of_the_script_takes_the_simulator_with_it(tmp_path, experts_file):
     """No handler runs on SIGKILL: the simulator watches its stdin pipe, which the
     kernel closes when the script dies, and exits (it used to live on under init)."""
