@@ -443,3 +443,41 @@ def test_consult_sends_the_api_key_and_writes_it_nowhere(tmp_path: Path, lenient
     assert files
     for path in files:
         assert MCP_SECRET.encode() not in path.read_bytes(), path
+
+
+# -- process groups -----------------------------------------------------------------
+
+def _marked(marker: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if marker in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE \
+                and proc.pid != os.getpid():
+            found.append(proc.pid)
+    return found
+
+
+def test_a_servers_forked_child_is_killed_with_its_group_and_reported(tmp_path: Path,
+                                                                      lenient_targets: Path) -> None:
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    spec = _faulty("forks", "--fork-child", "--marker", marker)
+    try:
+        code = run_suite(tmp_path, bundled=[], extra_specs=[spec], config=_tiny(), log=_quiet)
+        assert not _marked(marker), "a grandchild of the server outlived the run"
+        data = envelope.load(tmp_path / "mcp.json")
+        reaped = {v["check"]: v for v in data["validity"]}["processes_reaped"]
+        # Every session's server forked one; they outlived their servers, so the check says so.
+        assert reaped["ok"] is False and reaped["detail"]["killed_at_end"], reaped
+        assert reaped["detail"]["still_running"] == [] and reaped["detail"]["groups_seen"] >= 1
+        assert code == exitcodes.FAILED
+    finally:
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_well_behaved_server_passes_the_group_check(tmp_path: Path, lenient_targets: Path) -> None:
+    code = run_suite(tmp_path, bundled=[], extra_specs=[_faulty("plain")], config=_tiny(), log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    reaped = {v["check"]: v for v in data["validity"]}["processes_reaped"]
+    assert reaped["ok"], reaped
+    assert reaped["detail"]["groups_seen"] >= 1 and reaped["detail"]["killed_at_end"] == []
+    assert code == exitcodes.OK, data["errors"]
