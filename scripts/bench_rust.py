@@ -17,6 +17,7 @@ from codeperf.bench import baseline as bench_baseline  # noqa: E402
 from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
 from codeperf.harness.envelope import EnvelopeError, Interrupted  # noqa: E402
+from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir  # noqa: E402
 
 BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
               + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
@@ -44,8 +45,8 @@ class SizeList(click.ParamType):
               help="input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB); "
                    "default: the full grid, or the quick grid with --quick")
 @click.option("--quick", is_flag=True, help="fast mode for pull requests: 2 sizes, fewer pyperf processes")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports/latest"), help="output directory")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=DEFAULT_OUT_HELP)
 @click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
 @click.option("--processes", type=click.IntRange(1), default=None,
               help=f"pyperf worker processes per case [default: {timing.FULL.processes}, "
@@ -88,6 +89,7 @@ def main(benches, sizes, quick, out, seed, processes, values, warmups, min_time,
         processes=processes or defaults.processes, values=values or defaults.values,
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
+    out = script_out_dir(out, "bench_rust")  # after the usage checks: no empty run for a typo
     config = driver.BenchConfig(
         ops=ops, sizes=sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID),
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
