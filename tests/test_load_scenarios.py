@@ -353,6 +353,24 @@ def test_bad_options_are_usage_errors(tmp_path, experts_file, args, message):
     assert not (out / "load.json").exists()  # nothing ran
 
 
+@pytest.mark.parametrize("line,key", [('timeout_s = "10"', "timeout_s"),
+                                      ('stream = "false"', "stream"),
+                                      ("max_retries = 1.5", "max_retries"),
+                                      ("base_url = 5", "base_url")])
+def test_a_wrong_experts_key_is_a_usage_error_naming_file_and_key(tmp_path, line, key):
+    experts = tmp_path / "typed.toml"
+    body = f'[[expert]]\nname = "a"\nmodel = "m"\n{line}\n'
+    if not line.startswith("base_url"):
+        body += 'base_url = "simulator"\n'
+    experts.write_text(body)
+    out = tmp_path / "o"
+    result = _invoke(["--out", str(out), "--experts", str(experts), "--no-calibration",
+                      "--scenario", "single-query"])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert str(experts) in result.output and f"{key} must be" in result.output
+    assert not (out / "load.json").exists()
+
+
 def test_options_are_converted_to_their_declared_types():
     registry.load_registered()
     names = ["calibration", "single-query", "concurrent-queries", "sustained"]

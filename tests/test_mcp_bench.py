@@ -285,6 +285,9 @@ def test_loopback_urls_and_allow_remote_pass_the_check() -> None:
     ("[[expert]\n", "not valid TOML"),
     ('[[expert]]\nname = "a"\n', "missing"),
     ('[[expert]]\nname = "far"\nmodel = "m"\nbase_url = "http://10.0.0.5/v1"\n', "--allow-remote"),
+    ('[[expert]]\nname = "a"\nmodel = "m"\nbase_url = "simulator"\ntimeout_s = "10"\n', "timeout_s must be"),
+    ('[[expert]]\nname = "a"\nmodel = "m"\nbase_url = "simulator"\nstream = "false"\n', "stream must be"),
+    ("expert = [1, 2]\n", "must be a table"),
 ])
 def test_bad_experts_file_is_a_setup_error(tmp_path: Path, content: str, expect: str) -> None:
     experts = tmp_path / "experts.toml"
