@@ -382,3 +382,33 @@ def test_options_are_converted_to_their_declared_types():
     # Every scenario of this module declares what it reads.
     for name in MINE + ("calibration",):
         assert registered()[name].options, name
+
+
+def test_die_with_parent_takes_a_child_down_with_a_sigkilled_parent(tmp_path):
+    """The parent-death signal for children we did not write (HTTP MCP server commands)."""
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "from codeperf.harness.parent_death import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+        "                         preexec_fn=die_with_parent, start_new_session=True)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    child = None
+    try:
+        child = int(parent.stdout.readline())
+        assert _pid_alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _pid_alive(child)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if child is not None and _pid_alive(child):
+            os.kill(child, signal.SIGKILL)

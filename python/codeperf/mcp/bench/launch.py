@@ -39,6 +39,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from codeperf.harness.parent_death import die_with_parent
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.serve import HTTP_PATH
 
@@ -319,7 +320,8 @@ class ServerHandle:
         with self.stderr_path.open("ab") as err:
             self._http_proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=err, stderr=err,
-                env={**os.environ, **self.spec.env}, start_new_session=True)
+                env={**os.environ, **self.spec.env}, start_new_session=True,
+                preexec_fn=die_with_parent)  # a SIGKILLed bench must not leave it listening
         self.http_pid = self._http_proc.pid
         _remember(self.http_pid)
         self.url = f"http://127.0.0.1:{port}{HTTP_PATH}"
