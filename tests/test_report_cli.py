@@ -126,6 +126,34 @@ def test_aggregate_survives_a_bad_suite_file(tmp_path, aggregate, fixture_target
     assert summary["suites"]["memory"]["results"]
 
 
+SHAPE_FAULTS = {
+    "summary is a string": lambda d: d["results"][0].__setitem__("summary", "x"),
+    "summary is a list": lambda d: d["results"][0].__setitem__("summary", [1, 2]),
+    "environment value is a list of lists": lambda d: d["environment"].__setitem__("python", [[1]]),
+}
+
+
+@pytest.mark.parametrize("fault", list(SHAPE_FAULTS))
+@pytest.mark.parametrize("where", ["run", "baseline"])
+def test_a_suite_file_the_schema_accepts_but_the_report_cannot_show_is_named(
+        tmp_path, aggregate, fixture_targets, fault, where):
+    run, baseline = tmp_path / "run", tmp_path / "baseline"
+    shutil.copytree(DATA / "run_pass", run)
+    shutil.copytree(DATA / "baseline", baseline)
+    target = (run if where == "run" else baseline) / "load.json"
+    data = json.loads(target.read_text())
+    SHAPE_FAULTS[fault](data)
+    target.write_text(json.dumps(data))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["suites"]["bench_rust"]["state"] == "ok"  # the others are still reported
+    if where == "run":
+        assert "error: load.json: the report cannot show it" in result.stderr
+        assert summary["suites"]["load"]["state"] == "unreadable"
+
+
 def test_a_bad_run_record_is_named_not_raised(tmp_path, fixture_targets):
     from codeperf.report.loading import load_run
 
