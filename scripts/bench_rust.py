@@ -26,6 +26,7 @@ from codeperf.bench import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
 from codeperf.harness.contract import SetupError, run_script  # noqa: E402
 from codeperf.harness.envelope import EnvelopeError  # noqa: E402
+from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir  # noqa: E402
 
 BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
               + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
@@ -63,7 +64,8 @@ class SizeList(click.ParamType):
                    "and peak of both heaps; 'none' skips it [default: "
                    + ",".join(map(str, cost_curve_mod.FULL_RESPONSES)) + "; quick: none]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports/latest"), help="output directory")
+              default=None,
+              help=DEFAULT_OUT_HELP)
 @click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
 @click.option("--processes", type=click.IntRange(1), default=None,
               help=f"pyperf worker processes per case [default: {timing.FULL.processes}, "
@@ -122,6 +124,7 @@ def main(benches, sizes, families, quick, cost_curve, out, seed, processes, valu
         processes=processes or defaults.processes, values=values or defaults.values,
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
+    out = script_out_dir(out, "bench_rust")  # after the usage checks: no empty run for a typo
     config = driver.BenchConfig(
         ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
         cost_curve=curve,

@@ -22,6 +22,7 @@ import click
 from codeperf.harness import exitcodes
 from codeperf.harness.contract import run_script
 from codeperf.harness.load_suite import run_suite
+from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
 
 
 class KeyValue(click.ParamType):
@@ -57,8 +58,8 @@ class KeyValue(click.ParamType):
               help="environment variable holding the API key of the --expert endpoints "
                    "(its value is never written)")
 @click.option("--quick", is_flag=True, help="short runs (seconds per scenario) for pull requests")
-@click.option("--out", "out_dir", default="reports/latest", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="output directory")
+@click.option("--out", "out_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path), help=DEFAULT_OUT_HELP)
 @click.option("--allow-remote", is_flag=True,
               help="allow experts outside 127.0.0.0/8 and ::1 (never by accident)")
 @click.option("-o", "--option", "options", multiple=True, type=KeyValue(),
@@ -87,6 +88,7 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
         for problem in problems:
             click.echo(f"(not loaded) {problem}", err=True)
         raise SystemExit(exitcodes.OK)
+    out_dir = script_out_dir(out_dir, "load_scenarios")
     raise SystemExit(run_script("load", out_dir, lambda: run_suite(
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,

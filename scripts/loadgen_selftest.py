@@ -16,6 +16,7 @@ import click
 
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import Interrupted, write_json_atomic
+from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
 
 STATUS_LABEL = {"passed": "PASS", "failed": "FAIL", "not_demonstrated": "NOT DEMONSTRATED",
                 "not_measured": "NOT MEASURED"}
@@ -28,8 +29,8 @@ def _on_sigterm(signum, frame):
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exitcodes.EPILOG)
-@click.option("--out", "out_dir", default="reports/latest", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="output directory")
+@click.option("--out", "out_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path), help=DEFAULT_OUT_HELP)
 @click.option("--quick", is_flag=True, help="2 s per run instead of --seconds")
 @click.option("--seconds", default=5.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="length of each run")
@@ -48,7 +49,7 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     from codeperf.harness.loadgen_selftest import SelfTest
 
     log = lambda line: click.echo(line, err=True)  # noqa: E731
-    path = out_dir / "loadgen_selftest.json"
+    path = script_out_dir(out_dir, "loadgen_selftest") / "loadgen_selftest.json"
     test = SelfTest(seconds=2.0 if quick else seconds, connections=connections,
                     lag_rate=lag_rate, with_wrk=wrk, log=log)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

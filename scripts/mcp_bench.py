@@ -23,6 +23,7 @@ import click
 from codeperf.experts.config import DEFAULT_EXPERTS_FILE
 from codeperf.harness import exitcodes
 from codeperf.harness.contract import SetupError, run_script
+from codeperf.harness.run_dir import OUT_DEFAULT_NOTE, script_out_dir
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import launch, runner, serverconfig
 from codeperf.mcp.bench.argsgen import ScenarioFileError
@@ -53,7 +54,7 @@ def _labelled(value: str, default: str) -> tuple[str, str]:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exitcodes.EPILOG)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports/latest"), show_default=True, help="Directory for mcp.json and server logs.")
+              default=None, help="Directory for mcp.json and server logs " + OUT_DEFAULT_NOTE)
 @click.option("--quick", is_flag=True, help="Small counts for pull requests (seconds per server).")
 @click.option("--server", "servers", multiple=True, metavar="'[NAME=]COMMAND ARGS'",
               help="A stdio MCP server to launch (repeatable). Replaces the bundled servers "
@@ -165,6 +166,7 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
     if concurrency is not None:
         overrides["concurrency"] = concurrency
     config = runner.BenchConfig.quick(**overrides) if quick else runner.BenchConfig(**overrides)
+    out_dir = script_out_dir(out_dir, "mcp_bench")
     def body() -> int:
         try:
             return run_suite(out_dir, bundled=bundled, bundled_transports=transports,

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from codeperf.harness import exitcodes
+from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
 from codeperf.memory.components import COMPONENT_NAMES
 
 
@@ -27,8 +28,8 @@ from codeperf.memory.components import COMPONENT_NAMES
 @click.option("--component", "components", multiple=True, type=click.Choice(COMPONENT_NAMES),
               help="component to run (repeatable); default: all, in the order listed")
 @click.option("--quick", is_flag=True, help="smaller inputs and fewer batches (pull requests)")
-@click.option("--out", "out_dir", default="reports/latest", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="output directory")
+@click.option("--out", "out_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path), help=DEFAULT_OUT_HELP)
 @click.option("--experts", "experts_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="experts TOML file; default: a built-in circle on the bundled simulator")
 @click.option("--allow-remote", is_flag=True,
@@ -39,6 +40,7 @@ def main(components, quick, out_dir, experts_file, allow_remote, sample_interval
     """Profile memory on the Python heap, the Rust heap and RSS; write OUT/memory.json."""
     from codeperf.harness.contract import run_script
 
+    out_dir = script_out_dir(out_dir, "memory_profile")
     def body() -> int:
         from codeperf.memory.suite import run_suite  # heavy imports: inside the contract
 

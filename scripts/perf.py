@@ -10,6 +10,7 @@ import click
 
 from codeperf.harness import exitcodes
 from codeperf.harness.suites import SUITES
+from codeperf.harness.run_dir import LatestLinkError
 from codeperf.report.compare import DEFAULT_NOISE_PCT
 from codeperf.perf_run import run_perf
 
@@ -52,9 +53,13 @@ def main(quick: bool, baseline: Path | None, fail_on_regression: bool, reports_d
     if fail_on_regression and baseline is None:
         raise click.UsageError("--fail-on-regression needs --baseline")
     timeout = suite_timeout if suite_timeout is not None else (600.0 if quick else 1800.0)
-    result = run_perf(reports_dir, scripts_dir, quick=quick, baseline=baseline,
-                      fail_on_regression=fail_on_regression, suites=suites or SUITES,
-                      timeout_s=timeout, noise_pct=noise_pct)
+    try:
+        result = run_perf(reports_dir, scripts_dir, quick=quick, baseline=baseline,
+                          fail_on_regression=fail_on_regression, suites=suites or SUITES,
+                          timeout_s=timeout, noise_pct=noise_pct)
+    except LatestLinkError as exc:
+        click.echo(f"perf: {exc}", err=True)
+        sys.exit(exitcodes.USAGE)
     sys.exit(result.exit_code if result.exit_code in (exitcodes.OK, exitcodes.FAILED, exitcodes.USAGE,
                                                       exitcodes.INTERRUPTED) else exitcodes.FAILED)
 

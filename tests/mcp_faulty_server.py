@@ -4,6 +4,7 @@
     python tests/mcp_faulty_server.py --hang-after N    # blocks its event loop on call N+1
     python tests/mcp_faulty_server.py --slow-ms MS      # every call takes MS ms (for Ctrl-C tests)
     python tests/mcp_faulty_server.py --fail-all        # every call is an isError result
+    python tests/mcp_faulty_server.py --fork-child      # starts a child that outlives the server
 
 `--marker` is ignored by the server; tests put a unique word there to find
 leftover processes by their command line.
@@ -25,8 +26,17 @@ def main() -> None:
     parser.add_argument("--hang-after", type=int, default=-1)
     parser.add_argument("--slow-ms", type=float, default=0.0)
     parser.add_argument("--fail-all", action="store_true")
+    parser.add_argument("--fork-child", action="store_true")
     parser.add_argument("--marker", default="")
     args = parser.parse_args()
+    if args.fork_child:
+        import subprocess
+
+        # A worker in the server's process group that ignores stdin closing (the
+        # grandchild a process-tree walk from the exited server cannot find).
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "--marker",
+                          args.marker], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
     server = MCPServer("faulty", log_level="WARNING")
     calls = 0
 

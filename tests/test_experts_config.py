@@ -52,6 +52,53 @@ def test_errors_name_the_file_and_the_problem(tmp_path, body, message):
     assert str(path) in str(info.value)
 
 
+BASE = '[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n'
+
+
+@pytest.mark.parametrize("extra,key", [
+    ('timeout_s = "10"', "timeout_s"), ("timeout_s = nan", "timeout_s"),
+    ("timeout_s = inf", "timeout_s"), ("timeout_s = 0", "timeout_s"),
+    ("timeout_s = true", "timeout_s"),
+    ('confidence = "0.5"', "confidence"), ("confidence = 1.5", "confidence"),
+    ("confidence = nan", "confidence"),
+    ('stream = "false"', "stream"), ("stream = 0", "stream"),
+    ("max_retries = 1.5", "max_retries"), ("max_retries = -1", "max_retries"),
+    ('max_retries = "2"', "max_retries"),
+    ("api_key_env = 5", "api_key_env"), ("max_tokens = 0", "max_tokens"),
+    ("price_prompt_per_1k_usd = -1.0", "price_prompt_per_1k_usd"),
+    ('price_completion_per_1k_usd = "free"', "price_completion_per_1k_usd"),
+])
+def test_wrong_types_and_ranges_name_the_key_and_the_file(tmp_path, extra, key):
+    path = tmp_path / "typed.toml"
+    path.write_text(BASE + extra + "\n")
+    with pytest.raises(ExpertsConfigError, match=rf"{key} must be") as info:
+        config.load(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("body,message", [
+    ('[[expert]]\nname = 5\nbase_url = "simulator"\nmodel = "m"\n', "name must be a string"),
+    ('[[expert]]\nname = "a"\nbase_url = 5\nmodel = "m"\n', "base_url must be a string"),
+    ('[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = ["m"]\n', "model must be a string"),
+    ("expert = [1, 2]\n", "each [[expert]] must be a table"),
+    ('expert = "x"\n', "no [[expert]] entries"),
+])
+def test_wrong_shapes_are_config_errors_not_tracebacks(tmp_path, body, message):
+    path = tmp_path / "shape.toml"
+    path.write_text(body)
+    with pytest.raises(ExpertsConfigError, match=re.escape(message)) as info:
+        config.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_good_values_of_every_type_are_kept(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text(BASE + "timeout_s = 2.5\nconfidence = 1\nstream = false\nmax_retries = 0\n"
+                    "max_tokens = 64\nprice_prompt_per_1k_usd = 0\n")
+    e = config.load(path).experts[0]
+    assert (e.timeout_s, e.confidence, e.stream, e.max_retries, e.max_tokens) == (2.5, 1, False, 0, 64)
+
+
 def test_a_key_in_the_file_is_refused_without_echoing_it(tmp_path):
     path = tmp_path / "keyed.toml"
     path.write_text(f'[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n'

@@ -144,3 +144,71 @@ def test_result_dict_omits_content_by_default():
     data = run(go()).to_dict()
     assert "content" not in data["calls"][0]
     assert data["consensus"]["count"] == 1
+
+
+# ---------------------------------------------------------------- redirects
+async def _redirector():
+    """A loopback endpoint answering every completion with 307 to a second route that
+    counts what reaches it (it stands for the host nobody allowed)."""
+    from aiohttp import web
+
+    reached = []
+
+    async def redirect(request):
+        raise web.HTTPTemporaryRedirect("/elsewhere/chat/completions")
+
+    async def elsewhere(request):
+        reached.append(request.headers.get("Authorization"))
+        return web.json_response({"choices": [{"message": {"content": "followed"}}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", redirect)
+    app.router.add_post("/elsewhere/chat/completions", elsewhere)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}/v1", reached
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_redirect_is_an_error_and_never_followed(stream, monkeypatch):
+    # Following it would bypass the loopback check (--allow-remote) and hand the key
+    # to a host nobody named.
+    monkeypatch.setenv("CODEPERF_REDIRECT_KEY", "sk-redirect-secret")
+
+    async def go():
+        runner, url, reached = await _redirector()
+        try:
+            result = await consult("q", circle(url, "t-fast", stream=stream, max_retries=2,
+                                               api_key_env="CODEPERF_REDIRECT_KEY"), quorum=1)
+        finally:
+            await runner.cleanup()
+        return result, reached
+
+    result, reached = run(go())
+    assert reached == []
+    assert result.error_kind == "http_307"
+    assert result.calls[0].attempts == 1
+    assert "not followed" in (result.calls[0].error or "")
+    assert "sk-redirect-secret" not in str(result.to_dict())
+
+
+def test_the_pool_scenario_request_refuses_redirects_too():
+    import aiohttp
+
+    from codeperf.experts.config import Expert
+    from codeperf.experts.scenarios import _plain_request
+
+    async def go():
+        runner, url, reached = await _redirector()
+        try:
+            async with aiohttp.ClientSession() as session:
+                with pytest.raises(aiohttp.ClientResponseError) as info:
+                    await _plain_request(session, Expert("r", url, "t-fast"), None)
+        finally:
+            await runner.cleanup()
+        return info.value.status, reached
+
+    assert run(go()) == (307, [])

@@ -194,6 +194,80 @@ def test_a_failing_scenario_does_not_stop_the_others(tmp_path, experts_file):
     assert data["complete"] is True  # the run finished; the failure is recorded, not hidden
 
 
+def _pid_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def test_ctrl_c_during_calibration_keeps_the_finished_steps(tmp_path):
+    out = tmp_path / "cal"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--out", str(out), "--scenario", "calibration"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "stall at" not in seen and time.monotonic() < deadline:  # the third step
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen += line
+        assert "stall at" in seen, seen
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == exitcodes.INTERRUPTED, seen + rest
+    data = envelope.load(out / "load.json")
+    assert data["complete"] is False
+    [entry] = data["results"]
+    assert entry["id"] == "calibration/simulator" and entry["partial"] is True
+    # The two finished steps are kept whole; the stall runs hold what they measured.
+    assert LatencyHistogram.from_dict(entry["overhead"]["histogram"]).count > 0
+    assert LatencyHistogram.from_dict(entry["fixed"]["histogram"]).count >= 20
+
+
+def test_sigkill_of_the_script_takes_the_simulator_with_it(tmp_path, experts_file):
+    """No handler runs on SIGKILL: the simulator watches its stdin pipe, which the
+    kernel closes when the script dies, and exits (it used to live on under init)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path / "k"), "--experts", str(experts_file),
+         "--no-calibration", "--scenario", "sustained", "-o", "duration_s=120", "-o", "rate_rps=2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    simulator_pid = None
+    try:
+        deadline = time.monotonic() + 60
+        while simulator_pid is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "expert simulator at" in line:
+                simulator_pid = int(line.rsplit("(pid ", 1)[1].rstrip(")\n"))
+            elif not line and proc.poll() is not None:
+                break
+        assert simulator_pid is not None and _pid_alive(simulator_pid)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while _pid_alive(simulator_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _pid_alive(simulator_pid), "the simulator outlived a SIGKILLed load_scenarios.py"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if simulator_pid is not None and _pid_alive(simulator_pid):
+            os.kill(simulator_pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interruption_writes_partial_results(tmp_path, experts_file, sig):
     out = tmp_path / "int"
@@ -273,6 +347,10 @@ def test_a_scenario_failing_midway_records_what_it_measured(tmp_path, experts_fi
     (["--scenario", "single-query", "-o", "queries=2.5"], "expected an integer"),
     (["--scenario", "single-query", "-o", "queries=true"], "expected an integer"),
     (["--scenario", "concurrent-queries", "-o", "levels=[8,\"x\"]"], "list of integers"),
+    (["--scenario", "sustained", "-o", "duration_s=NaN"], "option duration_s=nan: expected a number"),
+    (["--scenario", "sustained", "-o", "duration_s=Infinity"], "option duration_s=inf"),
+    (["--scenario", "sustained", "-o", "duration_s=-Infinity"], "option duration_s=-inf"),
+    (["--scenario", "single-query", "-o", "queries=NaN"], "expected an integer"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, experts_file, args, message):
     out = tmp_path / "o"
@@ -281,6 +359,24 @@ def test_bad_options_are_usage_errors(tmp_path, experts_file, args, message):
     assert result.exit_code == exitcodes.USAGE, result.output
     assert message in result.output
     assert not (out / "load.json").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("line,key", [('timeout_s = "10"', "timeout_s"),
+                                      ('stream = "false"', "stream"),
+                                      ("max_retries = 1.5", "max_retries"),
+                                      ("base_url = 5", "base_url")])
+def test_a_wrong_experts_key_is_a_usage_error_naming_file_and_key(tmp_path, line, key):
+    experts = tmp_path / "typed.toml"
+    body = f'[[expert]]\nname = "a"\nmodel = "m"\n{line}\n'
+    if not line.startswith("base_url"):
+        body += 'base_url = "simulator"\n'
+    experts.write_text(body)
+    out = tmp_path / "o"
+    result = _invoke(["--out", str(out), "--experts", str(experts), "--no-calibration",
+                      "--scenario", "single-query"])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert str(experts) in result.output and f"{key} must be" in result.output
+    assert not (out / "load.json").exists()
 
 
 def test_options_are_converted_to_their_declared_types():
@@ -376,3 +472,33 @@ def test_sweep_end_to_end(tmp_path):
         assert knee in [row["offered_rps"] for row in table["rows"]]
     checks = [v["check"] for v in data["validity"]]
     assert "sweep.knee_vs_theory" in checks
+
+
+def test_die_with_parent_takes_a_child_down_with_a_sigkilled_parent(tmp_path):
+    """The parent-death signal for children we did not write (HTTP MCP server commands)."""
+    parent_code = (
+        "import subprocess, sys, time\n"
+        "from codeperf.harness.parent_death import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+        "                         preexec_fn=die_with_parent, start_new_session=True)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    child = None
+    try:
+        child = int(parent.stdout.readline())
+        assert _pid_alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _pid_alive(child)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if child is not None and _pid_alive(child):
+            os.kill(child, signal.SIGKILL)

@@ -367,3 +367,21 @@ def test_open_model_pauses_the_garbage_collector_only_during_the_run():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_cpu_check_does_not_judge_a_run_of_a_few_milliseconds():
+    """Three instant connection failures used to mark the run "generator was the bottleneck"."""
+    async def refused(i):
+        raise ConnectionRefusedError
+
+    result = run(loadgen.run_closed(refused, concurrency=1, max_requests=3))
+    assert result.errors == {"connect": 3}
+    cpu = {c["check"]: c for c in result.self_checks()}["generator_cpu"]
+    assert cpu["ok"] and cpu["judged"] is False and "not judged" in cpu["detail"]
+    assert result.valid
+
+    # The same CPU share over a long enough run is judged (and fails).
+    judged = loadgen.LoadResult(model="closed", elapsed_s=2 * loadgen.MIN_CPU_JUDGED_S,
+                                loop_cpu_s=2 * loadgen.MIN_CPU_JUDGED_S)
+    cpu = {c["check"]: c for c in judged.self_checks()}["generator_cpu"]
+    assert not cpu["ok"] and "judged" not in cpu

@@ -285,6 +285,9 @@ def test_loopback_urls_and_allow_remote_pass_the_check() -> None:
     ("[[expert]\n", "not valid TOML"),
     ('[[expert]]\nname = "a"\n', "missing"),
     ('[[expert]]\nname = "far"\nmodel = "m"\nbase_url = "http://10.0.0.5/v1"\n', "--allow-remote"),
+    ('[[expert]]\nname = "a"\nmodel = "m"\nbase_url = "simulator"\ntimeout_s = "10"\n', "timeout_s must be"),
+    ('[[expert]]\nname = "a"\nmodel = "m"\nbase_url = "simulator"\nstream = "false"\n', "stream must be"),
+    ("expert = [1, 2]\n", "must be a table"),
 ])
 def test_bad_experts_file_is_a_setup_error(tmp_path: Path, content: str, expect: str) -> None:
     experts = tmp_path / "experts.toml"
@@ -399,3 +402,85 @@ def test_interrupt_writes_partial_results_and_leaves_no_servers(tmp_path: Path, 
     while _marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _marked_processes(marker)
+
+
+# -- secrets ----------------------------------------------------------------------
+
+MCP_SECRET = "sk-mcp-DO-NOT-LEAK-9876543210"
+
+
+def test_consult_sends_the_api_key_and_writes_it_nowhere(tmp_path: Path, lenient_targets: Path) -> None:
+    """The experts server gets the variable named by api_key_env (the SDK's stdio transport
+    would drop it), the keyed expert answers, and no file under --out holds the key."""
+    env = {**os.environ, "CODEPERF_TEST_MCP_KEY": MCP_SECRET,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")])}
+    sim = subprocess.Popen([sys.executable, "-m", "codeperf.experts.simulator", "--port", "0",
+                            "--api-key-env", "CODEPERF_TEST_MCP_KEY", "--exit-with-stdin"],
+                           env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        from codeperf.experts.simulator import READY_PREFIX
+
+        line = sim.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        assert line.startswith(READY_PREFIX), line
+        url = line[len(READY_PREFIX):]
+        experts = tmp_path / "keyed.toml"
+        experts.write_text("".join(f'[[expert]]\nname = "e{i}"\nbase_url = "{url}"\nmodel = "sim-fast"\n'
+                                   f'api_key_env = "CODEPERF_TEST_MCP_KEY"\ntimeout_s = 20\n\n'
+                                   for i in range(2)))
+        out = tmp_path / "out"
+        done = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "mcp_bench.py"), "--bundled", "experts",
+             "--transport", "stdio", "--tool", "consult", "--experts", str(experts), "--no-floor",
+             "--quick", "--calls", "2", "--handled-calls", "2", "--out", str(out)],
+            env=env, capture_output=True, timeout=300)
+    finally:
+        sim.kill()
+        sim.wait()
+    stderr = done.stderr.decode()
+    assert MCP_SECRET not in stderr and MCP_SECRET not in done.stdout.decode()
+    data = envelope.load(out / "mcp.json")
+    rows = {r["id"]: r for r in data["results"]}
+    consult = rows["experts.stdio/consult"]["summary"]
+    assert consult["ok_count"] == consult["calls_count"] == 2, (consult, stderr[-2000:])
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert MCP_SECRET.encode() not in path.read_bytes(), path
+
+
+# -- process groups -----------------------------------------------------------------
+
+def _marked(marker: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if marker in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE \
+                and proc.pid != os.getpid():
+            found.append(proc.pid)
+    return found
+
+
+def test_a_servers_forked_child_is_killed_with_its_group_and_reported(tmp_path: Path,
+                                                                      lenient_targets: Path) -> None:
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    spec = _faulty("forks", "--fork-child", "--marker", marker)
+    try:
+        code = run_suite(tmp_path, bundled=[], extra_specs=[spec], config=_tiny(), log=_quiet)
+        assert not _marked(marker), "a grandchild of the server outlived the run"
+        data = envelope.load(tmp_path / "mcp.json")
+        reaped = {v["check"]: v for v in data["validity"]}["processes_reaped"]
+        # Every session's server forked one; they outlived their servers, so the check says so.
+        assert reaped["ok"] is False and reaped["detail"]["killed_at_end"], reaped
+        assert reaped["detail"]["still_running"] == [] and reaped["detail"]["groups_seen"] >= 1
+        assert code == exitcodes.FAILED
+    finally:
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_well_behaved_server_passes_the_group_check(tmp_path: Path, lenient_targets: Path) -> None:
+    code = run_suite(tmp_path, bundled=[], extra_specs=[_faulty("plain")], config=_tiny(), log=_quiet)
+    data = envelope.load(tmp_path / "mcp.json")
+    reaped = {v["check"]: v for v in data["validity"]}["processes_reaped"]
+    assert reaped["ok"], reaped
+    assert reaped["detail"]["groups_seen"] >= 1 and reaped["detail"]["killed_at_end"] == []
+    assert code == exitcodes.OK, data["errors"]

@@ -164,6 +164,58 @@ def test_files_server_refuses_paths_leaving_the_root(sandbox_tree: Path, tmp_pat
     _assert_gone(pids)
 
 
+def test_files_server_refuses_a_hard_link_to_a_file_outside(sandbox_tree: Path, tmp_path: Path) -> None:
+    os.link(tmp_path / "secret.txt", sandbox_tree / "hard.txt")  # same inode, name inside the root
+
+    async def body(client: Any) -> Any:
+        return (await call_once(client, "read_file", {"path": "hard.txt"}, 10),
+                await client.call_tool("read_file", {"path": "sub/ok.txt"}))
+
+    (refused, ok), pids = asyncio.run(_with_session("files", "stdio", sandbox_tree, body, tmp_path))
+    assert refused.kind == "jsonrpc" and "2 hard links" in refused.message, refused
+    assert "outside" not in refused.message  # the content is not echoed
+    assert ok.content[0].text == "inside"
+    _assert_gone(pids)
+
+
+def test_search_glob_stops_at_its_limit_and_does_not_loop_through_links(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    for i in range(30):
+        (root / f"f{i:02d}.txt").write_text("x")
+    (root / "loop").symlink_to(root)  # `*/*/*/...` through this used to take 41 s at depth 14
+    deep = "/".join(["*"] * 14)
+
+    async def body(client: Any) -> Any:
+        return (await client.call_tool("search_glob", {"pattern": deep}),
+                await client.call_tool("search_glob", {"pattern": "**/*.txt", "limit": 5}),
+                await client.call_tool("search_glob", {"pattern": "*/*.txt"}))
+
+    (deep_result, limited, through_link), pids = asyncio.run(
+        _with_session("files", "stdio", root, body, tmp_path))
+    assert deep_result.structured_content["result"] == []
+    assert limited.structured_content["result"] == [f"f{i:02d}.txt" for i in range(5)]
+    assert through_link.structured_content["result"] == []  # a directory link is not entered
+    _assert_gone(pids)
+
+
+def test_globwalk_matches_path_glob_and_bounds_depth_and_time(tmp_path: Path) -> None:
+    from codeperf.mcp.globwalk import GlobTooCostly, iter_matches
+
+    for rel in ("a.txt", "b.md", "sub/c.txt", "sub/deep/d.txt", "sub/deep/e.py", ".hid/f.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    for pattern in ("*.txt", "**/*.txt", "*/*", "sub/**", "**/deep/*", "[ab].*", "s?b/[!c]*",
+                    "sub/deep/e.py"):
+        mine = sorted(p.relative_to(tmp_path) for p in iter_matches(tmp_path, pattern))
+        assert mine == sorted(p.relative_to(tmp_path) for p in tmp_path.glob(pattern)
+                              if p != tmp_path), pattern
+    shallow = {p.relative_to(tmp_path).as_posix() for p in iter_matches(tmp_path, "**/*", max_depth=2)}
+    assert "sub/deep" in shallow and "sub/deep/d.txt" not in shallow
+    with pytest.raises(GlobTooCostly, match="narrow the pattern"):
+        list(iter_matches(tmp_path, "**/*", time_budget_s=-1.0))
+
+
 def test_bundled_servers_start_with_help() -> None:
     import subprocess
     import sys

@@ -284,3 +284,15 @@ def test_target_metrics_come_from_measurements():
     assert metrics["rust_reduction_pct.min"] is None  # one operation unmeasured: no minimum
     targets = {t.metric: t for t in suite.evaluate("memory", metrics)}
     assert not targets["peak_rss_mb"].passed and not targets["leak.max_bytes_per_100_ops"].passed
+
+
+@pytest.mark.parametrize("line,key", [('timeout_s = "10"', "timeout_s"), ("stream = 1", "stream"),
+                                      ("confidence = nan", "confidence")])
+def test_a_wrong_experts_key_is_a_usage_error_naming_file_and_key(tmp_path, line, key):
+    experts = tmp_path / "typed.toml"
+    experts.write_text(f'[[expert]]\nname = "a"\nbase_url = "simulator"\nmodel = "m"\n{line}\n')
+    result = CliRunner().invoke(load_script().main, ["--experts", str(experts), "--quick",
+                                                     "--out", str(tmp_path / "out")])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert str(experts) in result.output and f"{key} must be" in result.output
+    assert not (tmp_path / "out" / "memory.json").exists()

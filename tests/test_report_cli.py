@@ -94,6 +94,122 @@ def test_aggregate_names_a_malformed_file(tmp_path, aggregate, fixture_targets):
     assert "verdict: FAIL" in result.stderr
 
 
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+BAD_SUITE_FILES = {
+    "non-UTF-8": (b'{"suite": "load", "x": "\xff\xfe"}', "not UTF-8"),
+    "deep nesting": (_nested(100_000).encode(), "nested too deeply"),
+    "moderate nesting": (("{\"a\": " * 200 + "1" + "}" * 200).encode(), "nested deeper than"),
+    "Infinity": (None, "non-finite number Infinity"),
+    "NaN": (None, "non-finite number NaN"),
+    "1e999": (None, "out of range"),
+}
+
+
+def _bad_file(kind: str) -> bytes:
+    body, _ = BAD_SUITE_FILES[kind]
+    if body is not None:
+        return body
+    # A valid envelope with one non-finite value: used to crash after report.md, before summary.json.
+    text = (DATA / "run_pass" / "load.json").read_text()
+    literal = {"Infinity": "Infinity", "NaN": "NaN", "1e999": "1e999"}[kind]
+    return text.replace('"schema_version": 1', f'"schema_version": 1, "x": {literal}', 1).encode()
+
+
+@pytest.mark.parametrize("kind", list(BAD_SUITE_FILES))
+@pytest.mark.parametrize("where", ["run", "baseline"])
+def test_aggregate_survives_a_bad_suite_file(tmp_path, aggregate, fixture_targets, kind, where):
+    run, baseline = tmp_path / "run", tmp_path / "baseline"
+    shutil.copytree(DATA / "run_pass", run)
+    shutil.copytree(DATA / "baseline", baseline)
+    (run if where == "run" else baseline).joinpath("load.json").write_bytes(_bad_file(kind))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    summary = json.loads((run / "summary.json").read_text())  # written, and strict JSON
+    assert "report.md" in result.stderr
+    if where == "run":
+        assert f"error: load.json: " in result.stderr and BAD_SUITE_FILES[kind][1] in result.stderr
+        assert summary["suites"]["load"]["state"] == "unreadable"
+        assert "verdict: FAIL" in result.stderr
+    # The other suites are still reported.
+    assert summary["suites"]["bench_rust"]["state"] == "ok"
+    assert summary["suites"]["memory"]["results"]
+
+
+SHAPE_FAULTS = {
+    "summary is a string": lambda d: d["results"][0].__setitem__("summary", "x"),
+    "summary is a list": lambda d: d["results"][0].__setitem__("summary", [1, 2]),
+    "environment value is a list of lists": lambda d: d["environment"].__setitem__("python", [[1]]),
+}
+
+
+@pytest.mark.parametrize("fault", list(SHAPE_FAULTS))
+@pytest.mark.parametrize("where", ["run", "baseline"])
+def test_a_suite_file_the_schema_accepts_but_the_report_cannot_show_is_named(
+        tmp_path, aggregate, fixture_targets, fault, where):
+    run, baseline = tmp_path / "run", tmp_path / "baseline"
+    shutil.copytree(DATA / "run_pass", run)
+    shutil.copytree(DATA / "baseline", baseline)
+    target = (run if where == "run" else baseline) / "load.json"
+    data = json.loads(target.read_text())
+    SHAPE_FAULTS[fault](data)
+    target.write_text(json.dumps(data))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["suites"]["bench_rust"]["state"] == "ok"  # the others are still reported
+    if where == "run":
+        assert "error: load.json: the report cannot show it" in result.stderr
+        assert summary["suites"]["load"]["state"] == "unreadable"
+
+
+def test_a_bad_run_record_is_named_not_raised(tmp_path, fixture_targets):
+    from codeperf.report.loading import load_run
+
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    (run / "run.json").write_bytes(b"\xff" + _nested(50_000).encode())
+    loaded = load_run(run)
+    assert loaded.record is None and "run.json: unreadable" in loaded.record_error
+    assert loaded.suites["load"].envelope is not None
+
+
+HOSTILE = "[x](javascript:alert(1)) ![i](javascript:alert(2)) <script>alert(3)</script> <javascript:alert(4)>"
+
+
+def test_text_from_systems_under_test_is_data_in_both_reports(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    mcp = json.loads((run / "mcp.json").read_text())
+    mcp["results"][0]["id"] = f"srv/{HOSTILE}"
+    mcp["errors"].append({"kind": "tool", "message": HOSTILE})
+    (run / "mcp.json").write_text(json.dumps(mcp))
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    page = (run / "report.html").read_text()
+    assert "javascript:" in page  # shown as text...
+    assert 'href="javascript' not in page and 'src="javascript' not in page  # ...never a link
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    markdown_text = (run / "report.md").read_text()
+    assert "[x](javascript" not in markdown_text and "\\[x\\](javascript" in markdown_text
+
+
+def test_html_keeps_only_http_links_and_our_embedded_charts():
+    from codeperf.report.render_html import render
+
+    page = render("[a](https://example.org) [b](#verdict) [c](javascript:alert(1)) "
+                  "[d](JaVaScRiPt:x) [t](java&#9;script:x) [e](data:text/html,x) ![f](data:image/png;base64,AAAA)",
+                  Path("."))
+    assert 'href="https://example.org"' in page and 'href="#verdict"' in page
+    assert 'href="javascript' not in page.lower() and 'href="data:' not in page
+    assert 'src="data:' not in page  # a data: image we did not embed ourselves
+
+
 # -- make perf's driver ------------------------------------------------------
 
 ENVELOPE_SCRIPT = '''

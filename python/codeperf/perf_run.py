@@ -27,11 +27,11 @@ from typing import Any, BinaryIO, Callable, Sequence
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import new_run_id, utc_now, write_json_atomic
 from codeperf.harness.suites import SUITES, info
+from codeperf.harness.run_dir import LatestLinkError, point_latest
 from codeperf.report.build import Report, build_report
 from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable, check_baseline
 from codeperf.report.loading import RUN_RECORD, load_run
 
-LATEST = "latest"
 TERM_GRACE_S = 20.0  # after SIGTERM, how long a suite gets to write its partial envelope
 
 
@@ -55,15 +55,6 @@ def status_for(exit_code: int) -> str:
     if exit_code in (exitcodes.INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
         return "interrupted"
     return "crashed"
-
-
-def point_latest(reports_dir: Path, run_dir: Path) -> None:
-    """reports/latest -> <run id>, replaced atomically (relative, so the tree can move)."""
-    link = reports_dir / LATEST
-    tmp = reports_dir / f".{LATEST}.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, link)
 
 
 class _Stop(Exception):
@@ -167,11 +158,15 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
             return PerfResult(reports_dir, [], None, exitcodes.USAGE)
     run_id = os.environ.get("CODEPERF_RUN_ID") or new_run_id()
     run_dir = reports_dir / run_id
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         point_latest(reports_dir, run_dir)
-    except OSError as exc:  # e.g. a real directory named "latest": leave it alone
-        _say(f"warning: could not point {reports_dir / LATEST} at {run_dir.name}: {exc}")
+    except LatestLinkError:
+        # Before any suite runs: a report nobody finds under reports/latest is no report.
+        if created:
+            run_dir.rmdir()
+        raise
     env = {**os.environ, "CODEPERF_RUN_ID": run_id, "PYTHONUNBUFFERED": "1"}
     record: dict[str, Any] = {"run_id": run_id, "quick": quick, "started_at": utc_now(),
                               "finished_at": None, "suites": []}

@@ -30,6 +30,7 @@ logged or recorded.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -39,11 +40,6 @@ from typing import Any, Iterable
 SIMULATOR = "simulator"
 DEFAULT_EXPERTS_FILE = Path(__file__).with_name("default_experts.toml")
 REDACTED = "[REDACTED]"
-
-_EXPERT_KEYS = {"name", "base_url", "model", "api_key_env", "timeout_s", "stream", "max_retries",
-                "confidence", "price_prompt_per_1k_usd", "price_completion_per_1k_usd",
-                "max_tokens"}
-
 
 class ExpertsConfigError(ValueError):
     """The experts file is missing or wrong; the message names the file and the entry."""
@@ -137,36 +133,82 @@ def redact(text: str, experts: Iterable[Expert]) -> str:
     return text
 
 
-def _expert(entry: dict[str, Any], where: str) -> Expert:
+def _is_number(value: Any) -> bool:
+    # TOML booleans are ints to Python; `timeout_s = true` is a mistake, not 1 second
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite_number(minimum: float, maximum: float = math.inf, *, above: bool = False):
+    def check(value: Any) -> str | None:
+        if not _is_number(value) or not math.isfinite(value):
+            return "must be a finite number"
+        if (value <= minimum if above else value < minimum) or value > maximum:
+            low = f"> {minimum:g}" if above else f">= {minimum:g}"
+            return f"must be {low}" + (f" and <= {maximum:g}" if maximum != math.inf else "")
+        return None
+    return check
+
+
+def _whole(minimum: int):
+    def check(value: Any) -> str | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "must be a whole number"
+        return None if value >= minimum else f"must be >= {minimum}"
+    return check
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _flag(value: Any) -> str | None:
+    # "false" as a string is truthy: only a real TOML boolean says what was meant
+    return None if isinstance(value, bool) else "must be true or false (a TOML boolean)"
+
+
+# One rule per key: the type and range a value must have (the message says which was wrong).
+_FIELD_RULES = {
+    "name": _text, "base_url": _text, "model": _text, "api_key_env": _text,
+    "timeout_s": _finite_number(0, above=True), "stream": _flag, "max_retries": _whole(0),
+    "confidence": _finite_number(0, 1),
+    "price_prompt_per_1k_usd": _finite_number(0), "price_completion_per_1k_usd": _finite_number(0),
+    "max_tokens": _whole(1),
+}
+
+
+def _expert(entry: Any, where: str) -> Expert:
+    if not isinstance(entry, dict):
+        raise ExpertsConfigError(f"{where}: each [[expert]] must be a table, got "
+                                 f"{type(entry).__name__}")
     if "api_key" in entry:  # a key pasted into the file: refuse it, without echoing it
         raise ExpertsConfigError(f"{where}: put the key in an environment variable and name it "
                                  f"with api_key_env")
-    unknown = set(entry) - _EXPERT_KEYS
+    unknown = set(entry) - set(_FIELD_RULES)
     if unknown:
         raise ExpertsConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    missing = [k for k in ("name", "base_url", "model") if not entry.get(k)]
+    missing = [k for k in ("name", "base_url", "model") if k not in entry or entry[k] == ""]
     if missing:
         raise ExpertsConfigError(f"{where}: missing {', '.join(missing)}")
-    if "api_key" in entry:
-        raise ExpertsConfigError(f"{where}: put the key in an environment variable and name it "
-                                 f"with api_key_env")
-    try:
-        expert = Expert(**entry)
-    except TypeError as exc:
-        raise ExpertsConfigError(f"{where}: {exc}") from None
-    if expert.timeout_s <= 0 or expert.max_retries < 0 or not 0 <= expert.confidence <= 1:
-        raise ExpertsConfigError(f"{where}: timeout_s must be > 0, max_retries >= 0, "
-                                 f"confidence in [0, 1]")
+    for key, value in entry.items():
+        problem = _FIELD_RULES[key](value)
+        if problem:
+            raise ExpertsConfigError(f"{where}: {key} {problem} (got {value!r:.60})")
+    expert = Expert(**entry)
     if not (expert.uses_simulator or expert.base_url.startswith(("http://", "https://"))):
         raise ExpertsConfigError(f"{where}: base_url must be http(s)://... or \"simulator\"")
     return expert
+
+
+def _entry_name(entry: Any) -> str:
+    name = entry.get("name", "?") if isinstance(entry, dict) else "?"
+    return name if isinstance(name, str) else repr(name)
 
 
 def parse(data: dict[str, Any], source: str = "<memory>") -> ExpertsConfig:
     entries = data.get("expert")
     if not isinstance(entries, list) or not entries:
         raise ExpertsConfigError(f"{source}: no [[expert]] entries")
-    experts = tuple(_expert(dict(e), f"{source}: expert[{i}] ({e.get('name', '?')})")
+    experts = tuple(_expert(e, f"{source}: expert[{i}] ({_entry_name(e)})")
                     for i, e in enumerate(entries))
     names = [e.name for e in experts]
     if len(set(names)) != len(names):

@@ -135,6 +135,11 @@ def _retry_after_s(response: aiohttp.ClientResponse) -> float | None:
 async def _raise_for_status(response: aiohttp.ClientResponse, expert: Expert) -> None:
     if response.status < 300:
         return
+    if response.status < 400:  # never followed: see call_expert
+        location = redact(response.headers.get("Location", "?"), [expert])[:200]
+        raise ExpertHTTPError(response.request_info, response.history, status=response.status,
+                              message=f"redirect to {location} not followed",
+                              headers=response.headers)
     try:
         # Redact the whole body before cutting it, so a key split at 200 chars cannot survive.
         detail = redact(await response.text(), [expert])[:200]
@@ -210,7 +215,10 @@ async def call_expert(session: aiohttp.ClientSession, expert: Expert, query: str
             call.attempts = attempt + 1
             call.ttft_ms = None
             clock.reset()  # a retried attempt starts its chunk timing afresh
-            async with session.post(expert.completions_url, json=payload, headers=headers) as resp:
+            # allow_redirects=False: a redirect could lead past the loopback check
+            # (--allow-remote) and would carry the API key to a host nobody named.
+            async with session.post(expert.completions_url, json=payload, headers=headers,
+                                    allow_redirects=False) as resp:
                 if resp.status in RETRY_STATUSES and attempt < expert.max_retries:
                     wait = _retry_after_s(resp)
                     if wait is None:

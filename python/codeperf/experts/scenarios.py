@@ -291,8 +291,13 @@ def _hold_ms(model: str) -> float | None:
 async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: Any) -> None:
     """One non-streaming chat completion, body read, connection back to the pool."""
     body = {"model": expert.model, "messages": [{"role": "user", "content": "ping"}]}
-    async with session.post(expert.completions_url, json=body, trace_request_ctx=token) as resp:
+    # Redirects are not followed (they could leave loopback) and count as errors.
+    async with session.post(expert.completions_url, json=body, trace_request_ctx=token,
+                            allow_redirects=False) as resp:
         resp.raise_for_status()
+        if resp.status >= 300:
+            raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
+                                              message="redirect not followed")
         await resp.read()
 
 

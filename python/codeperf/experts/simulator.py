@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -495,6 +496,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="override the seed")
     parser.add_argument("--stall-at", type=float, help="stall this many seconds after start")
     parser.add_argument("--stall-for", type=float, default=0.0, help="stall duration in seconds")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="exit when stdin reaches end of file (the scripts hold its other "
+                             "end, so the simulator dies with them, even on SIGKILL)")
     parser.add_argument("--api-key-env", help="require this environment variable's value as "
                                               "the Bearer key")
     return parser.parse_args(argv)
@@ -519,12 +523,33 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     return SimulatorConfig(**{**{f.name: getattr(config, f.name) for f in fields(config)}, **changes})
 
 
-async def _serve(config: SimulatorConfig, port: int) -> None:
+def _watch_parent(stop: asyncio.Event) -> None:
+    """Set `stop` when stdin closes: the kernel closes the parent's end of the pipe
+    however it dies, which a signal handler in the parent cannot promise."""
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            loop.remove_reader(fd)
+            stop.set()
+
+    loop.add_reader(fd, readable)
+
+
+async def _serve(config: SimulatorConfig, port: int, exit_with_stdin: bool = False) -> None:
     simulator = Simulator(config)
     url = await simulator.start(port)
+    stop = asyncio.Event()
+    if exit_with_stdin:
+        _watch_parent(stop)
     print(READY_PREFIX + url, flush=True)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await simulator.stop()
 
@@ -537,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(config, args.port))
+        asyncio.run(_serve(config, args.port, args.exit_with_stdin))
     except KeyboardInterrupt:
         pass
     return 0

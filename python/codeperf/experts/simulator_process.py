@@ -40,8 +40,11 @@ class SimulatorProcess:
             self._log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "codeperf.experts.simulator", "--port", "0",
-             "--config-json", json.dumps(config)],
-            stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL, env=env)
+             "--config-json", json.dumps(config), "--exit-with-stdin"],
+            # We hold the write end of its stdin and never write: when this process
+            # dies (SIGKILL included) the pipe closes and the simulator exits.
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL,
+            env=env)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout_s
         line = b""
@@ -73,8 +76,10 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
         if self._log is not None:
             self._log.close()
             self._log = None

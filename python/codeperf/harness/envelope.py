@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import signal
 import tempfile
@@ -221,17 +222,64 @@ def validate(data: Any, source: str = "<envelope>") -> dict[str, Any]:
     return data
 
 
+# Envelopes are written with allow_nan=False and are a few levels deep; a file
+# with NaN/Infinity or nesting past this was not written by a suite, and would
+# break the report (a non-finite number in summary.json, a RecursionError).
+MAX_JSON_DEPTH = 64
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} (envelopes hold finite numbers only)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf
+        raise ValueError(f"number {text[:30]} is out of range")
+    return value
+
+
+def _depth_problem(data: Any) -> str | None:
+    stack = [(data, 1)]
+    while stack:  # iterative: a recursive walk would itself hit the recursion limit
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def read_json(path: Path) -> Any:
+    """Strict JSON from a file: ValueError (naming the file) for bad bytes, NaN/Infinity, deep nesting."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid JSON: nested too deeply to read") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    problem = _depth_problem(data)
+    if problem:
+        raise ValueError(f"{path}: not valid JSON: {problem}")
+    return data
+
+
 def load(path: Path) -> dict[str, Any]:
     """Read and validate an envelope file; EnvelopeError names the file on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_json(path)
     except OSError as exc:
         raise EnvelopeError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EnvelopeError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise EnvelopeError(str(exc)) from None
     return validate(data, str(path))
 
 

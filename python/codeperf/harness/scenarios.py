@@ -44,6 +44,7 @@ the driver reports.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ class Option:
 
     def _number(self, kind: type, value: Any, bad: Callable[[], OptionError]) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        if not math.isfinite(value):  # JSON's NaN/Infinity: no run can last that long
             raise bad()
         if kind is int:
             if isinstance(value, float) and not value.is_integer():

@@ -2,8 +2,11 @@
 
 Paths are relative to `--root`; a path that leaves it (`..`, an absolute path
 elsewhere, a symlink pointing out) is refused with a JSON-RPC error
-(INVALID_PARAMS), never read. Glob matches that resolve outside the root are
-left out of the results.
+(INVALID_PARAMS), never read. A path check cannot see where a hard link's other
+names are, so a file with more than one link is refused too. Glob matches that
+resolve outside the root are left out of the results; the glob walks lazily,
+does not enter symlinked directories, and is bounded in depth and time
+(codeperf.mcp.globwalk).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from codeperf.mcp import serve
+from codeperf.mcp.globwalk import GlobTooCostly, iter_matches
 from codeperf.mcp.sandbox import OutsideRoot, Sandbox
 
 MAX_READ_BYTES = 8 * 1024 * 1024
@@ -44,7 +48,13 @@ def build(root: str | os.PathLike[str]) -> serve.MCPServer:
             raise ToolError(f"max_bytes must be within 1..{MAX_READ_BYTES}")
         if not target.is_file():
             raise ToolError(f"{path!r} is not a file")
-        with target.open("rb") as handle:
+        # O_NOFOLLOW: the resolved path has no links left, so one appearing now is a swap.
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            links = os.fstat(handle.fileno()).st_nlink
+            if links > 1:  # its other name may be outside the root: no path check can tell
+                raise MCPError(INVALID_PARAMS, f"refused: {path!r} has {links} hard links; "
+                                               f"only single-link files are served")
             return handle.read(max_bytes).decode("utf-8", errors="replace")
 
     @server.tool()
@@ -64,20 +74,27 @@ def build(root: str | os.PathLike[str]) -> serve.MCPServer:
 
     @server.tool()
     def search_glob(pattern: str, path: str = ".", limit: int = 100) -> list[str]:
-        """Paths under `path` matching the glob `pattern` (e.g. `**/*.txt`), sorted, at most `limit`."""
+        """Paths under `path` matching the glob `pattern` (e.g. `**/*.txt`), sorted, at most `limit`.
+
+        Symlinked directories are not entered; the search stops at 32 levels and
+        fails after 2 s (narrow the pattern or the path)."""
         base = _inside(sandbox, path)
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise MCPError(INVALID_PARAMS, f"refused: pattern {pattern!r} must stay under the root")
         if not 1 <= limit <= MAX_LIST_ENTRIES:
             raise ToolError(f"limit must be within 1..{MAX_LIST_ENTRIES}")
         matches = []
-        for match in sorted(base.glob(pattern)):
-            real = match.resolve()
-            if sandbox.contains(real):  # a symlink out of the root is not a match
-                matches.append(sandbox.relative(match.absolute()))
-            if len(matches) >= limit:
-                break
-        return matches
+        try:
+            for match in iter_matches(base, pattern):
+                if sandbox.contains(match.resolve()):  # a symlink out of the root is not a match
+                    matches.append(sandbox.relative(match.absolute()))
+                if len(matches) >= limit:
+                    break
+        except GlobTooCostly as exc:
+            raise ToolError(str(exc)) from None
+        except ValueError as exc:
+            raise ToolError(f"pattern {pattern!r}: {exc}") from None
+        return sorted(matches)
 
     return server
 

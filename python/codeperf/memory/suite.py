@@ -62,6 +62,14 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
     if unknown:
         log(f"memory: unknown component(s) {', '.join(unknown)}; known: {', '.join(available)}")
         return exitcodes.USAGE
+    if experts_file is not None:
+        from codeperf.experts.config import ExpertsConfigError, load
+
+        try:  # before anything is measured: a wrong key is a usage error, not a failed component
+            load(experts_file)
+        except ExpertsConfigError as exc:
+            log(f"memory: {exc}")
+            return exitcodes.USAGE
     out_dir = Path(out_dir)
     config = {"components": chosen, "quick": quick, "tracemalloc_frames": TRACEMALLOC_FRAMES,
               "sample_interval_s": sample_interval_s,

@@ -72,7 +72,13 @@ def metric(key: str, value: Any) -> str:
 
 
 def cell(value: Any, limit: int = 160) -> str:
-    """Any value as one Markdown table cell: no newlines, pipes escaped, long text cut."""
+    """Any value as one Markdown table cell: no newlines, pipes escaped, long text cut.
+
+    Values come from systems under test (tool names, error strings), so they are
+    data, never markup: `[`/`]` are escaped so no link or image can form, `<`/`>`
+    so no HTML tag or autolink can (report.html also drops any link that is not
+    http(s); see render_html).
+    """
     if value is None:
         return MISSING
     if isinstance(value, (dict, list)):
@@ -82,7 +88,9 @@ def cell(value: Any, limit: int = 160) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    # "<frozen importlib._bootstrap>" would be swallowed as an HTML tag by GitHub.
+    # "<frozen importlib._bootstrap>" would be swallowed as an HTML tag by GitHub;
+    # "[x](javascript:...)" would become a live link.
+    text = text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -12,13 +12,12 @@ never make a suite "ok".
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codeperf.harness.contract import FAIL, judge, target_state
-from codeperf.harness.envelope import EnvelopeError, load
+from codeperf.harness.envelope import EnvelopeError, load, read_json
 from codeperf.harness.suites import BY_NAME, SUITES
 from codeperf.harness.targets import TargetSpec, load_specs
 
@@ -141,11 +140,12 @@ def load_run(directory: Path, targets_path: Path | None = None) -> Run:
     record_path = directory / RUN_RECORD
     if record_path.exists():
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
+            record = read_json(record_path)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            record, record_error = None, f"{RUN_RECORD}: unreadable ({exc})"
+            record, record_error = None, _relative_message(f"{RUN_RECORD}: unreadable ({exc})",
+                                                           directory)
     processes = {e.get("suite"): _process_from(e)
                  for e in (record or {}).get("suites", []) if isinstance(e, dict)}
 
@@ -159,6 +159,8 @@ def load_run(directory: Path, targets_path: Path | None = None) -> Run:
                 envelope = load(path)
             except EnvelopeError as exc:
                 data.load_error = _relative_message(str(exc), directory)
+            except Exception as exc:  # noqa: BLE001 - the promise: one bad file never stops the report
+                data.load_error = f"{path.name}: cannot read: {type(exc).__name__}: {exc}"
             else:
                 if envelope.get("suite") != suite:
                     data.load_error = (f"{path.name}: holds suite {envelope.get('suite')!r}, "

@@ -45,10 +45,34 @@ def _embed_images(body: str, base_dir: Path) -> str:
     return _IMG_SRC.sub(replace, body)
 
 
+_URL_ATTR = re.compile(r'(<(?:a|img)\b[^>]*?\s(?:href|src)=")([^"]*)(")')
+_SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def _safe_url(url: str) -> bool:
+    """http(s), in-page anchors and relative paths (our chart files, embedded afterwards)."""
+    # Browsers drop tabs, newlines and controls inside a URL: "java&#9;script:" is javascript:.
+    match = _SCHEME.match(re.sub(r"[\x00-\x20\x7f]", "", html.unescape(url)))
+    return match is None or match.group(1).lower() in ("http", "https")
+
+
+def _drop_unsafe_links(body: str) -> str:
+    """Defence in depth behind fmt.cell's escaping: no javascript:, data: or other scheme
+    survives in an href or src, whatever reached the Markdown."""
+
+    def replace(match: re.Match[str]) -> str:
+        if _safe_url(match.group(2)):
+            return match.group(0)
+        return f"{match.group(1)}#refused-link{match.group(3)}"
+
+    return _URL_ATTR.sub(replace, body)
+
+
 def render(markdown_text: str, base_dir: Path, title: str = "codeperf performance report") -> str:
     body = markdown.markdown(markdown_text,
                              extensions=["tables", "fenced_code", "md_in_html", "sane_lists"],
                              output_format="html")
+    body = _drop_unsafe_links(body)  # before embedding: only our own charts become data: URIs
     body = _embed_images(body, Path(base_dir))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n"

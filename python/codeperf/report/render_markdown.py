@@ -286,13 +286,13 @@ def _kind_table(kind: str, entries: list[dict[str, Any]]) -> list[str]:
         return fmt.metric(column, fields.summary(entry).get(column))
 
     all_columns = extra + columns
-    lines = [f"### Results: {kind} ({len(entries)})", ""]
+    lines = [f"### Results: {fmt.cell(kind)} ({len(entries)})", ""]
     if len(all_columns) + 1 > MAX_COLUMNS and len(entries) <= MAX_TRANSPOSED_ENTRIES:
         headers = ["metric"] + [fmt.cell(e.get("id")) for e in entries]
-        body = [[column] + [value(e, column) for e in entries] for column in all_columns]
+        body = [[fmt.cell(column)] + [value(e, column) for e in entries] for column in all_columns]
         lines.append(fmt.table(headers, body, ["l"] + ["r"] * len(entries)))
     else:
-        headers = ["id"] + all_columns
+        headers = ["id"] + [fmt.cell(c) for c in all_columns]
         body = [[fmt.cell(e.get("id"))] + [value(e, c) for c in all_columns] for e in entries]
         lines.append(fmt.table(headers, body, ["l"] + ["l"] * len(extra) + ["r"] * len(columns)))
     return lines + [""]

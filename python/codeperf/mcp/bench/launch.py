@@ -9,6 +9,12 @@ memory), which the SDK does not expose, so the spawn is bracketed by a snapshot
 of this process's children under a lock. Every pid seen is remembered and
 `reap_leftovers()` kills any that outlived their session: no orphans, even when
 a server ignores stdin closing or a run is interrupted.
+
+Each server runs in its own session, so its process group is its pid (the SDK's
+stdio transport uses start_new_session; so does `_start_http`). A server that
+forks leaves children behind once it exits, reparented away from it where no
+tree walk finds them; they stay in its group, so `reap_leftovers()` also kills
+every group it saw and reports the members it found still running.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from codeperf.harness.parent_death import die_with_parent
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.serve import HTTP_PATH
 
@@ -84,9 +91,21 @@ def bundled_spec(name: str, transport: str, *, files_root: Path | None = None,
         command += ["--root", str(files_root or Path.cwd())]
     if name == "experts" and experts_file:
         command += ["--experts", experts_file]
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    env = {k: os.environ[k] for k in PASS_ENV + _key_variables(name, experts_file)
+           if k in os.environ}
     return ServerSpec(label=f"{name}.{transport}", transport=transport, command=command,  # type: ignore[arg-type]
                       env=env, bundled=True)
+
+
+def _key_variables(name: str, experts_file: str | None) -> tuple[str, ...]:
+    """The variables the experts file names with `api_key_env`: the experts server sends
+    those keys, so it needs them; the SDK's stdio transport would drop them. Only the
+    environment carries them (ServerSpec.describe() and the results show the command)."""
+    if name != "experts" or not experts_file:
+        return ()
+    from codeperf.experts.config import load
+
+    return tuple(dict.fromkeys(e.api_key_env for e in load(experts_file).experts if e.api_key_env))
 
 
 def stdio_spec(label: str, command_line: str) -> ServerSpec:
@@ -112,6 +131,7 @@ def free_port() -> int:
 
 # -- every process we start or see started, so none outlives the run ----------
 _seen: dict[int, float] = {}  # pid -> create_time (guards against pid reuse)
+_groups: set[int] = set()  # process groups of the servers we started (pgid == the server's pid)
 _spawn_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = \
     weakref.WeakKeyDictionary()
 
@@ -120,6 +140,36 @@ def _remember(pid: int) -> None:
     try:
         _seen[pid] = psutil.Process(pid).create_time()
     except psutil.Error:
+        return
+    try:
+        if os.getpgid(pid) == pid and pid != os.getpgrp():  # a group leader: its own session
+            _groups.add(pid)
+    except OSError:
+        pass
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group `pgid`; zombies need no killing."""
+    members = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
+def seen_groups() -> list[int]:
+    return sorted(_groups)
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    if pgid == os.getpgrp():  # never our own group
+        return
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
         pass
 
 
@@ -139,16 +189,34 @@ def alive(pid: int) -> bool:
 
 
 def reap_leftovers(grace_s: float = 2.0) -> list[int]:
-    """Kill (TERM, then KILL) every remembered process still alive; returns their pids."""
-    survivors = [pid for pid in _seen if alive(pid)]
+    """Kill (TERM, then KILL) every remembered process still alive and every member of
+    the servers' process groups; returns the pids that were still running."""
+    groups = {pgid: group_members(pgid) for pgid in _groups}
+    survivors = sorted({pid for pid in _seen if alive(pid)}
+                       | {pid for members in groups.values() for pid in members})
     for pid in survivors:
         _signal_tree(pid, signal.SIGTERM)
+    for pgid, members in groups.items():
+        if members:
+            _kill_group(pgid, signal.SIGTERM)
+
+    def running() -> bool:
+        return any(alive(p) for p in _seen) or any(group_members(g) for g in groups)
+
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(alive(p) for p in survivors):
+    while time.monotonic() < deadline and survivors and running():
         time.sleep(0.05)
     for pid in survivors:
         if alive(pid):
             _signal_tree(pid, signal.SIGKILL)
+    for pgid in groups:
+        if group_members(pgid):
+            _kill_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 1.0  # SIGKILL is not instant: let the check see them gone
+    while time.monotonic() < deadline and survivors and running():
+        time.sleep(0.02)
+    # An empty group is gone for good; its number, if reused later, is someone else's.
+    _groups.difference_update(g for g in groups if not group_members(g))
     return survivors
 
 
@@ -267,7 +335,8 @@ class ServerHandle:
         with self.stderr_path.open("ab") as err:
             self._http_proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=err, stderr=err,
-                env={**os.environ, **self.spec.env}, start_new_session=True)
+                env={**os.environ, **self.spec.env}, start_new_session=True,
+                preexec_fn=die_with_parent)  # a SIGKILLed bench must not leave it listening
         self.http_pid = self._http_proc.pid
         _remember(self.http_pid)
         self.url = f"http://127.0.0.1:{port}{HTTP_PATH}"

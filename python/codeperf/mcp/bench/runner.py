@@ -121,9 +121,14 @@ async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], con
             await protocol_floor(config, recorder, log_dir, log, state)
             recorder.save()
     finally:
+        # Whole process groups: a server's forked children outlive it where no tree walk
+        # from the server finds them (launch's docstring).
+        groups_seen = len(launch.seen_groups())
         survivors = launch.reap_leftovers()
-        recorder.add_validity("processes_reaped", not survivors,
-                              {"pids_seen": len(launch.seen_pids()), "killed_at_end": survivors})
+        left = [pid for pgid in launch.seen_groups() for pid in launch.group_members(pgid)]
+        recorder.add_validity("processes_reaped", not survivors and not left,
+                              {"pids_seen": len(launch.seen_pids()), "groups_seen": groups_seen,
+                               "killed_at_end": survivors, "still_running": left})
     handled = handled_total(specs, config, state)
     if handled is not None:
         recorder.add_result(handled)
