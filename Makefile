@@ -28,6 +28,14 @@ $(BUILD_STAMP): $(VENV_STAMP) $(RUST_SOURCES)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
+# valgrind (callgrind) counts the engine's instructions: the regression gate. Installed
+# from Debian when missing and possible; without it bench_rust records that part as not run.
+.PHONY: tools
+tools:  ## install the Debian tools the suites use when missing (valgrind)
+	@command -v valgrind >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
+		|| echo "valgrind is not installed (apt-get install valgrind): instruction counts will be 'not run'"
+
 .PHONY: venv
 venv: $(VENV_STAMP)  ## create .venv and install requirements.txt
 
@@ -42,7 +50,7 @@ test-rs:  ## cargo test --workspace (the pure-Rust core)
 	cargo test --workspace --release --quiet
 
 .PHONY: test-py
-test-py: $(BUILD_STAMP)  ## pytest (every behavioural test runs on both backends)
+test-py: $(BUILD_STAMP) tools  ## pytest (every behavioural test runs on both backends)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: speed-check
@@ -57,7 +65,7 @@ BENCH ?=
 BENCH_ARGS ?=
 
 .PHONY: bench-rust
-bench-rust: $(BUILD_STAMP)  ## Rust vs Python pyperf benchmarks per corpus family, gate, memory, cost curve, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
+bench-rust: $(BUILD_STAMP) tools  ## Rust vs Python pyperf benchmarks per corpus family, gate, memory, cost curve, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
 	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
 # -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------
@@ -106,11 +114,11 @@ PERF_ARGS ?=
 PERF_FLAGS = $(if $(BASELINE),--baseline $(BASELINE)) $(PERF_ARGS)
 
 .PHONY: perf
-perf: $(BUILD_STAMP)  ## every suite + combined report into reports/<run-id>/ (QUICK=1, BASELINE=DIR)
+perf: $(BUILD_STAMP) tools  ## every suite + combined report into reports/<run-id>/ (QUICK=1, BASELINE=DIR)
 	$(PY) scripts/perf.py $(if $(QUICK),--quick) $(PERF_FLAGS)
 
 .PHONY: perf-quick
-perf-quick: $(BUILD_STAMP)  ## make perf with each suite's --quick mode (pull requests)
+perf-quick: $(BUILD_STAMP) tools  ## make perf with each suite's --quick mode (pull requests)
 	$(PY) scripts/perf.py --quick $(PERF_FLAGS)
 
 .PHONY: report

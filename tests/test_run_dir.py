@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from codeperf.harness import exitcodes
 from codeperf.harness.run_dir import LatestLinkError, resolve_out
-from codeperf.report.perf_run import run_perf
+from codeperf.perf_run import run_perf
 
 ROOT = Path(__file__).resolve().parents[1]
 
