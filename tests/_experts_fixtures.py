@@ -10,7 +10,8 @@ from codeperf.experts.config import Expert, ExpertsConfig
 from codeperf.experts.simulator import ModelProfile, Simulator, SimulatorConfig
 
 FAST = ModelProfile("t-fast", ttft_median_ms=5, tokens_per_s=2000, answer_tokens=20)
-MID = ModelProfile("t-mid", ttft_median_ms=30, tokens_per_s=2000, answer_tokens=20)
+MID = ModelProfile("t-mid", ttft_median_ms=80,  # well apart from FAST and SLOW: order survives a busy machine
+                    tokens_per_s=2000, answer_tokens=20)
 SLOW = ModelProfile("t-slow", ttft_median_ms=150, tokens_per_s=2000, answer_tokens=20)
 HANG = ModelProfile("t-hang", ttft_median_ms=5, rate_hang=1.0, hang_s=30)
 R429 = ModelProfile("t-429", ttft_median_ms=5, rate_429=1.0)
