@@ -178,21 +178,7 @@ pub(crate) fn lower(s: &str) -> String {
         return s.to_ascii_lowercase(); // vectorised; the common case
     }
     let mut bytes = s.as_bytes().to_vec();
-    let mut i = 0;
-    let n = bytes.len();
-    while i < n {
-        let b = bytes[i];
-        if b.is_ascii_uppercase() {
-            bytes[i] = b + 0x20;
-        } else if b == 0xC3 && i + 1 < n {
-            let next = bytes[i + 1];
-            if (0x80..=0x9E).contains(&next) && next != 0x97 {
-                bytes[i + 1] = next + 0x20;
-            }
-            i += 1;
-        }
-        i += 1;
-    }
+    lower_bytes(&mut bytes);
     // Only ASCII bytes and second bytes of C3 xx pairs changed, within valid ranges.
     String::from_utf8(bytes).expect("case mapping preserves UTF-8")
 }
@@ -231,7 +217,13 @@ pub(crate) fn lower_into(token: &str, out: &mut String) {
     }
     // SAFETY: only ASCII bytes A-Z (to a-z) and continuation bytes 0x80..=0x9E of a
     // C3 lead byte (to 0xA0..=0xBE, still continuation bytes) change: the UTF-8 stays valid.
-    let bytes = unsafe { out.as_mut_vec() };
+    lower_bytes(unsafe { out.as_mut_vec() });
+}
+
+/// The byte-wise case mapping shared by `lower` and `lower_into`: ASCII A-Z, and the
+/// second byte of a Latin-1 capital (C3 80..=9E but 97), each +0x20.
+#[inline]
+fn lower_bytes(bytes: &mut [u8]) {
     let n = bytes.len();
     let mut i = 0;
     while i < n {

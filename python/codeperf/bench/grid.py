@@ -90,36 +90,36 @@ def parse_sizes(items: list[str] | tuple[str, ...]) -> tuple[Size, ...]:
     return tuple(sorted(sizes))
 
 
+def _comma_items(items: list[str] | tuple[str, ...]):
+    """(as given, lowercased) for each non-empty part of repeatable, comma-listed values."""
+    for item in items:
+        for part in item.split(","):
+            if part.strip():
+                yield part.strip(), part.strip().lower()
+
+
 def parse_benches(items: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Expand names and aliases (repeatable, comma lists) into ops, in canonical order."""
     chosen: set[str] = set()
-    for item in items:
-        for part in item.split(","):
-            name = part.strip().lower()
-            if not name:
-                continue
-            if name in ALIASES:
-                chosen.update(ALIASES[name])
-            elif name in ALL_OPS:
-                chosen.add(name)
-            else:
-                known = ", ".join(ALL_OPS + tuple(ALIASES))
-                raise ValueError(f"unknown benchmark {part.strip()!r}; choose from {known}")
+    for given, name in _comma_items(items):
+        if name in ALIASES:
+            chosen.update(ALIASES[name])
+        elif name in ALL_OPS:
+            chosen.add(name)
+        else:
+            known = ", ".join(ALL_OPS + tuple(ALIASES))
+            raise ValueError(f"unknown benchmark {given!r}; choose from {known}")
     return tuple(op for op in ALL_OPS if op in chosen) if chosen else ALL_OPS
 
 
 def parse_families(items: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """`--corpus` values (repeatable, comma lists) in FAMILIES order; empty if none given."""
     chosen: set[str] = set()
-    for item in items:
-        for part in item.split(","):
-            name = part.strip().lower()
-            if not name:
-                continue
-            if name not in FAMILIES:
-                raise ValueError(f"unknown corpus family {part.strip()!r}; choose from "
-                                 f"{', '.join(FAMILIES)}")
-            chosen.add(name)
+    for given, name in _comma_items(items):
+        if name not in FAMILIES:
+            raise ValueError(f"unknown corpus family {given!r}; choose from "
+                             f"{', '.join(FAMILIES)}")
+        chosen.add(name)
     return tuple(f for f in FAMILIES if f in chosen)
 
 
