@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from codeperf.harness import loadgen
-from codeperf.harness.scenarios import ScenarioContext
+from codeperf.load import loadgen, schedules
+from codeperf.load.registry import ScenarioContext
 
 FIXED_MS = 50.0
 FIXED_TOLERANCE = 0.10
@@ -138,7 +138,7 @@ async def run_calibration(ctx: ScenarioContext, *, stall_s: float = 1.0, rate_rp
         op = lambda i: _post(session, url, "cal-fixed-50ms")  # noqa: E731
         runs = asyncio.gather(
             trigger(),
-            loadgen.run_open(op, loadgen.constant(rate_rps), duration_s=run_s, result=open_run),
+            loadgen.run_open(op, schedules.constant(rate_rps), duration_s=run_s, result=open_run),
             loadgen.run_closed(op, concurrency=1, max_requests=CLOSED_REQUESTS, result=closed_run,
                                max_duration_s=run_s + stall_s + 30.0))
         try:
