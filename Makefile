@@ -93,12 +93,14 @@ memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, le
 # -- Load: Circle of Experts under load (docs/load.md) --------------------------
 # SCENARIO=name (or "a b") picks scenarios; LOAD_ARGS passes more options, e.g.
 # LOAD_ARGS="--experts my_experts.toml -o rate_rps=80".
+# WORKERS=N runs the sustained and burst scenarios on N Ray workers (docs/load.md).
 SCENARIO ?=
 LOAD_ARGS ?=
+WORKERS ?=
 
 .PHONY: load
-load: $(BUILD_STAMP)  ## load scenarios against the expert simulator (SCENARIO=sustained, QUICK=1, LOAD_ARGS=...)
-	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(LOAD_ARGS)
+load: $(BUILD_STAMP)  ## load scenarios against the expert simulator (SCENARIO=sustained, QUICK=1, WORKERS=2, LOAD_ARGS=...)
+	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(if $(WORKERS),--workers $(WORKERS)) $(LOAD_ARGS)
 
 .PHONY: loadgen-selftest
 loadgen-selftest: $(BUILD_STAMP)  ## the load generator's own max rate and schedule lag, beside wrk (QUICK=1)

@@ -72,9 +72,15 @@ class KeyValue(click.ParamType):
                    "Goodput counts the queries meeting every bound.")
 @click.option("--calibration/--no-calibration", default=True, show_default=True,
               help="run the generator's calibration checks first (validity section)")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="load generators: N > 1 runs the sustained and burst scenarios on N Ray "
+                   "async actors (the others in one loop); 1 starts no Ray (docs/load.md)")
+@click.option("--ray-address", envvar="RAY_ADDRESS", default=None, metavar="ADDRESS",
+              help="join this Ray cluster (or $RAY_ADDRESS) and place the workers on its "
+                   "nodes; each worker applies --allow-remote to the experts it reaches")
 @click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
-         slo, calibration, list_only):
+         slo, calibration, workers, ray_address, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.load import registry
@@ -92,7 +98,7 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
     raise SystemExit(run_script("load", out_dir, lambda: run_suite(
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,
-        api_key_env=api_key_env, slo=slo)))
+        api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address)))
 
 
 if __name__ == "__main__":
