@@ -73,6 +73,10 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
             f"(ours / wrk = {s['ours_vs_wrk_x']:.2f}x)")
     else:
         log(f"wrk                     : {result['wrk'].get('reason')}")
+    if s["closed_aiohttp_throughput_rps"] is not None:
+        ratio = s["aiohttp_vs_wrk_x"]
+        log(f"generator through aiohttp: {s['closed_aiohttp_throughput_rps']:.0f} requests/s "
+            f"(the scenarios' client{f'; / wrk = {ratio:.2f}x' if ratio else ''})")
     log(f"open model at 10000/s   : sent {s['open_10k_achieved_send_rps'] or 0:.0f}/s, "
         f"lag p99 {s['open_10k_schedule_lag_p99_ms']} ms")
     log(f"schedule lag p99 at {s['paced_rate_rps']:g}/s: {s['paced_schedule_lag_p99_ms']} ms")
