@@ -78,9 +78,12 @@ class KeyValue(click.ParamType):
 @click.option("--ray-address", envvar="RAY_ADDRESS", default=None, metavar="ADDRESS",
               help="join this Ray cluster (or $RAY_ADDRESS) and place the workers on its "
                    "nodes; each worker applies --allow-remote to the experts it reaches")
+@click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
+              help="bundled simulator processes on one port (SO_REUSEPORT) for the scenarios "
+                   "on workers; default: as many as --workers")
 @click.option("--list", "list_only", is_flag=True, help="list the registered scenarios and exit")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
-         slo, calibration, workers, ray_address, list_only):
+         slo, calibration, workers, ray_address, simulator_processes, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.load import registry
@@ -98,7 +101,8 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
     raise SystemExit(run_script("load", out_dir, lambda: run_suite(
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,
-        api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address)))
+        api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address,
+        simulator_processes=simulator_processes)))
 
 
 if __name__ == "__main__":

@@ -255,6 +255,7 @@ class ScenarioContext:
     slo: Any = None
     workers: Any = None
     worker_pool: Any = None  # the run's pool, set by the driver; `workers` while a scenario uses it
+    worker_experts: Any = None  # the experts for scenarios on workers (a multi-process simulator)
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     current: str = ""  # the scenario now running; set by the driver
     _watched: list[Callable[[], Any]] = field(default_factory=list)
@@ -323,6 +324,9 @@ async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str,
         ctx.current = name
         ctx._watched = []
         ctx.workers = ctx.worker_pool if spec.workers else None
+        experts = ctx.experts
+        if ctx.workers is not None and ctx.worker_experts is not None:
+            ctx.experts = ctx.worker_experts
         ctx.log(f"scenario {name}: {spec.description}"
                 + (f" [{ctx.workers.workers} workers]" if ctx.workers is not None else ""))
         started = time.perf_counter()
@@ -345,6 +349,7 @@ async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str,
                 ctx.recorder.save()
             ctx.current = ""
             ctx._watched = []
+            ctx.workers, ctx.experts = None, experts
         for entry in outcome.entries:
             if ctx.worker_pool is not None:  # say how many generators made each entry
                 entry.setdefault("workers", ctx.worker_pool.workers if spec.workers else 1)
