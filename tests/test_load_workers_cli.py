@@ -82,3 +82,59 @@ def test_sigterm_during_a_two_worker_run_leaves_partial_results_and_no_process(t
     while _ray_processes_since(t0) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _ray_processes_since(t0) == []
+
+
+FAST_EXPERTS = """
+[[expert]]
+name = "a"
+base_url = "simulator"
+model = "q-a"
+timeout_s = 5
+stream = true
+[[expert]]
+name = "b"
+base_url = "simulator"
+model = "q-b"
+timeout_s = 5
+[simulator]
+seed = 1
+[[simulator.model]]
+name = "q-a"
+ttft_median_ms = 5
+tokens_per_s = 2000
+answer_tokens = 20
+[[simulator.model]]
+name = "q-b"
+ttft_median_ms = 10
+tokens_per_s = 2000
+answer_tokens = 20
+"""
+
+
+@pytest.mark.slow
+def test_burst_on_two_workers_merges_queries_and_keeps_each_worker(tmp_path):
+    experts = tmp_path / "experts.toml"
+    experts.write_text(FAST_EXPERTS)
+    out = tmp_path / "b"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(out), "--experts", str(experts),
+         "--no-calibration", "--scenario", "burst", "--scenario", "single-query",
+         "--workers", "2", "-o", "burst_size=20", "-o", "bursts=2", "-o", "burst_every_s=0.6",
+         "-o", "idle_s=0.1", "-o", "baseline_queries=2", "-o", "queries=2"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (exitcodes.OK, exitcodes.FAILED), proc.stderr
+    data = envelope.load(out / "load.json")
+    assert data["config"]["workers"] == 2 and data["config"]["simulator_processes"] == 2
+    burst, single = data["results"]
+    assert burst["workers"] == 2 and single["workers"] == 1
+    workers = burst["load"]["workers"]
+    assert len(workers) == 2 and {w["summary"]["requests_count"] for w in workers} == {20}
+    assert burst["summary"]["requests_count"] == 40  # 2 bursts of 20, dealt 20 + 20
+    ok = burst["summary"]["ok_count"]
+    assert ok == sum(w["summary"]["ok_count"] for w in workers)
+    # The merged per-query statistics count every worker's queries.
+    assert sum(burst["queries"]["critical_path_expert"].values()) == ok
+    assert burst["summary"]["warm_connections_count"] > 0
+    assert [c["check"].split("/")[0] for c in burst["load"]["self_checks"]].count("worker1") == 4
