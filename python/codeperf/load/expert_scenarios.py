@@ -337,9 +337,14 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     entry_id = f"burst/{count}x{size}-in-{int(spread * 1000)}ms"
     baseline, base = _stats(ctx), LoadResult()
     stats, load = _stats(ctx), LoadResult()
-    ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load),
-                                 baseline_histogram=base.latency.to_dict(),
-                                 baseline_load=base.to_dict()))
+    held: list[Any] = []  # the workers' results, when the spikes run on workers
+
+    def partial() -> dict[str, Any]:
+        spike, spike_stats = expert_workers.merged(held) if held else (load, stats)
+        return _raw_entry(entry_id, spike, spike_stats, _latency_summary(spike),
+                          baseline_histogram=base.latency.to_dict(), baseline_load=base.to_dict())
+
+    ctx.watch(partial)
     async with _session(_pool_for(ctx, 1)) as session:
         await loadgen.run_closed(baseline.op(session), concurrency=1, max_requests=baseline_n,
                                  result=base)
@@ -349,9 +354,7 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
         load, stats, t0 = await expert_workers.run_open(
             ctx, schedule, pool=_pool_for(ctx, size), warm_queries=-(-size // n), start_in_s=idle,
             max_requests=size * count, duration_s=every * count,
-            max_lag_p99_ms=max(10.0, spread * 1000),
-            watch=lambda merged, merged_stats: _raw_entry(entry_id, merged, merged_stats,
-                                                          _latency_summary(merged)))
+            max_lag_p99_ms=max(10.0, spread * 1000), held=held)
         warm = stats.warm_connections
     else:
         async with _session(_pool_for(ctx, size)) as session:
@@ -428,10 +431,12 @@ async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     stats, load = _stats(ctx), LoadResult()
     entry_id = f"sustained/open-{rate:g}rps-{arrivals}"
     if ctx.workers is not None:
+        held: list[Any] = []
+        ctx.watch(lambda: _raw_entry(entry_id, *expert_workers.merged(held),
+                                     _latency_summary(expert_workers.merged(held)[0]))
+                  if held else None)
         load, stats, _ = await expert_workers.run_open(
-            ctx, schedule, pool=_pool_for(ctx, int(rate * 4)), duration_s=duration,
-            watch=lambda merged, merged_stats: _raw_entry(entry_id, merged, merged_stats,
-                                                          _latency_summary(merged)))
+            ctx, schedule, pool=_pool_for(ctx, int(rate * 4)), duration_s=duration, held=held)
     else:
         _watch_load(ctx, entry_id, load, stats)
         # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.

@@ -45,38 +45,38 @@ def _targets(ctx: ScenarioContext) -> list[str]:
 
 async def run_open(ctx: ScenarioContext, schedule: Schedule, *, pool: int, warm_queries: int = 0,
                    start_in_s: float = 0.0, duration_s: float | None = None,
-                   max_requests: int | None = None, watch: Any = None,
+                   max_requests: int | None = None, held: list[Any] | None = None,
                    **options: Any) -> tuple[MergedLoadResult, QueryStats, float]:
     """An open-model run of expert queries on ctx.workers; (merged load, merged stats, start).
 
     `start` is the wall-clock time of the schedule's zero; every worker's
-    completion times in the merged stats are on the same wall clock.
-    `watch(load, stats)` is registered with ctx.watch before the run, so an
-    interrupted run records what the workers measured.
+    completion times in the merged stats are on the same wall clock. `held`
+    receives the workers' results even when the run is interrupted: a
+    scenario's `ctx.watch` builder reads them with `merged(held)`.
     """
     plan = Plan("open", functools.partial(expert_queries, experts=ctx.experts, slo=ctx.slo,
                                           pool=pool, warm_queries=warm_queries),
                 targets=_targets(ctx), allow_remote=ctx.allow_remote, schedule=schedule,
                 duration_s=duration_s, max_requests=max_requests, options=options)
-    held: list[Any] = []
-    if watch is not None:
-        ctx.watch(lambda: watch(*_merged(held)) if held else None)
+    held = [] if held is None else held
     ctx.progress(f"on {ctx.workers.workers} workers")
-    merged, sides, start = await ctx.workers.run(plan, held, start_in_s=start_in_s)
-    load, stats = _merged(held)
+    _, _, start = await ctx.workers.run(plan, held, start_in_s=start_in_s)
+    load, stats = merged(held)
     return load, stats, start
 
 
-def _merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
-    merged, sides = held[0]
-    stats: QueryStats | None = None
-    for side in sides:
-        if side is None:
-            continue
-        offset = getattr(side, "clock_offset_s", 0.0)
-        side.end_times = {i: t + offset for i, t in side.end_times.items()}
-        side.clock_offset_s = 0.0
-        stats = side if stats is None else stats.merge(side)
-    assert stats is not None, "no worker returned its statistics"
-    stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)
-    return merged, stats
+def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
+    """The merged load result and QueryStats of a run's `held` results (computed once)."""
+    if len(held) == 1:
+        load, sides = held[0]
+        stats: QueryStats | None = None
+        for side in sides:
+            if side is None:
+                continue
+            offset = getattr(side, "clock_offset_s", 0.0)
+            side.end_times = {i: t + offset for i, t in side.end_times.items()}
+            stats = side if stats is None else stats.merge(side)
+        assert stats is not None, "no worker returned its statistics"
+        stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)
+        held.append((load, stats))
+    return held[1]

@@ -125,16 +125,10 @@ class LoadWorker:
         """Cancel a run in progress; what it measured so far (`complete` False)."""
         task = self._task
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(self._settled(task))), 10)
+            task.cancel()  # run_open/run_closed's finally blocks record what was measured
+            await asyncio.wait({task}, timeout=10)
         await self._close()
         return self._result, self._side
-
-    @staticmethod
-    async def _settled(task: asyncio.Task) -> None:
-        while not task.done():
-            await asyncio.sleep(0.01)
 
     async def _close(self) -> None:
         stack, self._stack = self._stack, None
