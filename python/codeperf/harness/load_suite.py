@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codeperf.harness import exitcodes, loadgen
+from codeperf.harness import exitcodes, loadgen, systems
 from codeperf.harness import scenarios as registry
 from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
@@ -92,6 +92,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     out_dir = Path(out_dir)
     config = {"scenarios": names, "quick": quick, "options": options,
               "allow_remote": allow_remote, "experts": experts.to_dict(),
+              "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
     simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
