@@ -12,6 +12,7 @@ from codeperf.harness import exitcodes
 from codeperf.report import build_report
 from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable
 
+DEFAULT_RUN = Path("reports/latest")
 EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regression found a "
           "significant regression; 2 usage error, or --fail-on-regression with a baseline that "
           "is missing, unreadable or empty (the reason is printed). Failed targets do not "
@@ -20,7 +21,7 @@ EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regressi
 
 
 @cli.command(epilog=EPILOG)
-@cli.existing_dir_option("--out", "run_dir", default=Path("reports/latest"),
+@cli.existing_dir_option("--out", "run_dir", show_default="reports/latest",
                          help="The run directory: reads its <suite>.json envelopes and writes "
                               "the report into it (as every suite's --out).")
 @cli.deprecated_alias("--run", "run_dir", "--out",
@@ -37,7 +38,7 @@ EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regressi
               help="Noise floor (percent) of wall-clock metrics that have no A/A data in "
                    "python/codeperf/report/aa_noise.json; smaller changes count as unchanged.")
 @click.option("--no-charts", is_flag=True, help="Skip the matplotlib charts.")
-def main(run_dir: Path, report_dir: Path | None, baseline: Path | None, fail_on_regression: bool,
+def main(run_dir: Path | None, report_dir: Path | None, baseline: Path | None, fail_on_regression: bool,
          noise_pct: float, no_charts: bool) -> None:
     """Aggregate one run's suite results into a single report.
 
@@ -47,6 +48,10 @@ def main(run_dir: Path, report_dir: Path | None, baseline: Path | None, fail_on_
     charts and, with --baseline, classifies each metric as improved,
     regressed or unchanged.
     """
+    if run_dir is None:  # not a click default: --run, its old name, must be able to fill it
+        run_dir = DEFAULT_RUN
+        if not run_dir.is_dir():
+            cli.setup_error(f"{run_dir} does not exist: run `make perf` first, or give --out RUN")
     if fail_on_regression and baseline is None:
         raise click.UsageError("--fail-on-regression needs --baseline")
     try:

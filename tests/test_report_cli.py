@@ -363,3 +363,50 @@ def test_perf_sigterm_stops_the_run_and_still_writes_the_report(tmp_path, suite_
     assert json.loads((run_dir / "bench_rust.json").read_text())["complete"] is False
     assert (run_dir / "report.md").is_file()
     assert os.path.exists(run_dir / "logs" / "bench_rust.log")
+
+
+# -- renamed options: one release of hidden aliases that warn ---------------------------
+
+def test_aggregate_run_is_a_deprecated_alias_of_out(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --run is deprecated" in result.stderr and "use --out" in result.stderr
+    assert (run / "report.md").is_file()
+    # The old `--run RUN --out DIR` (DIR: where to write) now reads --out as the run: refused,
+    # with the new spelling, rather than reading the wrong directory.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    both = CliRunner().invoke(aggregate, ["--run", str(run), "--out", str(other)])
+    assert both.exit_code == 2
+    assert "`--out RUN --report-dir DIR`" in both.stderr
+
+
+def test_aggregate_report_dir_writes_elsewhere(tmp_path, aggregate, fixture_targets):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(aggregate, ["--out", str(DATA / "run_pass"), "--report-dir", str(out),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.md").is_file() and not (DATA / "run_pass" / "report.md").exists()
+
+
+def test_perf_reports_is_a_deprecated_alias(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    result = CliRunner().invoke(load_script("perf").main, ["--reports", str(tmp_path / "r"),
+                                                           "--scripts", str(scripts), "--suite", "load"])
+    assert result.exit_code == 1  # the load script does not exist; the report is still written
+    assert "warning: --reports is deprecated" in result.stderr and "--out DIR/latest" in result.stderr
+    assert (tmp_path / "r" / "latest" / "report.md").is_file()
+
+
+def test_perf_out_dir_is_used_as_given(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    run = tmp_path / "my-run"
+    result = CliRunner().invoke(load_script("perf").main, ["--out", str(run), "--scripts", str(scripts),
+                                                           "--suite", "load"])
+    assert result.exit_code == 1
+    assert (run / "report.md").is_file() and (run / "run.json").is_file()
+    assert not (tmp_path / "latest").exists()  # links untouched, as with a suite's --out

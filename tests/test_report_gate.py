@@ -60,7 +60,7 @@ def aggregate():
 def gate(aggregate, tmp_path: Path, run: Path, baseline: Path, monkeypatch):
     monkeypatch.setenv("CODEPERF_TARGETS", str(TARGETS))
     return CliRunner().invoke(aggregate, ["--out", str(run), "--baseline", str(baseline),
-                                          "--out", str(tmp_path / "cli"), "--no-charts",
+                                          "--report-dir", str(tmp_path / "cli"), "--no-charts",
                                           "--fail-on-regression"])
 
 
@@ -253,7 +253,7 @@ def test_an_unusable_baseline_without_the_gate_still_writes_the_report(tmp_path,
     (base := tmp_path / "base").mkdir()
     monkeypatch.setenv("CODEPERF_TARGETS", str(TARGETS))
     result = CliRunner().invoke(aggregate, ["--out", str(DATA / "run_pass"), "--baseline",
-                                            str(base), "--out", str(tmp_path / "o"),
+                                            str(base), "--report-dir", str(tmp_path / "o"),
                                             "--no-charts"])
     assert result.exit_code == 0
     assert "report written without a comparison" in result.output
@@ -342,3 +342,6 @@ def test_aa_noise_script_writes_and_merges_floors(tmp_path):
     assert CliRunner().invoke(main, [runs[0], "--floors", str(out)]).exit_code == 2
     (empty := tmp_path / "empty").mkdir()
     assert CliRunner().invoke(main, [runs[0], str(empty), "--floors", str(out)]).exit_code == 2
+    old = CliRunner().invoke(main, [*runs, "--out", str(out)])  # its old name, for one release
+    assert old.exit_code == 0 and "warning: --out is deprecated" in old.stderr
+    assert json.loads(out.read_text())["runs"] == 6
