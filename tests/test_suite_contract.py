@@ -136,7 +136,7 @@ def test_one_registry_of_suites():
 
 def test_one_setup_error_for_every_suite():
     from codeperf.bench_rust import driver
-    from codeperf.harness import load_suite
+    from codeperf.load import suite as load_suite
     from codeperf.mcp.bench import suite as mcp_suite
 
     assert driver.SetupError is load_suite.SetupError is mcp_suite.SetupError is SetupError
@@ -148,7 +148,7 @@ def test_report_imports_no_suite_code():
     for path in (ROOT / "python" / "codeperf" / "report").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         for suite_pkg in ("codeperf.bench_rust", "codeperf.memory", "codeperf.mcp.bench",
-                          "codeperf.harness.load_suite", "codeperf.harness.scenarios"):
+                          "codeperf.load"):
             if f"from {suite_pkg}" in text or f"import {suite_pkg}" in text:
                 offenders.append(f"{path.name}: {suite_pkg}")
     assert offenders == []
@@ -304,6 +304,6 @@ def test_every_suite_script_traps_signals_before_its_imports():
         text = (ROOT / "scripts" / suite.script).read_text()
         trap = text.index(f'trap_startup_signals("{suite.name}")')
         heavy = [text.index(m) for m in ("from codeperf.bench_rust", "from codeperf.mcp",
-                                         "from codeperf.memory", "from codeperf.harness.load_suite",
+                                         "from codeperf.memory", "from codeperf.load.suite",
                                          "from codeperf.experts") if m in text]
         assert heavy and trap < min(heavy), suite.script

@@ -49,7 +49,7 @@ class Deployment:
             return self
         from codeperf.experts import config as experts_config
         from codeperf.experts import urls
-        from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback
+        from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
 
         try:
             circle = urls.from_urls(self.expert_urls, api_key_env=self.api_key_env,

@@ -15,7 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 from codeperf.harness import exitcodes, systems
 from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
-from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback, run_stoppable
+from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
+from codeperf.harness.stoppable import run_stoppable
 from codeperf.harness.targets import evaluate
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import argsfile, argshint, launch, runner, table
