@@ -100,7 +100,7 @@ COMPONENT ?=
 MEMORY_ARGS ?=
 
 .PHONY: memory
-memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, leak slopes, timelines (COMPONENT=engine, QUICK=1)
+memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, leak slopes, timelines (COMPONENT=engine, QUICK=1, EXPERTS=FILE)
 	$(PY) scripts/memory_profile.py $(if $(QUICK),--quick) $(foreach c,$(COMPONENT),--component $(c)) $(EXPERTS_FLAGS) $(MEMORY_ARGS)
 
 # -- Load: Circle of Experts under load (docs/load.md) --------------------------

@@ -198,7 +198,11 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     _say(f"run {run_id} ({'quick' if quick else 'full'}) -> {run_dir}")
     if not deployment.is_default:
-        _say("systems: " + ", ".join(f"{k} {v}" for k, v in deployment.describe().items() if v))
+        described = deployment.describe()
+        _say("your systems: " + "; ".join(
+            f"{key} {', '.join(value) if isinstance(value, list) else value}"
+            for key, value in described.items() if value and value is not True)
+            + ("; remote targets allowed" if described["allow_remote"] else ""))
     try:
         for i, suite in enumerate(suites, 1):
             script = Path(scripts_dir) / info(suite).script
