@@ -73,6 +73,10 @@ def test_the_header_lists_each_system_once_with_the_suites_that_measured_it(tmp_
     # Names come from the user's config: data, never markup.
     assert "| MCP server | fs\\|&lt;script&gt; | stdio (config) | mcp |" in header
     assert "<script>" not in report.html_path.read_text()
+    summary = json.loads(report.summary_path.read_text())
+    assert summary["systems_under_test"][0] == {
+        "kind": "expert", "name": "gpt", "detail": "gpt-4o-mini at https://api.example.com/v1",
+        "suites": ["load", "memory"]}
 
 
 def test_no_systems_recorded_no_table(tmp_path):
