@@ -183,3 +183,12 @@ def test_perf_measures_the_deployment_and_the_report_names_it(tmp_path, endpoint
     for file in run_dir.rglob("*"):
         if file.is_file():
             assert "secret-value-123456" not in file.read_text(errors="replace"), file
+
+
+@pytest.mark.parametrize("target, script", [("load", "load_scenarios.py"), ("memory", "memory_profile.py"),
+                                            ("mcp", "mcp_bench.py")])
+def test_each_suite_target_takes_experts_too(target, script):
+    dry = subprocess.run(["make", "--no-print-directory", "-n", target, "EXPERTS=e.toml", "ALLOW_REMOTE=1"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    line = " ".join(l for l in dry.stdout.splitlines() if f"scripts/{script}" in l)
+    assert "--experts e.toml --allow-remote" in " ".join(line.split())
