@@ -42,7 +42,7 @@ fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize) {
     let vectors = analyses
         .iter()
         .map(|a| TermVector {
-            ids: a.content_counts.iter().map(|&(local, _)| interner.id(a.word(local), a.hash(local)).0).collect(),
+            ids: a.content_counts.iter().map(|&(local, _)| interner.id(a.word(local), a.key(local)).0).collect(),
             counts: a.content_counts.iter().map(|&(_, count)| count).collect(),
         })
         .collect();
