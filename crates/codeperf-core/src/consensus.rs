@@ -138,6 +138,13 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
         rows.push((i, row));
         rest = tail;
     }
+    let average = vectors.iter().map(|v| v.ids.len()).sum::<usize>() / n.max(1);
+    let parallel = upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK;
+    let words = vocab.div_ceil(64);
+    if kind == Similarity::Jaccard && words <= average.max(1) {
+        fill_jaccard_bitsets(&vectors, words, rows, parallel);
+        return Ok(SimilarityMatrix { n, upper });
+    }
     let fill = |dense: &mut Vec<u32>, (i, row): (usize, &mut [f64])| {
         let a = &vectors[i];
         for (&id, &c) in a.ids.iter().zip(&a.counts) {
@@ -151,14 +158,49 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
             dense[id as usize] = 0;
         }
     };
-    let average = vectors.iter().map(|v| v.ids.len()).sum::<usize>() / n.max(1);
-    if upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK {
+    if parallel {
         rows.into_par_iter().for_each_init(|| vec![0u32; vocab], fill);
     } else {
         let mut dense = vec![0u32; vocab];
         rows.into_iter().for_each(|r| fill(&mut dense, r));
     }
     Ok(SimilarityMatrix { n, upper })
+}
+
+/// Jaccard rows from one bitset per response over the call's vocabulary: |A ∩ B| is the
+/// popcount of the AND of two rows of `words` u64s. Chosen when a bitset has no more
+/// words than the average response has distinct content tokens (a small vocabulary for
+/// the text's length): then it costs no more memory than the id lists, and a pair costs
+/// `words` AND/popcounts instead of one lookup per token. The counts are the same exact
+/// integers as the gather's, so the values are identical.
+fn fill_jaccard_bitsets(vectors: &[TermVector], words: usize, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
+    let mut bits = vec![0u64; vectors.len() * words];
+    for (v, row) in vectors.iter().zip(bits.chunks_exact_mut(words.max(1))) {
+        for &id in &v.ids {
+            row[id as usize / 64] |= 1u64 << (id % 64);
+        }
+    }
+    let bits = &bits;
+    let fill = |(i, row): (usize, &mut [f64])| {
+        let a = &bits[i * words..(i + 1) * words];
+        let la = vectors[i].ids.len() as u64;
+        for (k, cell) in row.iter_mut().enumerate() {
+            let j = i + 1 + k;
+            let lb = vectors[j].ids.len() as u64;
+            *cell = if la == 0 || lb == 0 {
+                if la == 0 && lb == 0 { 1.0 } else { 0.0 }
+            } else {
+                let b = &bits[j * words..(j + 1) * words];
+                let inter: u64 = a.iter().zip(b).map(|(x, y)| u64::from((x & y).count_ones())).sum();
+                inter as f64 / ((la + lb - inter) as f64)
+            };
+        }
+    };
+    if parallel {
+        rows.into_par_iter().for_each(fill);
+    } else {
+        rows.into_iter().for_each(fill);
+    }
 }
 
 /// A buffer given to `compute_consensus_into` whose length is not n (n - 1) / 2.
@@ -290,4 +332,51 @@ pub fn compute_consensus_into<S: AsRef<[f64]> + AsMut<[f64]>>(
     let analyses = analyze_all_for(responses, Need::ContentTokens);
     let matrix = fill_matrix(analyses, similarity, upper)?;
     Ok(consensus_from(responses, matrix, threshold, similarity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyze_one_with;
+
+    /// The bitset Jaccard equals the gather's on every pair, bit for bit, including
+    /// responses without content tokens and ids in every word of the bitset.
+    #[test]
+    fn jaccard_bitsets_equal_the_gather() {
+        let texts: Vec<String> = (0..40)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                _ => (0..(i * 3 % 50)).map(|k| format!("w{} ", (k * 7 + i * 13) % 150)).collect(),
+            })
+            .collect();
+        let mut sc = Default::default();
+        let analyses: Vec<Analysis> = texts.iter().map(|t| analyze_one_with(t, &mut sc, Need::ContentTokens)).collect();
+        let (vectors, vocab) = term_vectors(&analyses);
+        assert!(vocab > 128, "ids reach the third bitset word");
+        let n = vectors.len();
+        let mut upper = vec![f64::NAN; upper_len(n)];
+        let mut rows = Vec::new();
+        let mut rest = upper.as_mut_slice();
+        for i in 0..n {
+            let (row, tail) = rest.split_at_mut(n - 1 - i);
+            rows.push((i, row));
+            rest = tail;
+        }
+        fill_jaccard_bitsets(&vectors, vocab.div_ceil(64), rows, false);
+        let mut dense = vec![0u32; vocab];
+        let mut k = 0;
+        for i in 0..n {
+            for &id in &vectors[i].ids {
+                dense[id as usize] = 1;
+            }
+            for j in (i + 1)..n {
+                let gathered = similarity(&vectors[i], 0, &vectors[j], 0, &dense, Similarity::Jaccard);
+                assert_eq!(upper[k].to_bits(), gathered.to_bits(), "pair ({i}, {j})");
+                k += 1;
+            }
+            for &id in &vectors[i].ids {
+                dense[id as usize] = 0;
+            }
+        }
+    }
 }
