@@ -265,14 +265,15 @@ fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts)
     let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 4);
     for (&s, &needs_lower) in sc.spans.iter().zip(&sc.needs_lower) {
         let (start, len) = (s.0 as usize, (s.1 - s.0) as usize);
-        let raw = &content[start..s.1 as usize];
+        // The token's text, formed only off the hot path (slicing a str checks boundaries).
+        let raw = || &content[start..s.1 as usize];
         let (key, h, found) = if len <= packed::MAX_LEN {
             let mut key = packed::pack(bytes, start, len);
             if needs_lower {
                 key = if packed::is_ascii(key) {
                     packed::ascii_lower(key)
                 } else {
-                    lower_into(raw, &mut sc.token);
+                    lower_into(raw(), &mut sc.token);
                     packed::pack(sc.token.as_bytes(), 0, len)
                 };
             }
@@ -281,10 +282,10 @@ fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts)
             (key, h, sc.table.find(h, |&id| keys[id as usize] == key).copied())
         } else {
             let t: &str = if needs_lower {
-                lower_into(raw, &mut sc.token);
+                lower_into(raw(), &mut sc.token);
                 &sc.token
             } else {
-                raw
+                raw()
             };
             let h = hash_str(t);
             let keys = &sc.keys;
@@ -299,9 +300,9 @@ fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts)
             None => {
                 // The lowered text, for the arena: the raw token unless the case mapping changes it.
                 let t: &str = if !needs_lower {
-                    raw
+                    raw()
                 } else {
-                    lower_into(raw, &mut sc.token);
+                    lower_into(raw(), &mut sc.token);
                     &sc.token
                 };
                 let id = vocab.len() as u32;
@@ -318,13 +319,14 @@ fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts)
             }
         };
         sc.ids.push(id);
-        let f = sc.flags[id as usize];
-        hedging += u64::from(f & HEDGE != 0);
-        certainty += u64::from(f & CERTAIN != 0);
-        if f & CONTENT != 0 {
-            sc.counts[id as usize] += 1;
-            content_len += 1;
-        }
+        sc.counts[id as usize] += 1;
+    }
+    // Marker and content counts per distinct token rather than per occurrence.
+    for (&f, &c) in sc.flags.iter().zip(&sc.counts) {
+        let c = u64::from(c);
+        hedging += if f & HEDGE != 0 { c } else { 0 };
+        certainty += if f & CERTAIN != 0 { c } else { 0 };
+        content_len += if f & CONTENT != 0 { c } else { 0 };
     }
     // Local ids are given in order of first occurrence, so ascending content ids are
     // the content tokens by first occurrence.
