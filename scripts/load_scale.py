@@ -7,14 +7,12 @@ the table goes to stderr. Details: docs/load.md, "Scaling the generator".
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
+from codeperf import cli
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import write_json_atomic
-from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
+from codeperf.harness.run_dir import script_out_dir
 
 
 class IntList(click.ParamType):
@@ -38,18 +36,17 @@ def _fmt(value, spec=".0f"):
     return "n/a" if value is None else format(value, spec)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exitcodes.EPILOG)
-@click.option("--out", "out_dir", default=None,
-              type=click.Path(file_okay=False, path_type=Path), help=DEFAULT_OUT_HELP)
-@click.option("--workers", "workers_list", type=IntList(), default="1,2", show_default=True,
-              help="worker counts to compare")
-@click.option("--seconds", default=3.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="length of each rate run")
-@click.option("--connections", default=64, show_default=True, type=click.IntRange(min=1),
-              help="keep-alive connections (split over the workers)")
-@click.option("--burst-size", default=300, show_default=True, type=click.IntRange(min=1),
-              help="queries per burst spike (3 expert requests each) within 100 ms")
-@click.option("--no-burst", is_flag=True, help="skip the burst part (no simulator)")
+@cli.command()
+@cli.out_option()
+@click.option("--workers", "workers_list", type=IntList(), default="1,2",
+              help="Worker counts to compare (Ray for N > 1).")
+@click.option("--seconds", default=3.0, type=click.FloatRange(min=0, min_open=True),
+              help="Length of each rate run.")
+@click.option("--connections", default=64, type=click.IntRange(min=1),
+              help="Keep-alive connections (split over the workers).")
+@click.option("--burst-size", default=300, type=click.IntRange(min=1),
+              help="Queries per burst spike (3 expert requests each) within 100 ms.")
+@click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
 def main(out_dir, workers_list, seconds, connections, burst_size, no_burst):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import scaling
@@ -82,7 +79,7 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst):
             f"{b['workers']} worker(s): {'VALID' if b['valid'] else 'INVALID'}; lag p99 per worker "
             f"{b.get('schedule_lag_p99_ms')} ms, all sent in window: {b.get('sent_within_window')}")
     log(f"wrote {path}")
-    sys.exit(exitcodes.OK)
+    cli.exit_with(exitcodes.OK)
 
 
 if __name__ == "__main__":
