@@ -49,7 +49,7 @@ class _Timed:
 
 
 @scenario("sweep", "rate sweep: synchronous, throughput, K constant rates, the knee and goodput",
-          options={"sweep_rates": Int(help="constant-rate runs (quick 3, full 8)"),
+          options={"sweep_rates": Int(help="constant-rate runs (quick 4, full 8)"),
                    "sweep_duration_s": Float(min=0.5, help="seconds per rate (quick 3, full 15)"),
                    "sweep_refine": Int(min=0, help="refining rates around the knee "
                                                    "(quick 2, full 3)"),
@@ -61,10 +61,10 @@ class _Timed:
                                                   "backlog does not meet the next (quick 1, "
                                                   "full 2)")})
 async def sweep_scenario(ctx: ScenarioContext) -> ScenarioOutcome:
-    # Quick: 3 rates + 2 refining ones still place the knee within ~9 % of the simulator's
-    # theory (the gap 3 rates leave, halved twice), inside the 15 % its check allows; each
-    # rate costs ~4.5 s of the quick suite's budget.
-    k = int(_param(ctx, "sweep_rates", 3, 8))
+    # Quick keeps 4 rates + 2 refining ones: with 3 (tried for issue #15's time budget) the
+    # knee lands on 72.6/s when the quiet machine's true knee (~75/s, -6 % vs theory) is a
+    # little lower, and the next rate down, 64.8/s, is -18 %: outside the 15 % check.
+    k = int(_param(ctx, "sweep_rates", 4, 8))
     duration = float(_param(ctx, "sweep_duration_s", 3.0, 15.0))
     refine = int(_param(ctx, "sweep_refine", 2, 3))
     overshoot = float(_param(ctx, "sweep_overshoot", 1.2, 1.2))
