@@ -42,7 +42,7 @@ class FakeRuns:
         self.calls: list[dict] = []
         self.aa_metrics = aa_metrics if aa_metrics is not None else [metric("unchanged")]
 
-    def __call__(self, reports_dir, scripts_dir, quick, baseline, suites):
+    def __call__(self, reports_dir, scripts_dir, quick, baseline, suites, charts):
         seeded = os.environ.get(gate_check.SEED_ENV) == gate_check.SEEDED_OP
         self.calls.append({"quick": quick, "baseline": baseline, "suites": tuple(suites),
                            "seeded": seeded})

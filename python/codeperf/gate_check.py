@@ -135,7 +135,7 @@ class GateCheck:
         try:
             runner = self.runner or run_perf
             return runner(self.root, self.scripts_dir, quick=True, baseline=baseline,
-                               suites=self.suites)
+                          suites=self.suites, charts=False)  # as `make perf-quick` runs
         finally:
             os.environ.pop(SEED_ENV, None)
             if previous is not None:
