@@ -8,11 +8,6 @@ from pathlib import Path
 
 import click
 
-try:
-    import codeperf  # noqa: F401
-except ImportError:  # run from a clone without `make build`: use the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-
 # Before the heavy imports: a SIGTERM while importing still leaves a partial envelope
 # and exit 130 (the suite contract, codeperf.harness.contract).
 from codeperf.harness.contract import trap_startup_signals  # noqa: E402
@@ -20,9 +15,9 @@ from codeperf.harness.contract import trap_startup_signals  # noqa: E402
 if __name__ == "__main__":  # run as a script, not imported by a test
     trap_startup_signals("bench_rust")
 
-from codeperf.bench import baseline as bench_baseline  # noqa: E402
-from codeperf.bench import cost_curve as cost_curve_mod  # noqa: E402
-from codeperf.bench import driver, grid, timing  # noqa: E402
+from codeperf.bench_rust import baseline as bench_baseline  # noqa: E402
+from codeperf.bench_rust import cost_curve as cost_curve_mod  # noqa: E402
+from codeperf.bench_rust import driver, grid, timing  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
 from codeperf.harness.contract import SetupError, run_script  # noqa: E402
 from codeperf.harness.envelope import EnvelopeError  # noqa: E402
@@ -125,7 +120,7 @@ def main(benches, sizes, families, quick, cost_curve, out, seed, processes, valu
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
     out = script_out_dir(out, "bench_rust")  # after the usage checks: no empty run for a typo
-    config = driver.BenchConfig(
+    config = driver.RustBenchConfig(
         ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
         cost_curve=curve,
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,

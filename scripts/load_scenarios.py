@@ -2,7 +2,7 @@
 """Circle of Experts under load: the seed's load scenarios against real HTTP endpoints.
 
 Writes <out>/load.json (the result envelope); progress and a summary go to stderr.
-The logic lives in codeperf.harness.load_suite and the scenario registry.
+The logic lives in codeperf.load.suite and the scenario registry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import click
 
 from codeperf.harness import exitcodes
 from codeperf.harness.contract import run_script
-from codeperf.harness.load_suite import run_suite
+from codeperf.load.suite import run_suite
 from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
 
 
@@ -77,7 +77,7 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
          slo, calibration, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
-        from codeperf.harness import scenarios as registry
+        from codeperf.load import registry
 
         problems = registry.load_registered()
         for name, spec in registry.registered().items():

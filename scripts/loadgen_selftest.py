@@ -3,7 +3,7 @@
 
 Writes <out>/loadgen_selftest.json (with "complete": false and what was measured
 so far on Ctrl-C or SIGTERM); a summary goes to stderr. Logic:
-codeperf.harness.loadgen_selftest.
+codeperf.load.loadgen_selftest.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     wrk's rate. The 10,000 requests/s goal is judged on the wall-clock rate; when the
     generator's thread got well under a full core it is "not demonstrated" (exit 1), not passed.
     """
-    from codeperf.harness.loadgen_selftest import SelfTest
+    from codeperf.load.loadgen_selftest import SelfTest
 
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     path = script_out_dir(out_dir, "loadgen_selftest") / "loadgen_selftest.json"

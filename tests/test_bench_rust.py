@@ -17,7 +17,7 @@ import pyperf
 import pytest
 from click.testing import CliRunner
 
-from codeperf.bench import cases
+from codeperf.bench_rust import cases
 from codeperf.engine import backends
 from codeperf.harness import envelope, exitcodes
 

@@ -1,4 +1,4 @@
-"""harness/stats.py and the pure parts of codeperf.bench: grid parsing, the output
+"""harness/stats.py and the pure parts of codeperf.bench_rust: grid parsing, the output
 comparison of the correctness gate, crossover verdicts."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from codeperf.bench import analysis, grid
-from codeperf.bench.correctness import first_difference
+from codeperf.bench_rust import analysis, grid
+from codeperf.bench_rust.correctness import first_difference
 from codeperf.harness import stats
 
 
@@ -213,7 +213,7 @@ def test_correctness_gate_compares_matrix_arrays():
     list in place of the array is named."""
     from array import array
 
-    from codeperf.bench.correctness import first_difference
+    from codeperf.bench_rust.correctness import first_difference
 
     assert first_difference({"matrix": array("d", [0.5, 1.0])}, {"matrix": array("d", [0.5, 1.0])}) is None
     assert "matrix[1]" in first_difference({"matrix": array("d", [0.5, 1.0])},
@@ -235,7 +235,7 @@ def test_sizes_carry_their_corpus_family():
 
 
 def test_scaling_axes_never_mix_families():
-    from codeperf.bench import analysis
+    from codeperf.bench_rust import analysis
 
     sizes = grid.in_families((grid.Size(10, 2048), grid.Size(100, 2048)), ("own", "code"))
     lines = analysis.axes(sizes)
@@ -244,7 +244,7 @@ def test_scaling_axes_never_mix_families():
 
 
 def test_cost_curve_sizes():
-    from codeperf.bench import cost_curve
+    from codeperf.bench_rust import cost_curve
 
     assert cost_curve.parse_responses(None, quick=False) == (1000, 3000, 10000)
     assert cost_curve.parse_responses(None, quick=True) == ()

@@ -199,7 +199,7 @@ def test_the_pool_scenario_request_refuses_redirects_too():
     import aiohttp
 
     from codeperf.experts.config import Expert
-    from codeperf.experts.scenarios import _plain_request
+    from codeperf.load.expert_scenarios import _plain_request
 
     async def go():
         runner, url, reached = await _redirector()

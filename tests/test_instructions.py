@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from _availability import unavailable
-from codeperf.bench import instructions
-from codeperf.bench.grid import Size
+from codeperf.bench_rust import instructions
+from codeperf.bench_rust.grid import Size
 from codeperf.harness import envelope, exitcodes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codeperf.harness import envelope, exitcodes, loadgen
-from codeperf.harness import scenarios as registry
+from codeperf.harness import envelope, exitcodes
+from codeperf.load import loadgen
+from codeperf.load import registry
 from codeperf.harness.latency import LatencyHistogram
-from codeperf.harness.scenarios import ScenarioContext, registered, scenario
+from codeperf.load.registry import ScenarioContext, registered, scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "load_scenarios.py"
@@ -189,7 +190,7 @@ def test_a_failing_scenario_does_not_stop_the_others(tmp_path, experts_file):
                           "--scenario", "test-explodes", "--scenario", "single-query",
                           "-o", "queries=2"])
     finally:  # other tests list the registry: leave it as found
-        from codeperf.harness import scenarios as registry
+        from codeperf.load import registry
 
         registry._REGISTRY.pop("test-explodes", None)
     data = json.loads((out / "load.json").read_text())

@@ -18,10 +18,11 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from codeperf.harness import exitcodes, loadgen
+from codeperf.harness import exitcodes, loopback, request_errors, stoppable
+from codeperf.load import loadgen, schedules
 from codeperf.harness.envelope import Interrupted
 from codeperf.harness.latency import LatencyHistogram
-from codeperf.harness.loadgen_selftest import FULL_CORE_PCT, judge_lag_goal, judge_rate_goal
+from codeperf.load.loadgen_selftest import FULL_CORE_PCT, judge_lag_goal, judge_rate_goal
 from _experts_fixtures import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,25 +30,25 @@ SELFTEST = ROOT / "scripts" / "loadgen_selftest.py"
 
 
 def test_schedules_offer_what_they_say():
-    assert loadgen.constant(100).count_before(2.0) == 200
-    n = loadgen.poisson(200, seed=1).count_before(10.0)
+    assert schedules.constant(100).count_before(2.0) == 200
+    n = schedules.poisson(200, seed=1).count_before(10.0)
     assert 1800 < n < 2200
-    assert list(loadgen.poisson(50, seed=7).offsets().__next__() for _ in range(1)) == [0.0]
-    ramp = loadgen.ramp(10, 30, 2.0)
+    assert list(schedules.poisson(50, seed=7).offsets().__next__() for _ in range(1)) == [0.0]
+    ramp = schedules.ramp(10, 30, 2.0)
     assert ramp.count_before(2.0) == pytest.approx(40, abs=1)  # area under the ramp
     assert ramp.count_before(3.0) == pytest.approx(70, abs=1)  # then held at 30/s
-    burst = loadgen.burst(50, every_s=1.0, spread_s=0.1)
+    burst = schedules.burst(50, every_s=1.0, spread_s=0.1)
     offs = [o for _, o in zip(range(100), burst.offsets())]
     assert max(offs[:50]) < 0.1 and 1.0 <= min(offs[50:]) < 1.1
-    mixed = loadgen.burst(10, every_s=1.0, spread_s=0.1, baseline_rps=5)
+    mixed = schedules.burst(10, every_s=1.0, spread_s=0.1, baseline_rps=5)
     assert mixed.count_before(1.0) == 15
     offsets = [o for _, o in zip(range(30), mixed.offsets())]
     assert offsets == sorted(offsets)
 
 
 def test_error_kinds():
-    classify = loadgen.classify_error
-    assert classify(loadgen.RequestError("engine")) == "engine"
+    classify = request_errors.classify_error
+    assert classify(request_errors.RequestError("engine")) == "engine"
     assert classify(asyncio.TimeoutError()) == "timeout"
     assert classify(ConnectionRefusedError()) == "connect"
     assert classify(aiohttp.ServerDisconnectedError()) == "protocol"
@@ -61,18 +62,18 @@ def test_error_kinds():
 ])
 def test_loopback_only_unless_allowed(url, ok):
     if ok:
-        loadgen.check_loopback(url)
+        loopback.check_loopback(url)
     else:
-        with pytest.raises(loadgen.RemoteTargetRefused, match="--allow-remote"):
-            loadgen.check_loopback(url)
-        loadgen.check_loopback(url, allow_remote=True)
+        with pytest.raises(loopback.RemoteTargetRefused, match="--allow-remote"):
+            loopback.check_loopback(url)
+        loopback.check_loopback(url, allow_remote=True)
 
 
 def test_closed_counts_successes_only_and_errors_by_kind():
     async def op(i):
         await asyncio.sleep(0.001)
         if i % 4 == 0:
-            raise loadgen.RequestError("http_503")
+            raise request_errors.RequestError("http_503")
         if i % 4 == 1:
             raise asyncio.TimeoutError()
 
@@ -93,7 +94,7 @@ def test_a_hanging_target_still_ends():
 
     closed = run(loadgen.run_closed(hang, concurrency=3, duration_s=0.1, drain_timeout_s=0.2))
     assert closed.errors["unfinished"] == 3 and closed.ok == 0
-    opened = run(loadgen.run_open(hang, loadgen.constant(100), duration_s=0.2, drain_timeout_s=0.2))
+    opened = run(loadgen.run_open(hang, schedules.constant(100), duration_s=0.2, drain_timeout_s=0.2))
     assert opened.errors["unfinished"] == opened.sent > 0
     with pytest.raises(ValueError, match="always ends"):
         run(loadgen.run_closed(hang, concurrency=1))
@@ -113,7 +114,7 @@ def test_open_model_measures_from_the_intended_time():
             await asyncio.sleep(0.005)
 
         if model == "open":
-            return await loadgen.run_open(op, loadgen.constant(200), duration_s=1.2)
+            return await loadgen.run_open(op, schedules.constant(200), duration_s=1.2)
         return await loadgen.run_closed(op, concurrency=1, duration_s=1.2)
 
     opened, closed = run(scenario("open")), run(scenario("closed"))
@@ -129,7 +130,7 @@ def test_self_checks_flag_a_generator_that_is_the_bottleneck():
         # of a core this process gets: sends can only leave every 4 ms, not every 1 ms.
         time.sleep(0.004)
 
-    result = run(loadgen.run_open(blocks_the_loop, loadgen.constant(1000), duration_s=0.1))
+    result = run(loadgen.run_open(blocks_the_loop, schedules.constant(1000), duration_s=0.1))
     checks = {c["check"]: c["ok"] for c in result.self_checks()}
     assert result.offered == 100 and result.sent == 100  # all sent, but late
     # The dispatcher catches up in batches while the ops hold the loop 4 ms each, so the
@@ -143,7 +144,7 @@ def test_self_checks_flag_a_generator_that_is_the_bottleneck():
 
     # An easy run: nothing here depends on the machine being quiet (a limit of 500 ms of
     # lag is far above any scheduling hiccup; the send-rate check at the window's edge is).
-    fine = run(loadgen.run_open(idle, loadgen.constant(50), duration_s=0.5, max_lag_p99_ms=500))
+    fine = run(loadgen.run_open(idle, schedules.constant(50), duration_s=0.5, max_lag_p99_ms=500))
     checks = {c["check"]: c for c in fine.self_checks()}
     assert fine.sent == fine.offered == 25 and fine.ok == 25
     assert checks["schedule_lag"]["ok"] and checks["in_flight_cap"]["ok"], checks
@@ -154,7 +155,7 @@ def test_in_flight_cap_refuses_and_is_flagged():
     async def slow(i):
         await asyncio.sleep(0.3)
 
-    result = run(loadgen.run_open(slow, loadgen.constant(200), duration_s=0.2, max_in_flight=5))
+    result = run(loadgen.run_open(slow, schedules.constant(200), duration_s=0.2, max_in_flight=5))
     assert result.errors["client_backlog"] > 0
     assert not {c["check"]: c["ok"] for c in result.self_checks()}["in_flight_cap"]
 
@@ -167,7 +168,7 @@ def test_a_request_budget_alone_still_ends_against_a_hanging_op():
     closed = run(loadgen.run_closed(hang, concurrency=2, max_requests=5, max_duration_s=0.3))
     assert closed.ok == 0 and closed.errors["unfinished"] == 2 and closed.sent == 2
     assert closed.complete and closed.stopped_by == "max_duration"
-    opened = run(loadgen.run_open(hang, loadgen.constant(100), max_requests=5, max_duration_s=0.3))
+    opened = run(loadgen.run_open(hang, schedules.constant(100), max_requests=5, max_duration_s=0.3))
     assert opened.sent == 5 and opened.errors["unfinished"] == 5
     assert opened.complete and opened.stopped_by == "max_duration"
     # The bound is always there: the default is finite, and an unbounded one is refused.
@@ -208,7 +209,7 @@ def test_an_interrupted_run_keeps_what_it_measured_in_the_callers_result(model):
                                       result=result)
             sent = 7  # five answered, then both workers stuck
         else:
-            coro = loadgen.run_open(five_then_hang, loadgen.constant(1000), max_requests=10,
+            coro = loadgen.run_open(five_then_hang, schedules.constant(1000), max_requests=10,
                                     result=result)
             sent = 10
         await _cancel_when(asyncio.ensure_future(coro), lambda: result.sent == sent)
@@ -256,10 +257,10 @@ def test_run_stoppable_turns_sigterm_into_a_clean_cancellation():
             unwound.append(True)  # finally blocks run: partial results get written
 
     with pytest.raises(Interrupted):
-        loadgen.run_stoppable(work())
+        stoppable.run_stoppable(work())
     assert unwound == [True]
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
-    assert loadgen.run_stoppable(asyncio.sleep(0, result=7)) == 7
+    assert stoppable.run_stoppable(asyncio.sleep(0, result=7)) == 7
 
 
 # ---------------------------------------------------------------- the self-test's verdicts
@@ -337,7 +338,7 @@ def test_stop_when_ends_sending_early_and_says_why():
     def stop_when(t, result, in_flight):
         return "backlog growing" if in_flight >= 10 else None
 
-    result = asyncio.run(loadgen.run_open(op, loadgen.constant(100), duration_s=5.0,
+    result = asyncio.run(loadgen.run_open(op, schedules.constant(100), duration_s=5.0,
                                           stop_when=stop_when, drain_timeout_s=2.0))
     assert result.stopped_by == "stop_when" and result.stop_reason == "backlog growing"
     assert result.sent == 10 and result.offered == 10  # not the 500 of the full window
@@ -355,15 +356,15 @@ def test_open_model_pauses_the_garbage_collector_only_during_the_run():
         seen.append(gc.isenabled())
 
     assert gc.isenabled()
-    result = run(loadgen.run_open(op, loadgen.constant(1000), max_requests=5))
+    result = run(loadgen.run_open(op, schedules.constant(1000), max_requests=5))
     assert seen == [False] * 5 and gc.isenabled()
     assert result.config["gc_paused"] is True
     seen.clear()
-    result = run(loadgen.run_open(op, loadgen.constant(1000), max_requests=5, pause_gc=False))
+    result = run(loadgen.run_open(op, schedules.constant(1000), max_requests=5, pause_gc=False))
     assert seen == [True] * 5 and result.config["gc_paused"] is False
     gc.disable()  # a caller that had it off keeps it off
     try:
-        run(loadgen.run_open(op, loadgen.constant(1000), max_requests=2))
+        run(loadgen.run_open(op, schedules.constant(1000), max_requests=2))
         assert not gc.isenabled()
     finally:
         gc.enable()

@@ -38,12 +38,12 @@ def _load_script() -> Any:
     return module
 
 
-def _tiny(**overrides: Any) -> runner.BenchConfig:
+def _tiny(**overrides: Any) -> runner.McpBenchConfig:
     base = dict(calls_per_tool=4, warmup_calls=1, init_samples=1, list_samples=2, concurrency=(1, 4),
                 sweep_calls=8, payload_sizes=(64, 4096), payload_calls=2, call_timeout_s=10.0,
                 floor=False, handled_calls=12, handled_concurrency=3)
     base.update(overrides)
-    return runner.BenchConfig(**base)
+    return runner.McpBenchConfig(**base)
 
 
 @pytest.fixture

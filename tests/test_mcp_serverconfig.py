@@ -203,7 +203,7 @@ def test_bundled_servers_started_from_a_config_file(tmp_path, env):
     root.mkdir()
     path = bundled_config(tmp_path, root)
     specs = [s.spec for s in serverconfig.load_all([path])]
-    config = runner.BenchConfig.quick(floor=False, handled_calls=20, include=("noop", "hash", "read_file"),
+    config = runner.McpBenchConfig.quick(floor=False, handled_calls=20, include=("noop", "hash", "read_file"),
                                       concurrency=(1,))
     out = tmp_path / "out"
     argv = ["--config", str(path), "--quick"]

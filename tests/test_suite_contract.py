@@ -135,8 +135,8 @@ def test_one_registry_of_suites():
 
 
 def test_one_setup_error_for_every_suite():
-    from codeperf.bench import driver
-    from codeperf.harness import load_suite
+    from codeperf.bench_rust import driver
+    from codeperf.load import suite as load_suite
     from codeperf.mcp.bench import suite as mcp_suite
 
     assert driver.SetupError is load_suite.SetupError is mcp_suite.SetupError is SetupError
@@ -147,8 +147,8 @@ def test_report_imports_no_suite_code():
     offenders = []
     for path in (ROOT / "python" / "codeperf" / "report").glob("*.py"):
         text = path.read_text(encoding="utf-8")
-        for suite_pkg in ("codeperf.bench", "codeperf.memory", "codeperf.mcp.bench",
-                          "codeperf.harness.load_suite", "codeperf.harness.scenarios"):
+        for suite_pkg in ("codeperf.bench_rust", "codeperf.memory", "codeperf.mcp.bench",
+                          "codeperf.load"):
             if f"from {suite_pkg}" in text or f"import {suite_pkg}" in text:
                 offenders.append(f"{path.name}: {suite_pkg}")
     assert offenders == []
@@ -239,11 +239,11 @@ def test_a_part_not_requested_is_not_run(targets_file):
 
 
 def test_mcp_no_floor_marks_the_floor_target_not_run():
-    from codeperf.mcp.bench.runner import BenchConfig
+    from codeperf.mcp.bench.runner import McpBenchConfig
     from codeperf.mcp.bench.suite import not_requested
 
-    assert "protocol_floor.stdio_1000_calls_c10_s" in not_requested(BenchConfig(floor=False))
-    assert not_requested(BenchConfig()) == {}
+    assert "protocol_floor.stdio_1000_calls_c10_s" in not_requested(McpBenchConfig(floor=False))
+    assert not_requested(McpBenchConfig()) == {}
 
 
 def test_a_skipped_memory_component_makes_its_targets_not_run():
@@ -303,7 +303,7 @@ def test_every_suite_script_traps_signals_before_its_imports():
     for suite in REGISTRY:
         text = (ROOT / "scripts" / suite.script).read_text()
         trap = text.index(f'trap_startup_signals("{suite.name}")')
-        heavy = [text.index(m) for m in ("from codeperf.bench", "from codeperf.mcp",
-                                         "from codeperf.memory", "from codeperf.harness.load_suite",
+        heavy = [text.index(m) for m in ("from codeperf.bench_rust", "from codeperf.mcp",
+                                         "from codeperf.memory", "from codeperf.load.suite",
                                          "from codeperf.experts") if m in text]
         assert heavy and trap < min(heavy), suite.script

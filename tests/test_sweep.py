@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeperf.experts import sweep
+from codeperf.load import sweep
 from codeperf.experts.simulator import ModelProfile, busy_s, saturation_rps, token_interval_s
 
 

@@ -7,10 +7,10 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from codeperf.experts import wiretrace
-from codeperf.experts.querystats import QueryStats
-from codeperf.experts.wiretrace import WireTrace
-from codeperf.harness import loadgen
+from codeperf.load import wiretrace
+from codeperf.load.querystats import QueryStats
+from codeperf.load.wiretrace import WireTrace
+from codeperf.load import loadgen
 from _experts_fixtures import circle, run, simulator
 
 SLOW3 = ("t-slow", "t-slow", "t-slow")  # 150 ms to first token: every query stays on the wire
@@ -135,7 +135,7 @@ def test_endpoint_queries_is_a_lower_bound_per_endpoint():
 
 
 def _scenario_ctx(tmp_path, experts):
-    from codeperf.harness import scenarios as registry
+    from codeperf.load import registry
     from codeperf.harness.envelope import Recorder
 
     registry.load_registered()

@@ -30,7 +30,7 @@ import aiohttp
 from codeperf.engine import jsonable
 from codeperf.experts.config import Expert, ExpertsConfig, redact
 from codeperf.experts.tokentiming import ChunkClock, token_timing
-from codeperf.harness.loadgen import classify_error
+from codeperf.harness.request_errors import classify_error
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.05

@@ -46,13 +46,13 @@ EXACT: dict[str, int | str] = {
     "max_in_flight_ok_count": HIGHER, "max_ok_connections_count": HIGHER,
     "max_held_connections_count": HIGHER, "peak_in_flight_count": HIGHER, "max_ok": HIGHER,
     "max_in_flight_ok": HIGHER, "max_ok_connections": HIGHER,
-    # concurrency seen from both ends (experts.wiretrace and the endpoint's own peak)
+    # concurrency seen from both ends (load.wiretrace and the endpoint's own peak)
     "confirmed_concurrent_queries_count": HIGHER, "queries_on_wire_max_count": HIGHER,
     "endpoint_requests_max_count": HIGHER, "endpoint_queries_min_count": HIGHER,
     # durations that are configured, not measured
     "duration_s": NEUTRAL, "interval_s": NEUTRAL, "warmup_s": NEUTRAL, "bucket_s": NEUTRAL,
     "sweep_duration_s": NEUTRAL, "sweep_cooldown_s": NEUTRAL,
-    # the LLM sweep (experts.sweep_scenario, experts.slo): goodput and the SLO share are
+    # the LLM sweep (load.sweep_scenario, experts.slo): goodput and the SLO share are
     # results (higher is better); the knee is a rate (HIGHER by the _rps rule), token
     # timing (ttft/itl/tpot *_ms) LOWER by the _ms rule; the capacity model's theory and
     # the measured knee against it describe the setup, not a better or worse result

@@ -9,7 +9,7 @@ Each bundled server is a module runnable over stdio or streamable HTTP:
 
 `codeperf.mcp.rawfloor` is the SDK-free JSON-RPC peer the benchmark uses as the
 protocol floor; `codeperf.mcp.bench` is the benchmark library behind
-`scripts/mcp_bench.py`; `codeperf.mcp.scenarios` registers the `mcp-calls` and
+`scripts/mcp_bench.py`; `codeperf.load.mcp_scenarios` registers the `mcp-calls` and
 `mixed` load scenarios.
 """
 

@@ -3,7 +3,7 @@
 The load scenarios (`mcp-calls`, `mixed`) use this: one stdio session per
 bundled server, a call plan cycling through every tool with the bundled
 argument sets, and `op(i)` that makes call i and raises
-`loadgen.RequestError("mcp_<kind>")` when it fails, as the load generator expects.
+`RequestError("mcp_<kind>")` (`codeperf.harness.request_errors`) when it fails, as the load generator expects.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class McpPool:
         launch.reap_leftovers()
 
     def op(self) -> Callable[[int], Awaitable[None]]:
-        from codeperf.harness.loadgen import RequestError
+        from codeperf.harness.request_errors import RequestError
 
         async def call(i: int) -> None:
             label, client, tool, args = self.plan[i % len(self.plan)]

@@ -37,7 +37,7 @@ Log = Callable[[str], None]
 
 
 @dataclass
-class BenchConfig:
+class McpBenchConfig:
     # Full mode fits make perf's 15 minutes on a slower 2-core machine: 50 calls per
     # tool (was 100; the per-tool p50/p95 need tens, and the handled run keeps its
     # 1000) and 8 s per tool and sweep level (was 15: a ~0.5 s tool such as `consult`
@@ -70,7 +70,7 @@ class BenchConfig:
     skip_tools: Mapping[str, str] = field(default_factory=dict)  # tool -> why it is skipped
 
     @classmethod
-    def quick(cls, **overrides: Any) -> "BenchConfig":
+    def quick(cls, **overrides: Any) -> "McpBenchConfig":
         # About 30-40 s for every bundled server on both transports (make perf-quick has
         # 3 minutes on 2 cores for 4 suites). The handled run stays at 1000 calls and the
         # stdio floor at 1000 calls (its target's definition): both take seconds.
@@ -101,13 +101,13 @@ class RunState:
     floor_correct: bool | None = None
 
 
-def _selected(name: str, config: BenchConfig) -> bool:
+def _selected(name: str, config: McpBenchConfig) -> bool:
     if config.include and not any(fnmatch.fnmatchcase(name, p) for p in config.include):
         return False
     return not any(fnmatch.fnmatchcase(name, p) for p in config.exclude)
 
 
-async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], config: BenchConfig,
+async def run(specs: Sequence[ServerSpec], scenarios: Mapping[str, ArgSets], config: McpBenchConfig,
               recorder: Recorder, log_dir: Path, log: Log) -> dict[str, float | None]:
     """Measure every server (and the protocol floor); returns the target metrics."""
     state = RunState()
@@ -172,7 +172,7 @@ def _broken(state: RunState, recorder: Recorder, spec: ServerSpec, kind: str, me
         log("    stderr tail: " + stderr.strip().splitlines()[-1][:200])
 
 
-async def bench_server(spec: ServerSpec, scenarios: Mapping[str, ArgSets], config: BenchConfig,
+async def bench_server(spec: ServerSpec, scenarios: Mapping[str, ArgSets], config: McpBenchConfig,
                        recorder: Recorder, log_dir: Path, log: Log, state: RunState) -> None:
     handle = launch.ServerHandle(spec, log_dir, config.call_timeout_s)
     try:
@@ -192,7 +192,7 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _bench_sessions(handle: launch.ServerHandle, scenarios: Mapping[str, ArgSets],
-                          config: BenchConfig, recorder: Recorder, log: Log, state: RunState) -> None:
+                          config: McpBenchConfig, recorder: Recorder, log: Log, state: RunState) -> None:
     spec = handle.spec
     label = spec.label
     transport_hist, handshake_hist = LatencyHistogram(), LatencyHistogram()
@@ -253,7 +253,7 @@ async def _bench_sessions(handle: launch.ServerHandle, scenarios: Mapping[str, A
 
 
 async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
-                       scenarios: Mapping[str, ArgSets], config: BenchConfig, recorder: Recorder,
+                       scenarios: Mapping[str, ArgSets], config: McpBenchConfig, recorder: Recorder,
                        log: Log, state: RunState) -> None:
     spec, client, pid = handle.spec, session.client, session.pid
     label = spec.label
@@ -354,7 +354,7 @@ async def _bench_tools(handle: launch.ServerHandle, session: launch.Session,
                 raise broken
 
 
-async def _payload_sweep(client: Any, label: str, config: BenchConfig, recorder: Recorder, log: Log,
+async def _payload_sweep(client: Any, label: str, config: McpBenchConfig, recorder: Recorder, log: Log,
                          state: RunState, pid: int | None) -> None:
     for size in config.payload_sizes:
         payload = "x" * size
@@ -376,7 +376,7 @@ async def _payload_sweep(client: Any, label: str, config: BenchConfig, recorder:
 
 
 async def _handled_run(client: Any, label: str, plan: list[tuple[str, dict[str, Any]]],
-                       config: BenchConfig, recorder: Recorder, log: Log, state: RunState,
+                       config: McpBenchConfig, recorder: Recorder, log: Log, state: RunState,
                        pid: int | None, left_out: Mapping[str, float]) -> None:
     """This server's share of the handled run, through its live session."""
     share, level = state.handled_share, config.handled_concurrency
@@ -407,7 +407,7 @@ async def _handled_run(client: Any, label: str, plan: list[tuple[str, dict[str, 
         raise broken
 
 
-def handled_total(specs: Sequence[ServerSpec], config: BenchConfig,
+def handled_total(specs: Sequence[ServerSpec], config: McpBenchConfig,
                   state: RunState) -> dict[str, Any] | None:
     """The handled run over all servers under test (None when it was not asked for)."""
     if not state.handled_share:
@@ -435,7 +435,7 @@ def handled_total(specs: Sequence[ServerSpec], config: BenchConfig,
 
 
 async def _calls(client: Any, plan: list[tuple[str, dict[str, Any]]], total: int, concurrency: int,
-                 config: BenchConfig) -> tuple[CallStats, ServerBroken | None]:
+                 config: McpBenchConfig) -> tuple[CallStats, ServerBroken | None]:
     """run_calls, keeping what was measured when the server breaks (the caller records it first)."""
     stats = CallStats()
     try:
@@ -447,7 +447,7 @@ async def _calls(client: Any, plan: list[tuple[str, dict[str, Any]]], total: int
     return stats, None
 
 
-async def protocol_floor(config: BenchConfig, recorder: Recorder, log_dir: Path, log: Log,
+async def protocol_floor(config: McpBenchConfig, recorder: Recorder, log_dir: Path, log: Log,
                          state: RunState) -> None:
     c = config.floor_concurrency
     counts = {"stdio": config.floor_calls,

@@ -15,7 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 from codeperf.harness import exitcodes
 from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
-from codeperf.harness.loadgen import RemoteTargetRefused, check_loopback, run_stoppable
+from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
+from codeperf.harness.stoppable import run_stoppable
 from codeperf.harness.targets import evaluate
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench import argsfile, argshint, launch, runner, table
@@ -29,7 +30,7 @@ SUITE = "mcp"
 stderr_log = log_to(SUITE)
 
 
-def not_requested(config: runner.BenchConfig) -> dict[str, str]:
+def not_requested(config: runner.McpBenchConfig) -> dict[str, str]:
     """Targets of parts this run was asked to leave out: "not run", not failed."""
     out = {}
     if not config.floor:
@@ -48,10 +49,10 @@ def bundled_specs(names: Sequence[str], transports: Sequence[str], files_root: P
 def run_suite(out_dir: Path, *, bundled: Sequence[str] = tuple(BUNDLED_SERVERS),
               bundled_transports: Sequence[str] = ("stdio", "http"),
               extra_specs: Sequence[ServerSpec] = (), scenario_files: Sequence[Path] = (),
-              config: runner.BenchConfig | None = None, experts_file: str | None = None,
+              config: runner.McpBenchConfig | None = None, experts_file: str | None = None,
               quick: bool = False, allow_remote: bool = False, log: Callable[[str], None] = stderr_log,
               cli_config: Mapping[str, Any] | None = None) -> int:
-    config = config or (runner.BenchConfig.quick() if quick else runner.BenchConfig())
+    config = config or (runner.McpBenchConfig.quick() if quick else runner.McpBenchConfig())
     out_dir = Path(out_dir)
     log_dir = out_dir / "mcp_logs"
     scenarios: dict[str, ArgSets] = {}
@@ -93,7 +94,7 @@ def check_targets(specs: Sequence[ServerSpec], allow_remote: bool) -> None:
 
 def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[str, ArgSets], *,
              bundled: Sequence[str], bundled_transports: Sequence[str], extra_specs: Sequence[ServerSpec],
-             scenario_files: Sequence[Path], config: runner.BenchConfig, experts_file: str | None,
+             scenario_files: Sequence[Path], config: runner.McpBenchConfig, experts_file: str | None,
              quick: bool, allow_remote: bool, log: Callable[[str], None],
              cli_config: Mapping[str, Any] | None) -> int:
     with tempfile.TemporaryDirectory(prefix="codeperf-mcp-files-") as tmp:

@@ -37,7 +37,7 @@ def registry() -> dict[str, Component]:
 
     experts_modules = ("aiohttp", "codeperf.experts.config", "codeperf.experts.orchestrator",
                        "codeperf.experts.simulator", "codeperf.experts.simulator_process",
-                       "codeperf.harness.loadgen")
+                       "codeperf.harness.loopback")
     items = [
         Component("controls", "leak-detector positive and negative controls", leak_controls.run),
         Component("engine", "engine operations per backend: peak of each heap, Rust vs Python",

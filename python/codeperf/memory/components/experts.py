@@ -59,7 +59,7 @@ class ExpertsHarness:
 
         self._consult = orchestrator.consult
         experts = config.load(experts_file) if experts_file else builtin_circle()
-        from codeperf.harness.loadgen import check_loopback
+        from codeperf.harness.loopback import check_loopback
 
         # Leak and concurrency runs send hundreds of queries: never to a remote by accident.
         for expert in experts.experts:

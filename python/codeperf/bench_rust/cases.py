@@ -11,7 +11,7 @@ from time import perf_counter_ns
 from typing import Any, Callable, Sequence
 
 from codeperf import engine
-from codeperf.bench.grid import ENGINE_OPS, FFI_OP, Size
+from codeperf.bench_rust.grid import ENGINE_OPS, FFI_OP, Size
 from codeperf.engine.corpus_families import generate_family
 
 CONSENSUS_THRESHOLD = 0.7

@@ -7,7 +7,7 @@ measured is the generator (scheduling, timing, histograms), not aiohttp's
 parser. `wrk` (if installed) hits the same endpoint from the generator's core in
 the same run, for a ratio.
 
-    python -m codeperf.harness.loadgen_selftest serve --port 0    # the endpoint alone
+    python -m codeperf.load.loadgen_selftest serve --port 0    # the endpoint alone
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from codeperf.harness import loadgen
+from codeperf.harness.request_errors import RequestError
+from codeperf.harness.stoppable import run_stoppable
+from codeperf.load import loadgen, schedules
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -80,11 +82,11 @@ class _Connection(asyncio.Protocol):
             if status == b"200":
                 waiter.set_result(None)
             else:
-                waiter.set_exception(loadgen.RequestError(f"http_{int(status)}"))
+                waiter.set_exception(RequestError(f"http_{int(status)}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(loadgen.RequestError("protocol", "connection lost"))
+            self.waiter.set_exception(RequestError("protocol", "connection lost"))
 
 
 class RawHTTPClient:
@@ -152,7 +154,7 @@ class Endpoint:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "codeperf.harness.loadgen_selftest",
+        self.proc = subprocess.Popen([sys.executable, "-m", "codeperf.load.loadgen_selftest",
                                       "serve", "--port", "0"], stdout=subprocess.PIPE, env=env,
                                      preexec_fn=_pin(self.cpu))
         line = self.proc.stdout.readline().decode().strip()
@@ -270,11 +272,11 @@ class SelfTest:
             await loadgen.run_closed(client.get, concurrency=self.connections, duration_s=seconds,
                                      result=self.closed)
             log(f"open model, constant {self.lag_rate:g}/s, {seconds:g} s: schedule lag")
-            await loadgen.run_open(client.get, loadgen.constant(self.lag_rate), duration_s=seconds,
+            await loadgen.run_open(client.get, schedules.constant(self.lag_rate), duration_s=seconds,
                                    max_lag_p99_ms=LAG_GOAL_MS, result=self.paced)
             log(f"open model, constant {RATE_GOAL_RPS:g}/s, {seconds:g} s: can it keep "
                 f"{RATE_GOAL_RPS:g}/s on schedule")
-            await loadgen.run_open(client.get, loadgen.constant(RATE_GOAL_RPS), duration_s=seconds,
+            await loadgen.run_open(client.get, schedules.constant(RATE_GOAL_RPS), duration_s=seconds,
                                    result=self.fast)
         finally:
             client.close()
@@ -287,7 +289,7 @@ class SelfTest:
             try:
                 if self.gen_cpu is not None:
                     os.sched_setaffinity(0, {self.gen_cpu})
-                loadgen.run_stoppable(self._generator_runs(endpoint.port))
+                run_stoppable(self._generator_runs(endpoint.port))
             finally:
                 if previous is not None:
                     os.sched_setaffinity(0, previous)
@@ -332,7 +334,7 @@ def selftest(seconds: float = 5.0, connections: int = 64, lag_rate: float = 1000
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m codeperf.harness.loadgen_selftest")
+    parser = argparse.ArgumentParser(prog="python -m codeperf.load.loadgen_selftest")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the trivial endpoint")
     serve.add_argument("--port", type=int, default=0)

@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from codeperf.harness import loadgen
-from codeperf.harness.scenarios import ScenarioContext
+from codeperf.load import loadgen, schedules
+from codeperf.load.registry import ScenarioContext
 
 FIXED_MS = 50.0
 FIXED_TOLERANCE = 0.10
@@ -69,6 +69,10 @@ async def _token_timing(session: aiohttp.ClientSession, base_url: str) -> list[A
     return calls
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _judge_tokens(calls: list[Any], overhead_ms: float | None) -> tuple[bool, dict[str, Any]]:
     from codeperf.harness.latency import LatencyHistogram
 
@@ -86,8 +90,8 @@ def _judge_tokens(calls: list[Any], overhead_ms: float | None) -> tuple[bool, di
     # a shared machine delays by milliseconds; ITL and TPOT average over many tokens.
     ok = within(itl_ms, TOKEN_INTERVAL_MS) and within(tpot_ms, TOKEN_INTERVAL_MS)
     detail = (f"{TOKENS_MODEL} ({1000 / TOKEN_INTERVAL_MS:g} tokens/s, one per chunk): ITL p50 "
-              f"{itl_ms} ms, TPOT mean {tpot_ms} ms vs {TOKEN_INTERVAL_MS:g} ms (tolerance "
-              f"{TOKEN_TOLERANCE:.0%}, {len(calls)} answers); TTFT p50 {ttft_ms} ms vs "
+              f"{_ms(itl_ms)} ms, TPOT mean {_ms(tpot_ms)} ms vs {TOKEN_INTERVAL_MS:g} ms (tolerance "
+              f"{TOKEN_TOLERANCE:.0%}, {len(calls)} answers); TTFT p50 {_ms(ttft_ms)} ms vs "
               f"{TOKEN_TTFT_MS:g} ms + overhead = {ttft_expected:.2f} ms (quoted, not judged)")
     return ok, {"token_itl_p50_ms": itl_ms, "token_tpot_mean_ms": tpot_ms,
                 "token_ttft_p50_ms": ttft_ms, "token_expected_interval_ms": TOKEN_INTERVAL_MS,
@@ -134,7 +138,7 @@ async def run_calibration(ctx: ScenarioContext, *, stall_s: float = 1.0, rate_rp
         op = lambda i: _post(session, url, "cal-fixed-50ms")  # noqa: E731
         runs = asyncio.gather(
             trigger(),
-            loadgen.run_open(op, loadgen.constant(rate_rps), duration_s=run_s, result=open_run),
+            loadgen.run_open(op, schedules.constant(rate_rps), duration_s=run_s, result=open_run),
             loadgen.run_closed(op, concurrency=1, max_requests=CLOSED_REQUESTS, result=closed_run,
                                max_duration_s=run_s + stall_s + 30.0))
         try:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from codeperf.harness import loadgen
-from codeperf.harness.scenarios import Float, Int, ScenarioContext, ScenarioOutcome, scenario
+from codeperf.load import loadgen, schedules
+from codeperf.load.registry import Float, Int, ScenarioContext, ScenarioOutcome, scenario
 from codeperf.mcp import BUNDLED_SERVERS
 from codeperf.mcp.bench.pool import McpPool
 
@@ -68,7 +68,7 @@ async def mcp_calls(ctx: ScenarioContext) -> dict[str, Any]:
 async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
     import aiohttp
 
-    from codeperf.experts.querystats import QueryStats
+    from codeperf.load.querystats import QueryStats
 
     # Quick: 3 s (6 queries, 150 MCP calls) on top of ~3 s of MCP server start-up.
     duration = float(_param(ctx, "mixed_duration_s", 3, 20))
@@ -81,9 +81,9 @@ async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as http:
         async with McpPool(list(BUNDLED_SERVERS), ctx.out_dir / "mcp_logs") as pool:
             queries, calls = await asyncio.gather(
-                loadgen.run_open(stats.op(http), loadgen.constant(query_rps), duration_s=duration,
+                loadgen.run_open(stats.op(http), schedules.constant(query_rps), duration_s=duration,
                                  max_lag_p99_ms=max_lag),
-                loadgen.run_open(pool.op(), loadgen.constant(mcp_rps), duration_s=duration,
+                loadgen.run_open(pool.op(), schedules.constant(mcp_rps), duration_s=duration,
                                  progress=ctx.progress, max_lag_p99_ms=max_lag))
             per_tool = pool.per_tool_summary()
     wall = max(queries.elapsed_s, calls.elapsed_s)

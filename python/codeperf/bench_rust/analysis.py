@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from codeperf.bench.cases import Case
-from codeperf.bench.grid import REFERENCE, Size
-from codeperf.bench.memory_pass import MemoryResult
-from codeperf.bench.timing import Timing
+from codeperf.bench_rust.cases import Case
+from codeperf.bench_rust.grid import REFERENCE, Size
+from codeperf.bench_rust.memory_pass import MemoryResult
+from codeperf.bench_rust.timing import Timing
 from codeperf.harness import stats
 
 MS = 1000.0

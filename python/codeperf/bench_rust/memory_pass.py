@@ -21,7 +21,7 @@ from statistics import median
 from typing import Any, Callable
 
 from codeperf import engine
-from codeperf.bench import cases
+from codeperf.bench_rust import cases
 
 REPETITIONS = 3
 

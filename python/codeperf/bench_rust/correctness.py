@@ -13,8 +13,8 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from codeperf.bench import cases
-from codeperf.bench.grid import FFI_OP, Size
+from codeperf.bench_rust import cases
+from codeperf.bench_rust.grid import FFI_OP, Size
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12

@@ -3,7 +3,7 @@
 A scenario is an async function taking a `ScenarioContext` and returning its
 result entries (docs/results.md). It registers by name with the decorator:
 
-    from codeperf.harness.scenarios import ScenarioContext, scenario
+    from codeperf.load.registry import ScenarioContext, scenario
 
     @scenario("mcp-calls", "1000 MCP tool calls through the bundled servers")
     async def mcp_calls(ctx: ScenarioContext) -> dict:
@@ -36,14 +36,13 @@ types (`options={"rate_rps": Float(min=0.001)}`); `validate_options` refuses an
 unknown key, a key no selected scenario reads, or a value of the wrong type,
 before anything runs.
 
-Modules with scenarios are imported by the driver (`SCENARIO_MODULES`); a
-module that does not exist yet is skipped, one that fails to import is an error
-the driver reports.
+The modules with scenarios are imported, by name in code, by
+`codeperf.load.catalog` (`load_registered()` runs it); one that fails to import
+is an error the driver reports, and the other modules' scenarios still run.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import sys
 import time
@@ -52,12 +51,6 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence, Union
 
 from codeperf.harness.envelope import Interrupted, Recorder
-
-# Imported by `load_registered()` so their @scenario decorators run. Order is the
-# default run order of their scenarios (registration order within a module).
-SCENARIO_MODULES = ("codeperf.experts.scenarios", "codeperf.experts.sweep_scenario",
-                    "codeperf.mcp.scenarios")
-
 
 @dataclass
 class ScenarioOutcome:
@@ -175,19 +168,11 @@ def scenario(name: str, description: str = "", *, needs_experts: bool = True,
     return register
 
 
-def load_registered(modules: Sequence[str] = SCENARIO_MODULES) -> list[str]:
-    """Import the scenario modules; returns import problems (a missing module is not one)."""
-    problems = []
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module.startswith(exc.name):
-                continue  # that package has no scenarios (yet)
-            problems.append(f"{module}: {exc}")
-        except Exception as exc:  # a broken plug-in must not hide the other scenarios
-            problems.append(f"{module}: {type(exc).__name__}: {exc}")
-    return problems
+def load_registered() -> list[str]:
+    """Import every scenario module (`codeperf.load.catalog`); returns their import problems."""
+    from codeperf.load import catalog  # imported here: the scenario modules import this one
+
+    return catalog.import_scenarios()
 
 
 def registered() -> dict[str, Scenario]:
@@ -245,7 +230,7 @@ class ScenarioContext:
     recorder     the suite's envelope Recorder (add_error / save are fine to call)
     experts      the parsed experts file (`codeperf.experts.config.ExpertsConfig`),
                  already pointing at a running simulator when it is the default
-    loadgen      the `codeperf.harness.loadgen` module (run_closed, run_open, schedules)
+    loadgen      the `codeperf.load.loadgen` module (run_closed, run_open, schedules)
     simulator_url the bundled simulator the driver started (http://127.0.0.1:PORT/v1), or None
     options      extra per-run options from the command line (e.g. {"rate_rps": 50})
     allow_remote whether non-loopback targets were allowed (--allow-remote)
@@ -286,7 +271,7 @@ class ScenarioContext:
 
     def check_target(self, url: str) -> None:
         """Refuse a non-loopback URL unless --allow-remote (raises RemoteTargetRefused)."""
-        from codeperf.harness.loadgen import check_loopback
+        from codeperf.harness.loopback import check_loopback
 
         check_loopback(url, allow_remote=self.allow_remote)
 

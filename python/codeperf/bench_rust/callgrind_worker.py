@@ -2,7 +2,7 @@
 
     valgrind --tool=callgrind --dump-before='*codeperf_callgrind_start*' \\
         --dump-before='*codeperf_callgrind_stop*' \\
-        python -m codeperf.bench.callgrind_worker --backends python,rust --ops analyze,aggregate \\
+        python -m codeperf.bench_rust.callgrind_worker --backends python,rust --ops analyze,aggregate \\
         --responses 100 --size-bytes 2048
 
 `codeperf._rust.callgrind_start()` and `callgrind_stop()` do nothing but enter
@@ -23,7 +23,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codeperf.bench.callgrind_worker",
+    parser = argparse.ArgumentParser(prog="python -m codeperf.bench_rust.callgrind_worker",
                                      description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--backends", required=True, help="comma list, run in this order "
                         "(one process for all: valgrind's start-up costs seconds)")
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from codeperf import _rust
-    from codeperf.bench import cases
-    from codeperf.bench.grid import Size
+    from codeperf.bench_rust import cases
+    from codeperf.bench_rust.grid import Size
 
     ops = [o for o in args.ops.split(",") if o]
     data = cases.make_input(ops[0], Size(args.responses, args.size_bytes), args.seed)

@@ -41,22 +41,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import math
-import random
-import signal
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterator
-from urllib.parse import urlsplit
 
-import aiohttp
 import psutil
 
 from codeperf.harness.envelope import Interrupted
 from codeperf.harness.latency import LatencyHistogram
+from codeperf.harness.request_errors import classify_error
+from codeperf.load.schedules import Schedule
 
 Op = Callable[[int], Awaitable[Any]]  # op(request_index); raises on failure
 Progress = Callable[[str], None]
@@ -83,176 +79,6 @@ MIN_CPU_JUDGED_S = 0.5
 # The hard bound on any run, drain included, when the caller gives none: a request
 # budget alone must not run forever against a target that stops answering.
 MAX_DURATION_S = 600.0
-
-
-# ---------------------------------------------------------------- errors
-class RequestError(Exception):
-    """A failed request whose kind the caller knows (e.g. "engine", "http_503")."""
-
-    def __init__(self, kind: str, message: str = "") -> None:
-        super().__init__(message or kind)
-        self.kind = kind
-
-
-class RemoteTargetRefused(Exception):
-    """A target outside loopback without --allow-remote."""
-
-
-def classify_error(exc: BaseException) -> str:
-    """The error kind of an exception raised by an operation."""
-    if isinstance(exc, RequestError):
-        return exc.kind
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"http_{exc.status}"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # aiohttp's timeouts included
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(exc, aiohttp.ClientError):  # disconnected mid-answer, bad payload, bad SSE
-        return "protocol"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return "timeout"
-    if isinstance(exc, (ConnectionRefusedError, ConnectionAbortedError)):
-        return "connect"
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError, EOFError, ValueError)):
-        return "protocol"
-    if isinstance(exc, OSError):
-        return "connect"
-    return "other"
-
-
-def check_loopback(url: str, allow_remote: bool = False) -> None:
-    """Raise RemoteTargetRefused unless `url` is on 127.0.0.0/8, ::1 or localhost.
-
-    Host names other than localhost count as remote without resolving them:
-    a load generator must not reach production by accident.
-    """
-    if allow_remote:
-        return
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise RemoteTargetRefused(
-        f"{url}: {host or '(no host)'} is not a loopback address (127.0.0.0/8, ::1); "
-        f"a load generator must not hit a real service by accident. Pass --allow-remote "
-        f"if you mean it.")
-
-
-# ---------------------------------------------------------------- schedules
-@dataclass(frozen=True)
-class Schedule:
-    """Intended send times (seconds from the start) of an open-model run."""
-
-    name: str
-    params: dict[str, Any]
-    _offsets: Callable[[], Iterator[float]]
-
-    def offsets(self) -> Iterator[float]:
-        return self._offsets()
-
-    def count_before(self, seconds: float, cap: int | None = None) -> int:
-        """How many sends the schedule offers in [0, seconds) (at most `cap`)."""
-        n = 0
-        for off in self.offsets():
-            if off >= seconds or (cap is not None and n >= cap):
-                break
-            n += 1
-        return n
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, **self.params}
-
-
-def constant(rate_rps: float) -> Schedule:
-    """One request every 1/rate seconds."""
-    if rate_rps <= 0:
-        raise ValueError("rate_rps must be positive")
-    interval = 1.0 / rate_rps
-
-    def gen() -> Iterator[float]:
-        i = 0
-        while True:
-            yield i * interval  # multiply, not accumulate: no drift over long runs
-            i += 1
-
-    return Schedule("constant", {"rate_rps": rate_rps}, gen)
-
-
-def poisson(rate_rps: float, seed: int = 0) -> Schedule:
-    """Exponential inter-arrival times with mean 1/rate (a Poisson process), reproducible by seed."""
-    if rate_rps <= 0:
-        raise ValueError("rate_rps must be positive")
-
-    def gen() -> Iterator[float]:
-        rng = random.Random(seed)
-        t = 0.0
-        while True:
-            yield t
-            t += rng.expovariate(rate_rps)
-
-    return Schedule("poisson", {"rate_rps": rate_rps, "seed": seed}, gen)
-
-
-def ramp(start_rps: float, end_rps: float, ramp_s: float) -> Schedule:
-    """Rate rising (or falling) linearly from start to end over ramp_s, then held at end."""
-    if start_rps <= 0 or end_rps <= 0 or ramp_s <= 0:
-        raise ValueError("ramp rates and duration must be positive")
-    slope = (end_rps - start_rps) / ramp_s
-
-    def gen() -> Iterator[float]:
-        # The n-th send is where the integral of the rate reaches n.
-        n = 0
-        area_at_end = (start_rps + end_rps) / 2.0 * ramp_s
-        while True:
-            if n < area_at_end:
-                if slope == 0:
-                    yield n / start_rps
-                else:
-                    yield (-start_rps + math.sqrt(start_rps ** 2 + 2 * slope * n)) / slope
-            else:
-                yield ramp_s + (n - area_at_end) / end_rps
-            n += 1
-
-    return Schedule("ramp", {"start_rps": start_rps, "end_rps": end_rps, "ramp_s": ramp_s}, gen)
-
-
-def burst(size: int, every_s: float, spread_s: float = 0.1, first_at_s: float = 0.0,
-          baseline_rps: float = 0.0) -> Schedule:
-    """`size` requests spread evenly over `spread_s`, repeated every `every_s`; an optional
-    constant baseline rate runs between bursts."""
-    if size <= 0 or every_s <= 0 or spread_s < 0:
-        raise ValueError("burst size and period must be positive")
-
-    def bursts() -> Iterator[float]:
-        k = 0
-        while True:
-            start = first_at_s + k * every_s
-            for j in range(size):
-                yield start + spread_s * j / size
-            k += 1
-
-    def gen() -> Iterator[float]:
-        if baseline_rps <= 0:
-            yield from bursts()
-            return
-        base = constant(baseline_rps).offsets()
-        spikes = bursts()
-        a, b = next(base), next(spikes)
-        while True:
-            if a <= b:
-                yield a
-                a = next(base)
-            else:
-                yield b
-                b = next(spikes)
-
-    return Schedule("burst", {"size": size, "every_s": every_s, "spread_s": spread_s,
-                              "first_at_s": first_at_s, "baseline_rps": baseline_rps}, gen)
 
 
 # ---------------------------------------------------------------- results
@@ -552,51 +378,6 @@ async def _cancel_and_wait(tasks: set[asyncio.Task] | list[asyncio.Task], grace_
             await asyncio.wait(live, timeout=grace_s)
         except asyncio.CancelledError:  # cancelled again while unwinding: stop waiting
             pass
-
-
-def run_stoppable(coro: Awaitable[Any]) -> Any:
-    """`asyncio.run(coro)`, where SIGTERM cancels the coroutine as Ctrl-C does, then raises
-    `Interrupted`.
-
-    A SIGTERM handler that raises (the Recorder's) can fire inside a transport
-    callback, where asyncio logs the exception and carries on: the run would
-    ignore SIGTERM. Cancelling the main task lets every `finally` block of the
-    generator and the scenarios run, so what was measured is recorded.
-    """
-    received: list[int] = []
-
-    async def main() -> Any:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None  # main() runs as asyncio.run's task
-
-        def on_sigterm() -> None:
-            received.append(signal.SIGTERM)
-            task.cancel()
-
-        try:
-            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            return await coro
-        try:
-            return await coro
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if in_main else None
-    try:
-        value = asyncio.run(main())
-    except asyncio.CancelledError:
-        if received:
-            raise Interrupted("SIGTERM") from None
-        raise
-    finally:
-        if previous is not None:  # remove_signal_handler resets to SIG_DFL; put the caller's back
-            signal.signal(signal.SIGTERM, previous)
-    if received:  # the coroutine swallowed the cancellation: still an interrupted run
-        raise Interrupted("SIGTERM")
-    return value
 
 
 def _count() -> Iterator[int]:

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from codeperf.bench.analysis import Speedup
-from codeperf.bench.memory_pass import MemoryResult
+from codeperf.bench_rust.analysis import Speedup
+from codeperf.bench_rust.memory_pass import MemoryResult
 
 COLUMNS = (("case", 26, "<"), ("python", 10, ">"), ("rust", 10, ">"), ("speedup", 8, ">"),
            ("95% CI", 17, "<"), ("sig", 4, "<"), ("py peak", 10, ">"), ("rs peak", 10, ">"),

@@ -17,16 +17,17 @@ from typing import Any, Callable
 
 import aiohttp
 
-from codeperf.experts.calibration import run_calibration
+from codeperf.load.calibration import run_calibration
 from codeperf.experts.config import Expert
-from codeperf.experts.pooltrace import PoolTrace
-from codeperf.experts import wiretrace
-from codeperf.experts.querystats import QueryStats
-from codeperf.experts.wiretrace import WireTrace
-from codeperf.harness import loadgen
+from codeperf.load.pooltrace import PoolTrace
+from codeperf.load import wiretrace
+from codeperf.load.querystats import QueryStats
+from codeperf.load.wiretrace import WireTrace
+from codeperf.harness.request_errors import classify_error
+from codeperf.load import loadgen, schedules
 from codeperf.harness.latency import LatencyHistogram
-from codeperf.harness.loadgen import LoadResult
-from codeperf.harness.scenarios import (Float, Int, IntList, ScenarioContext, ScenarioOutcome,
+from codeperf.load.loadgen import LoadResult
+from codeperf.load.registry import (Float, Int, IntList, ScenarioContext, ScenarioOutcome,
                                         Text, scenario)
 
 
@@ -139,7 +140,7 @@ async def batch(ctx: ScenarioContext) -> dict[str, Any]:
             try:
                 await op(i)
             except Exception as exc:
-                kind = loadgen.classify_error(exc)
+                kind = classify_error(exc)
                 errors[kind] = errors.get(kind, 0) + 1
             else:
                 latency.record_seconds(time.perf_counter() - start)
@@ -341,7 +342,7 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     async with _session(_pool_for(ctx, 1)) as session:
         await loadgen.run_closed(baseline.op(session), concurrency=1, max_requests=baseline_n,
                                  result=base)
-    schedule = loadgen.burst(size, every, spread_s=spread)
+    schedule = schedules.burst(size, every, spread_s=spread)
     async with _session(_pool_for(ctx, size)) as session:
         warm = await _open_connections(session, ctx.experts, size)
         await asyncio.sleep(idle)
@@ -411,7 +412,7 @@ async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     # 480 already judge the seed's p95 and error-rate targets (make perf's budget).
     duration = float(_param(ctx, "duration_s", 8.0, 30.0))
     arrivals = str(_param(ctx, "arrivals", "constant", "constant"))
-    schedule = loadgen.poisson(rate) if arrivals == "poisson" else loadgen.constant(rate)
+    schedule = schedules.poisson(rate) if arrivals == "poisson" else schedules.constant(rate)
     stats, load = _stats(ctx), LoadResult()
     entry_id = f"sustained/open-{rate:g}rps-{arrivals}"
     _watch_load(ctx, entry_id, load, stats)

@@ -1,7 +1,7 @@
 """The rate sweep's arithmetic: which rates to offer, when a rate is over-saturated, the knee.
 
 Pure functions and small state machines, so each rule is tested on synthetic
-curves (tests/test_sweep.py); `codeperf.experts.sweep_scenario` runs them
+curves (tests/test_sweep.py); `codeperf.load.sweep_scenario` runs them
 against real endpoints.
 
 - `sweep_rates`: K constant rates evenly spaced from the synchronous rate up

@@ -2,7 +2,7 @@
 
 It starts the bundled simulator (always: calibration and the pool test use it;
 experts with base_url = "simulator" point at it), runs the chosen scenarios
-through the registry (`codeperf.harness.scenarios`), writes `<out>/load.json`
+through the registry (`codeperf.load.registry`), writes `<out>/load.json`
 through the Recorder, evaluates the targets of the scenarios that ran, and
 prints a summary to stderr. Returns an exit code (`codeperf.harness.exitcodes`).
 """
@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codeperf.harness import exitcodes, loadgen
-from codeperf.harness import scenarios as registry
+from codeperf.harness import exitcodes
+from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
+from codeperf.harness.stoppable import run_stoppable
+from codeperf.load import loadgen, registry
 from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.targets import evaluate, load_specs
@@ -76,15 +78,15 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
 
             experts = expert_urls_mod.from_urls(
                 expert_urls, api_key_env=api_key_env,
-                check=lambda url: loadgen.check_loopback(url, allow_remote))
+                check=lambda url: check_loopback(url, allow_remote))
         else:
             experts = experts_config.load(experts_file)
         for expert in experts.experts:
             if not expert.uses_simulator:
-                loadgen.check_loopback(expert.base_url, allow_remote)
+                check_loopback(expert.base_url, allow_remote)
         sim_config = SimulatorConfig.from_dict(experts.simulator).with_models(CALIBRATION_MODELS)
         run_slo = Slo(dict(experts.slo)).merged(Slo.parse(slo))  # --slo over the file's [slo]
-    except (SetupError, experts_config.ExpertsConfigError, loadgen.RemoteTargetRefused,
+    except (SetupError, experts_config.ExpertsConfigError, RemoteTargetRefused,
             SloError, ValueError) as exc:
         log(f"load_scenarios: {exc}")
         return exitcodes.USAGE
@@ -111,7 +113,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 out_dir=out_dir, quick=quick, recorder=recorder,
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
                 simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log)
-            metrics = loadgen.run_stoppable(registry.run_scenarios(names, ctx))
+            metrics = run_stoppable(registry.run_scenarios(names, ctx))
             for target in evaluate("load", metrics, not_run=not_requested(names)):
                 recorder.add_target(target)
             recorder.mark_complete()

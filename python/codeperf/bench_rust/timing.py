@@ -21,7 +21,7 @@ import psutil
 import pyperf
 
 import codeperf
-from codeperf.bench.cases import Case
+from codeperf.bench_rust.cases import Case
 
 SCRIPT = Path(__file__).with_name("pyperf_scripts") / "engine_case.py"
 CASE_TIMEOUT_S = 600.0

@@ -18,7 +18,7 @@ from codeperf.experts.config import ExpertsConfig
 from codeperf.experts.orchestrator import QueryResult, consult
 from codeperf.experts.slo import Slo, SloTally
 from codeperf.harness.latency import LatencyHistogram
-from codeperf.harness.loadgen import RequestError
+from codeperf.harness.request_errors import RequestError
 
 
 def query_text(i: int) -> str:

@@ -14,10 +14,10 @@ from typing import Any, Callable
 import click
 
 from codeperf import engine
-from codeperf.bench import (analysis, cases, correctness, cost_curve, instructions, memory_pass,
+from codeperf.bench_rust import (analysis, cases, correctness, cost_curve, instructions, memory_pass,
                             table, timing)
-from codeperf.bench import baseline as bench_baseline
-from codeperf.bench.grid import BACKENDS, FFI_OP, REFERENCE, Size
+from codeperf.bench_rust import baseline as bench_baseline
+from codeperf.bench_rust.grid import BACKENDS, FFI_OP, REFERENCE, Size
 from codeperf.harness import exitcodes
 from codeperf.harness.contract import SetupError, log_to  # noqa: F401 (SetupError: the one, re-exported)
 from codeperf.harness.envelope import Recorder
@@ -31,7 +31,7 @@ RUST_API = ("analyze_responses", "compute_consensus", "aggregate_responses", "no
 
 
 @dataclass
-class BenchConfig:
+class RustBenchConfig:
     ops: tuple[str, ...]
     sizes: tuple[Size, ...]
     settings: timing.PyperfSettings
@@ -100,7 +100,7 @@ class _State:
     text_bytes: dict[Size, int] = field(default_factory=dict)  # UTF-8 bytes of each input
 
 
-def run(config: BenchConfig, log: Callable[[str], None] | None = None,
+def run(config: RustBenchConfig, log: Callable[[str], None] | None = None,
         operation: Callable[[str, str], Callable[[Any], Any]] | None = None) -> int:
     """Run the suite; write `<out>/bench_rust.json` and `<out>/pyperf/*.json`; return the exit code.
 
@@ -148,7 +148,7 @@ def run(config: BenchConfig, log: Callable[[str], None] | None = None,
     return rec.exit_code
 
 
-def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: Size | None,
+def _run_pair(config: RustBenchConfig, rec: Recorder, state: _State, op: str, size: Size | None,
               progress: str, goals: dict[str, float], base: bench_baseline.Baseline | None,
               operation: Callable[[str, str], Callable[[Any], Any]],
               emit: Callable[[str], None]) -> None:
@@ -213,7 +213,7 @@ def _run_pair(config: BenchConfig, rec: Recorder, state: _State, op: str, size: 
         emit(click.style(f"        correctness gate FAILED, not timed: {gate.detail}", fg="red"))
 
 
-def _instruction_counts(config: BenchConfig, rec: Recorder, emit: Callable[[str], None]) -> None:
+def _instruction_counts(config: RustBenchConfig, rec: Recorder, emit: Callable[[str], None]) -> None:
     """Instruction counts per op and backend under callgrind: the deterministic measure the
     regression gate compares (wall-clock speedups stay for people)."""
     ops = [op for op in config.ops if op in instructions.OPS]
@@ -240,7 +240,7 @@ def _instruction_counts(config: BenchConfig, rec: Recorder, emit: Callable[[str]
         emit(f"  {count.op:<18} {count.backend:<6} {count.instructions:>14,}")
 
 
-def _finish(config: BenchConfig, rec: Recorder, state: _State,
+def _finish(config: RustBenchConfig, rec: Recorder, state: _State,
             base: bench_baseline.Baseline | None, build_sha256: str | None,
             emit: Callable[[str], None]) -> None:
     emit("")
@@ -285,7 +285,7 @@ def _finish(config: BenchConfig, rec: Recorder, state: _State,
              f"also measures the machine's load)")
 
 
-def _targets(config: BenchConfig, rec: Recorder, state: _State,
+def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
              emit: Callable[[str], None]) -> None:
     """Targets at the reference shape (100 x 2 KB), for the selected ops only, judged on
     the least corpus family: a speedup on the lower end of its 95% CI, memory on its

@@ -13,9 +13,9 @@ Modelled on GuideLLM's sweep profile (and vLLM's goodput), in four steps:
 Per rate: offered and achieved rate, latency percentiles, TTFT/ITL/TPOT, error
 rate, SLO share and goodput, per-second histograms. The knee is the highest
 offered rate still achieved (>= 95%) with p95 within every SLO bound; against
-the simulator its theoretical saturation rate is known (codeperf.experts.sweep)
+the simulator its theoretical saturation rate is known (codeperf.load.sweep)
 and the knee must land within 15% of it (validity `sweep.knee_vs_theory`).
-The arithmetic lives in `codeperf.experts.sweep`.
+The arithmetic lives in `codeperf.load.sweep`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import asyncio
 import time
 from typing import Any
 
-from codeperf.experts import sweep
-from codeperf.experts.querystats import QueryStats
-from codeperf.experts.scenarios import _latency_summary, _param, _raw_entry, _session, _stats
-from codeperf.harness import loadgen
-from codeperf.harness.loadgen import LoadResult
-from codeperf.harness.scenarios import Float, Int, ScenarioContext, ScenarioOutcome, scenario
+from codeperf.load import sweep
+from codeperf.load.querystats import QueryStats
+from codeperf.load.expert_scenarios import _latency_summary, _param, _raw_entry, _session, _stats
+from codeperf.load import loadgen, schedules
+from codeperf.load.loadgen import LoadResult
+from codeperf.load.registry import Float, Int, ScenarioContext, ScenarioOutcome, scenario
 
 KNEE_TOLERANCE = 0.15
 MAX_EXTENSIONS = 3  # rates added above the plan while the highest one still passes ...
@@ -181,7 +181,7 @@ async def _one_rate(ctx: ScenarioContext, session: Any, rate: float, duration: f
 
     # A short drain: an over-saturated rate's backlog would take long to clear and says
     # nothing more (what is cut is counted as "unfinished").
-    await loadgen.run_open(timed, loadgen.constant(rate), duration_s=duration, result=load,
+    await loadgen.run_open(timed, schedules.constant(rate), duration_s=duration, result=load,
                            stop_when=stop_when, drain_timeout_s=max(2.0, duration))
     send_end = t0 + load.send_window_s
     got = sweep.achieved_rps(timed.ok_ends, t0 + warmup_s, send_end)

@@ -14,8 +14,8 @@ input it gated is the input that was timed.
 
 import pyperf
 
-from codeperf.bench import cases
-from codeperf.bench.grid import ALL_OPS, BACKENDS, FFI_OP, parse_size
+from codeperf.bench_rust import cases
+from codeperf.bench_rust.grid import ALL_OPS, BACKENDS, FFI_OP, parse_size
 
 
 def add_worker_args(cmd, args):

@@ -17,8 +17,8 @@ import tracemalloc
 from typing import Any, Callable
 
 from codeperf import engine
-from codeperf.bench import cases, correctness, memory_pass, table
-from codeperf.bench.grid import REFERENCE, Size
+from codeperf.bench_rust import cases, correctness, memory_pass, table
+from codeperf.bench_rust.grid import REFERENCE, Size
 
 FULL_RESPONSES = (1000, 3000, 10000)
 PYTHON_MAX_RESPONSES = 1000  # the twin's consensus takes seconds per call here, minutes at 3,000+

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from codeperf.bench.grid import BACKENDS, REFERENCE, Size
+from codeperf.bench_rust.grid import BACKENDS, REFERENCE, Size
 
 OPS = ("analyze", "consensus_cosine", "consensus_jaccard", "aggregate")
 START = "*codeperf_callgrind_start*"  # the Rust functions, whatever their path and hash
@@ -107,7 +107,7 @@ def measure(ops: Sequence[str] = OPS, size: Size = REFERENCE, seed: int = 0,
         out = Path(tmp) / "callgrind.out"
         cmd = ["valgrind", "--tool=callgrind", f"--dump-before={START}", f"--dump-before={STOP}",
                f"--callgrind-out-file={out}", "--", sys.executable, "-m",
-               "codeperf.bench.callgrind_worker", "--backends", ",".join(backends),
+               "codeperf.bench_rust.callgrind_worker", "--backends", ",".join(backends),
                "--ops", ",".join(ops), "--responses", str(size.responses),
                "--size-bytes", str(size.size_bytes), "--seed", str(seed)]
         env = {**os.environ, "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codeperf.harness import scenarios as registry
+from codeperf.load import registry
 from codeperf.harness.envelope import Recorder
 from codeperf.mcp.bench import launch
 
@@ -21,14 +21,14 @@ def _ctx(tmp_path: Path, **kw) -> registry.ScenarioContext:
 
 
 def test_scenarios_are_registered() -> None:
-    assert registry.load_registered(["codeperf.mcp.scenarios"]) == []
+    assert registry.load_registered() == []
     known = registry.registered()
     assert {"mcp-calls", "mixed"} <= set(known)
     assert known["mcp-calls"].needs_experts is False and known["mixed"].needs_experts is True
 
 
 def test_mcp_calls_makes_real_calls_over_every_server(tmp_path: Path) -> None:
-    registry.load_registered(["codeperf.mcp.scenarios"])
+    registry.load_registered()
     ctx = _ctx(tmp_path, options={"mcp_calls": 60, "mcp_concurrency": 4})
     ctx.current = "mcp-calls"
     entry = asyncio.run(registry.get("mcp-calls").run(ctx))
@@ -47,7 +47,7 @@ def test_mixed_runs_expert_queries_and_mcp_calls_together(tmp_path: Path) -> Non
     from codeperf.experts.simulator import SimulatorConfig
     from codeperf.experts.simulator_process import SimulatorProcess
 
-    registry.load_registered(["codeperf.mcp.scenarios"])
+    registry.load_registered()
     experts = load()
     with SimulatorProcess(SimulatorConfig.from_dict(experts.simulator)) as sim:
         ctx = _ctx(tmp_path, experts=experts.with_simulator_url(sim.base_url),
