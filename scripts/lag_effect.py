@@ -5,7 +5,7 @@ An open run at RATE/s for SECONDS against the bundled simulator's fixed-latency 
 (`pool-hold-500ms`: a 500 ms answer, about a Circle query's p50 at 70/s), while a task in
 the generator's own event loop blocks it for B ms every 100 ms (B = 0: no blocking).
 Prints, per B, the lag p50/p99 and the latency p50/p95/p99 the run reports: the basis of
-the schedule-lag limit in codeperf.harness.loadgen (docs/load.md, "Schedule lag").
+the schedule-lag limit in codeperf.load.loadgen (docs/load.md, "Schedule lag").
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import click
 
 from codeperf.experts.config import load
 from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
-from codeperf.harness import loadgen
+from codeperf.load import loadgen, schedules
 
 MODEL = "pool-hold-500ms"
 
@@ -54,7 +54,7 @@ async def _measure(port: int, rate: float, seconds: float, blocks: tuple[int, ..
                         time.sleep(block_ms / 1000)  # holds the loop: what a stalled generator does
 
                 task = asyncio.ensure_future(blocker())
-                result = await loadgen.run_open(op, loadgen.constant(rate), duration_s=seconds)
+                result = await loadgen.run_open(op, schedules.constant(rate), duration_s=seconds)
                 stop.set()
                 await task
                 lat, lag = result.latency, result.schedule_lag
