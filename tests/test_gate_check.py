@@ -142,3 +142,14 @@ def test_missing_comparison_is_not_a_pass(monkeypatch, tmp_path):
 def test_usage_error_is_exit_2(tmp_path):
     result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "0"])
     assert result.exit_code == 2
+
+
+def test_long_informational_lists_are_cut_on_screen_kept_in_the_summary(monkeypatch, tmp_path):
+    noisy = [metric("improved", informational=True, name=f"n{i}") for i in range(12)]
+    monkeypatch.setattr(gate_check, "run_perf", FakeRuns(noisy))
+    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "1", "--reports", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("flagged (informational)") == 10
+    assert "... and 2 more informational" in result.output
+    summary = json.loads(next(tmp_path.glob("gate-check/aa-*/gate_check.json")).read_text())
+    assert len(summary["outcomes"][0]["flagged_informational"]) == 12
