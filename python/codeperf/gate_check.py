@@ -57,7 +57,7 @@ class GateOutcome:
                 "gate_failed": self.gate_failed, "usable": self.usable,
                 "regressions": self.regressions, "flagged": self.flagged,
                 "flagged_informational": self.flagged_informational,
-                "instruction_diff_pct": self.instruction_diff_pct}
+                "instruction_change_percent": self.instruction_diff_pct}
 
 
 def instruction_counts(run_dir: Path) -> dict[str, int]:
