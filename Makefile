@@ -53,6 +53,11 @@ test-rs:  ## cargo test --workspace (the pure-Rust core)
 test-py: $(BUILD_STAMP) tools  ## pytest (every behavioural test runs on both backends)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Part of `make test` too (pytest collects tests/test_readme.py).
+.PHONY: docs-check
+docs-check: $(BUILD_STAMP)  ## run every README command (the measuring ones with --help: seconds, not minutes)
+	$(PY) -m pytest -q tests/test_readme.py
+
 .PHONY: speed-check
 speed-check: $(BUILD_STAMP)  ## print Rust vs Python speed ratios per corpus family at 100 x 2 KB, against targets.toml
 	$(PY) scripts/engine_speed.py
@@ -68,17 +73,25 @@ BENCH_ARGS ?=
 bench-rust: $(BUILD_STAMP) tools  ## Rust vs Python pyperf benchmarks per corpus family, gate, memory, cost curve, targets (BENCH=consensus, QUICK=1, BASELINE=DIR)
 	$(PY) scripts/bench_rust.py $(if $(BENCH),--bench $(BENCH)) $(if $(QUICK),--quick) $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 
+# -- Your systems, for every target that uses them ------------------------------
+# EXPERTS=FILE: an experts TOML of your OpenAI-compatible endpoints (load, memory,
+# MCP `consult`); MCP_CONFIG=FILE (space-separated for several): an MCP client config
+# (Claude Desktop/Cursor "mcpServers", VS Code "servers") whose servers the MCP suite
+# measures instead of the bundled ones; ALLOW_REMOTE=1 permits targets off loopback.
+EXPERTS ?=
+MCP_CONFIG ?=
+ALLOW_REMOTE ?=
+EXPERTS_FLAGS = $(if $(EXPERTS),--experts $(EXPERTS)) $(if $(ALLOW_REMOTE),--allow-remote)
+
 # -- MCP: bundled servers and the MCP benchmark (docs/mcp.md) -------------------
-# MCP_CONFIG=FILE (space-separated for several) benchmarks the servers of an MCP client
-# config (Claude Desktop/Cursor "mcpServers", VS Code "servers") instead of the bundled ones.
+# MCP_CONFIG=FILE (above) benchmarks your servers instead of the bundled ones.
 # MCP_ARGS passes more options, e.g. MCP_ARGS="--server 'npx -y some-mcp-server'",
 # MCP_ARGS="--url http://127.0.0.1:8000/mcp", MCP_ARGS="--only NAME --args args.toml".
-MCP_CONFIG ?=
 MCP_ARGS ?=
 
 .PHONY: mcp
 mcp: $(BUILD_STAMP)  ## MCP benchmark: bundled servers over stdio + HTTP, protocol floor (QUICK=1, MCP_CONFIG=FILE, MCP_ARGS=...)
-	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(foreach f,$(MCP_CONFIG),--config $(f)) $(MCP_ARGS)
+	$(PY) scripts/mcp_bench.py $(if $(QUICK),--quick) $(foreach f,$(MCP_CONFIG),--config $(f)) $(EXPERTS_FLAGS) $(MCP_ARGS)
 
 # -- Memory: both heaps, leaks, timelines, line-by-line (docs/memory.md) --------
 # COMPONENT=engine (or "engine leaks") picks components; MEMORY_ARGS passes more
@@ -87,8 +100,8 @@ COMPONENT ?=
 MEMORY_ARGS ?=
 
 .PHONY: memory
-memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, leak slopes, timelines (COMPONENT=engine, QUICK=1)
-	$(PY) scripts/memory_profile.py $(if $(QUICK),--quick) $(foreach c,$(COMPONENT),--component $(c)) $(MEMORY_ARGS)
+memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, leak slopes, timelines (COMPONENT=engine, QUICK=1, EXPERTS=FILE)
+	$(PY) scripts/memory_profile.py $(if $(QUICK),--quick) $(foreach c,$(COMPONENT),--component $(c)) $(EXPERTS_FLAGS) $(MEMORY_ARGS)
 
 # -- Load: Circle of Experts under load (docs/load.md) --------------------------
 # SCENARIO=name (or "a b") picks scenarios; LOAD_ARGS passes more options, e.g.
@@ -97,8 +110,8 @@ SCENARIO ?=
 LOAD_ARGS ?=
 
 .PHONY: load
-load: $(BUILD_STAMP)  ## load scenarios against the expert simulator (SCENARIO=sustained, QUICK=1, LOAD_ARGS=...)
-	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(LOAD_ARGS)
+load: $(BUILD_STAMP)  ## load scenarios against the expert simulator or EXPERTS=FILE (SCENARIO=sustained, QUICK=1, LOAD_ARGS=...)
+	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(EXPERTS_FLAGS) $(LOAD_ARGS)
 
 .PHONY: loadgen-selftest
 loadgen-selftest: $(BUILD_STAMP)  ## the load generator's own max rate and schedule lag, beside wrk (QUICK=1)
@@ -106,15 +119,17 @@ loadgen-selftest: $(BUILD_STAMP)  ## the load generator's own max rate and sched
 
 # -- The whole suite and its combined report (docs/report.md) ------------------
 # QUICK=1 runs every suite's --quick mode; BASELINE=DIR compares with an earlier
-# run directory; PERF_ARGS passes more options to scripts/perf.py. `make perf`
+# run directory; EXPERTS/MCP_CONFIG/ALLOW_REMOTE (above) point the run at your systems;
+# PERF_ARGS passes more options to scripts/perf.py (e.g. --expert URL). `make perf`
 # fails (non-zero exit) when a suite or a target failed, after the report is written.
 QUICK ?=
 BASELINE ?=
 PERF_ARGS ?=
-PERF_FLAGS = $(if $(BASELINE),--baseline $(BASELINE)) $(PERF_ARGS)
+PERF_FLAGS = $(if $(BASELINE),--baseline $(BASELINE)) $(if $(EXPERTS),--experts $(EXPERTS)) \
+	$(foreach f,$(MCP_CONFIG),--mcp-config $(f)) $(if $(ALLOW_REMOTE),--allow-remote) $(PERF_ARGS)
 
 .PHONY: perf
-perf: $(BUILD_STAMP) tools  ## every suite + combined report into reports/<run-id>/ (QUICK=1, BASELINE=DIR)
+perf: $(BUILD_STAMP) tools  ## every suite + combined report into reports/<run-id>/ (QUICK=1, BASELINE=DIR, EXPERTS=FILE, MCP_CONFIG=FILE)
 	$(PY) scripts/perf.py $(if $(QUICK),--quick) $(PERF_FLAGS)
 
 .PHONY: perf-quick
@@ -123,7 +138,7 @@ perf-quick: $(BUILD_STAMP) tools  ## make perf with each suite's --quick mode (p
 
 .PHONY: report
 report: $(BUILD_STAMP)  ## re-aggregate reports/latest (RUN=DIR to pick a run, BASELINE=DIR to compare)
-	$(PY) scripts/aggregate_report.py --run $(or $(RUN),reports/latest) $(if $(BASELINE),--baseline $(BASELINE))
+	$(PY) scripts/aggregate_report.py --out $(or $(RUN),reports/latest) $(if $(BASELINE),--baseline $(BASELINE))
 
 # RUNS="reports/a reports/b [...]": run directories of the same build (A/A).
 RUNS ?=

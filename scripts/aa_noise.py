@@ -11,23 +11,24 @@ what it holds (a metric keeps its largest spread). The baseline comparison uses
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from codeperf.harness import exitcodes
+from codeperf import cli
 from codeperf.harness.envelope import write_json_atomic
 from codeperf.report.loading import load_run
 from codeperf.report.noise import AA_NOISE_PATH, measure, merge
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-               epilog="Exit codes: 0 written; 2 usage error (fewer than two runs, or a run "
-                      "with no readable envelope).")
+@cli.command(epilog="Exit codes: 0 written; 2 usage error (fewer than two runs, or a run "
+                    "with no readable envelope).")
 @click.argument("runs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=AA_NOISE_PATH,
-              show_default="python/codeperf/report/aa_noise.json", help="Floors file to update.")
+@click.option("--floors", "out", type=click.Path(dir_okay=False, path_type=Path),
+              default=AA_NOISE_PATH, show_default="python/codeperf/report/aa_noise.json",
+              metavar="FILE", help="Floors file to update (a file the report reads, not a run "
+                                   "directory: hence not --out).")
+@cli.deprecated_alias("--out", "out", "--floors", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the file instead of merging into it.")
 def main(runs: tuple[Path, ...], out: Path, replace: bool) -> None:
     """Noise floors from RUNS (two or more run directories of the same build)."""
@@ -38,8 +39,7 @@ def main(runs: tuple[Path, ...], out: Path, replace: bool) -> None:
         run = load_run(directory)
         envelopes = {d.suite: d.envelope for d in run.present}
         if not envelopes:
-            click.echo(f"error: {directory}: no readable suite envelope", err=True)
-            sys.exit(exitcodes.USAGE)
+            cli.setup_error(f"{directory}: no readable suite envelope")
         loaded.append(envelopes)
     new = measure(loaded)
     if not replace and out.exists():

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from codeperf import cli
 from codeperf.harness import exitcodes
 from codeperf.report import build_report
 from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable
 
+DEFAULT_RUN = Path("reports/latest")
 EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regression found a "
           "significant regression; 2 usage error, or --fail-on-regression with a baseline that "
           "is missing, unreadable or empty (the reason is printed). Failed targets do not "
@@ -19,40 +20,48 @@ EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regressi
           "verdict.")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-               epilog=EPILOG)
-@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=Path("reports/latest"), help="Run directory holding <suite>.json envelopes.")
-@click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="A previous run directory to compare with.")
+@cli.command(epilog=EPILOG)
+@cli.existing_dir_option("--out", "run_dir", show_default="reports/latest",
+                         help="The run directory: reads its <suite>.json envelopes and writes "
+                              "the report into it (as every suite's --out).")
+@cli.deprecated_alias("--run", "run_dir", "--out",
+                      type=click.Path(exists=True, file_okay=False, path_type=Path),
+                      conflict_hint="--out now names the run directory (it was --run); the "
+                                    "old `--run RUN --out DIR` is `--out RUN --report-dir DIR`")
+@click.option("--report-dir", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, metavar="DIR",
+              help="Write the report here instead. [default: the run directory]")
+@cli.baseline_option()
 @click.option("--fail-on-regression", is_flag=True,
               help="Exit 1 when a metric regressed significantly against --baseline.")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=DEFAULT_NOISE_PCT,
               help="Noise floor (percent) of wall-clock metrics that have no A/A data in "
                    "python/codeperf/report/aa_noise.json; smaller changes count as unchanged.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the report [default: the run directory].")
 @click.option("--no-charts", is_flag=True, help="Skip the matplotlib charts.")
-def main(run_dir: Path, baseline: Path | None, fail_on_regression: bool, noise_pct: float,
-         out_dir: Path | None, no_charts: bool) -> None:
+def main(run_dir: Path | None, report_dir: Path | None, baseline: Path | None, fail_on_regression: bool,
+         noise_pct: float, no_charts: bool) -> None:
     """Aggregate one run's suite results into a single report.
 
-    Reads every suite envelope in --run (a file that cannot be read is named in
-    the report; the other suites are still reported), evaluates the verdict
-    against every target in targets.toml, draws the charts and, with
-    --baseline, classifies each metric as improved, regressed or unchanged.
+    Reads every suite envelope in the run directory (a file that cannot be
+    read is named in the report; the other suites are still reported),
+    evaluates the verdict against every target in targets.toml, draws the
+    charts and, with --baseline, classifies each metric as improved,
+    regressed or unchanged.
     """
+    if run_dir is None:  # not a click default: --run, its old name, must be able to fill it
+        run_dir = DEFAULT_RUN
+        if not run_dir.is_dir():
+            cli.setup_error(f"{run_dir} does not exist: run `make perf` first, or give --out RUN")
     if fail_on_regression and baseline is None:
         raise click.UsageError("--fail-on-regression needs --baseline")
     try:
-        report = build_report(run_dir, baseline_dir=baseline, out_dir=out_dir,
+        report = build_report(run_dir, baseline_dir=baseline, out_dir=report_dir,
                               noise_pct=noise_pct, charts=not no_charts)
     except BaselineUnusable as exc:
         if fail_on_regression:  # a gate with nothing to compare with must not pass
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exitcodes.USAGE)
+            cli.setup_error(str(exc))
         click.echo(f"warning: {exc}; report written without a comparison", err=True)
-        report = build_report(run_dir, out_dir=out_dir, noise_pct=noise_pct,
+        report = build_report(run_dir, out_dir=report_dir, noise_pct=noise_pct,
                               charts=not no_charts)
     for problem in report.problems:
         click.echo(f"error: {problem}", err=True)
@@ -73,7 +82,7 @@ def main(run_dir: Path, baseline: Path | None, fail_on_regression: bool, noise_p
     click.echo(f"report: {report.markdown_path}", err=True)
     click.echo(f"        {report.html_path}", err=True)
     if fail_on_regression and report.comparison is not None and report.comparison.regressions:
-        sys.exit(exitcodes.FAILED)
+        cli.exit_with(exitcodes.FAILED)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -18,13 +17,14 @@ if __name__ == "__main__":  # run as a script, not imported by a test
 from codeperf.bench_rust import baseline as bench_baseline  # noqa: E402
 from codeperf.bench_rust import cost_curve as cost_curve_mod  # noqa: E402
 from codeperf.bench_rust import driver, grid, timing  # noqa: E402
+from codeperf import cli  # noqa: E402
 from codeperf.harness import exitcodes  # noqa: E402
 from codeperf.harness.contract import SetupError, run_script  # noqa: E402
 from codeperf.harness.envelope import EnvelopeError  # noqa: E402
-from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir  # noqa: E402
+from codeperf.harness.run_dir import script_out_dir  # noqa: E402
 
-BENCH_HELP = ("benchmark(s) to run, repeatable or comma list: "
-              + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all")
+BENCH_HELP = ("Benchmark(s) to run, repeatable or comma list: "
+              + ", ".join(grid.ALL_OPS) + "; aliases: consensus (both), ffi, all.")
 
 
 class SizeList(click.ParamType):
@@ -39,56 +39,53 @@ class SizeList(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-               epilog="Full grid: " + ", ".join(s.label for s in grid.FULL_GRID)
+@cli.command(epilog="Full grid: " + ", ".join(s.label for s in grid.FULL_GRID)
                + f" (a cross through the reference {grid.REFERENCE.label}, not a full product); "
                + "--quick: " + ", ".join(s.label for s in grid.QUICK_GRID) + ". "
                + exitcodes.EPILOG)
 @click.option("--bench", "benches", multiple=True, metavar="NAME[,NAME]", help=BENCH_HELP)
 @click.option("--sizes", type=SizeList(), default=None,
-              help="input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB); "
-                   "default: the full grid, or the quick grid with --quick")
+              help="Input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB). "
+                   "[default: the full grid, or the quick grid with --quick]")
 @click.option("--corpus", "families", multiple=True, metavar="FAMILY[,FAMILY]",
-              help="corpus families, repeatable or comma list: " + ", ".join(grid.FAMILIES)
-                   + "; default: all of them, or the reference family (own) with --quick")
-@click.option("--quick", is_flag=True,
-              help="fast mode for pull requests: 2 sizes, the reference family, fewer pyperf "
-                   "processes, no cost curve")
+              help="Corpus families, repeatable or comma list: " + ", ".join(grid.FAMILIES)
+                   + ". [default: all of them, or the reference family (own) with --quick]")
+@cli.quick_option("Fast mode for pull requests: 2 sizes, the reference family, fewer pyperf "
+                  "processes, no cost curve.")
 @click.option("--cost-curve", "cost_curve", default=None, metavar="N[,N]",
-              help="responses (2 KB each) for the cost curve of one call per operation, time "
-                   "and peak of both heaps; 'none' skips it [default: "
+              help="Responses (2 KB each) for the cost curve of one call per operation, time "
+                   "and peak of both heaps; 'none' skips it. [default: "
                    + ",".join(map(str, cost_curve_mod.FULL_RESPONSES)) + "; quick: none]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=None,
-              help=DEFAULT_OUT_HELP)
-@click.option("--seed", type=int, default=0, help="corpus seed (same seed, same inputs)")
+@cli.out_option()
+@click.option("--seed", type=int, default=0, help="Corpus seed (same seed, same inputs).")
 @click.option("--processes", type=click.IntRange(1), default=None,
-              help=f"pyperf worker processes per case [default: {timing.FULL.processes}, "
+              help=f"Pyperf worker processes per case. [default: {timing.FULL.processes}, "
                    f"quick {timing.QUICK.processes}]")
 @click.option("--values", type=click.IntRange(1), default=None,
-              help=f"pyperf values per process [default: {timing.FULL.values}]")
+              help=f"Pyperf values per process. [default: {timing.FULL.values}]")
 @click.option("--warmups", type=click.IntRange(0), default=None,
-              help=f"pyperf warmups per process [default: {timing.FULL.warmups}]")
+              help=f"Pyperf warmups per process. [default: {timing.FULL.warmups}]")
 @click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
-              help=f"pyperf minimum seconds per value [default: {timing.FULL.min_time}, "
+              help=f"Pyperf minimum seconds per value. [default: {timing.FULL.min_time}, "
                    f"quick {timing.QUICK.min_time}]")
 @click.option("--loops", type=click.IntRange(0), default=0,
-              help="pyperf loops per value; 0 lets pyperf calibrate")
-@click.option("--memory/--no-memory", default=True, help="run the memory-efficiency pass")
+              help="Pyperf loops per value; 0 lets pyperf calibrate.")
+@click.option("--memory/--no-memory", default=True, help="Run the memory-efficiency pass.")
 @click.option("--rust-threads", type=click.IntRange(1), default=None,
-              help="threads of the Rust engine (RAYON_NUM_THREADS); default: one per core. "
-                   "1 compares single-threaded code, which a busy shared machine disturbs less")
+              help="Threads of the Rust engine (RAYON_NUM_THREADS); 1 compares single-threaded "
+                   "code, which a busy shared machine disturbs less. [default: one per core]")
 @click.option("--instructions/--no-instructions", default=True,
-              help="count each op's instructions per backend under valgrind's callgrind "
+              help="Count each op's instructions per backend under valgrind's callgrind "
                    "(the deterministic measure the regression gate compares; skipped with a "
-                   "note when valgrind is not installed)")
+                   "note when valgrind is not installed).")
 @click.option("--instructions-size", type=SizeList(), default=None,
-              help=f"input size of the instruction counts [default: {grid.REFERENCE.label}]")
+              help=f"Input size of the instruction counts. [default: {grid.REFERENCE.label}]")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
-              help="a previous run: its bench_rust.json or its directory; report which cases changed")
+              help="A previous run: its bench_rust.json or its directory; report which cases "
+                   "changed.")
 @click.option("--noise-pct", type=click.FloatRange(min=0), default=bench_baseline.DEFAULT_NOISE_PCT,
-              help="with --baseline: smallest change (percent) that counts as a change")
-def main(benches, sizes, families, quick, cost_curve, out, seed, processes, values, warmups,
+              help="With --baseline: smallest change (percent) that counts as a change.")
+def main(benches, sizes, families, quick, cost_curve, out_dir, seed, processes, values, warmups,
          min_time, loops, memory, rust_threads, instructions, instructions_size, baseline,
          noise_pct):
     """Benchmark the Rust engine (codeperf._rust) against its Python twin.
@@ -119,7 +116,7 @@ def main(benches, sizes, families, quick, cost_curve, out, seed, processes, valu
         processes=processes or defaults.processes, values=values or defaults.values,
         warmups=defaults.warmups if warmups is None else warmups,
         min_time=min_time or defaults.min_time, loops=loops)
-    out = script_out_dir(out, "bench_rust")  # after the usage checks: no empty run for a typo
+    out = script_out_dir(out_dir, "bench_rust")  # after the usage checks: no empty run for a typo
     config = driver.RustBenchConfig(
         ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
         cost_curve=curve,
@@ -133,7 +130,7 @@ def main(benches, sizes, families, quick, cost_curve, out, seed, processes, valu
         except EnvelopeError as exc:  # an unreadable --baseline: nothing measured
             raise SetupError(str(exc)) from None
 
-    sys.exit(run_script("bench_rust", out, body))
+    cli.exit_with(run_script("bench_rust", out, body))
 
 
 if __name__ == "__main__":

@@ -17,12 +17,16 @@ is what an engine called now and then pays.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import click
 
+from codeperf import cli
 from codeperf.engine import BackendUnavailable, backend
+from codeperf.harness import exitcodes
+from codeperf.harness.envelope import utc_now, write_json_atomic
 from codeperf.engine.corpus_families import FAMILIES, generate_family
 from codeperf.harness.targets import load_specs
 
@@ -51,40 +55,52 @@ def _calls_per_block(fn, responses, kwargs, min_s: float = 0.02) -> int:
     return max(1, int(min_s / max(one, 1e-6)) + 1)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--responses", "n", default=100, show_default=True, help="Number of responses.")
-@click.option("--size", "size_bytes", default=2048, show_default=True, help="Bytes per response.")
-@click.option("--repeat", default=15, show_default=True,
-              help="Timed blocks per backend and operation (each block >= ~20 ms of calls).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--corpus", "families", default=",".join(FAMILIES), show_default=True,
-              help="Corpus families, comma list: " + ", ".join(FAMILIES) + ".")
-def main(n: int, size_bytes: int, repeat: int, seed: int, families: str) -> None:
-    """Time each engine operation on both backends and print Python/Rust ratios per family.
+EPILOG = ("Exit codes: 0 every goal met; 1 a goal missed or the backends disagree; 2 the "
+          "Rust extension is not built, an unknown family or a bad targets file.")
+RESULT_FILE = "engine_speed.json"
 
-    Exit codes: 0 every goal met; 1 a goal missed or the backends disagree; 2 the
-    Rust extension is not built, an unknown family or a bad targets file.
-    """
+
+@cli.command(epilog=EPILOG)
+@click.option("--responses", "n", type=click.IntRange(1), default=100, help="Number of responses.")
+@click.option("--size", "size_bytes", type=click.IntRange(1), default=2048,
+              help="Bytes per response.")
+@click.option("--repeat", type=click.IntRange(1), default=15,
+              help="Timed blocks per backend and operation (each block >= ~20 ms of calls).")
+@click.option("--seed", type=int, default=0, help="Corpus seed (same seed, same inputs).")
+@click.option("--corpus", "families", default=",".join(FAMILIES),
+              help="Corpus families, comma list: " + ", ".join(FAMILIES) + ".")
+@cli.out_option(f"Also write {RESULT_FILE} (every block's time, ratios, goals) into this "
+                f"directory. [default: print only]")
+def main(n: int, size_bytes: int, repeat: int, seed: int, families: str, out_dir: Path | None) -> None:
+    """Time each engine operation on both backends and print Python/Rust ratios per family."""
     chosen = [f.strip() for f in families.split(",") if f.strip()]
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown or not chosen:
-        click.echo(f"error: unknown corpus family {', '.join(unknown) or '(none)'}; use "
-                   f"{', '.join(FAMILIES)}", err=True)
-        sys.exit(2)
+        cli.setup_error(f"unknown corpus family {', '.join(unknown) or '(none)'}; use "
+                        f"{', '.join(FAMILIES)}")
     try:
         rust, python = backend("rust"), backend("python")
         goal = goals()
     except (BackendUnavailable, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        cli.setup_error(str(exc))
     ok = True
+    rows: list[dict[str, Any]] = []
+    started = utc_now()
     for family in chosen:
-        ok &= _family(family, python, rust, n, size_bytes, repeat, seed, goal)
-    sys.exit(0 if ok else 1)
+        ok &= _family(family, python, rust, n, size_bytes, repeat, seed, goal, rows)
+    if out_dir is not None:
+        path = Path(out_dir) / RESULT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, {"started_at": started, "finished_at": utc_now(),
+                                 "responses": n, "size_bytes": size_bytes, "repeat": repeat,
+                                 "seed": seed, "rust_threads": rust.module.rayon_threads(),
+                                 "rows": rows, "all_goals_met": ok})
+        click.echo(f"wrote {path}", err=True)
+    cli.exit_with(exitcodes.OK if ok else exitcodes.FAILED)
 
 
 def _family(family: str, python, rust, n: int, size_bytes: int, repeat: int, seed: int,
-            goal: dict[str, float]) -> bool:
+            goal: dict[str, float], rows: list[dict[str, Any]]) -> bool:
     responses = generate_family(family, n, size_bytes, seed)
     text_mb = sum(len(r.content.encode("utf-8")) for r in responses) / 1e6
     click.echo(f"\n[{family}] {n} responses x {size_bytes} B ({text_mb:.2f} MB of text), rust "
@@ -97,6 +113,7 @@ def _family(family: str, python, rust, n: int, size_bytes: int, repeat: int, see
         py_fn, rs_fn = getattr(python, name), getattr(rust, name)
         if py_fn(responses, **kwargs) != rs_fn(responses, **kwargs):  # arrays compare by value
             click.echo(f"{label}: backends disagree; not timed", err=True)
+            rows.append({"family": family, "op": op, "correct": False})
             ok = False
             continue
         py_calls = _calls_per_block(py_fn, responses, kwargs)
@@ -111,6 +128,9 @@ def _family(family: str, python, rust, n: int, size_bytes: int, repeat: int, see
         threshold = goal.get(f"speedup.{op}", 0.0)
         met = ratio >= threshold
         ok &= met
+        rows.append({"family": family, "op": op, "correct": True, "python_block_s": py_t,
+                     "rust_block_s": rs_t, "rust_cold_call_s": rs_cold, "ratio_of_medians": ratio,
+                     "goal_speedup": threshold, "goal_met": met})
         click.echo(f"{label:30} {py_med * 1e3:8.2f} ({min(py_t) * 1e3:5.2f}) "
                    f"{rs_med * 1e3:7.3f} ({min(rs_t) * 1e3:5.3f}) {ratio:6.1f}x {threshold:5.0f}x  "
                    f"{'yes' if met else 'NO '}  {statistics.median(rs_cold) * 1e3:7.3f} "
@@ -120,6 +140,7 @@ def _family(family: str, python, rust, n: int, size_bytes: int, repeat: int, see
             threshold = goal.get("throughput_mb_s.analyze", 0.0)
             met = mb_s >= threshold
             ok &= met
+            rows[-1].update({"rust_analyze_mb_s": mb_s, "goal_mb_s": threshold, "mb_s_goal_met": met})
             click.echo(f"{'  rust analyze throughput':30} {mb_s:24.1f} MB/s (goal >= "
                        f"{threshold:.0f} MB/s)  {'yes' if met else 'NO'}")
     return ok

@@ -9,14 +9,13 @@ codeperf.load.loadgen_selftest.
 from __future__ import annotations
 
 import signal
-import sys
-from pathlib import Path
 
 import click
 
+from codeperf import cli
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import Interrupted, write_json_atomic
-from codeperf.harness.run_dir import DEFAULT_OUT_HELP, script_out_dir
+from codeperf.harness.run_dir import script_out_dir
 
 STATUS_LABEL = {"passed": "PASS", "failed": "FAIL", "not_demonstrated": "NOT DEMONSTRATED",
                 "not_measured": "NOT MEASURED"}
@@ -28,19 +27,17 @@ def _on_sigterm(signum, frame):
     raise Interrupted("SIGTERM")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=exitcodes.EPILOG)
-@click.option("--out", "out_dir", default=None,
-              type=click.Path(file_okay=False, path_type=Path), help=DEFAULT_OUT_HELP)
-@click.option("--quick", is_flag=True, help="2 s per run instead of --seconds")
-@click.option("--seconds", default=5.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="length of each run")
-@click.option("--connections", default=64, show_default=True, type=click.IntRange(min=1),
-              help="keep-alive connections")
-@click.option("--lag-rate", default=1000.0, show_default=True,
-              type=click.FloatRange(min=0, min_open=True),
-              help="open-model rate at which schedule lag is judged (requests/s)")
-@click.option("--wrk/--no-wrk", default=True, show_default=True,
-              help="also run wrk against the same endpoint (if installed)")
+@cli.command()
+@cli.out_option()
+@cli.quick_option("2 s per run instead of --seconds.")
+@click.option("--seconds", default=5.0, type=click.FloatRange(min=0, min_open=True),
+              help="Length of each run.")
+@click.option("--connections", default=64, type=click.IntRange(min=1),
+              help="Keep-alive connections.")
+@click.option("--lag-rate", default=1000.0, type=click.FloatRange(min=0, min_open=True),
+              help="Open-model rate at which schedule lag is judged (requests/s).")
+@click.option("--wrk/--no-wrk", default=True,
+              help="Also run wrk against the same endpoint (if installed).")
 def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     """Measure the generator: its wall-clock rate on one core, schedule lag at --lag-rate, and
     wrk's rate. The 10,000 requests/s goal is judged on the wall-clock rate; when the
@@ -58,7 +55,7 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     except (KeyboardInterrupt, Interrupted):
         write_json_atomic(path, test.report(complete=False))
         log(f"interrupted; what was measured is in {path} (complete: false)")
-        sys.exit(exitcodes.INTERRUPTED)
+        cli.exit_with(exitcodes.INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
     result = test.report()
@@ -79,7 +76,7 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     for goal in result["goals"]:
         log(f"{STATUS_LABEL[goal['status']]}  {goal['check']}: {goal['detail']}")
     log(f"wrote {path}")
-    sys.exit(exitcodes.OK if all(g["ok"] for g in result["goals"]) else exitcodes.FAILED)
+    cli.exit_with(exitcodes.OK if all(g["ok"] for g in result["goals"]) else exitcodes.FAILED)
 
 
 if __name__ == "__main__":

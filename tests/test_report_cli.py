@@ -45,7 +45,7 @@ def aggregate():
 def test_aggregate_writes_the_report(tmp_path, aggregate, fixture_targets):
     run = tmp_path / "run"
     shutil.copytree(DATA / "run_pass", run)
-    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    result = CliRunner().invoke(aggregate, ["--out", str(run), "--no-charts"])
     assert result.exit_code == 0, result.output
     assert "verdict: PASS" in result.stderr
     for name in ("report.md", "report.html", "summary.json"):
@@ -67,21 +67,21 @@ def _with_instruction_counts(src: Path, dest: Path, rust_analyze: int) -> Path:
 def test_aggregate_fail_on_regression(tmp_path, aggregate, fixture_targets):
     run = _with_instruction_counts(DATA / "run_pass", tmp_path / "run", 2_200_000)  # +10 %
     base = _with_instruction_counts(DATA / "baseline", tmp_path / "base", 2_000_000)
-    args = ["--run", str(run), "--out", str(tmp_path / "out"), "--no-charts", "--baseline", str(base)]
+    args = ["--out", str(run), "--report-dir", str(tmp_path / "out"), "--no-charts", "--baseline", str(base)]
     assert CliRunner().invoke(aggregate, args).exit_code == 0
     result = CliRunner().invoke(aggregate, args + ["--fail-on-regression"])
     assert result.exit_code == 1
     assert "instructions/analyze/rust/100x2KB instructions" in result.stderr
     # bench_rust's wall-clock figures (the fixture's speedup drop too) are informational.
     assert "speedup_x" not in result.stderr and "median_s" not in result.stderr
-    same = ["--run", str(DATA / "run_pass"), "--out", str(tmp_path), "--no-charts",
+    same = ["--out", str(DATA / "run_pass"), "--report-dir", str(tmp_path), "--no-charts",
             "--baseline", str(DATA / "run_pass"), "--fail-on-regression"]
     assert CliRunner().invoke(aggregate, same).exit_code == 0
 
 
 def test_aggregate_usage_errors(tmp_path, aggregate):
-    assert CliRunner().invoke(aggregate, ["--run", str(tmp_path / "nope")]).exit_code == 2
-    result = CliRunner().invoke(aggregate, ["--run", str(tmp_path), "--fail-on-regression"])
+    assert CliRunner().invoke(aggregate, ["--out", str(tmp_path / "nope")]).exit_code == 2
+    result = CliRunner().invoke(aggregate, ["--out", str(tmp_path), "--fail-on-regression"])
     assert result.exit_code == 2
 
 
@@ -89,7 +89,7 @@ def test_aggregate_names_a_malformed_file(tmp_path, aggregate, fixture_targets):
     run = tmp_path / "run"
     shutil.copytree(DATA / "run_pass", run)
     (run / "load.json").write_text("[]")
-    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    result = CliRunner().invoke(aggregate, ["--out", str(run), "--no-charts"])
     assert result.exit_code == 0
     assert "error: load.json: not a JSON object" in result.stderr
     assert "verdict: FAIL" in result.stderr
@@ -126,7 +126,7 @@ def test_aggregate_survives_a_bad_suite_file(tmp_path, aggregate, fixture_target
     shutil.copytree(DATA / "run_pass", run)
     shutil.copytree(DATA / "baseline", baseline)
     (run if where == "run" else baseline).joinpath("load.json").write_bytes(_bad_file(kind))
-    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+    result = CliRunner().invoke(aggregate, ["--out", str(run), "--baseline", str(baseline),
                                             "--no-charts"])
     assert result.exit_code == 0, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -159,7 +159,7 @@ def test_a_suite_file_the_schema_accepts_but_the_report_cannot_show_is_named(
     data = json.loads(target.read_text())
     SHAPE_FAULTS[fault](data)
     target.write_text(json.dumps(data))
-    result = CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
+    result = CliRunner().invoke(aggregate, ["--out", str(run), "--baseline", str(baseline),
                                             "--no-charts"])
     assert result.exit_code == 0, result.output
     summary = json.loads((run / "summary.json").read_text())
@@ -190,7 +190,7 @@ def test_text_from_systems_under_test_is_data_in_both_reports(tmp_path, aggregat
     mcp["results"][0]["id"] = f"srv/{HOSTILE}"
     mcp["errors"].append({"kind": "tool", "message": HOSTILE})
     (run / "mcp.json").write_text(json.dumps(mcp))
-    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    result = CliRunner().invoke(aggregate, ["--out", str(run), "--no-charts"])
     assert result.exit_code == 0, result.output
     page = (run / "report.html").read_text()
     assert "javascript:" in page  # shown as text...
@@ -325,7 +325,7 @@ def test_perf_cli_exit_code(tmp_path, suite_env):
     main = load_script("perf").main
     scripts = tmp_path / "scripts"
     scripts.mkdir()
-    result = CliRunner().invoke(main, ["--reports", str(tmp_path / "r"), "--scripts", str(scripts),
+    result = CliRunner().invoke(main, ["--out", str(tmp_path / "r" / "latest"), "--scripts", str(scripts),
                                        "--suite", "load", "--quick"])
     assert result.exit_code == 1  # the load script does not exist
     assert (tmp_path / "r" / "latest" / "report.md").is_file()
@@ -365,8 +365,8 @@ def test_perf_sigterm_stops_the_run_and_still_writes_the_report(tmp_path, suite_
     scripts.mkdir()
     write_suite(scripts, "bench_rust.py", "bench_rust", {}, body="import time; time.sleep(60)")
     reports = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "perf.py"), "--reports",
-                             str(reports), "--scripts", str(scripts)],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "perf.py"), "--out",
+                             str(reports / "latest"), "--scripts", str(scripts)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     # Wait until the suite is inside its Recorder (its envelope exists), then stop the driver.
@@ -381,3 +381,50 @@ def test_perf_sigterm_stops_the_run_and_still_writes_the_report(tmp_path, suite_
     assert json.loads((run_dir / "bench_rust.json").read_text())["complete"] is False
     assert (run_dir / "report.md").is_file()
     assert os.path.exists(run_dir / "logs" / "bench_rust.log")
+
+
+# -- renamed options: one release of hidden aliases that warn ---------------------------
+
+def test_aggregate_run_is_a_deprecated_alias_of_out(tmp_path, aggregate, fixture_targets):
+    run = tmp_path / "run"
+    shutil.copytree(DATA / "run_pass", run)
+    result = CliRunner().invoke(aggregate, ["--run", str(run), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --run is deprecated" in result.stderr and "use --out" in result.stderr
+    assert (run / "report.md").is_file()
+    # The old `--run RUN --out DIR` (DIR: where to write) now reads --out as the run: refused,
+    # with the new spelling, rather than reading the wrong directory.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    both = CliRunner().invoke(aggregate, ["--run", str(run), "--out", str(other)])
+    assert both.exit_code == 2
+    assert "`--out RUN --report-dir DIR`" in both.stderr
+
+
+def test_aggregate_report_dir_writes_elsewhere(tmp_path, aggregate, fixture_targets):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(aggregate, ["--out", str(DATA / "run_pass"), "--report-dir", str(out),
+                                            "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.md").is_file() and not (DATA / "run_pass" / "report.md").exists()
+
+
+def test_perf_reports_is_a_deprecated_alias(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    result = CliRunner().invoke(load_script("perf").main, ["--reports", str(tmp_path / "r"),
+                                                           "--scripts", str(scripts), "--suite", "load"])
+    assert result.exit_code == 1  # the load script does not exist; the report is still written
+    assert "warning: --reports is deprecated" in result.stderr and "--out DIR/latest" in result.stderr
+    assert (tmp_path / "r" / "latest" / "report.md").is_file()
+
+
+def test_perf_out_dir_is_used_as_given(tmp_path, suite_env):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    run = tmp_path / "my-run"
+    result = CliRunner().invoke(load_script("perf").main, ["--out", str(run), "--scripts", str(scripts),
+                                                           "--suite", "load"])
+    assert result.exit_code == 1
+    assert (run / "report.md").is_file() and (run / "run.json").is_file()
+    assert not (tmp_path / "latest").exists()  # links untouched, as with a suite's --out

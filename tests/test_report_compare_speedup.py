@@ -75,8 +75,8 @@ def _compare(tmp_path: Path, current: Path, baseline: Path):
 
 def _fail_on_regression(aggregate, tmp_path: Path, current: Path, baseline: Path, monkeypatch) -> int:
     monkeypatch.setenv("CODEPERF_TARGETS", str(TARGETS))
-    return CliRunner().invoke(aggregate, ["--run", str(current), "--baseline", str(baseline),
-                                          "--out", str(tmp_path / "cli"), "--no-charts",
+    return CliRunner().invoke(aggregate, ["--out", str(current), "--baseline", str(baseline),
+                                          "--report-dir", str(tmp_path / "cli"), "--no-charts",
                                           "--fail-on-regression"]).exit_code
 
 

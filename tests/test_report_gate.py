@@ -59,8 +59,8 @@ def aggregate():
 
 def gate(aggregate, tmp_path: Path, run: Path, baseline: Path, monkeypatch):
     monkeypatch.setenv("CODEPERF_TARGETS", str(TARGETS))
-    return CliRunner().invoke(aggregate, ["--run", str(run), "--baseline", str(baseline),
-                                          "--out", str(tmp_path / "cli"), "--no-charts",
+    return CliRunner().invoke(aggregate, ["--out", str(run), "--baseline", str(baseline),
+                                          "--report-dir", str(tmp_path / "cli"), "--no-charts",
                                           "--fail-on-regression"])
 
 
@@ -252,8 +252,8 @@ def test_an_unusable_baseline_without_the_gate_still_writes_the_report(tmp_path,
                                                                        monkeypatch):
     (base := tmp_path / "base").mkdir()
     monkeypatch.setenv("CODEPERF_TARGETS", str(TARGETS))
-    result = CliRunner().invoke(aggregate, ["--run", str(DATA / "run_pass"), "--baseline",
-                                            str(base), "--out", str(tmp_path / "o"),
+    result = CliRunner().invoke(aggregate, ["--out", str(DATA / "run_pass"), "--baseline",
+                                            str(base), "--report-dir", str(tmp_path / "o"),
                                             "--no-charts"])
     assert result.exit_code == 0
     assert "report written without a comparison" in result.output
@@ -332,13 +332,16 @@ def test_aa_noise_script_writes_and_merges_floors(tmp_path):
         runs.append(str(run))
     out = tmp_path / "aa.json"
     main = _script("aa_noise")
-    result = CliRunner().invoke(main, [*runs, "--out", str(out)])
+    result = CliRunner().invoke(main, [*runs, "--floors", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["spreads"]["quick"]["load"]["sustained/x"]["throughput_rps"] == 10.0
     assert data["runs"] == 2
-    again = CliRunner().invoke(main, [*runs, "--out", str(out)])
+    again = CliRunner().invoke(main, [*runs, "--floors", str(out)])
     assert again.exit_code == 0 and json.loads(out.read_text())["runs"] == 4
-    assert CliRunner().invoke(main, [runs[0], "--out", str(out)]).exit_code == 2
+    assert CliRunner().invoke(main, [runs[0], "--floors", str(out)]).exit_code == 2
     (empty := tmp_path / "empty").mkdir()
-    assert CliRunner().invoke(main, [runs[0], str(empty), "--out", str(out)]).exit_code == 2
+    assert CliRunner().invoke(main, [runs[0], str(empty), "--floors", str(out)]).exit_code == 2
+    old = CliRunner().invoke(main, [*runs, "--out", str(out)])  # its old name, for one release
+    assert old.exit_code == 0 and "warning: --out is deprecated" in old.stderr
+    assert json.loads(out.read_text())["runs"] == 6

@@ -59,7 +59,7 @@ def test_make_perf_quick_writes_the_report_then_fails(tmp_path, env):
         "        rec.add_target(t)\n"
         "    rec.mark_complete()\n")
     reports = tmp_path / "reports"
-    result = make("perf-quick", f"PERF_ARGS=--reports {reports} --scripts {scripts}", env=env)
+    result = make("perf-quick", f"PERF_ARGS=--out {reports}/latest --scripts {scripts}", env=env)
     assert result.returncode != 0, result.stdout + result.stderr
     latest = reports / "latest"
     assert latest.is_symlink()

@@ -66,7 +66,7 @@ def test_pull_requests_compare_with_a_quick_run_of_main():
     text = (WORKFLOWS / "perf.yml").read_text()
     assert "BASELINE_ARTIFACT: perf-report-quick" in text
     assert '--name "$BASELINE_ARTIFACT"' in text
-    assert "make perf-quick PERF_ARGS=\"--reports reports-quick\"" in text
+    assert "make perf-quick PERF_ARGS=\"--out reports-quick/latest\"" in text
     assert "name: ${{ env.BASELINE_ARTIFACT }}" in text
     assert "'--fail-on-regression'" in text
 

@@ -107,7 +107,7 @@ def test_make_perf_refuses_a_plain_latest_directory(fresh_clone, tmp_path):
     reports = fresh_clone / "reports"
     (reports / "latest").mkdir(parents=True)
     (reports / "latest" / "memory.json").write_text("{}")  # an old suite run's output
-    result = CliRunner().invoke(_script("perf"), ["--reports", str(reports),
+    result = CliRunner().invoke(_script("perf"), ["--out", str(reports / "latest"),
                                                   "--scripts", str(tmp_path / "none")])
     assert result.exit_code == exitcodes.USAGE, result.output
     assert "is a directory, not a link" in result.stderr

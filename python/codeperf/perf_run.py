@@ -5,6 +5,8 @@ Each suite runs as its own process (`scripts/<suite script> --out RUN_DIR
 suite that fails, crashes, times out or whose script does not exist is
 recorded in `run.json` and the next suite still runs; the report is always
 written, and only then does the exit code say whether everything passed.
+Pointed at a deployment (codeperf.deployment: the user's experts and MCP
+servers), each suite also gets the options its registry entry says it takes.
 `run.json` is a record of the processes; the verdict comes from the envelopes
 (codeperf.harness.contract). This module launches suites, so it lives outside
 report/ (which only reads envelopes).
@@ -15,6 +17,7 @@ visible) and is kept in `logs/<suite>.log`.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
 
+from codeperf.deployment import Deployment, DeploymentError
 from codeperf.harness import exitcodes
 from codeperf.harness.envelope import new_run_id, utc_now, write_json_atomic
 from codeperf.harness.suites import SUITES, info
@@ -90,7 +94,8 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def run_suite(suite: str, script: Path, run_dir: Path, quick: bool, python: str,
-              timeout_s: float, env: dict[str, str], echo: BinaryIO) -> SuiteOutcome:
+              timeout_s: float, env: dict[str, str], echo: BinaryIO,
+              extra_args: Sequence[str] = ()) -> SuiteOutcome:
     log_rel = f"logs/{suite}.log"
     log_path = run_dir / log_rel
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +105,8 @@ def run_suite(suite: str, script: Path, run_dir: Path, quick: bool, python: str,
         echo.write(message.encode())
         echo.flush()
         return SuiteOutcome(suite, "missing script", None, 0.0, [], log_rel)
-    command = [python, str(script), "--out", str(run_dir)] + (["--quick"] if quick else [])
+    command = ([python, str(script), "--out", str(run_dir)] + (["--quick"] if quick else [])
+               + list(extra_args))
     start = time.monotonic()
     with open(log_path, "wb") as log:
         # Own process group: a timeout or Ctrl-C reaches the suite's pyperf
@@ -146,7 +152,10 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
              suites: Sequence[str] = SUITES, timeout_s: float = 1800.0,
              noise_pct: float = DEFAULT_NOISE_PCT, python: str = sys.executable,
              charts: bool = True, echo: BinaryIO | None = None,
-             report_builder: Callable[..., Report] = build_report) -> PerfResult:
+             report_builder: Callable[..., Report] = build_report,
+             deployment: Deployment = Deployment(), run_dir: Path | None = None) -> PerfResult:
+    """`run_dir` None: a new reports_dir/<run-id>, linked from reports_dir/latest; else that
+    directory itself, links untouched (scripts/perf.py --out, as every suite's --out)."""
     echo = echo if echo is not None else sys.stderr.buffer
     reports_dir = Path(reports_dir)
     if baseline is not None and fail_on_regression:
@@ -157,19 +166,29 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
             _say(f"error: {exc}")
             return PerfResult(reports_dir, [], None, exitcodes.USAGE)
     run_id = os.environ.get("CODEPERF_RUN_ID") or new_run_id()
-    run_dir = reports_dir / run_id
+    link_latest = run_dir is None
+    run_dir = Path(run_dir) if run_dir is not None else reports_dir / run_id
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        point_latest(reports_dir, run_dir)
-    except LatestLinkError:
-        # Before any suite runs: a report nobody finds under reports/latest is no report.
+        deployment = deployment.resolve(run_dir)  # --expert URLs: discovery, before any suite
+    except DeploymentError as exc:
+        _say(f"error: {exc}")
         if created:
             run_dir.rmdir()
-        raise
+        return PerfResult(run_dir, [], None, exitcodes.USAGE)
+    if link_latest:
+        try:
+            point_latest(reports_dir, run_dir)
+        except LatestLinkError:
+            # Before any suite runs: a report nobody finds under reports/latest is no report.
+            if created:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     env = {**os.environ, "CODEPERF_RUN_ID": run_id, "PYTHONUNBUFFERED": "1"}
     record: dict[str, Any] = {"run_id": run_id, "quick": quick, "started_at": utc_now(),
-                              "finished_at": None, "suites": []}
+                              "finished_at": None, "suites": [],
+                              "deployment": deployment.describe()}
     outcomes: list[SuiteOutcome] = []
     interrupted = False
 
@@ -178,12 +197,21 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     _say(f"run {run_id} ({'quick' if quick else 'full'}) -> {run_dir}")
+    if not deployment.is_default:
+        described = deployment.describe()
+        _say("your systems: " + "; ".join(
+            f"{key} {', '.join(value) if isinstance(value, list) else value}"
+            for key, value in described.items() if value and value is not True)
+            + ("; remote targets allowed" if described["allow_remote"] else ""))
     try:
         for i, suite in enumerate(suites, 1):
             script = Path(scripts_dir) / info(suite).script
-            _say(f"[{i}/{len(suites)}] {suite}: {script}{' --quick' if quick else ''}")
+            extra = deployment.suite_args(suite)
+            _say(f"[{i}/{len(suites)}] {suite}: {script}{' --quick' if quick else ''}"
+                 + "".join(f" {a}" for a in extra))
             try:
-                outcome = run_suite(suite, script, run_dir, quick, python, timeout_s, env, echo)
+                outcome = run_suite(suite, script, run_dir, quick, python, timeout_s, env, echo,
+                                    extra)
             except (_Stop, KeyboardInterrupt) as stop:
                 interrupted = True
                 outcome = stop.args[0] if stop.args and stop.args[0] else SuiteOutcome(

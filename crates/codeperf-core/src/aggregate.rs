@@ -216,7 +216,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
         for (t, key) in a.recommendations.iter().zip(&a.recommendation_keys) {
             owner.push(i);
             texts.push(t);
-            let mut k: Vec<u32> = key.iter().map(|&local| ids.id(a.word(local), a.hash(local)).0).collect();
+            let mut k: Vec<u32> = key.iter().map(|&local| ids.id(a.word(local), a.key(local)).0).collect();
             k.sort_unstable();
             keys.push(k);
         }

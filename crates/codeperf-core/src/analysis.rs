@@ -2,11 +2,14 @@
 
 use rayon::prelude::*;
 use hashbrown::HashTable;
+use rustc_hash::FxHasher;
+use std::hash::Hasher;
 
 
 use crate::document::{self, CodeBlock};
 use crate::intern::{hash_str, Interner};
 use crate::model::Response;
+use crate::packed;
 use crate::text::{is_content, lower_into, tokenize_line, word_classes, CERTAIN, HEDGE, RECOMMEND};
 
 pub const TOP_KEYWORDS: usize = 10;
@@ -37,9 +40,6 @@ pub struct Analysis {
     /// Local id -> the token's range in `arena` (all distinct tokens; content tokens
     /// only for `Need::ContentTokens`).
     pub(crate) vocab: Vec<Span>,
-    /// Local id -> the word's hash (`intern::hash_str`), for joining responses; empty in
-    /// content-only analyses (`Analysis::hash` recomputes it there).
-    pub(crate) hashes: Vec<u64>,
     pub unique_tokens: u64,
     /// (local id, occurrences) of each distinct content token, by first occurrence.
     pub(crate) content_counts: Vec<(u32, u32)>,
@@ -48,14 +48,13 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The word's hash: stored for full analyses, recomputed (one FxHash of a short word)
-    /// for content-only ones, which consensus holds for every response at once.
+    /// The word's key for `intern::Interner` (its packed form, 0 when it does not pack),
+    /// read straight from the arena.
     #[inline]
-    pub(crate) fn hash(&self, local_id: u32) -> u64 {
-        match self.hashes.get(local_id as usize) {
-            Some(&h) => h,
-            None => hash_str(self.word(local_id)),
-        }
+    pub(crate) fn key(&self, local_id: u32) -> u128 {
+        let (a, b) = self.vocab[local_id as usize];
+        let len = (b - a) as usize;
+        if len <= packed::MAX_LEN { packed::pack(self.arena.as_bytes(), a as usize, len) } else { 0 }
     }
 
     #[inline]
@@ -80,20 +79,23 @@ pub struct AnalysisReport {
     pub total_tokens: u64,
 }
 
-fn flags_of(tok: &str) -> u8 {
-    let f = word_classes().get(tok);
-    if is_content(tok, f) { f | CONTENT } else { f }
-}
-
+/// The recommendations of one response as they are found, deduplicated by text.
 struct Recommendations<'a> {
     arena: &'a str,
     vocab: &'a [Span],
     flags: &'a [u8],
     texts: Vec<String>,
     keys: Vec<Vec<u32>>,
-    /// Texts seen so far, by hash (indexes into `texts`): dedup without copying strings.
-    seen: HashTable<u32>,
-    seen_hashes: Vec<u64>,
+    /// Texts seen so far, by the hash of their token ids (indexes into `seen_ranges`).
+    /// A text is its tokens joined by spaces and tokens hold no space, so two texts of
+    /// one response are equal exactly when their local id sequences are: duplicates are
+    /// found without building or hashing a string.
+    seen: &'a mut HashTable<u32>,
+    /// Each kept recommendation's ids, back to back, and its range there.
+    seen_ids: &'a mut Vec<u32>,
+    seen_ranges: &'a mut Vec<(u32, u32)>,
+    seen_hashes: &'a mut Vec<u64>,
+    key: &'a mut Vec<u32>,
 }
 
 impl Recommendations<'_> {
@@ -101,29 +103,42 @@ impl Recommendations<'_> {
         if !ids.iter().any(|&id| self.flags[id as usize] & CONTENT != 0) {
             return;
         }
+        let mut hasher = FxHasher::default();
+        for &id in ids {
+            hasher.write_u32(id);
+        }
+        let h = hasher.finish();
+        let (seen_ids, seen_ranges) = (&*self.seen_ids, &*self.seen_ranges);
+        if self.seen.find(h, |&k| {
+            let r = seen_ranges[k as usize];
+            &seen_ids[r.0 as usize..r.1 as usize] == ids
+        }).is_some() {
+            return;
+        }
         let word = |id: u32| {
             let s = self.vocab[id as usize];
             &self.arena[s.0 as usize..s.1 as usize]
         };
-        let mut normalised = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
+        let mut text = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
         for (i, &id) in ids.iter().enumerate() {
             if i > 0 {
-                normalised.push(' ');
+                text.push(' ');
             }
-            normalised.push_str(word(id));
+            text.push_str(word(id));
         }
-        let h = hash_str(&normalised);
-        let texts = &self.texts;
-        if self.seen.find(h, |&k| texts[k as usize] == normalised).is_some() {
-            return;
-        }
-        let mut key: Vec<u32> = ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0).collect();
-        key.sort_unstable();
-        key.dedup();
-        let hashes = &self.seen_hashes;
-        self.seen.insert_unique(h, self.texts.len() as u32, |&k| hashes[k as usize]);
+        // Sorted and deduplicated in a reused buffer, then copied once at its exact size.
+        self.key.clear();
+        self.key.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
+        self.key.sort_unstable();
+        self.key.dedup();
+        let key = self.key.to_vec();
+        let k = self.seen_ranges.len() as u32;
+        self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
+        self.seen_ids.extend_from_slice(ids);
         self.seen_hashes.push(h);
-        self.texts.push(normalised);
+        let hashes = &*self.seen_hashes;
+        self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
+        self.texts.push(text);
         self.keys.push(key);
     }
 }
@@ -140,10 +155,20 @@ pub(crate) struct Scratch {
     bounds: Vec<usize>,
     table: HashTable<u32>,
     hashes: Vec<u64>,
+    /// Local id -> the packed token (`packed`), or 0 for tokens longer than 16 bytes.
+    keys: Vec<u128>,
     flags: Vec<u8>,
     ids: Vec<u32>,
     counts: Vec<u32>,
     token: String,
+    /// `Recommendations`' dedup table and the ids it refers to.
+    rec_table: HashTable<u32>,
+    rec_ids: Vec<u32>,
+    rec_ranges: Vec<(u32, u32)>,
+    rec_hashes: Vec<u64>,
+    /// Candidate recommendations (ranges of `ids`) and a key being built.
+    rec_candidates: Vec<(usize, usize)>,
+    rec_key: Vec<u32>,
 }
 
 
@@ -173,8 +198,7 @@ pub(crate) enum Need {
 pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
     split_prose(content, &doc.prose_lines, sc);
-    let (arena, vocab) = intern_tokens(content, sc);
-    let counts = count_tokens(sc, vocab.len());
+    let (arena, vocab, counts) = intern_tokens(content, sc);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
         Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
@@ -217,47 +241,101 @@ fn split_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) 
     }
 }
 
-/// Phase 2: each token occurrence's local id into `sc.ids` (one hash-table probe per
-/// occurrence; the word lists consulted once per distinct token, into `sc.flags`).
-/// Returns the distinct lowered tokens back to back and their ranges.
-fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>) {
+/// Phases 2 and 3 at once: each token occurrence's local id into `sc.ids` (one
+/// hash-table probe per occurrence; the word lists consulted once per distinct token,
+/// into `sc.flags`), the marker counts and the content-token counts. Returns the
+/// distinct lowered tokens back to back, their ranges, and the counts.
+///
+/// Tokens of at most 16 bytes are probed as packed integers (`packed`): compared with
+/// one integer comparison, ASCII ones lowered in the integer. Longer ones (key 0 in
+/// `sc.keys`, which no packed token equals) are compared as strings.
+fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts) {
     sc.table.clear();
     sc.hashes.clear();
+    sc.keys.clear();
     sc.flags.clear();
+    sc.counts.clear();
     sc.ids.clear();
+    sc.ids.reserve(sc.spans.len());
+    let classes = word_classes();
+    let bytes = content.as_bytes();
+    let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
     // Sized for the usual share of distinct tokens, then trimmed to fit.
     let mut arena = String::with_capacity(content.len() / 2 + 16);
     let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 4);
     for (&s, &needs_lower) in sc.spans.iter().zip(&sc.needs_lower) {
-        let raw = &content[s.0 as usize..s.1 as usize];
-        // Most tokens are already lower-case ASCII: hash them in place, copy only the rest.
-        let t: &str = if !needs_lower {
-            raw
+        let (start, len) = (s.0 as usize, (s.1 - s.0) as usize);
+        // The token's text, formed only off the hot path (slicing a str checks boundaries).
+        let raw = || &content[start..s.1 as usize];
+        let (key, h, found) = if len <= packed::MAX_LEN {
+            let mut key = packed::pack(bytes, start, len);
+            if needs_lower {
+                key = if packed::is_ascii(key) {
+                    packed::ascii_lower(key)
+                } else {
+                    lower_into(raw(), &mut sc.token);
+                    packed::pack(sc.token.as_bytes(), 0, len)
+                };
+            }
+            let h = packed::hash(key);
+            let keys = &sc.keys;
+            (key, h, sc.table.find(h, |&id| keys[id as usize] == key).copied())
         } else {
-            lower_into(raw, &mut sc.token);
-            &sc.token
+            let t: &str = if needs_lower {
+                lower_into(raw(), &mut sc.token);
+                &sc.token
+            } else {
+                raw()
+            };
+            let h = hash_str(t);
+            let keys = &sc.keys;
+            let found = sc.table.find(h, |&id| {
+                let r = vocab[id as usize];
+                keys[id as usize] == 0 && &arena.as_bytes()[r.0 as usize..r.1 as usize] == t.as_bytes()
+            });
+            (0, h, found.copied())
         };
-        let h = hash_str(t);
-        let found = sc.table.find(h, |&id| {
-            let r = vocab[id as usize];
-            &arena.as_bytes()[r.0 as usize..r.1 as usize] == t.as_bytes()
-        });
         let id = match found {
-            Some(&id) => id,
+            Some(id) => id,
             None => {
+                // The lowered text, for the arena: the raw token unless the case mapping changes it.
+                let t: &str = if !needs_lower {
+                    raw()
+                } else {
+                    lower_into(raw(), &mut sc.token);
+                    &sc.token
+                };
                 let id = vocab.len() as u32;
                 vocab.push((arena.len() as u32, (arena.len() + t.len()) as u32));
                 arena.push_str(t);
                 sc.hashes.push(h);
-                sc.flags.push(flags_of(t));
+                sc.keys.push(key);
+                let f = if key != 0 { classes.get_packed(key) } else { 0 };
+                sc.flags.push(if is_content(t, f) { f | CONTENT } else { f });
+                sc.counts.push(0);
                 let hashes = &sc.hashes;
                 sc.table.insert_unique(h, id, |&k| hashes[k as usize]);
                 id
             }
         };
         sc.ids.push(id);
+        sc.counts[id as usize] += 1;
     }
-    (arena, vocab)
+    // Marker and content counts per distinct token rather than per occurrence.
+    for (&f, &c) in sc.flags.iter().zip(&sc.counts) {
+        let c = u64::from(c);
+        hedging += if f & HEDGE != 0 { c } else { 0 };
+        certainty += if f & CERTAIN != 0 { c } else { 0 };
+        content_len += if f & CONTENT != 0 { c } else { 0 };
+    }
+    // Local ids are given in order of first occurrence, so ascending content ids are
+    // the content tokens by first occurrence.
+    let distinct_content = sc.flags.iter().filter(|&&f| f & CONTENT != 0).count();
+    let mut content_counts = Vec::with_capacity(distinct_content);
+    content_counts.extend(
+        (0..vocab.len() as u32).filter(|&id| sc.flags[id as usize] & CONTENT != 0).map(|id| (id, sc.counts[id as usize])),
+    );
+    (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
 }
 
 /// What phase 3 counts: marker occurrences and the content tokens.
@@ -267,30 +345,6 @@ struct Counts {
     /// (local id, occurrences) of each distinct content token, by first occurrence.
     content_counts: Vec<(u32, u32)>,
     content_len: u64,
-}
-
-/// Phase 3: marker and content-token counts over the interned occurrences.
-fn count_tokens(sc: &mut Scratch, distinct: usize) -> Counts {
-    let mut hedging = 0;
-    let mut certainty = 0;
-    sc.counts.clear();
-    sc.counts.resize(distinct, 0);
-    let mut order: Vec<u32> = Vec::new();
-    let mut content_len = 0;
-    for &id in &sc.ids {
-        let f = sc.flags[id as usize];
-        hedging += u64::from(f & HEDGE != 0);
-        certainty += u64::from(f & CERTAIN != 0);
-        if f & CONTENT != 0 {
-            if sc.counts[id as usize] == 0 {
-                order.push(id);
-            }
-            sc.counts[id as usize] += 1;
-            content_len += 1;
-        }
-    }
-    let content_counts = order.iter().map(|&id| (id, sc.counts[id as usize])).collect();
-    Counts { hedging, certainty, content_counts, content_len }
 }
 
 /// Phase 4 for consensus: only the content words, in exactly sized buffers (consensus
@@ -316,7 +370,6 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
         hedging,
         certainty,
         unique_tokens: vocab.len() as u64,
-        hashes: Vec::new(),
         vocab: ranges,
         content_counts,
         content_len,
@@ -331,49 +384,64 @@ fn with_recommendations(
     mut arena: String,
     mut vocab: Vec<Span>,
     counts: Counts,
-    sc: &Scratch,
-    keep_counts_and_hashes: bool,
+    sc: &mut Scratch,
+    keep_counts: bool,
 ) -> Analysis {
     arena.shrink_to_fit();
     vocab.shrink_to_fit();
-    let mut recs = Recommendations {
-        arena: &arena,
-        vocab: &vocab,
-        flags: &sc.flags,
-        texts: Vec::new(),
-        keys: Vec::new(),
-        seen: HashTable::new(),
-        seen_hashes: Vec::new(),
-    };
+    let Scratch {
+        ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
+        rec_candidates, rec_key, ..
+    } = sc;
+    // The candidates first (each line's recommending sentences, then a list item as a
+    // whole), so the result vectors are allocated once at a size that fits.
+    rec_candidates.clear();
     let mut start = 0;
-    let mut items = sc.item_ranges.iter().peekable();
-    for (k, &end) in sc.sentence_ends.iter().enumerate() {
-        let sentence = &sc.ids[start..end];
-        if !sc.sentence_is_item[k] {
-            if sentence.iter().any(|&id| sc.flags[id as usize] & RECOMMEND != 0) {
-                recs.add(sentence);
+    let mut items = item_ranges.iter().peekable();
+    for (k, &end) in sentence_ends.iter().enumerate() {
+        if !sentence_is_item[k] {
+            if ids[start..end].iter().any(|&id| flags[id as usize] & RECOMMEND != 0) {
+                rec_candidates.push((start, end));
             }
         } else if let Some(&&(a, b)) = items.peek() {
             if end == b {
-                recs.add(&sc.ids[a..b]);
+                rec_candidates.push((a, b));
                 items.next();
             }
         }
         start = end;
     }
+    rec_table.clear();
+    rec_ids.clear();
+    rec_ranges.clear();
+    rec_hashes.clear();
+    let mut recs = Recommendations {
+        arena: &arena,
+        vocab: &vocab,
+        flags,
+        texts: Vec::with_capacity(rec_candidates.len()),
+        keys: Vec::with_capacity(rec_candidates.len()),
+        seen: rec_table,
+        seen_ids: rec_ids,
+        seen_ranges: rec_ranges,
+        seen_hashes: rec_hashes,
+        key: rec_key,
+    };
+    for &(a, b) in rec_candidates.iter() {
+        recs.add(&ids[a..b]);
+    }
     let Recommendations { texts, keys, .. } = recs;
     Analysis {
-        token_count: sc.ids.len() as u64,
-        sentence_count: sc.sentence_ends.len() as u64,
+        token_count: ids.len() as u64,
+        sentence_count: sentence_ends.len() as u64,
         recommendations: texts,
         recommendation_keys: keys,
         code_blocks,
         hedging: counts.hedging,
         certainty: counts.certainty,
         unique_tokens: vocab.len() as u64,
-        hashes: if keep_counts_and_hashes { sc.hashes.clone() } else { Vec::new() },
         vocab,
-        content_counts: if keep_counts_and_hashes { counts.content_counts } else { Vec::new() },
+        content_counts: if keep_counts { counts.content_counts } else { Vec::new() },
         content_len: counts.content_len,
         arena,
     }
@@ -408,7 +476,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
             a.content_counts
                 .iter()
                 .map(|&(local, _)| {
-                    let (id, new) = interner.id(a.word(local), a.hash(local));
+                    let (id, new) = interner.id(a.word(local), a.key(local));
                     if new {
                         doc_freq.push(0);
                     }

@@ -8,6 +8,7 @@ pub mod consensus;
 pub mod document;
 mod intern;
 pub mod model;
+mod packed;
 mod stats;
 pub mod text;
 mod unionfind;

@@ -4,8 +4,9 @@
 //! Python's and Rust's Unicode tables differ (by version and by definition), so the
 //! engine defines its own word characters and case mapping, written out below.
 
-use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
+
+use crate::packed;
 
 /// ASCII white space as the engine strips it (includes \x0b, unlike `u8::is_ascii_whitespace`).
 pub const ASCII_WS: &[u8] = b" \t\n\r\x0b\x0c";
@@ -68,32 +69,63 @@ pub(crate) const CERTAIN: u8 = 4;
 pub(crate) const RECOMMEND: u8 = 8;
 
 /// Every listed word with the lists it belongs to, so one lookup classifies a token.
+/// Every listed word packs (`packed`, at most 16 bytes): a small open-addressed table
+/// of packed words, probed linearly from the top bits of the packed hash.
 pub(crate) struct WordClasses {
-    map: FxHashMap<&'static str, u8>,
-    longest: usize,
+    slots: Box<[(u128, u8); CLASS_SLOTS]>,
 }
 
+/// A power of two, more than twice the number of listed words (about 160).
+const CLASS_SLOTS: usize = 512;
+
 impl WordClasses {
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, tok: &str) -> u8 {
-        if tok.len() > self.longest {
+        if tok.is_empty() || tok.len() > packed::MAX_LEN {
             return 0;
         }
-        self.map.get(tok).copied().unwrap_or(0)
+        self.get_packed(packed::pack(tok.as_bytes(), 0, tok.len()))
+    }
+
+    /// The classes of a packed (lowered) token; 0 for words on no list.
+    #[inline]
+    pub(crate) fn get_packed(&self, key: u128) -> u8 {
+        let mut i = Self::slot(key);
+        loop {
+            let (k, bits) = self.slots[i];
+            if k == key {
+                return bits;
+            }
+            if k == 0 {
+                return 0;
+            }
+            i = (i + 1) & (CLASS_SLOTS - 1);
+        }
+    }
+
+    #[inline]
+    fn slot(key: u128) -> usize {
+        (packed::hash(key) >> (64 - CLASS_SLOTS.trailing_zeros())) as usize
     }
 }
 
 pub(crate) fn word_classes() -> &'static WordClasses {
     static CLASSES: OnceLock<WordClasses> = OnceLock::new();
     CLASSES.get_or_init(|| {
-        let mut map: FxHashMap<&'static str, u8> = FxHashMap::default();
+        let mut classes = WordClasses { slots: Box::new([(0u128, 0u8); CLASS_SLOTS]) };
         for (list, bit) in [(STOPWORDS, STOP), (HEDGING_MARKERS, HEDGE), (CERTAINTY_MARKERS, CERTAIN), (RECOMMEND_MARKERS, RECOMMEND)] {
             for w in list {
-                *map.entry(w).or_insert(0) |= bit;
+                assert!(w.len() <= packed::MAX_LEN, "listed words pack");
+                let key = packed::pack(w.as_bytes(), 0, w.len());
+                let mut i = WordClasses::slot(key);
+                while classes.slots[i].0 != 0 && classes.slots[i].0 != key {
+                    i = (i + 1) & (CLASS_SLOTS - 1);
+                }
+                classes.slots[i].0 = key;
+                classes.slots[i].1 |= bit;
             }
         }
-        let longest = map.keys().map(|w| w.len()).max().unwrap_or(0);
-        WordClasses { map, longest }
+        classes
     })
 }
 
@@ -184,12 +216,26 @@ pub(crate) fn lower(s: &str) -> String {
 }
 
 /// Whether the character starting at byte `i` is a word character, and its width.
-#[inline]
+#[inline(always)]
 fn word_at(s: &str, i: usize) -> (bool, usize) {
     let bytes = s.as_bytes();
     let b = bytes[i];
     if b < 0x80 {
         return (ASCII_WORD[b as usize], 1);
+    }
+    // Fast paths from the lead byte alone (profiled on the multilingual family, where
+    // the decode and table search ran once per character): two-byte characters are
+    // U+0080..U+07FF, where only U+0080..U+00BF (lead C2), U+00D7 and U+00F7 (C3 97,
+    // C3 B7) are not word characters; three-byte leads E4..EC and EE cover
+    // U+4000..U+CFFF and U+E000..U+EFFF, where no range of the table lies.
+    if (0xC3..0xE0).contains(&b) {
+        return (b != 0xC3 || !matches!(bytes[i + 1], 0x97 | 0xB7), 2);
+    }
+    if b == 0xC2 {
+        return (false, 2);
+    }
+    if (0xE4..=0xEC).contains(&b) || b == 0xEE {
+        return (true, 3);
     }
     // Decoded from the bytes (`s` is valid UTF-8 and `i` a character boundary), without
     // going through `chars()` and its checks.
@@ -384,6 +430,15 @@ mod tests {
         // "One." | "Two?Three!" | "e.g." : breaks after 1, 3 and 5 tokens
         assert_eq!(breaks, vec![1, 3, 5]);
         assert_eq!(lower, vec![true, true, true, false, false]);
+    }
+
+    #[test]
+    fn word_at_fast_paths_equal_the_code_point_rule() {
+        for cp in 0x80..=0x10FFFFu32 {
+            let Some(c) = char::from_u32(cp) else { continue };
+            let text = format!("{c}x");
+            assert_eq!(word_at(&text, 0), (is_word_code_point(cp), c.len_utf8()), "U+{cp:04X}");
+        }
     }
 
     #[test]

@@ -240,3 +240,28 @@ def load(path: Path | str | None = None) -> ExpertsConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ExpertsConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse(data, str(path))
+
+
+def dump_toml(config: ExpertsConfig, header: str = "") -> str:
+    """The experts file `load` reads back as `config` (experts and [slo]; no keys exist to
+    write: an expert holds only the name of its key's variable). Used to hand a circle
+    built from `--expert URL` to every suite of `make perf` as one file."""
+    import json
+
+    def value(v: Any) -> str:  # JSON strings, numbers and booleans are valid TOML
+        return json.dumps(v)
+
+    lines = [f"# {line}" for line in header.splitlines()]
+    defaults = Expert(name="", base_url="", model="")
+    for expert in config.experts:
+        lines += ["", "[[expert]]"]
+        for key in _FIELD_RULES:
+            v = getattr(expert, key)
+            if v is None or (key not in ("name", "base_url", "model") and v == getattr(defaults, key)):
+                continue
+            lines.append(f"{key} = {value(v)}")
+    if config.slo:
+        lines += ["", "[slo]"] + [f"{k} = {value(v)}" for k, v in config.slo.items()]
+    if config.simulator:
+        raise ValueError("dump_toml writes circles without a [simulator] table")
+    return "\n".join(lines) + "\n"

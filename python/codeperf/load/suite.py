@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codeperf.harness import exitcodes
+from codeperf.harness import exitcodes, systems
 from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
 from codeperf.harness.stoppable import run_stoppable
 from codeperf.load import loadgen, registry
@@ -94,6 +94,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     out_dir = Path(out_dir)
     config = {"scenarios": names, "quick": quick, "options": options,
               "allow_remote": allow_remote, "experts": experts.to_dict(),
+              "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
     simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")

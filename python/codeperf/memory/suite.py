@@ -9,7 +9,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codeperf.harness import exitcodes
+from codeperf.harness import exitcodes, systems
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.targets import evaluate
 from codeperf.memory import gcstats
@@ -62,19 +62,26 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
     if unknown:
         log(f"memory: unknown component(s) {', '.join(unknown)}; known: {', '.join(available)}")
         return exitcodes.USAGE
+    circle = None
     if experts_file is not None:
         from codeperf.experts.config import ExpertsConfigError, load
 
         try:  # before anything is measured: a wrong key is a usage error, not a failed component
-            load(experts_file)
+            circle = load(experts_file).experts
         except ExpertsConfigError as exc:
             log(f"memory: {exc}")
             return exitcodes.USAGE
+    if "experts" in chosen and circle is None:
+        from codeperf.memory.components.experts import builtin_circle
+
+        circle = builtin_circle().experts
     out_dir = Path(out_dir)
     config = {"components": chosen, "quick": quick, "tracemalloc_frames": TRACEMALLOC_FRAMES,
               "sample_interval_s": sample_interval_s,
               "experts_file": str(experts_file) if experts_file else None,
-              "allow_remote": allow_remote}
+              "allow_remote": allow_remote,
+              # Which experts the "experts" component queries (none when it does not run).
+              "systems": systems.experts(circle) if "experts" in chosen and circle else []}
     started_tracing = not tracemalloc.is_tracing()
     rust = rust_heap()
     preloaded = preload([m for name in chosen for m in available[name].preload])

@@ -13,6 +13,7 @@ from codeperf.report.charts import CHART_DIR, Chart, render_charts
 from codeperf.report.compare import DEFAULT_NOISE_PCT, Comparison, check_baseline, compare_runs
 from codeperf.report.loading import Run, SuiteData, load_run
 from codeperf.report.noise import NoiseFloors
+from codeperf.report.systems import systems_under_test
 from codeperf.report.verdict import TargetRow, Verdict, target_rows, verdict
 
 SUMMARY_VERSION = 1
@@ -136,6 +137,7 @@ def build_report(run_dir: Path, baseline_dir: Path | None = None, out_dir: Path 
     write_json_atomic(summary_path, {
         "summary_version": SUMMARY_VERSION,
         "run_ids": run.run_ids,
+        "systems_under_test": [asdict(system) for system in systems_under_test(run)],
         "verdict": {"status": result.status, "reasons": result.reasons},
         "targets": [r.to_dict() for r in rows],
         "suites": _suite_summary(run),

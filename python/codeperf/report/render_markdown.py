@@ -19,6 +19,7 @@ from codeperf.report.charts import Chart
 from codeperf.report.compare import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison
 from codeperf.report.instructions import THRESHOLD_PCT as INSTRUCTION_GATE_PCT
 from codeperf.report.noise import MIN_RUNS_TO_GATE
+from codeperf.report.systems import systems_under_test
 from codeperf.report.loading import SUITE_SCRIPTS, SUITE_TITLES, Run, SuiteData
 from codeperf.report.verdict import FAIL, PASS, TargetRow, Verdict
 
@@ -59,6 +60,7 @@ def _header(run: Run, verdict: Verdict, rows: list[TargetRow]) -> list[str]:
     if quick is not None:
         facts.append("quick mode (`--quick`)" if quick else "full mode")
     lines += [" · ".join(facts), ""]
+    lines += _systems(run)
     lines += [f"## Verdict: {VERDICT_BADGE[verdict.status]}", ""]
     counts = {state: sum(1 for r in rows if r.state == state) for state in (PASS, FAIL, "not run")}
     lines.append(f"**Targets: {counts[PASS]} passed, {counts[FAIL]} failed, "
@@ -69,6 +71,16 @@ def _header(run: Run, verdict: Verdict, rows: list[TargetRow]) -> list[str]:
     if verdict.reasons:
         lines.append("")
     return lines
+
+
+def _systems(run: Run) -> list[str]:
+    found = systems_under_test(run)
+    if not found:
+        return []
+    rows = [[fmt.cell(s.kind), fmt.cell(s.name), fmt.cell(s.detail), fmt.cell(", ".join(s.suites))]
+            for s in found]
+    return ["**Systems under test** (names and endpoints as the suites recorded them; never keys):",
+            "", fmt.table(["System", "Name", "Model / transport and endpoint", "Suites"], rows), ""]
 
 
 def _quick(run: Run) -> bool | None:

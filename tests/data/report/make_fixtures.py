@@ -201,8 +201,12 @@ def sweep_summary() -> dict:
 
 def load(variant: str) -> Envelope:
     rng = random.Random(f"load-{variant}")
+    # config.systems: what the header's "Systems under test" lists (codeperf.harness.systems)
     env = envelope("load", variant, "rust", {"quick": False, "model": "open",
-                                             "experts": "simulator"}, 3)
+                                             "experts": "simulator",
+                                             "systems": [{"kind": "expert", "name": n, "model": f"sim-{n}",
+                                                          "endpoint": "bundled simulator"}
+                                                         for n in ("fast", "balanced", "deep")]}, 3)
     single = latencies(rng, 50, 310.0, 0.2)
     batch = latencies(rng, 400, 220.0, 0.25)
     concurrent = latencies(rng, 150, 480.0, 0.3)
@@ -284,7 +288,10 @@ def memory(variant: str) -> Envelope:
 def mcp(variant: str) -> Envelope:
     rng = random.Random(f"mcp-{variant}")
     env = envelope("mcp", variant, None, {"quick": False, "transport": "stdio",
-                                          "servers": ["utility", "files"]}, 9)
+                                          "servers": ["utility", "files"],
+                                          "systems": [{"kind": "mcp_server", "name": n, "transport": "stdio",
+                                                       "endpoint": None, "origin": "bundled"}
+                                                      for n in ("utility", "files")]}, 9)
     total_calls, weighted = 0, 0.0
     for tool, center in (("utility/echo/1024B", 0.9), ("files/read/64KB", 2.6),
                          ("utility/hash/1MB", 7.4)):

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from codeperf.harness import exitcodes
+from codeperf.harness import exitcodes, systems
 from codeperf.harness.contract import SetupError, log_to
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.loopback import RemoteTargetRefused, check_loopback
@@ -101,6 +101,7 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
         files_root = make_files_root(Path(tmp))
         specs = [*bundled_specs(bundled, bundled_transports, files_root, experts_file), *extra_specs]
         recorder_config = {"quick": quick, "servers": [s.describe() for s in specs],
+                           "systems": [_system(s) for s in specs],
                            "experts_file": experts_file, "allow_remote": allow_remote,
                            "simulator_url": simulator.base_url if simulator is not None else None,
                            "scenario_files": [str(p) for p in scenario_files],
@@ -130,6 +131,14 @@ def _measure(out_dir: Path, log_dir: Path, simulator: Any, scenarios: Mapping[st
     log(table.render(envelope))
     log(f"\nresults: {recorder.path}")
     return recorder.exit_code
+
+
+def _system(spec: ServerSpec) -> dict[str, Any]:
+    """The server as the report's header lists it: name and transport, never its command."""
+    origin = ("bundled" if spec.bundled else "config" if spec.shown is not None
+              else "url" if spec.url else "command")
+    return systems.mcp_server(spec.label, spec.transport, origin=origin,
+                              url=spec.scrub(spec.url) if spec.url else None)
 
 
 def _simulator_for(experts_file: str, allow_remote: bool, log_dir: Path,

@@ -44,7 +44,8 @@ def registry() -> dict[str, Component]:
                   engine.run_peaks),
         Component("leaks", "engine operations per backend: retained bytes per call (slope, 95% CI)",
                   engine.run_leaks),
-        Component("experts", "one Circle of Experts query end to end against the simulator",
+        Component("experts", "one Circle of Experts query end to end against the experts "
+                             "(--experts; default the simulator)",
                   experts.run_query, experts_modules),
         Component("concurrency", "100 concurrent expert queries: peak and memory per in-flight query",
                   experts.run_concurrency, experts_modules),
