@@ -154,11 +154,11 @@ TRIES ?= 5
 
 .PHONY: aa-gate
 aa-gate: $(BUILD_STAMP) tools  ## A/A: PAIRS pairs of perf-quick, B gated against A (gate result, flagged cases, instruction diffs)
-	$(PY) scripts/gate_check.py aa --pairs $(PAIRS)
+	$(PY) scripts/gate_check.py aa --count $(PAIRS)
 
 .PHONY: seeded-regression
 seeded-regression: $(BUILD_STAMP) tools  ## the gate must catch CODEPERF_SEED_REGRESSION=analyze in TRIES quick bench_rust runs
-	$(PY) scripts/gate_check.py seeded --tries $(TRIES)
+	$(PY) scripts/gate_check.py seeded --count $(TRIES)
 
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)

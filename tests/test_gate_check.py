@@ -71,7 +71,7 @@ def fake(monkeypatch):
 
 
 def test_aa_pairs_pass_and_print_instruction_diffs(fake, tmp_path):
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "2", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "2", "--out", str(tmp_path / "gate-check" / "aa-x")])
     assert result.exit_code == 0, result.output
     assert len(fake.calls) == 4
     assert [c["baseline"] is None for c in fake.calls] == [True, False, True, False]
@@ -88,7 +88,7 @@ def test_aa_pairs_pass_and_print_instruction_diffs(fake, tmp_path):
 ])
 def test_aa_fails_on_a_gate_failure_or_too_many_flags(monkeypatch, tmp_path, metrics, problem):
     monkeypatch.setattr(gate_check, "run_perf", FakeRuns(metrics))
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "1", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "1", "--out", str(tmp_path / "gate-check" / "aa-x")])
     assert result.exit_code == 1
     assert problem in result.output
 
@@ -96,14 +96,14 @@ def test_aa_fails_on_a_gate_failure_or_too_many_flags(monkeypatch, tmp_path, met
 def test_informational_changes_are_shown_not_counted(monkeypatch, tmp_path):
     monkeypatch.setattr(gate_check, "run_perf",
                         FakeRuns([metric("regressed", informational=True), metric("unchanged")]))
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "1", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "1", "--out", str(tmp_path / "gate-check" / "aa-x")])
     assert result.exit_code == 0, result.output
     assert "flagged 0 gated, 1 informational" in result.output
 
 
 def test_seeded_regression_caught_every_try_and_env_restored(fake, tmp_path):
     result = CliRunner().invoke(load_script().main,
-                                ["seeded", "--tries", "2", "--reports", str(tmp_path)])
+                                ["seeded", "--count", "2", "--out", str(tmp_path / "gate-check" / "seeded-x")])
     assert result.exit_code == 0, result.output
     assert [c["seeded"] for c in fake.calls] == [False, True, True]
     assert all(c["suites"] == ("bench_rust",) for c in fake.calls)
@@ -121,7 +121,7 @@ def test_seeded_regression_missed_is_exit_1(monkeypatch, tmp_path):
             return out
 
     monkeypatch.setattr(gate_check, "run_perf", Blind())
-    result = CliRunner().invoke(load_script().main, ["seeded", "--tries", "1", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["seeded", "--count", "1", "--out", str(tmp_path / "gate-check" / "seeded-x")])
     assert result.exit_code == 1
     assert "the gate did not catch the seeded regression" in result.output
 
@@ -134,20 +134,20 @@ def test_missing_comparison_is_not_a_pass(monkeypatch, tmp_path):
             return out
 
     monkeypatch.setattr(gate_check, "run_perf", NoCompare())
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "1", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "1", "--out", str(tmp_path / "gate-check" / "aa-x")])
     assert result.exit_code == 1
     assert "NOT COMPARED" in result.output
 
 
 def test_usage_error_is_exit_2(tmp_path):
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "0"])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "0"])
     assert result.exit_code == 2
 
 
 def test_long_informational_lists_are_cut_on_screen_kept_in_the_summary(monkeypatch, tmp_path):
     noisy = [metric("improved", informational=True, name=f"n{i}") for i in range(12)]
     monkeypatch.setattr(gate_check, "run_perf", FakeRuns(noisy))
-    result = CliRunner().invoke(load_script().main, ["aa", "--pairs", "1", "--reports", str(tmp_path)])
+    result = CliRunner().invoke(load_script().main, ["aa", "--count", "1", "--out", str(tmp_path / "gate-check" / "aa-x")])
     assert result.exit_code == 0, result.output
     assert result.output.count("flagged (informational)") == 10
     assert "... and 2 more informational" in result.output
