@@ -30,11 +30,16 @@ $(BUILD_STAMP): $(VENV_STAMP) $(RUST_SOURCES)
 
 # valgrind (callgrind) counts the engine's instructions: the regression gate. Installed
 # from Debian when missing and possible; without it bench_rust records that part as not run.
+# wrk is the reference the load generator's self-test and scaling benchmark compare with;
+# without it their wrk column says "not installed".
 .PHONY: tools
-tools:  ## install the Debian tools the suites use when missing (valgrind)
+tools:  ## install the Debian tools the suites use when missing (valgrind, wrk)
 	@command -v valgrind >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
 		|| echo "valgrind is not installed (apt-get install valgrind): instruction counts will be 'not run'"
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "wrk is not installed (apt-get install wrk): the self-test's wrk column will say so"
 
 .PHONY: venv
 venv: $(VENV_STAMP)  ## create .venv and install requirements.txt
@@ -106,16 +111,25 @@ memory: $(BUILD_STAMP)  ## memory of both heaps + RSS: peaks, Rust vs Python, le
 # -- Load: Circle of Experts under load (docs/load.md) --------------------------
 # SCENARIO=name (or "a b") picks scenarios; LOAD_ARGS passes more options, e.g.
 # LOAD_ARGS="--experts my_experts.toml -o rate_rps=80".
+# WORKERS=N runs the sustained and burst scenarios on N Ray workers (docs/load.md).
 SCENARIO ?=
 LOAD_ARGS ?=
+WORKERS ?=
 
 .PHONY: load
-load: $(BUILD_STAMP)  ## load scenarios against the expert simulator or EXPERTS=FILE (SCENARIO=sustained, QUICK=1, LOAD_ARGS=...)
-	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(EXPERTS_FLAGS) $(LOAD_ARGS)
+load: $(BUILD_STAMP)  ## load scenarios against the expert simulator or EXPERTS=FILE (SCENARIO=sustained, QUICK=1, WORKERS=2, LOAD_ARGS=...)
+	$(PY) scripts/load_scenarios.py $(if $(QUICK),--quick) $(foreach s,$(SCENARIO),--scenario $(s)) $(if $(WORKERS),--workers $(WORKERS)) $(EXPERTS_FLAGS) $(LOAD_ARGS)
 
 .PHONY: loadgen-selftest
-loadgen-selftest: $(BUILD_STAMP)  ## the load generator's own max rate and schedule lag, beside wrk (QUICK=1)
+loadgen-selftest: $(BUILD_STAMP) tools  ## the load generator's own max rate (minimal client and aiohttp) and schedule lag, beside wrk (QUICK=1)
 	$(PY) scripts/loadgen_selftest.py $(if $(QUICK),--quick)
+
+# LOAD_SCALE_ARGS passes more options, e.g. "--workers 1,2,4 --seconds 5".
+LOAD_SCALE_ARGS ?=
+
+.PHONY: load-scale
+load-scale: $(BUILD_STAMP) tools  ## the generator on 1 vs 2 Ray workers: Ray's cost, rates beside wrk -t1/-t2, 10k/s lag, a 300-query burst
+	$(PY) scripts/load_scale.py $(LOAD_SCALE_ARGS)
 
 # -- The whole suite and its combined report (docs/report.md) ------------------
 # QUICK=1 runs every suite's --quick mode; BASELINE=DIR compares with an earlier

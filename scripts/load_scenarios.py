@@ -62,9 +62,18 @@ class KeyValue(click.ParamType):
                    "Goodput counts the queries meeting every bound.")
 @click.option("--calibration/--no-calibration", default=True,
               help="Run the generator's calibration checks first (validity section).")
+@click.option("--workers", type=click.IntRange(min=1), default=1,
+              help="Load generators: N > 1 runs the sustained and burst scenarios on N Ray "
+                   "async actors (the others in one loop); 1 starts no Ray (docs/load.md).")
+@click.option("--ray-address", envvar="RAY_ADDRESS", default=None, metavar="ADDRESS",
+              help="Join this Ray cluster (or $RAY_ADDRESS) and place the workers on its "
+                   "nodes; each worker applies --allow-remote to the experts it reaches.")
+@click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
+              help="Bundled simulator processes on one port (SO_REUSEPORT) for the scenarios "
+                   "on workers. [default: as many as --workers]")
 @click.option("--list", "list_only", is_flag=True, help="List the registered scenarios and exit.")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
-         slo, calibration, list_only):
+         slo, calibration, workers, ray_address, simulator_processes, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.load import registry
@@ -82,7 +91,8 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
     cli.exit_with(run_script("load", out_dir, lambda: run_suite(
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,
-        api_key_env=api_key_env, slo=slo)))
+        api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address,
+        simulator_processes=simulator_processes)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ def _on_sigterm(signum, frame):
               help="Open-model rate at which schedule lag is judged (requests/s).")
 @click.option("--wrk/--no-wrk", default=True,
               help="Also run wrk against the same endpoint (if installed).")
-def main(out_dir, quick, seconds, connections, lag_rate, wrk):
+@click.option("--workers", "workers_list", default="", metavar="N[,N...]",
+              help="Also compare the generator on these worker counts (e.g. 1,2: Ray for N > 1), "
+                   "minimal and aiohttp clients beside wrk -tN, as `make load-scale` does "
+                   "without its burst.")
+def main(out_dir, quick, seconds, connections, lag_rate, wrk, workers_list):
     """Measure the generator: its wall-clock rate on one core, schedule lag at --lag-rate, and
     wrk's rate. The 10,000 requests/s goal is judged on the wall-clock rate; when the
     generator's thread got well under a full core it is "not demonstrated" (exit 1), not passed.
@@ -46,6 +50,13 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     from codeperf.load.loadgen_selftest import SelfTest
 
     log = lambda line: click.echo(line, err=True)  # noqa: E731
+    try:
+        counts = [int(n) for n in workers_list.split(",") if n.strip()]
+    except ValueError:
+        counts = [0]
+    if any(n < 1 for n in counts):
+        raise click.BadParameter(f"{workers_list!r}: a comma list of worker counts >= 1",
+                                 param_hint="--workers")
     path = script_out_dir(out_dir, "loadgen_selftest") / "loadgen_selftest.json"
     test = SelfTest(seconds=2.0 if quick else seconds, connections=connections,
                     lag_rate=lag_rate, with_wrk=wrk, log=log)
@@ -59,6 +70,12 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
     finally:
         signal.signal(signal.SIGTERM, previous)
     result = test.report()
+    if counts:
+        from codeperf.load import scaling
+
+        log(f"the generator on {counts} worker(s)")
+        result["scaling"] = scaling.generator_rates(counts, 2.0 if quick else seconds,
+                                                    connections, log)
     write_json_atomic(path, result)
     s = result["summary"]
     log("")
@@ -70,9 +87,18 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk):
             f"(ours / wrk = {s['ours_vs_wrk_x']:.2f}x)")
     else:
         log(f"wrk                     : {result['wrk'].get('reason')}")
+    if s["closed_aiohttp_throughput_rps"] is not None:
+        ratio = s["aiohttp_vs_wrk_x"]
+        log(f"generator through aiohttp: {s['closed_aiohttp_throughput_rps']:.0f} requests/s "
+            f"(the scenarios' client{f'; / wrk = {ratio:.2f}x' if ratio else ''})")
     log(f"open model at 10000/s   : sent {s['open_10k_achieved_send_rps'] or 0:.0f}/s, "
         f"lag p99 {s['open_10k_schedule_lag_p99_ms']} ms")
     log(f"schedule lag p99 at {s['paced_rate_rps']:g}/s: {s['paced_schedule_lag_p99_ms']} ms")
+    for row in result.get("scaling", {}).get("rows", []):
+        log(f"{row['workers']} worker(s), {row['measurement']:30s}: "
+            f"{row['throughput_rps'] or 0:.0f} requests/s, lag p99 {row['schedule_lag_p99_ms']} ms")
+    for w in result.get("scaling", {}).get("wrk", []):
+        log(f"wrk -t{w['threads']}{'':27s}: {w.get('requests_per_s') or w.get('reason')}")
     for goal in result["goals"]:
         log(f"{STATUS_LABEL[goal['status']]}  {goal['check']}: {goal['detail']}")
     log(f"wrote {path}")

@@ -423,3 +423,26 @@ def test_lag_effect_script_options():
     spec.loader.exec_module(module)
     assert CliRunner().invoke(module.main, ["--help"]).exit_code == 0
     assert CliRunner().invoke(module.main, ["--block", "100"]).exit_code == 2
+
+
+@pytest.mark.parametrize("workers", ["0", "1,x"])
+def test_selftest_refuses_bad_worker_counts(tmp_path, workers):
+    result = CliRunner().invoke(_selftest_cli(), ["--out", str(tmp_path), "--workers", workers])
+    assert result.exit_code == exitcodes.USAGE, result.output
+
+
+def test_selftest_measures_the_aiohttp_path_beside_the_minimal_client(tmp_path):
+    """Both clients are measured in one run, and the 1-worker comparison runs without Ray."""
+    result = CliRunner().invoke(_selftest_cli(), ["--out", str(tmp_path), "--seconds", "0.3",
+                                                  "--no-wrk", "--workers", "1"])
+    assert result.exit_code in (exitcodes.OK, exitcodes.FAILED), result.output
+    data = json.loads((tmp_path / "loadgen_selftest.json").read_text())
+    s = data["summary"]
+    assert s["closed_throughput_rps"] > 0 and s["closed_aiohttp_throughput_rps"] > 0
+    assert data["closed_aiohttp"]["summary"]["errors_count"] == 0
+    rows = data["scaling"]["rows"]
+    assert [(r["workers"], r["measurement"]) for r in rows] == [
+        (1, "closed, minimal client"), (1, "closed, aiohttp client"),
+        (1, "open 10000/s, minimal client")]
+    assert all(r["throughput_rps"] and r["errors"] == 0 for r in rows)
+    assert data["scaling"]["ray"] == []  # one worker: no Ray session was started

@@ -229,11 +229,13 @@ class Simulator:
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}/v1"
 
-    async def start(self, port: int = 0) -> str:
+    async def start(self, port: int = 0, reuse_port: bool = False) -> str:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, port, backlog=2048)
+        # reuse_port (SO_REUSEPORT): several simulator processes serve one port, the kernel
+        # spreading connections over them, so a multi-worker load run is not endpoint-bound.
+        site = web.TCPSite(self._runner, HOST, port, backlog=2048, reuse_port=reuse_port or None)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # port 0: the one the OS chose
         self.started = time.monotonic()
@@ -499,6 +501,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="exit when stdin reaches end of file (the scripts hold its other "
                              "end, so the simulator dies with them, even on SIGKILL)")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="bind with SO_REUSEPORT, so other simulator processes can serve "
+                             "the same port (each keeps its own /admin/stats)")
     parser.add_argument("--api-key-env", help="require this environment variable's value as "
                                               "the Bearer key")
     return parser.parse_args(argv)
@@ -541,9 +546,10 @@ def _watch_parent(stop: asyncio.Event) -> None:
     loop.add_reader(fd, readable)
 
 
-async def _serve(config: SimulatorConfig, port: int, exit_with_stdin: bool = False) -> None:
+async def _serve(config: SimulatorConfig, port: int, exit_with_stdin: bool = False,
+                 reuse_port: bool = False) -> None:
     simulator = Simulator(config)
-    url = await simulator.start(port)
+    url = await simulator.start(port, reuse_port=reuse_port)
     stop = asyncio.Event()
     if exit_with_stdin:
         _watch_parent(stop)
@@ -562,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(config, args.port, args.exit_with_stdin))
+        asyncio.run(_serve(config, args.port, args.exit_with_stdin, args.reuse_port))
     except KeyboardInterrupt:
         pass
     return 0

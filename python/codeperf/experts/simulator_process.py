@@ -22,8 +22,15 @@ _PYTHON_SOURCE = str(Path(__file__).resolve().parents[2])  # the directory holdi
 
 class SimulatorProcess:
     def __init__(self, config: SimulatorConfig, log_path: Path | None = None,
-                 start_timeout_s: float = 30.0) -> None:
+                 start_timeout_s: float = 30.0, processes: int = 1) -> None:
+        if processes < 1:
+            raise ValueError("processes must be at least 1")
         self.config = config
+        # processes > 1: that many simulators on one port (SO_REUSEPORT); the kernel spreads
+        # connections over them. Each keeps its own /admin/stats, so a caller reading the
+        # endpoint's peaks must use a single process.
+        self.processes = processes
+        self._more: list[subprocess.Popen] = []
         self.log_path = log_path
         self.start_timeout_s = start_timeout_s
         self.base_url = ""
@@ -38,37 +45,64 @@ class SimulatorProcess:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "codeperf.experts.simulator", "--port", "0",
-             "--config-json", json.dumps(config), "--exit-with-stdin"],
+        self._proc = self._spawn(env, config, 0)
+        self.base_url = self._ready(self._proc)
+        port = self.base_url.rsplit(":", 1)[1].split("/", 1)[0]
+        for _ in range(self.processes - 1):
+            proc = self._spawn(env, config, int(port))
+            self._more.append(proc)
+            self._ready(proc)
+        return self.base_url
+
+    def _spawn(self, env: dict[str, str], config: dict[str, Any], port: int) -> subprocess.Popen:
+        reuse = ["--reuse-port"] if self.processes > 1 else []
+        return subprocess.Popen(
+            [sys.executable, "-m", "codeperf.experts.simulator", "--port", str(port),
+             "--config-json", json.dumps(config), "--exit-with-stdin", *reuse],
             # We hold the write end of its stdin and never write: when this process
             # dies (SIGKILL included) the pipe closes and the simulator exits.
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL,
             env=env)
-        assert self._proc.stdout is not None
+
+    def _ready(self, proc: subprocess.Popen) -> str:
+        """The URL a starting simulator announces; RuntimeError (all stopped) if it does not."""
+        assert proc.stdout is not None
         deadline = time.monotonic() + self.start_timeout_s
         line = b""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self._proc.stdout], [], [], 0.2)
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
             if ready:
-                line = self._proc.stdout.readline()
+                line = proc.stdout.readline()
                 break
-            if self._proc.poll() is not None:
+            if proc.poll() is not None:
                 break
         text = line.decode(errors="replace").strip()
         if not text.startswith(READY_PREFIX):
             self.stop()
             raise RuntimeError(f"the expert simulator did not start (said {text!r}; "
                                f"log: {self.log_path or 'not kept'})")
-        self.base_url = text[len(READY_PREFIX):]
-        return self.base_url
+        return text[len(READY_PREFIX):]
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in ([self._proc] if self._proc else []) + self._more]
+
     def stop(self) -> None:
+        more, self._more = self._more, []
+        for proc in more:
+            self._end(proc)
         proc, self._proc = self._proc, None
+        self._end(proc)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @staticmethod
+    def _end(proc: subprocess.Popen | None) -> None:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
@@ -80,9 +114,6 @@ class SimulatorProcess:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
                     pipe.close()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def __enter__(self) -> "SimulatorProcess":
         self.start()

@@ -114,6 +114,17 @@ class LatencyHistogram:
         hist._sum_us = data.get("sum_us")
         return hist
 
+    # Pickled in its encoded form: the HdrHistogram's ctypes counts array cannot be
+    # pickled, and load workers (Ray actors) send their histograms back to be merged.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"hdr": self._hist.encode(), "overflow": self.overflow, "sum_us": self._sum_us}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._hist.add(HdrHistogram.decode(state["hdr"]))
+        self.overflow = state["overflow"]
+        self._sum_us = state["sum_us"]
+
     @classmethod
     def from_values_ms(cls, values: Iterable[float]) -> "LatencyHistogram":
         hist = cls()

@@ -27,6 +27,7 @@ EXACT: dict[str, int | str] = {
     "sdk_mean_over_raw_mean_x": LOWER,
     "spike_vs_baseline_p50_x": LOWER,  # latency in a burst over the quiet latency
     "ours_vs_wrk_x": HIGHER,  # our generator's rate over wrk's on the same endpoint
+    "aiohttp_vs_wrk_x": HIGHER,  # the same through aiohttp, the scenarios' client
     "agreement_mean_x": NEUTRAL, "ratio_x": NEUTRAL, "ci_low_x": NEUTRAL, "ci_high_x": NEUTRAL,
     "floor_ratio": NEUTRAL, "min_send_ratio": HIGHER,
     # percentages: no rule either
@@ -34,7 +35,8 @@ EXACT: dict[str, int | str] = {
     "memory_reduction_pct": HIGHER, "rust_reduction_min_pct": HIGHER,
     "rust_reductions_pct": HIGHER, "reuse_ratio_pct": HIGHER,
     "cpu_pct": LOWER, "process_cpu_pct": LOWER, "server_cpu_util_pct": LOWER,
-    "generator_cpu_pct": LOWER, "closed_generator_cpu_pct": LOWER, "max_loop_cpu_pct": LOWER,
+    "generator_cpu_pct": LOWER, "closed_generator_cpu_pct": LOWER,
+    "closed_aiohttp_generator_cpu_pct": LOWER, "max_loop_cpu_pct": LOWER,
     "share_of_time_pct": NEUTRAL, "background_cpu_pct": NEUTRAL, "full_core_pct": NEUTRAL,
     "others_then_pct": NEUTRAL, "others_now_pct": NEUTRAL, "noise_pct": NEUTRAL,
     "baseline_noise_pct": NEUTRAL,

@@ -24,7 +24,7 @@ from codeperf.load import wiretrace
 from codeperf.load.querystats import QueryStats
 from codeperf.load.wiretrace import WireTrace
 from codeperf.harness.request_errors import classify_error
-from codeperf.load import loadgen, schedules
+from codeperf.load import expert_workers, loadgen, schedules
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.load.loadgen import LoadResult
 from codeperf.load.registry import (Float, Int, IntList, ScenarioContext, ScenarioOutcome,
@@ -311,7 +311,8 @@ async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: 
                    "idle_s": Float(help="idle seconds between baseline and bursts "
                                         "(quick 0.5, full 2)"),
                    "baseline_queries": Int(help="sequential queries for the baseline latency "
-                                                "(quick 3, full 10)")})
+                                                "(quick 3, full 10)")},
+          workers=True)
 async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     # The sends of a burst must leave within its 100 ms (the schedule-lag check). Two
     # things made them late in 2 of 3 quick runs on a quiet machine (lag p99 145-208 ms),
@@ -336,20 +337,33 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     entry_id = f"burst/{count}x{size}-in-{int(spread * 1000)}ms"
     baseline, base = _stats(ctx), LoadResult()
     stats, load = _stats(ctx), LoadResult()
-    ctx.watch(lambda: _raw_entry(entry_id, load, stats, _latency_summary(load),
-                                 baseline_histogram=base.latency.to_dict(),
-                                 baseline_load=base.to_dict()))
+    held: list[Any] = []  # the workers' results, when the spikes run on workers
+
+    def partial() -> dict[str, Any]:
+        spike, spike_stats = expert_workers.merged(held) if held else (load, stats)
+        return _raw_entry(entry_id, spike, spike_stats, _latency_summary(spike),
+                          baseline_histogram=base.latency.to_dict(), baseline_load=base.to_dict())
+
+    ctx.watch(partial)
     async with _session(_pool_for(ctx, 1)) as session:
         await loadgen.run_closed(baseline.op(session), concurrency=1, max_requests=baseline_n,
                                  result=base)
     schedule = schedules.burst(size, every, spread_s=spread)
-    async with _session(_pool_for(ctx, size)) as session:
-        warm = await _open_connections(session, ctx.experts, size)
-        await asyncio.sleep(idle)
-        t0 = time.perf_counter()
-        await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
-                               duration_s=every * count, progress=ctx.progress, result=load,
-                               max_lag_p99_ms=max(10.0, spread * 1000))
+    if ctx.workers is not None:  # each worker warms the connections of its share of a spike
+        n = ctx.workers.workers
+        load, stats, t0 = await expert_workers.run_open(
+            ctx, schedule, pool=_pool_for(ctx, size), warm_queries=-(-size // n), start_in_s=idle,
+            max_requests=size * count, duration_s=every * count,
+            max_lag_p99_ms=max(10.0, spread * 1000), held=held)
+        warm = stats.warm_connections
+    else:
+        async with _session(_pool_for(ctx, size)) as session:
+            warm = await _open_connections(session, ctx.experts, size)
+            await asyncio.sleep(idle)
+            t0 = time.perf_counter()
+            await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
+                                   duration_s=every * count, progress=ctx.progress, result=load,
+                                   max_lag_p99_ms=max(10.0, spread * 1000))
     drains = []
     for k in range(count):
         ends = [stats.end_times[i] for i in range(k * size, (k + 1) * size) if i in stats.end_times]
@@ -402,7 +416,8 @@ async def _open_connections(session: aiohttp.ClientSession, experts: Any, querie
 @scenario("sustained", "open-model constant rate: throughput, tail latency, error rate",
           options={"rate_rps": Float(min=0.001, help="offered queries per second (60)"),
                    "duration_s": Float(min=0.01, help="seconds (quick 8, full 30)"),
-                   "arrivals": Text("constant", "poisson", help="arrival process")})
+                   "arrivals": Text("constant", "poisson", help="arrival process")},
+          workers=True)
 async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     # 60/s, not 50: the seed's target is "> 50/s", which an offered 50/s can never show.
     rate = float(_param(ctx, "rate_rps", 60.0, 60.0))
@@ -415,11 +430,19 @@ async def sustained(ctx: ScenarioContext) -> dict[str, Any]:
     schedule = schedules.poisson(rate) if arrivals == "poisson" else schedules.constant(rate)
     stats, load = _stats(ctx), LoadResult()
     entry_id = f"sustained/open-{rate:g}rps-{arrivals}"
-    _watch_load(ctx, entry_id, load, stats)
-    # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.
-    async with _session(_pool_for(ctx, int(rate * 4))) as session:
-        await loadgen.run_open(stats.op(session), schedule, duration_s=duration, result=load,
-                               progress=ctx.progress)
+    if ctx.workers is not None:
+        held: list[Any] = []
+        ctx.watch(lambda: _raw_entry(entry_id, *expert_workers.merged(held),
+                                     _latency_summary(expert_workers.merged(held)[0]))
+                  if held else None)
+        load, stats, _ = await expert_workers.run_open(
+            ctx, schedule, pool=_pool_for(ctx, int(rate * 4)), duration_s=duration, held=held)
+    else:
+        _watch_load(ctx, entry_id, load, stats)
+        # In-flight queries ~ rate x latency; size the pool for a stall's worth of backlog.
+        async with _session(_pool_for(ctx, int(rate * 4))) as session:
+            await loadgen.run_open(stats.op(session), schedule, duration_s=duration, result=load,
+                                   progress=ctx.progress)
     summary = {**_latency_summary(load), "offered_rps": load.summary()["offered_rps"],
                "schedule_lag_p99_ms": load.schedule_lag.percentile_ms(99)}
     return _entry(ctx, entry_id, load, stats, summary)

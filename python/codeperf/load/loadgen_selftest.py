@@ -13,6 +13,8 @@ the same run, for a ratio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import re
 import shutil
@@ -20,11 +22,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from codeperf.harness.request_errors import RequestError
 from codeperf.harness.stoppable import run_stoppable
-from codeperf.load import loadgen, schedules
+from codeperf.load import loadgen, ops, schedules
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -50,7 +52,8 @@ class _TrivialServer(asyncio.Protocol):
 
 async def _serve(port: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_TrivialServer, "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(_TrivialServer, "127.0.0.1", port, backlog=1024,
+                                      reuse_port=True)  # several processes may share the port
     print(READY_PREFIX + str(server.sockets[0].getsockname()[1]), flush=True)
     async with server:
         await server.serve_forever()
@@ -127,6 +130,18 @@ class RawHTTPClient:
                     fut.set_result(None)
 
 
+@contextlib.asynccontextmanager
+async def raw_http_op(worker: int, workers: int, *, port: int, connections: int
+                      ) -> AsyncIterator[tuple[Any, None]]:
+    """A load worker's op (codeperf.load.workers): GET / through its own RawHTTPClient."""
+    client = RawHTTPClient(port, connections)
+    await client.open()
+    try:
+        yield client.get, None
+    finally:
+        client.close()
+
+
 # ---------------------------------------------------------------- the run
 def _pin(cpu: int | None) -> Callable[[], None] | None:
     if cpu is None or not hasattr(os, "sched_setaffinity"):
@@ -172,11 +187,12 @@ class Endpoint:
             self.proc = None
 
 
-def run_wrk(port: int, seconds: float, connections: int, cpu: int | None) -> dict[str, Any]:
+def run_wrk(port: int, seconds: float, connections: int, cpu: int | None, threads: int = 1
+            ) -> dict[str, Any]:
     wrk = shutil.which("wrk")
     if wrk is None:
         return {"available": False, "reason": "wrk is not installed (Debian: apt-get install wrk)"}
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+    cmd = [wrk, f"-t{threads}", f"-c{max(connections, threads)}", f"-d{max(1, round(seconds))}s", "--latency",
            f"http://127.0.0.1:{port}/"]
     out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_pin(cpu),
                          timeout=seconds + 30)
@@ -258,6 +274,7 @@ class SelfTest:
         self.with_wrk, self.log = with_wrk, log
         self.gen_cpu, self.server_cpu = cpus()
         self.closed = loadgen.LoadResult()
+        self.closed_aiohttp = loadgen.LoadResult()
         self.paced = loadgen.LoadResult()
         self.fast = loadgen.LoadResult()
         self.wrk: dict[str, Any] = {"available": False,
@@ -271,6 +288,12 @@ class SelfTest:
             log(f"closed model, {self.connections} connections, {seconds:g} s: maximum rate")
             await loadgen.run_closed(client.get, concurrency=self.connections, duration_s=seconds,
                                      result=self.closed)
+            log(f"closed model through aiohttp (the scenarios' client), {self.connections} "
+                f"connections, {seconds:g} s")
+            async with ops.aiohttp_get_op(0, 1, url=f"http://127.0.0.1:{port}/",
+                                          connections=self.connections) as (get, _):
+                await loadgen.run_closed(get, concurrency=self.connections, duration_s=seconds,
+                                         result=self.closed_aiohttp)
             log(f"open model, constant {self.lag_rate:g}/s, {seconds:g} s: schedule lag")
             await loadgen.run_open(client.get, schedules.constant(self.lag_rate), duration_s=seconds,
                                    max_lag_p99_ms=LAG_GOAL_MS, result=self.paced)
@@ -303,6 +326,7 @@ class SelfTest:
         rate_goal = judge_rate_goal(closed.ok, closed.elapsed_s, closed.loop_cpu_s)
         lag_goal = judge_lag_goal(paced.schedule_lag.percentile_ms(99), self.lag_rate)
         wrk_rps = self.wrk.get("requests_per_s")
+        aiohttp_rps = self.closed_aiohttp.summary()["throughput_rps"]
         summary = {
             "closed_throughput_rps": ours,
             "closed_generator_cpu_pct": closed.loop_cpu_pct,
@@ -312,14 +336,18 @@ class SelfTest:
             "open_10k_schedule_lag_p99_ms": fast.schedule_lag.percentile_ms(99),
             "paced_rate_rps": self.lag_rate,
             "paced_schedule_lag_p99_ms": paced.schedule_lag.percentile_ms(99),
+            "closed_aiohttp_throughput_rps": aiohttp_rps,
+            "closed_aiohttp_generator_cpu_pct": self.closed_aiohttp.loop_cpu_pct,
             "wrk_rps": wrk_rps,
             "ours_vs_wrk_x": ours / wrk_rps if ours and wrk_rps else None,
+            "aiohttp_vs_wrk_x": aiohttp_rps / wrk_rps if aiohttp_rps and wrk_rps else None,
         }
         return {"complete": complete, "summary": summary, "goals": [rate_goal, lag_goal],
                 "config": {"seconds": self.seconds, "connections": self.connections,
                            "lag_rate_rps": self.lag_rate, "generator_cpu": self.gen_cpu,
                            "server_cpu": self.server_cpu, "full_core_pct": FULL_CORE_PCT},
-                "closed": closed.to_dict(), "paced": paced.to_dict(), "fast": fast.to_dict(),
+                "closed": closed.to_dict(), "closed_aiohttp": self.closed_aiohttp.to_dict(),
+                "paced": paced.to_dict(), "fast": fast.to_dict(),
                 "wrk": self.wrk}
 
 

@@ -131,6 +131,36 @@ class QueryStats:
 
         return one_query
 
+    def merge(self, other: "QueryStats") -> "QueryStats":
+        """Add another worker's statistics of the same circle (histograms added, counts summed).
+
+        Query indices are global across workers (codeperf.load.partition), so
+        completion times do not collide; per-second intervals are added by second
+        from each worker's first query (workers start together).
+        """
+        self.slo.queries += other.slo.queries
+        self.slo.met += other.slo.met
+        self.slo.violated.update(other.slo.violated)
+        for name in ("itl", "tpot", "ttft", "expert_latency"):
+            mine = getattr(self, name)
+            for expert, hist in getattr(other, name).items():
+                mine.setdefault(expert, LatencyHistogram()).merge(hist)
+        for name in ("expert_status", "tokens_source"):
+            mine = getattr(self, name)
+            for expert, counts in getattr(other, name).items():
+                mine.setdefault(expert, Counter()).update(counts)
+        for name in ("output_tokens", "itl_not_measurable", "critical_path", "failures",
+                     "backends"):
+            getattr(self, name).update(getattr(other, name))
+        for name in ("end_to_end", "time_to_quorum", "engine", "consensus_compute"):
+            getattr(self, name).merge(getattr(other, name))
+        for second, hist in other.intervals.items():
+            self.intervals.setdefault(second, LatencyHistogram()).merge(hist)
+        self.agreement.extend(other.agreement)
+        self.end_times.update(other.end_times)
+        self.first_error = self.first_error or other.first_error
+        return self
+
     @property
     def backend(self) -> str | None:
         """The engine backend that ran (the most common one; they never mix within a run)."""

@@ -145,13 +145,15 @@ class Scenario:
     run: ScenarioFn
     needs_experts: bool = True  # False: the driver need not start the simulator for it
     options: dict[str, Option] = field(default_factory=dict)  # the -o keys it reads
+    workers: bool = False  # True: runs its load on ctx.workers when there is a pool
 
 
 _REGISTRY: dict[str, Scenario] = {}
 
 
 def scenario(name: str, description: str = "", *, needs_experts: bool = True,
-             options: dict[str, Option] | None = None) -> Callable[[ScenarioFn], ScenarioFn]:
+             options: dict[str, Option] | None = None, workers: bool = False
+             ) -> Callable[[ScenarioFn], ScenarioFn]:
     """Register an async scenario function under `name` (unique), with the options it reads."""
 
     def register(fn: ScenarioFn) -> ScenarioFn:
@@ -162,7 +164,7 @@ def scenario(name: str, description: str = "", *, needs_experts: bool = True,
             raise ValueError(f"scenario {name!r} is already registered by {existing.run.__module__}")
         doc_lines = (fn.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = Scenario(name, description or (doc_lines[0] if doc_lines else ""), fn,
-                                   needs_experts, dict(options or {}))
+                                   needs_experts, dict(options or {}), workers)
         return fn
 
     return register
@@ -234,6 +236,9 @@ class ScenarioContext:
     simulator_url the bundled simulator the driver started (http://127.0.0.1:PORT/v1), or None
     options      extra per-run options from the command line (e.g. {"rate_rps": 50})
     allow_remote whether non-loopback targets were allowed (--allow-remote)
+    workers      the worker pool (`codeperf.load.workers.WorkerPool`) with --workers N > 1
+                 or --ray-address, else None: one event loop in this process. Only
+                 scenarios registered with `workers=True` use it.
     slo          the queries' SLO (`codeperf.experts.slo.Slo`: --slo over the experts
                  file's [slo]), or None: goodput then counts every successful query
     log          where progress lines go (stderr in the script)
@@ -248,6 +253,9 @@ class ScenarioContext:
     simulator_url: str | None = None
     allow_remote: bool = False
     slo: Any = None
+    workers: Any = None
+    worker_pool: Any = None  # the run's pool, set by the driver; `workers` while a scenario uses it
+    worker_experts: Any = None  # the experts for scenarios on workers (a multi-process simulator)
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     current: str = ""  # the scenario now running; set by the driver
     _watched: list[Callable[[], Any]] = field(default_factory=list)
@@ -315,7 +323,12 @@ async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str,
         spec = get(name)
         ctx.current = name
         ctx._watched = []
-        ctx.log(f"scenario {name}: {spec.description}")
+        ctx.workers = ctx.worker_pool if spec.workers else None
+        experts = ctx.experts
+        if ctx.workers is not None and ctx.worker_experts is not None:
+            ctx.experts = ctx.worker_experts
+        ctx.log(f"scenario {name}: {spec.description}"
+                + (f" [{ctx.workers.workers} workers]" if ctx.workers is not None else ""))
         started = time.perf_counter()
         finished = False
         try:
@@ -336,7 +349,10 @@ async def run_scenarios(names: Sequence[str], ctx: ScenarioContext) -> dict[str,
                 ctx.recorder.save()
             ctx.current = ""
             ctx._watched = []
+            ctx.workers, ctx.experts = None, experts
         for entry in outcome.entries:
+            if ctx.worker_pool is not None:  # say how many generators made each entry
+                entry.setdefault("workers", ctx.worker_pool.workers if spec.workers else 1)
             ctx.recorder.add_result(entry)
         for key, value in outcome.metrics.items():
             if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -58,7 +58,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
               quick: bool = False, allow_remote: bool = False, options: dict[str, Any] | None = None,
               calibrate: bool = True, slo: Sequence[str] = (),
               log: Callable[[str], None] = _stderr,
-              expert_urls: Sequence[str] = (), api_key_env: str = "") -> int:
+              expert_urls: Sequence[str] = (), api_key_env: str = "", workers: int = 1,
+              ray_address: str | None = None, simulator_processes: int | None = None) -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -92,12 +93,28 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
         return exitcodes.USAGE
 
     out_dir = Path(out_dir)
+    if workers < 1 or (simulator_processes is not None and simulator_processes < 1):
+        log("load_scenarios: --workers and --simulator-processes must be at least 1")
+        return exitcodes.USAGE
+    # By default the scenarios on workers get as many simulator processes as workers
+    # (SO_REUSEPORT), so the endpoint is not what limits a multi-worker run.
+    sim_processes = simulator_processes or (workers if workers > 1 else 1)
+    use_pool = workers > 1 or bool(ray_address)
+    uses_workers = use_pool and any(registry.get(n).workers for n in names)
     config = {"scenarios": names, "quick": quick, "options": options,
+              "workers": workers, "ray_address": ray_address,
+              "simulator_processes": sim_processes if uses_workers else 1,
               "allow_remote": allow_remote, "experts": experts.to_dict(),
               "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
     simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
+    # The single-process simulator stays for what reads its /admin endpoints (calibration's
+    # stall, the endpoint's concurrency peaks): each process of a group keeps its own.
+    worker_simulator = (SimulatorProcess(sim_config, processes=sim_processes,
+                                         log_path=out_dir / "load-simulator-workers.log")
+                        if uses_workers and sim_processes > 1 else None)
+    pool = None
     try:
         with Recorder("load", out_dir, config) as recorder:
             for problem in problems:
@@ -110,10 +127,27 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 return exitcodes.FAILED
             log(f"load: expert simulator at {url} (pid {simulator.pid})")
             recorder.envelope.config["simulator_url"] = url
+            worker_experts = None
+            if use_pool:  # one loop in this process otherwise: no Ray at all
+                pool = _start_workers(workers, ray_address, recorder, log)
+                if pool is None:
+                    return exitcodes.FAILED
+            if worker_simulator is not None:
+                try:
+                    worker_url = worker_simulator.start()
+                except RuntimeError as exc:
+                    recorder.add_error("setup", str(exc))
+                    log(f"load: {exc}")
+                    return exitcodes.FAILED
+                log(f"load: {sim_processes} simulator processes for the workers at {worker_url} "
+                    f"(pids {', '.join(map(str, worker_simulator.pids))})")
+                recorder.envelope.config["worker_simulator_url"] = worker_url
+                worker_experts = experts.with_simulator_url(worker_url)
             ctx = registry.ScenarioContext(
                 out_dir=out_dir, quick=quick, recorder=recorder,
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
-                simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log)
+                simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log,
+                worker_pool=pool, worker_experts=worker_experts)
             metrics = run_stoppable(registry.run_scenarios(names, ctx))
             for target in evaluate("load", metrics, not_run=not_requested(names)):
                 recorder.add_target(target)
@@ -122,11 +156,33 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
         log(f"load: interrupted; partial results in {out_dir / 'load.json'}")
         return exitcodes.INTERRUPTED
     finally:
+        if pool is not None:
+            pool.stop()
+        if worker_simulator is not None:
+            worker_simulator.stop()
         simulator.stop()
     envelope = recorder.envelope
     print_summary(envelope, log)
     log(f"load: wrote {recorder.path}")
     return recorder.exit_code
+
+
+def _start_workers(workers: int, address: str | None, recorder: Recorder,
+                   log: Callable[[str], None]) -> Any:
+    """The run's Ray worker pool, its start-up time recorded; None (error recorded) if it fails."""
+    from codeperf.load.workers import WorkerPool
+
+    pool = WorkerPool(workers, address, log=log)
+    try:
+        pool.start()
+    except Exception as exc:  # Ray missing, the cluster unreachable: nothing can run
+        pool.stop()
+        recorder.add_error("setup", f"could not start {workers} Ray worker(s)"
+                           f"{' at ' + address if address else ''}: {type(exc).__name__}: {exc}")
+        log(f"load: Ray workers did not start: {exc}")
+        return None
+    recorder.envelope.config["ray"] = {"startup_s": pool.startup_s, "local": pool.started_ray}
+    return pool
 
 
 def _fmt(value: Any) -> str:

@@ -1,0 +1,82 @@
+"""Expert queries on several load workers (`--workers N`): the op each worker runs.
+
+A scenario that supports workers (`sustained`, `burst`) hands the worker pool
+(`ctx.workers`, `codeperf.load.workers.WorkerPool`) a plan whose op factory is
+`expert_queries`: each worker opens its own aiohttp session to the experts,
+optionally warms its connections (the burst), and records its queries in its
+own `QueryStats`, which the driver merges (`QueryStats.merge`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from codeperf.load.merge import MergedLoadResult
+from codeperf.load.querystats import QueryStats
+from codeperf.load.registry import ScenarioContext
+from codeperf.load.schedules import Schedule
+from codeperf.load.workers import Plan
+
+
+@contextlib.asynccontextmanager
+async def expert_queries(worker: int, workers: int, *, experts: Any, slo: Any, pool: int,
+                         warm_queries: int = 0) -> AsyncIterator[tuple[Any, QueryStats]]:
+    """A worker's query op over its own session, and the QueryStats it fills."""
+    from codeperf.load.expert_scenarios import _open_connections, _session
+
+    stats = QueryStats(experts, slo)
+    async with _session(pool) as session:
+        if warm_queries:
+            stats.warm_connections = await _open_connections(session, experts, warm_queries)
+        # Completion times are this process's perf_counter; with this offset the driver
+        # puts every worker's on one (wall) clock, whichever machine it ran on.
+        stats.clock_offset_s = time.time() - time.perf_counter()
+        yield stats.op(session), stats
+
+
+def _targets(ctx: ScenarioContext) -> list[str]:
+    return [e.base_url for e in ctx.experts.experts]
+
+
+async def run_open(ctx: ScenarioContext, schedule: Schedule, *, pool: int, warm_queries: int = 0,
+                   start_in_s: float = 0.0, duration_s: float | None = None,
+                   max_requests: int | None = None, held: list[Any] | None = None,
+                   **options: Any) -> tuple[MergedLoadResult, QueryStats, float]:
+    """An open-model run of expert queries on ctx.workers; (merged load, merged stats, start).
+
+    `start` is the wall-clock time of the schedule's zero; every worker's
+    completion times in the merged stats are on the same wall clock. `held`
+    receives the workers' results even when the run is interrupted: a
+    scenario's `ctx.watch` builder reads them with `merged(held)`.
+    """
+    plan = Plan("open", functools.partial(expert_queries, experts=ctx.experts, slo=ctx.slo,
+                                          pool=pool, warm_queries=warm_queries),
+                targets=_targets(ctx), allow_remote=ctx.allow_remote, schedule=schedule,
+                duration_s=duration_s, max_requests=max_requests, options=options)
+    held = [] if held is None else held
+    ctx.progress(f"on {ctx.workers.workers} workers")
+    _, _, start = await ctx.workers.run(plan, held, start_in_s=start_in_s)
+    load, stats = merged(held)
+    return load, stats, start
+
+
+def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
+    """The merged load result and QueryStats of a run's `held` results (computed once)."""
+    if len(held) == 1:
+        load, sides = held[0]
+        stats: QueryStats | None = None
+        for side in sides:
+            if side is None:
+                continue
+            offset = getattr(side, "clock_offset_s", 0.0)
+            side.end_times = {i: t + offset for i, t in side.end_times.items()}
+            stats = side if stats is None else stats.merge(side)
+        assert stats is not None, "no worker returned its statistics"
+        stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)
+        held.append((load, stats))
+    return held[1]

@@ -1,0 +1,143 @@
+"""The generator's scaling benchmark (`make load-scale`): 1 worker vs N Ray workers.
+
+In one run, on this machine:
+
+1. Ray's own cost: the time to start a local Ray session with N worker actors
+   (ready to run), and the memory (RSS) of every process it started.
+2. The generator's maximum rate against the trivial endpoint
+   (`codeperf.load.loadgen_selftest`), closed model, for 1 worker (in this
+   process, no Ray) and N workers: through the minimal keep-alive client and
+   through aiohttp (the client the scenarios use), beside `wrk -t<N>` on the
+   same endpoint.
+3. The open model at 10,000 requests/s on 1 and N workers: schedule lag p99.
+4. The burst scenario with a spike of `burst_size` queries (3 expert requests
+   each) within 100 ms, on 1 and N workers: valid or not (schedule lag p99 of
+   every worker <= 100 ms, every send within the window).
+
+Nothing is pinned: N workers need every core, and on a machine with few cores
+the endpoint and the generator share them (the report says so). Every figure
+is measured in the run that reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import psutil
+
+from codeperf.load import loadgen, ops, schedules
+from codeperf.load.loadgen_selftest import Endpoint, raw_http_op, run_wrk
+from codeperf.load.workers import OpFactory, Plan, WorkerPool
+
+OPEN_RATE_RPS = 10_000.0
+BURST_LAG_LIMIT_MS = 100.0
+
+
+def _children_rss(exclude: set[int]) -> int:
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        if child.pid in exclude:
+            continue
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total
+
+
+async def _in_process(factory: OpFactory, model: str, seconds: float, connections: int
+                      ) -> loadgen.LoadResult:
+    result = loadgen.LoadResult()
+    async with factory(0, 1) as (op, _):
+        if model == "closed":
+            await loadgen.run_closed(op, concurrency=connections, duration_s=seconds, result=result)
+        else:
+            await loadgen.run_open(op, schedules.constant(OPEN_RATE_RPS), duration_s=seconds,
+                                   result=result)
+    return result
+
+
+def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]:
+    s = result.summary()
+    return {"measurement": label, "workers": workers, "throughput_rps": s["throughput_rps"],
+            "achieved_send_rps": s["achieved_send_rps"],
+            "schedule_lag_p99_ms": s["schedule_lag_p99_ms"], "errors": result.errors_total,
+            "generator_cpu_pct": result.loop_cpu_pct, "valid": result.valid,
+            "per_worker": [w.summary() for w in getattr(result, "workers", [])]}
+
+
+def generator_rates(workers_list: Sequence[int], seconds: float, connections: int,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """Parts 1-3: Ray overhead, closed-model rates (minimal, aiohttp), open model at 10k/s."""
+    rows: list[dict[str, Any]] = []
+    wrk: list[dict[str, Any]] = []
+    ray: list[dict[str, Any]] = []
+    with Endpoint(None) as endpoint:
+        url = f"http://127.0.0.1:{endpoint.port}/"
+        endpoint_pid = {endpoint.proc.pid} if endpoint.proc else set()
+        for n in workers_list:
+            minimal = functools.partial(raw_http_op, port=endpoint.port,
+                                        connections=max(1, connections // n))
+            through_aiohttp = functools.partial(ops.aiohttp_get_op, url=url,
+                                                connections=max(1, connections // n))
+            runs = [("closed, minimal client", minimal, "closed"),
+                    ("closed, aiohttp client", through_aiohttp, "closed"),
+                    (f"open {OPEN_RATE_RPS:.0f}/s, minimal client", minimal, "open")]
+            if n == 1:
+                for label, factory, model in runs:
+                    log(f"  1 worker (no Ray): {label}, {seconds:g} s")
+                    rows.append(_row(label, 1, asyncio.run(
+                        _in_process(factory, model, seconds, connections))))
+            else:
+                t0 = time.perf_counter()
+                with WorkerPool(n) as pool:
+                    startup = time.perf_counter() - t0
+                    rss = _children_rss(endpoint_pid)
+                    ray.append({"workers": n, "startup_s": startup, "rss_bytes": rss})
+                    log(f"  Ray: {n} workers ready in {startup:.2f} s, its processes' RSS "
+                        f"{rss / 2**20:.0f} MiB")
+                    for label, factory, model in runs:
+                        log(f"  {n} workers: {label}, {seconds:g} s")
+                        plan = (Plan("closed", factory, [url], concurrency=connections,
+                                     duration_s=seconds) if model == "closed" else
+                                Plan("open", factory, [url], schedule=schedules.constant(
+                                    OPEN_RATE_RPS), duration_s=seconds))
+                        merged, _, _ = asyncio.run(pool.run(plan))
+                        rows.append(_row(label, n, merged))
+            log(f"  wrk -t{n} -c{connections}, {seconds:g} s")
+            wrk.append({"threads": n, **run_wrk(endpoint.port, seconds, connections, None, n)})
+    for w in wrk:
+        w.pop("stdout", None)
+    return {"rows": rows, "wrk": wrk, "ray": ray}
+
+
+def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
+                 log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Part 4: the burst scenario (`burst_size` queries within 100 ms, twice) per worker count."""
+    from codeperf.load.suite import run_suite
+
+    rows = []
+    for n in workers_list:
+        run_dir = out_dir / f"burst-{n}-workers"
+        log(f"  burst of {burst_size} queries in 100 ms on {n} worker(s) -> {run_dir}")
+        run_suite(run_dir, ["burst"], quick=True, calibrate=False, workers=n,
+                  options={"burst_size": burst_size, "bursts": 2}, log=lambda line: None)
+        data = json.loads((run_dir / "load.json").read_text())
+        entry = next((r for r in data["results"] if r.get("id", "").startswith("burst/")), None)
+        if entry is None:
+            rows.append({"workers": n, "valid": False, "error": data.get("errors")})
+            continue
+        load = entry["load"]
+        lags = ([w["summary"]["schedule_lag_p99_ms"] for w in load["workers"]]
+                if "workers" in load else [load["summary"]["schedule_lag_p99_ms"]])
+        rows.append({"workers": n, "queries": burst_size, "expert_requests": burst_size * 3,
+                     "valid": entry["valid"], "schedule_lag_p99_ms": lags,
+                     "sent_within_window": all(c["ok"] for c in load["self_checks"]
+                                               if c["check"].endswith("send_rate")),
+                     "drain_max_ms": entry["summary"].get("drain_max_ms"),
+                     "errors": entry["summary"].get("errors_count")})
+    return rows

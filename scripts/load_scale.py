@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""The load generator on 1 and N workers: Ray's cost, rates beside wrk, 10k/s lag, the burst.
+
+Writes <out>/load_scale.json (and each burst run's load.json under <out>/burst-*);
+the table goes to stderr. Details: docs/load.md, "Scaling the generator".
+"""
+
+from __future__ import annotations
+
+import click
+
+from codeperf import cli
+from codeperf.harness import exitcodes
+from codeperf.harness.envelope import write_json_atomic
+from codeperf.harness.run_dir import script_out_dir
+
+
+class IntList(click.ParamType):
+    """A comma list of whole numbers >= 1, e.g. 1,2."""
+
+    name = "N[,N...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            numbers = [int(part) for part in str(value).split(",") if part.strip()]
+        except ValueError:
+            self.fail(f"{value!r} is not a comma list of whole numbers", param, ctx)
+        if not numbers or min(numbers) < 1:
+            self.fail(f"{value!r}: every worker count must be >= 1", param, ctx)
+        return numbers
+
+
+def _fmt(value, spec=".0f"):
+    return "n/a" if value is None else format(value, spec)
+
+
+@cli.command()
+@cli.out_option()
+@click.option("--workers", "workers_list", type=IntList(), default="1,2",
+              help="Worker counts to compare (Ray for N > 1).")
+@click.option("--seconds", default=3.0, type=click.FloatRange(min=0, min_open=True),
+              help="Length of each rate run.")
+@click.option("--connections", default=64, type=click.IntRange(min=1),
+              help="Keep-alive connections (split over the workers).")
+@click.option("--burst-size", default=300, type=click.IntRange(min=1),
+              help="Queries per burst spike (3 expert requests each) within 100 ms.")
+@click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
+def main(out_dir, workers_list, seconds, connections, burst_size, no_burst):
+    """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
+    from codeperf.load import scaling
+
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    out = script_out_dir(out_dir, "load_scale")
+    log(f"generator rates against the trivial endpoint, workers {workers_list}")
+    result = scaling.generator_rates(workers_list, seconds, connections, log)
+    result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
+                        "burst_size": burst_size}
+    if not no_burst:
+        result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log)
+    path = out / "load_scale.json"
+    write_json_atomic(path, result)
+    log("")
+    for r in result["ray"]:
+        log(f"Ray, {r['workers']} workers: start-up {r['startup_s']:.2f} s, "
+            f"RSS of its processes {r['rss_bytes'] / 2**20:.0f} MiB")
+    log(f"{'measurement':34s} {'workers':>7s} {'ok/s':>9s} {'sent/s':>9s} {'lag p99 ms':>10s} valid")
+    for row in result["rows"]:
+        log(f"{row['measurement']:34s} {row['workers']:7d} {_fmt(row['throughput_rps']):>9s} "
+            f"{_fmt(row['achieved_send_rps']):>9s} {_fmt(row['schedule_lag_p99_ms'], '.2f'):>10s} "
+            f"{row['valid']}")
+    for w in result["wrk"]:
+        rps = w.get("requests_per_s")
+        log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"
+            + ("" if w.get("available") else f"  ({w.get('reason')})"))
+    for b in result.get("burst", []):
+        log(f"burst {b.get('queries')} queries ({b.get('expert_requests')} requests) in 100 ms, "
+            f"{b['workers']} worker(s): {'VALID' if b['valid'] else 'INVALID'}; lag p99 per worker "
+            f"{b.get('schedule_lag_p99_ms')} ms, all sent in window: {b.get('sent_within_window')}")
+    log(f"wrote {path}")
+    cli.exit_with(exitcodes.OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Merging workers' results: exact histograms, summed counts, one lagging worker invalidates."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+from codeperf.harness.latency import LatencyHistogram
+from codeperf.load.loadgen import LoadResult
+from codeperf.load.merge import merge_results
+
+
+def _worker(samples_us, lags_us, errors, offered):
+    r = LoadResult(model="open", offered=offered, sent=len(samples_us) + sum(errors.values()),
+                   ok=len(samples_us), sent_on_schedule=offered, elapsed_s=2.0, send_window_s=1.5,
+                   loop_cpu_s=0.2, complete=True, stopped_by="budget")
+    for v in samples_us:
+        r.latency.record_us(v)
+        r.service.record_us(v / 2)
+    for v in lags_us:
+        r.schedule_lag.record_us(v)
+    r.errors.update(errors)
+    r.timeline["ok"] = [len(samples_us)]
+    return r
+
+
+def test_histograms_merge_exactly_and_counts_add_up():
+    rng = random.Random(3)
+    a = [rng.lognormvariate(8, 1) for _ in range(3000)]
+    b = [rng.lognormvariate(9, 0.5) for _ in range(2000)]
+    merged = merge_results([_worker(a, [100] * 10, {"timeout": 2}, 3002),
+                            _worker(b, [200] * 10, {"timeout": 1, "http_503": 4}, 2005)])
+    whole = LatencyHistogram()
+    for v in a + b:
+        whole.record_us(v)
+    assert merged.latency.to_dict()["hdr"] == whole.to_dict()["hdr"]  # bucket for bucket
+    for p in (50, 90, 99, 99.9):
+        assert merged.latency.percentile_ms(p) == whole.percentile_ms(p)
+    assert merged.ok == 5000 and merged.sent == 5007 and merged.offered == 5007
+    assert dict(merged.errors) == {"timeout": 3, "http_503": 4}
+    assert merged.timeline["ok"] == [5000]
+    summary = merged.to_dict()
+    assert [w["summary"]["ok_count"] for w in summary["workers"]] == [3000, 2000]
+    assert merged.valid and summary["valid"]
+
+
+def test_one_lagging_worker_makes_the_run_invalid():
+    fine = _worker([1000] * 100, [500] * 100, {}, 100)
+    lagging = _worker([1000] * 100, [50_000] * 100, {}, 100)  # 50 ms late: over the 10 ms limit
+    merged = merge_results([fine, lagging])
+    assert fine.valid and not lagging.valid
+    assert not merged.valid
+    failed = [c["check"] for c in merged.self_checks() if not c["ok"]]
+    assert failed == ["worker1/schedule_lag"]
+    # Merged alone, the lag histogram's p99 could hide it; per-worker checks do not.
+    assert merge_results([fine, fine]).valid
+
+
+def test_an_interrupted_worker_makes_the_merge_incomplete():
+    done = _worker([1000], [], {}, 1)
+    cut = _worker([1000], [], {"unfinished": 1}, 1)
+    cut.complete, cut.stopped_by = False, "interrupted"
+    merged = merge_results([done, cut])
+    assert merged.complete is False and merged.stopped_by == "interrupted"
+
+
+def test_results_and_histograms_survive_pickling():
+    """Ray sends results back pickled: the HdrHistogram goes in its encoded form."""
+    r = _worker([1000, 2000, 3000], [10], {"connect": 1}, 4)
+    back = pickle.loads(pickle.dumps(r))
+    assert back.latency.to_dict()["hdr"] == r.latency.to_dict()["hdr"]
+    assert back.summary() == r.summary()

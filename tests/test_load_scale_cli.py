@@ -1,0 +1,41 @@
+"""scripts/load_scale.py (make load-scale): options and one small run without Ray."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from codeperf.harness import exitcodes
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "load_scale.py"
+
+
+def _cli():
+    spec = importlib.util.spec_from_file_location("load_scale_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"]])
+def test_bad_options_are_usage_errors(tmp_path, args):
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), *args])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert not (tmp_path / "load_scale.json").exists()
+
+
+def test_one_worker_run_writes_every_measurement(tmp_path):
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--workers", "1",
+                                         "--seconds", "0.3", "--no-burst"])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "load_scale.json").read_text())
+    assert [r["measurement"] for r in data["rows"]] == [
+        "closed, minimal client", "closed, aiohttp client", "open 10000/s, minimal client"]
+    assert all(r["throughput_rps"] for r in data["rows"])
+    (wrk,) = data["wrk"]
+    assert wrk["threads"] == 1
+    assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not
