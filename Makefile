@@ -161,6 +161,19 @@ RUNS ?=
 aa-noise: $(BUILD_STAMP)  ## measured noise floors from A/A runs into report/aa_noise.json (RUNS="DIR DIR ...")
 	$(PY) scripts/aa_noise.py $(RUNS)
 
+# The regression gate's own check (issue #15), kept out of `make test`: real quick runs into
+# reports/gate-check/ (several minutes each; quote figures from a quiet machine only).
+PAIRS ?= 5
+TRIES ?= 5
+
+.PHONY: aa-gate
+aa-gate: $(BUILD_STAMP) tools  ## A/A: PAIRS pairs of perf-quick, B gated against A (gate result, flagged cases, instruction diffs)
+	$(PY) scripts/gate_check.py aa --count $(PAIRS)
+
+.PHONY: seeded-regression
+seeded-regression: $(BUILD_STAMP) tools  ## the gate must catch CODEPERF_SEED_REGRESSION=analyze in TRIES quick bench_rust runs
+	$(PY) scripts/gate_check.py seeded --count $(TRIES)
+
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf target python/codeperf/_rust*.so $(BUILD_STAMP)

@@ -388,6 +388,43 @@ def test_cpu_check_does_not_judge_a_run_of_a_few_milliseconds():
     assert not cpu["ok"] and "judged" not in cpu
 
 
+def test_schedule_lag_limit_scales_with_the_latency_it_would_corrupt():
+    """Lag p99 is judged against max(10 ms, 5 % of latency p50): 20 ms of lag is fine beside
+    a 500 ms answer (a few percent of p95) but not beside a 50 ms one."""
+    def result_with(latency_ms: float, lag_ms: float) -> loadgen.LoadResult:
+        r = loadgen.LoadResult(model="open")
+        r.offered = r.sent_on_schedule = 100
+        for _ in range(100):
+            r.latency.record_us(latency_ms * 1000)
+            r.schedule_lag.record_us(lag_ms * 1000)
+        return r
+
+    def lag_check(r: loadgen.LoadResult) -> dict:
+        return {c["check"]: c for c in r.self_checks()}["schedule_lag"]
+
+    slow_target = lag_check(result_with(500.0, 20.0))
+    assert slow_target["ok"] and "5 % of latency p50 500 ms" in slow_target["detail"]
+    assert not lag_check(result_with(500.0, 30.0))["ok"]  # over 25 ms
+    fast_target = lag_check(result_with(50.0, 20.0))
+    assert not fast_target["ok"] and "(limit 10 ms)" in fast_target["detail"]
+    assert lag_check(result_with(50.0, 9.0))["ok"]
+
+
+def test_lag_effect_script_options():
+    """scripts/lag_effect.py (the measurement behind the lag limit): help and a bad option."""
+    import importlib.util
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "lag_effect.py"
+    spec = importlib.util.spec_from_file_location("lag_effect", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert CliRunner().invoke(module.main, ["--help"]).exit_code == 0
+    assert CliRunner().invoke(module.main, ["--block", "100"]).exit_code == 2
+
+
 @pytest.mark.parametrize("workers", ["0", "1,x"])
 def test_selftest_refuses_bad_worker_counts(tmp_path, workers):
     result = CliRunner().invoke(_selftest_cli(), ["--out", str(tmp_path), "--workers", workers])

@@ -125,3 +125,15 @@ def test_write_args_from_a_config_file(tmp_path, monkeypatch):
     assert f"--config {config} --out {tmp_path / 'o'} --args {template}" in text
     assert set(load_scenario_file(template)) == {"noop", "echo", "hash", "sleep", "fail"}
     assert not (tmp_path / "o" / "mcp.json").exists()  # nothing was benchmarked
+
+
+def test_quick_mode_takes_the_bundled_servers_over_stdio_only(tmp_path: Path) -> None:
+    """--quick lists (and so benchmarks) each bundled server once, over stdio; --transport
+    both brings the HTTP servers back."""
+    labels = {}
+    for name, extra in (("quick", ["--quick"]), ("quick-both", ["--quick", "--transport", "both"])):
+        result = CliRunner().invoke(_script(), [*extra, "--bundled", "utility", "--write-args",
+                                                str(tmp_path / f"{name}.toml"), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        labels[name] = {t for t in ("utility.stdio", "utility.http") if t in result.output}
+    assert labels == {"quick": {"utility.stdio"}, "quick-both": {"utility.stdio", "utility.http"}}

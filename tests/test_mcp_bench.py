@@ -213,7 +213,7 @@ def test_handled_target_fails_when_every_call_to_the_servers_under_test_fails(
                        'op = ">="\nthreshold = 20\nunit = "calls"\n')
     monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
     config = _tiny(handled_calls=20, floor=True, floor_calls=30, floor_http_calls=30,
-                   floor_asyncio_pipes=False)
+                   floor_sdk_stdio_server=False)
     code = run_suite(tmp_path / "out", bundled=[], extra_specs=[_faulty("failing", "--fail-all")],
                      config=config, log=_quiet)
     data = envelope.load(tmp_path / "out" / "mcp.json")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +219,6 @@ def test_globwalk_matches_path_glob_and_bounds_depth_and_time(tmp_path: Path) ->
 
 
 def test_bundled_servers_start_with_help() -> None:
-    import subprocess
-    import sys
-
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).resolve().parents[1] / "python"), os.environ.get("PYTHONPATH", "")])}
     for module in ("codeperf.mcp.files", "codeperf.mcp.utility", "codeperf.mcp.rawfloor"):
@@ -228,11 +227,13 @@ def test_bundled_servers_start_with_help() -> None:
         assert done.returncode == 0 and "--transport" in done.stdout
 
 
-def test_utility_server_on_asyncio_pipes(tmp_path: Path) -> None:
-    """The alternative stdio transport serves the same protocol and exits when stdin closes."""
+@pytest.mark.parametrize("stdio_transport", ["asyncio", "sdk"])
+def test_utility_server_on_each_stdio_transport(tmp_path: Path, stdio_transport: str) -> None:
+    """Both stdio transports (our pipes, the default; the SDK's stdio_server) serve the same
+    protocol and exit when stdin closes."""
     spec = launch.bundled_spec("utility", "stdio")
     assert spec.command is not None
-    spec.command += ["--stdio-transport", "asyncio"]
+    spec.command += ["--stdio-transport", stdio_transport]
 
     async def run() -> tuple[Any, Any, list[int]]:
         async with launch.ServerHandle(spec, tmp_path / "logs", call_timeout_s=20) as handle:
@@ -246,3 +247,17 @@ def test_utility_server_on_asyncio_pipes(tmp_path: Path) -> None:
     assert echo.content[0].text == "z" * 100_000
     assert failed.kind == "jsonrpc"
     _assert_gone(pids)
+
+
+def test_asyncio_pipes_keep_stray_output_off_the_wire() -> None:
+    """A print() in a tool goes to stderr, as with the SDK's stdio_server; only the transport
+    writes the wire, and fd 0 no longer reads it."""
+    code = ("import os, sys; from codeperf.mcp.pipes import _claim_stdio; wire_in, wire_out = "
+            "_claim_stdio(); print('stray', flush=True); os.write(1, b'raw fd 1\\n'); "
+            "wire_out.write(b'wire\\n'); print(repr(sys.stdin.read()), file=sys.stderr); "
+            "print(repr(wire_in.read()), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], input=b"request\n", capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"wire\n"
+    assert done.stderr.splitlines() == [b"stray", b"raw fd 1", b"''", b"b'request\\n'"]

@@ -14,6 +14,7 @@ import json
 import shutil
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -329,6 +330,23 @@ def test_perf_cli_exit_code(tmp_path, suite_env):
     assert result.exit_code == 1  # the load script does not exist
     assert (tmp_path / "r" / "latest" / "report.md").is_file()
     assert CliRunner().invoke(main, ["--fail-on-regression"]).exit_code == 2
+
+
+@pytest.mark.parametrize("quick, charts", [(True, False), (False, True)])
+def test_perf_quick_skips_the_charts(tmp_path, monkeypatch, quick, charts):
+    """perf-quick (the pull-request gate) writes its report without charts, to save its budget."""
+    module = load_script("perf")
+    seen = {}
+
+    def fake_run_perf(*args, **kwargs):
+        seen.update(kwargs)
+        return SimpleNamespace(exit_code=0)
+
+    monkeypatch.setattr(module, "run_perf", fake_run_perf)
+    args = ["--reports", str(tmp_path)] + (["--quick"] if quick else [])
+    result = CliRunner().invoke(module.main, args)
+    assert result.exit_code == 0, result.output
+    assert seen["charts"] is charts and seen["quick"] is quick
 
 
 def test_perf_help():

@@ -189,7 +189,7 @@ def subset_run(dest: Path, drop_metric: str | None = None) -> Path:
             if t["metric"] == drop_metric:
                 continue  # a requested target the suite failed to report
             if not t["metric"].startswith(targets):
-                t = {**t, "measured": None, "passed": False, "state": "not run",
+                t = {**t, "measured": None, "passed": False, "state": "not run", "error_rate": None,
                      "note": SUBSET_REASONS[suite](t["metric"])}
             kept.append(t)
         envelope["targets"] = kept

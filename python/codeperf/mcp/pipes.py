@@ -6,13 +6,14 @@ every flush. On a small machine those hops dominate a cheap tool call (see
 docs/mcp.md, "Where the SDK's time goes"). This transport gives the SDK's
 server the same two memory streams, fed by asyncio's pipe transports instead:
 same messages, same parsing (`jsonrpc_message_adapter`), no threads.
-Bundled servers use it with `--stdio-transport asyncio` (POSIX only).
+Bundled servers use it by default on POSIX (`--stdio-transport asyncio`);
+`--stdio-transport sdk` serves on the SDK's own stdio_server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import os
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -24,12 +25,26 @@ from mcp.shared.message import SessionMessage
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
+def _claim_stdio() -> tuple[Any, Any]:
+    """The wire's two pipes on private descriptors; fd 0 becomes /dev/null and fd 1 stderr.
+
+    As the SDK's stdio_server does: a stray print() in a tool, or a child process that
+    reads stdin, must not touch the JSON-RPC stream."""
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return os.fdopen(wire_in, "rb", buffering=0), os.fdopen(wire_out, "wb", buffering=0)
+
+
 @asynccontextmanager
 async def asyncio_stdio() -> AsyncIterator[tuple[Any, Any]]:
     loop = asyncio.get_running_loop()
+    wire_in, wire_out = _claim_stdio()
     reader = asyncio.StreamReader(limit=MAX_LINE_BYTES)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), wire_in)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wire_out)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
     write_stream, write_reader = create_context_streams[SessionMessage](0)

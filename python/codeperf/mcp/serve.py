@@ -8,6 +8,7 @@ streamable HTTP endpoint is `http://HOST:PORT/mcp`.
 from __future__ import annotations
 
 import logging
+import os
 
 import anyio
 from typing import Any, Callable
@@ -20,12 +21,19 @@ HTTP_PATH = "/mcp"
 # Per-request INFO lines (uvicorn's access log, the SDK's tool log) would cost
 # more than a no-op tool call and flood a benchmark's stderr capture.
 LOG_LEVEL = "WARNING"
+# The SDK's stdio_server moves every line read, write and flush through a worker
+# thread; on 2 shared cores those hops are most of a cheap call's cost (1000 no-op
+# calls, 10 in flight: 2.2-3.4 s on it vs 0.9-1.7 s on non-blocking pipes, docs/mcp.md).
+# Same SDK server, same messages: only the pipe between the process's stdio and the
+# SDK's streams is ours (codeperf.mcp.pipes, POSIX only).
+DEFAULT_STDIO_TRANSPORT = "asyncio" if os.name == "posix" else "sdk"
 
 
 def transport_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--stdio-transport", type=click.Choice(["sdk", "asyncio"]), default="sdk",
-                      show_default=True, help="sdk: the SDK's stdio_server (thread per read/write); "
-                      "asyncio: non-blocking pipes on the event loop (codeperf.mcp.pipes).")(fn)
+    fn = click.option("--stdio-transport", type=click.Choice(["sdk", "asyncio"]),
+                      default=DEFAULT_STDIO_TRANSPORT, show_default=True,
+                      help="asyncio: non-blocking pipes on the event loop (codeperf.mcp.pipes, "
+                      "POSIX); sdk: the SDK's stdio_server (a worker thread per read/write).")(fn)
     fn = click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
                       help="TCP port for --transport http.")(fn)
     fn = click.option("--host", default="127.0.0.1", show_default=True,
@@ -36,7 +44,8 @@ def transport_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def run(server: MCPServer, transport: str, host: str, port: int, stdio_transport: str = "sdk") -> None:
+def run(server: MCPServer, transport: str, host: str, port: int,
+        stdio_transport: str = DEFAULT_STDIO_TRANSPORT) -> None:
     """Serve until stdin closes (stdio) or SIGINT/SIGTERM (http)."""
     logging.getLogger().setLevel(LOG_LEVEL)
     if transport == "stdio" and stdio_transport == "asyncio":

@@ -7,9 +7,11 @@ Four measurements of the same work (N `tools/call noop` requests, C in flight):
   sdk/http   mcp.Client (httpx) -> utility server (uvicorn/starlette) over streamable HTTP
   raw/http   aiohttp client -> rawfloor (aiohttp server), JSON over HTTP POST, keep-alive
 
-and, to show where the stdio time goes, `sdk-asyncio-pipes/stdio`: the same SDK
-client and server with the server's stdio on non-blocking pipes instead of the
-SDK's thread-per-read/write file wrapper (codeperf.mcp.pipes).
+The bundled server serves stdio on non-blocking pipes (codeperf.mcp.pipes, its
+default on POSIX); to show where the stdio time goes, `sdk-stdio-server/stdio`
+runs the same SDK client and server on the SDK's own stdio_server (a worker
+thread per read, write and flush). Each SDK entry names its server's
+`server_stdio_transport`.
 
 Both raw peers speak the same JSON-RPC messages and send the same result; they
 skip everything the SDK adds (validation models, dispatch layers, session
@@ -26,6 +28,7 @@ import time
 from typing import Any, Awaitable, Callable
 
 from codeperf.harness.latency import LatencyHistogram
+from codeperf.mcp import serve
 from codeperf.mcp.bench import launch
 from codeperf.mcp.bench.calls import CallStats, run_calls
 
@@ -122,24 +125,27 @@ async def raw_http(total: int, concurrency: int, log_dir: Any) -> dict[str, Any]
 
 
 async def sdk(transport: str, total: int, concurrency: int, log_dir: Any, timeout_s: float,
-              stdio_transport: str = "sdk") -> dict[str, Any]:
-    """`stdio_transport="asyncio"`: the same SDK server on non-blocking pipes (codeperf.mcp.pipes)."""
+              stdio_transport: str = serve.DEFAULT_STDIO_TRANSPORT) -> dict[str, Any]:
+    """The bundled utility server as shipped; `stdio_transport="sdk"`: on the SDK's stdio_server."""
     spec = launch.bundled_spec("utility", transport)
     spec.label = f"floor-utility.{transport}"
     client = "sdk"
-    if stdio_transport != "sdk":
+    if transport == "stdio":
         assert spec.command is not None
-        spec.command += ["--stdio-transport", stdio_transport]
-        spec.label += f"-{stdio_transport}"
-        client = f"sdk-{stdio_transport}-pipes"
+        spec.command += ["--stdio-transport", stdio_transport]  # explicit: the entry names it
+        if stdio_transport != serve.DEFAULT_STDIO_TRANSPORT:
+            spec.label += f"-{stdio_transport}"
+            client = "sdk-stdio-server" if stdio_transport == "sdk" else f"sdk-{stdio_transport}"
     async with launch.ServerHandle(spec, log_dir, timeout_s) as handle:
         async with handle.session() as session:
             await run_calls(session.client, [("noop", {})], total=WARMUP_CALLS, concurrency=1,
                             timeout_s=timeout_s)  # warm-up: imports, first-call caches
             stats = await run_calls(session.client, [("noop", {})], total=total,
                                     concurrency=concurrency, timeout_s=timeout_s)
-    return _entry(client, transport, stats.histogram, stats.calls - stats.ok, stats.wall_s,
-                  total, concurrency, stats)
+    entry = _entry(client, transport, stats.histogram, stats.calls - stats.ok, stats.wall_s,
+                   total, concurrency, stats)
+    entry["server_stdio_transport"] = stdio_transport if transport == "stdio" else None
+    return entry
 
 
 def _entry(client: str, transport: str, hist: LatencyHistogram, failures: int, wall: float,

@@ -63,7 +63,8 @@ class McpBenchConfig:
     floor_calls: int = 1000  # stdio (SDK and raw); 1000 at 10 in flight is the floor target's run
     floor_concurrency: int = 10
     floor_http_calls: int | None = None  # None: floor_calls
-    floor_asyncio_pipes: bool = True  # also the SDK server on non-blocking pipes (where stdio time goes)
+    # Also the utility server on the SDK's own stdio_server (thread hops; where stdio time goes).
+    floor_sdk_stdio_server: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     skip_tools: Mapping[str, str] = field(default_factory=dict)  # tool -> why it is skipped
@@ -76,7 +77,7 @@ class McpBenchConfig:
         base: dict[str, Any] = dict(
             calls_per_tool=10, warmup_calls=1, budget_s=1.0, init_samples=1, list_samples=3,
             concurrency=(1, 20), sweep_calls=20, payload_sizes=(64, 256 * 1024), payload_calls=3,
-            handled_budget_s=20.0, slow_tool_ms=100.0, floor_http_calls=200, floor_asyncio_pipes=False)
+            handled_budget_s=20.0, slow_tool_ms=100.0, floor_http_calls=200, floor_sdk_stdio_server=False)
         base.update(overrides)
         return cls(**base)
 
@@ -477,17 +478,17 @@ async def protocol_floor(config: McpBenchConfig, recorder: Recorder, log_dir: Pa
             f"({sdk_entry['summary']['calls_per_s_rps']:.0f} calls/s)  raw "
             f"{raw_entry['summary']['wall_s']:.3f} s ({raw_entry['summary']['calls_per_s_rps']:.0f} calls/s)"
             f"  SDK/raw {overhead:.1f}x" if overhead else f"  {transport}: ratio not available")
-        if transport == "stdio" and config.floor_asyncio_pipes:
+        if transport == "stdio" and config.floor_sdk_stdio_server:
             try:
-                pipes = await floor.sdk("stdio", n, c, log_dir, config.call_timeout_s, "asyncio")
-                recorder.add_result(pipes)
-                recorder.add_result({**floor.ratio_entry("stdio", pipes, raw_entry),
-                                     "id": "protocol_floor/stdio/sdk-asyncio-pipes_vs_raw"})
-                correct = correct and pipes["summary"]["failed_count"] == 0
-                log(f"  stdio SDK server on asyncio pipes {pipes['summary']['wall_s']:.3f} s "
-                    f"({pipes['summary']['calls_per_s_rps']:.0f} calls/s)")
+                threaded = await floor.sdk("stdio", n, c, log_dir, config.call_timeout_s, "sdk")
+                recorder.add_result(threaded)
+                recorder.add_result({**floor.ratio_entry("stdio", threaded, raw_entry),
+                                     "id": "protocol_floor/stdio/sdk-stdio-server_vs_raw"})
+                correct = correct and threaded["summary"]["failed_count"] == 0
+                log(f"  stdio on the SDK's stdio_server {threaded['summary']['wall_s']:.3f} s "
+                    f"({threaded['summary']['calls_per_s_rps']:.0f} calls/s)")
             except Exception as exc:
-                recorder.add_error("floor", f"protocol floor, asyncio pipes: {_describe(exc)}")
+                recorder.add_error("floor", f"protocol floor, SDK stdio_server: {_describe(exc)}")
                 correct = False
     state.floor_correct = correct
 
