@@ -119,11 +119,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
         with Recorder("load", out_dir, config) as recorder:
             for problem in problems:
                 recorder.add_error("scenario_import", problem)
-            try:
-                url = simulator.start()
-            except RuntimeError as exc:
-                recorder.add_error("setup", str(exc))
-                log(f"load: {exc}")
+            url = _start_simulator(simulator, recorder, log)
+            if url is None:
                 return exitcodes.FAILED
             log(f"load: expert simulator at {url} (pid {simulator.pid})")
             recorder.envelope.config["simulator_url"] = url
@@ -133,11 +130,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 if pool is None:
                     return exitcodes.FAILED
             if worker_simulator is not None:
-                try:
-                    worker_url = worker_simulator.start()
-                except RuntimeError as exc:
-                    recorder.add_error("setup", str(exc))
-                    log(f"load: {exc}")
+                worker_url = _start_simulator(worker_simulator, recorder, log)
+                if worker_url is None:
                     return exitcodes.FAILED
                 log(f"load: {sim_processes} simulator processes for the workers at {worker_url} "
                     f"(pids {', '.join(map(str, worker_simulator.pids))})")
@@ -212,3 +206,13 @@ def print_summary(envelope: Any, log: Callable[[str], None] = _stderr) -> None:
         log(f"  INVALID {check['check']}: {check.get('detail')}")
     for error in envelope.errors:
         log(f"  ERROR {error['kind']}: {error['message']}")
+
+
+def _start_simulator(simulator: Any, recorder: Recorder, log: Callable[[str], None]) -> str | None:
+    """The simulator's URL, or None after recording why it did not start (a set-up error)."""
+    try:
+        return simulator.start()
+    except RuntimeError as exc:
+        recorder.add_error("setup", str(exc))
+        log(f"load: {exc}")
+        return None
