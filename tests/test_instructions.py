@@ -109,3 +109,25 @@ def test_without_valgrind_the_part_is_recorded_as_not_run(tmp_path, monkeypatch)
     assert not_run["part"] == "instructions" and "valgrind is not installed" in not_run["reason"]
     assert not [r for r in data["results"] if r["kind"] == "instructions"]
     assert "instruction counts NOT RUN" in result.stderr
+
+
+def test_default_inputs_python_twin_small_rust_at_reference_and_size_in_the_id():
+    sizes = instructions.sizes_for(None, ("python", "rust"))
+    assert sizes == {"python": Size(20, 2048), "rust": Size(100, 2048)}
+    assert instructions.sizes_for(TINY, ("python", "rust")) == {"python": TINY, "rust": TINY}
+    ids = {instructions.Count("analyze", b, s, 1, "t").entry()["id"] for b, s in sizes.items()}
+    # Counts of different inputs never share an id, so they are never compared.
+    assert ids == {"instructions/analyze/python/20x2KB", "instructions/analyze/rust/100x2KB"}
+
+
+@pytest.mark.needs_rust
+def test_worker_runs_each_backend_on_its_own_input():
+    # Without valgrind the markers are plain calls: the worker still runs every (backend, op).
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "codeperf.bench_rust.callgrind_worker",
+                           "--ops", "analyze,aggregate", "--inputs", "python=2x256,rust=3x256"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[-1] for line in done.stderr.splitlines() if "ran" in line] == [
+        "analyze/python", "aggregate/python", "analyze/rust", "aggregate/rust"]

@@ -2,8 +2,8 @@
 
     valgrind --tool=callgrind --dump-before='*codeperf_callgrind_start*' \\
         --dump-before='*codeperf_callgrind_stop*' \\
-        python -m codeperf.bench_rust.callgrind_worker --backends python,rust --ops analyze,aggregate \\
-        --responses 100 --size-bytes 2048
+        python -m codeperf.bench_rust.callgrind_worker --ops analyze,aggregate \\
+        --inputs python=20x2048,rust=100x2048
 
 `codeperf._rust.callgrind_start()` and `callgrind_stop()` do nothing but enter
 a Rust function with a unique name. Callgrind dumps its counters (every
@@ -25,11 +25,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codeperf.bench_rust.callgrind_worker",
                                      description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--backends", required=True, help="comma list, run in this order "
-                        "(one process for all: valgrind's start-up costs seconds)")
+    parser.add_argument("--inputs", required=True,
+                        help="comma list of BACKEND=RESPONSESxBYTES, run in this order (one "
+                        "process for all backends: valgrind's start-up costs seconds)")
     parser.add_argument("--ops", required=True, help="comma list, run in this order")
-    parser.add_argument("--responses", type=int, required=True)
-    parser.add_argument("--size-bytes", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -38,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     from codeperf.bench_rust.grid import Size
 
     ops = [o for o in args.ops.split(",") if o]
-    data = cases.make_input(ops[0], Size(args.responses, args.size_bytes), args.seed)
     warm = cases.make_input(ops[0], Size(2, 256), args.seed)
-    for backend in [b for b in args.backends.split(",") if b]:
+    for item in [i for i in args.inputs.split(",") if i]:
+        backend, shape = item.split("=")
+        responses, size_bytes = (int(x) for x in shape.split("x"))
+        data = cases.make_input(ops[0], Size(responses, size_bytes), args.seed)
         for op in ops:
             fn = cases.operation(op, backend)
             fn(warm)

@@ -44,7 +44,8 @@ class RustBenchConfig:
     noise_pct: float = bench_baseline.DEFAULT_NOISE_PCT
     rust_threads: int | None = None  # RAYON_NUM_THREADS for the Rust engine; None: rayon's default
     instructions: bool = True  # callgrind instruction counts (instructions.py)
-    instructions_size: Size = REFERENCE
+    # None: instructions.DEFAULT_SIZES (Python twin 20 x 2 KB, Rust 100 x 2 KB); a Size: both.
+    instructions_size: Size | None = None
     cost_curve: tuple[int, ...] = ()  # responses (2 KB each) for the cost curve; () skips it
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,7 +61,9 @@ class RustBenchConfig:
             "baseline": str(self.baseline) if self.baseline else None,
             "baseline_noise_pct": self.noise_pct,
             "rust_threads": self.rust_threads or "rayon default (one per core)",
-            "instructions": ({"size": self.instructions_size.label,
+            "instructions": ({"sizes": {b: s.label for b, s in
+                                        instructions.sizes_for(self.instructions_size,
+                                                               BACKENDS).items()},
                               "ops": [op for op in self.ops if op in instructions.OPS]}
                              if self.instructions else None),
             "python_executable": sys.executable, "pyperf_script": str(timing.SCRIPT),
@@ -219,9 +222,11 @@ def _instruction_counts(config: RustBenchConfig, rec: Recorder, emit: Callable[[
     ops = [op for op in config.ops if op in instructions.OPS]
     if not config.instructions or not ops:
         return
-    _status(f"instruction counts under callgrind at {config.instructions_size.label}")
+    sizes = instructions.sizes_for(config.instructions_size, BACKENDS)
+    shown = ", ".join(f"{backend} {size.label}" for backend, size in sizes.items())
+    _status(f"instruction counts under callgrind at {shown}")
     try:
-        counts, seconds = instructions.measure(ops, config.instructions_size, config.seed)
+        counts, seconds = instructions.measure(ops, sizes, config.seed)
     except instructions.NotRun as exc:
         # Recorded, so the report says "not run" instead of comparing nothing.
         rec.add_result({"id": "instructions/not-run", "kind": "not_run", "part": "instructions",
@@ -233,7 +238,7 @@ def _instruction_counts(config: RustBenchConfig, rec: Recorder, emit: Callable[[
         emit(click.style(f"instruction counts FAILED: {exc}", fg="red"))
         return
     _status("")
-    emit(f"instruction counts ({counts[0].tool}, {config.instructions_size.label}, "
+    emit(f"instruction counts ({counts[0].tool}, {shown}, "
          f"{seconds:.0f} s):")
     for count in counts:
         rec.add_result(count.entry())
