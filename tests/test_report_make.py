@@ -65,7 +65,7 @@ def test_make_perf_quick_writes_the_report_then_fails(tmp_path, env):
     assert latest.is_symlink()
     text = (latest / "report.md").read_text()
     assert "## Verdict: ❌ FAIL" in text
-    assert "| ✅ | MCP tool calls handled | mcp | 1,200 calls |" in text
+    assert "| ✅ PASS | MCP tool calls handled | mcp | 1,200 calls |" in text
     assert "scripts/bench_rust.py does not exist" in text
     assert "[perf] report:" in result.stderr
 

@@ -13,7 +13,7 @@ from statistics import stdev
 from typing import Any
 
 from codeperf.harness.contract import target_state
-from codeperf.report import fields
+from codeperf.report import column_groups, fields
 from codeperf.report import fmt
 from codeperf.report.charts import Chart
 from codeperf.report.compare import IMPROVED, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison
@@ -23,8 +23,11 @@ from codeperf.report.systems import systems_under_test
 from codeperf.report.loading import SUITE_SCRIPTS, SUITE_TITLES, Run, SuiteData
 from codeperf.report.verdict import FAIL, PASS, TargetRow, Verdict
 
+# Every symbol carries its word: without an emoji font (headless browsers, some terminals)
+# the symbol renders as an empty box, and the word must still say the result.
 VERDICT_BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "incomplete": "⚠️ INCOMPLETE"}
-TARGET_ICON = {PASS: "✅", FAIL: "❌", "not run": "⏭️ not run"}
+TARGET_ICON = {PASS: "✅ PASS", FAIL: "❌ FAIL", "not run": "⏭️ not run"}
+CHECK_ICON = {True: "✅ PASS", False: "❌ FAIL"}
 STATUS_ICON = {REGRESSED: "🔴 regressed", IMPROVED: "🟢 improved", UNCHANGED: "⚪ unchanged",
                NOT_COMPARABLE: "❔ not comparable"}
 # Informational metrics (bench_rust's absolute times) say which way they moved, not a verdict.
@@ -303,11 +306,43 @@ def _kind_table(kind: str, entries: list[dict[str, Any]]) -> list[str]:
         headers = ["metric"] + [fmt.cell(e.get("id")) for e in entries]
         body = [[fmt.cell(column)] + [value(e, column) for e in entries] for column in all_columns]
         lines.append(fmt.table(headers, body, ["l"] + ["r"] * len(entries)))
-    else:
+        return lines + [""]
+    if len(all_columns) + 1 <= MAX_COLUMNS:
         headers = ["id"] + [fmt.cell(c) for c in all_columns]
         body = [[fmt.cell(e.get("id"))] + [value(e, c) for c in all_columns] for e in entries]
         lines.append(fmt.table(headers, body, ["l"] + ["l"] * len(extra) + ["r"] * len(columns)))
-    return lines + [""]
+        return lines + [""]
+    return lines + _split_kind_table(entries, extra, columns, value)
+
+
+def _split_kind_table(entries: list[dict[str, Any]], extra: list[str], columns: list[str],
+                      value) -> list[str]:
+    """Too wide and too many entries to transpose: narrow tables (report/column_groups.py)."""
+    def filled(entry: dict[str, Any], column: str) -> bool:
+        return fields.summary(entry).get(column) is not None
+
+    groups, own = column_groups.split(
+        columns, lambda c: sum(1 for e in entries if filled(e, c)), MAX_COLUMNS - 1 - len(extra))
+    lines: list[str] = []
+    for index, group in enumerate(groups):
+        shown = [e for e in entries if any(filled(e, c) for c in group.columns)]
+        lead = extra if index == 0 else []  # backend, correct...: once, in the first table
+        unit = " (ms)" if all(c.endswith("_ms") for c in group.columns) else ""
+        headers = ["id"] + [fmt.cell(c) for c in lead + list(group.columns)]
+        body = [[fmt.cell(e.get("id"))] + [value(e, c) for c in lead + list(group.columns)]
+                for e in shown]
+        lines += [f"**{fmt.cell(group.title)}{unit}**", "",
+                  fmt.table(headers, body, ["l"] + ["l"] * len(lead) + ["r"] * len(group.columns)),
+                  ""]
+    if own:
+        lines += ["**Figures only one entry has**", ""]
+        for entry in entries:
+            mine = [c for c in own if filled(entry, c)]
+            if mine:
+                lines.append(f"- `{fmt.cell(entry.get('id'))}`: "
+                             + " · ".join(f"{fmt.cell(c)} {value(entry, c)}" for c in mine))
+        lines.append("")
+    return lines
 
 
 def _sweeps(data: SuiteData) -> list[str]:
@@ -368,11 +403,11 @@ def _no_envelope(data: SuiteData) -> str:
 
 
 def _validity_detail(detail: Any) -> Any:
-    """A detail that is itself a list of checks reads as "❌ name: detail; ✅ ...", failures first."""
+    """A detail that is itself a list of checks reads as "❌ FAIL name: detail; ✅ PASS ...", failures first."""
     if isinstance(detail, list) and detail and all(isinstance(d, dict) and "check" in d
                                                    for d in detail):
         ordered = sorted(detail, key=lambda d: bool(d.get("ok")))
-        return "; ".join(f"{'✅' if d.get('ok') else '❌'} {d['check']}: {d.get('detail', '')}"
+        return "; ".join(f"{CHECK_ICON[bool(d.get('ok'))]} {d['check']}: {d.get('detail', '')}"
                          for d in ordered)
     return detail
 
@@ -400,9 +435,9 @@ def _suite_section(data: SuiteData, charts: list[Chart]) -> list[str]:
         lines += [f"![{c.title}]({c.file})" for c in charts]
         lines.append("")
     if env.get("validity"):
-        body = [["✅" if v.get("ok") else "❌", fmt.cell(v.get("check")),
+        body = [[CHECK_ICON[bool(v.get("ok"))], fmt.cell(v.get("check")),
                  fmt.cell(_validity_detail(v.get("detail")), limit=400)] for v in env["validity"]]
-        lines += ["### Validity checks", "", fmt.table(["OK", "Check", "Detail"], body), ""]
+        lines += ["### Validity checks", "", fmt.table(["Result", "Check", "Detail"], body), ""]
     if env.get("errors"):
         body = [[fmt.cell(e.get("kind")), fmt.cell(e.get("message"), limit=400)] for e in env["errors"]]
         lines += ["### Errors", "", fmt.table(["Kind", "Message"], body), ""]
