@@ -4,10 +4,17 @@ The load scenarios (`mcp-calls`, `mixed`) use this: one stdio session per
 bundled server, a call plan cycling through every tool with the bundled
 argument sets, and `op(i)` that makes call i and raises
 `RequestError("mcp_<kind>")` (`codeperf.harness.request_errors`) when it fails, as the load generator expects.
+
+The servers start (and stop) at the same time, not one after another: each
+server process spends ~1 s importing the `mcp` SDK before it answers, and on
+2 cores four imports side by side take about half as long as in a row. Each
+session is opened and closed by its own task (`_hold`), as the SDK's task
+groups require; calls are made from any task.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -37,25 +44,19 @@ class McpPool:
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> "McpPool":
+        self._stop = asyncio.Event()
+        self._holders: list[asyncio.Task] = []
         try:
             tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="codeperf-mcp-load-"))
             root = make_files_root(Path(tmp))
             scenarios = load_scenario_file(BUNDLED_SCENARIOS_PATH)
-            for name in self.names:
-                spec = launch.bundled_spec(name, self.transport, files_root=root)
-                handle = await self._stack.enter_async_context(
-                    launch.ServerHandle(spec, self.log_dir, self.call_timeout_s))
-                session = await self._stack.enter_async_context(handle.session())
-                self.pids[spec.label] = session.pid
-                listing = await session.client.list_tools()
-                if any(t.name == "engine_backend" for t in listing.tools):
-                    result = await session.client.call_tool("engine_backend", {})
-                    self.backend = result.content[0].text if not result.is_error else None
-                for tool in listing.tools:
-                    if tool.name in LOAD_EXCLUDED_TOOLS:
-                        continue
-                    for args in scenarios.get(tool.name, [{}]):
-                        self.plan.append((spec.label, session.client, tool.name, args))
+            loop = asyncio.get_running_loop()
+            ready = [loop.create_future() for _ in self.names]
+            self._holders = [asyncio.ensure_future(self._hold(name, root, scenarios, done))
+                             for name, done in zip(self.names, ready)]
+            # Every server's plan, in the order of `names` (the call plan stays deterministic).
+            for part in await asyncio.gather(*ready):
+                self.plan.extend(part)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
@@ -64,7 +65,35 @@ class McpPool:
             raise RuntimeError("the bundled MCP servers listed no tools")
         return self
 
+    async def _hold(self, name: str, root: Path, scenarios: dict[str, Any],
+                    ready: "asyncio.Future[list[tuple[str, Any, str, dict[str, Any]]]]") -> None:
+        """Open one server's session, hand its part of the plan to `ready`, keep the session
+        open until the pool closes, then close it (in this task, as the SDK requires)."""
+        try:
+            spec = launch.bundled_spec(name, self.transport, files_root=root)
+            async with launch.ServerHandle(spec, self.log_dir, self.call_timeout_s) as handle:
+                async with handle.session() as session:
+                    self.pids[spec.label] = session.pid
+                    listing = await session.client.list_tools()
+                    if any(t.name == "engine_backend" for t in listing.tools):
+                        result = await session.client.call_tool("engine_backend", {})
+                        self.backend = result.content[0].text if not result.is_error else None
+                    part = [(spec.label, session.client, tool.name, args)
+                            for tool in listing.tools if tool.name not in LOAD_EXCLUDED_TOOLS
+                            for args in scenarios.get(tool.name, [{}])]
+                    ready.set_result(part)
+                    await self._stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
     async def __aexit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._holders:
+            # A holder that failed already handed its exception to __aenter__.
+            await asyncio.gather(*self._holders, return_exceptions=True)
         await self._stack.aclose()
         launch.reap_leftovers()
 
