@@ -61,4 +61,15 @@ def test_mixed_runs_expert_queries_and_mcp_calls_together(tmp_path: Path) -> Non
     assert combined["summary"]["mcp_calls_ok_count"] == calls["summary"]["ok_count"] > 0
     assert outcome.metrics["combined_throughput_rps"] > 0
     assert queries["histogram"] != calls["histogram"]  # two histograms, one per workload
+    # The warm-up is recorded and kept out of the timed figures: per-tool calls add up to
+    # the timed part's calls only (20/s for 2 s), not the warm-up's round of the plan.
+    warmup = combined["warmup"]
+    assert warmup["mcp_calls_count"] > 0 and warmup["expert_queries_count"] == 1
+    assert warmup["excluded_from_results"] is True and warmup["mcp_errors_count"] == 0
+    assert sum(t["calls_count"] for t in calls["per_tool"].values()) == calls["summary"]["requests_count"]
+    wait = combined["summary"]["generator_cpu_wait_ms"]
+    if Path("/proc/thread-self/schedstat").exists():  # Linux: measured; elsewhere None
+        assert isinstance(wait, float) and wait >= 0
+    else:
+        assert wait is None
     assert all(not launch.alive(pid) for pid in launch.seen_pids())

@@ -8,6 +8,15 @@ mixed      expert queries (Circle of Experts, through the orchestrator to the
            open-model schedules, each with its own latency histogram, plus the
            combined throughput.
 
+The mixed scenario warms up before its timed part: one call of every tool and
+argument set in the plan and one expert query, recorded (`warmup` in the entry)
+and excluded from every figure. The first call of each tool costs its server
+more (18 calls: 150-200 ms and 60-80 ms of server CPU, then 120-130 ms and
+40-50 ms), and the first query opens the connections. The run also records how
+long the generator's thread waited for a CPU (`generator_cpu_wait_ms`, Linux
+schedstat): a late send is the generator's own lag only when it was not waiting
+for a CPU that other processes held (docs/load.md, "mixed").
+
 Sizes: `ctx.options` keys `mcp_calls`, `mcp_concurrency`, `mixed_duration_s`,
 `mixed_query_rps`, `mixed_mcp_rps` (and `max_lag_p99_ms`, the generator's
 schedule-lag limit) override the quick/full defaults. Both generators share one
@@ -80,11 +89,14 @@ async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
     ctx.progress(f"{query_rps:g} expert queries/s and {mcp_rps:g} MCP calls/s for {duration:g} s")
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as http:
         async with McpPool(list(BUNDLED_SERVERS), ctx.out_dir / "mcp_logs") as pool:
+            warmup = await _warm_up(pool, http, ctx)
+            wait_before = _cpu_wait_ms()
             queries, calls = await asyncio.gather(
                 loadgen.run_open(stats.op(http), schedules.constant(query_rps), duration_s=duration,
                                  max_lag_p99_ms=max_lag),
                 loadgen.run_open(pool.op(), schedules.constant(mcp_rps), duration_s=duration,
                                  progress=ctx.progress, max_lag_p99_ms=max_lag))
+            wait_after = _cpu_wait_ms()
             per_tool = pool.per_tool_summary()
     wall = max(queries.elapsed_s, calls.elapsed_s)
     attempts = queries.ok + queries.errors_total + calls.ok + calls.errors_total
@@ -98,12 +110,15 @@ async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
         "mcp_p95_ms": calls.latency.percentile_ms(95),
         "error_rate_pct": 100.0 * errors / attempts if attempts else None,
         "duration_s": wall,
+        # Time the generator's thread was ready to run but waited for a CPU.
+        "generator_cpu_wait_ms": (wait_after - wait_before
+                                  if wait_before is not None and wait_after is not None else None),
     }
     for name, load in (("expert-queries", queries), ("mcp-calls", calls)):
         ctx.add_validity(f"generator/{name}", load.valid, load.self_checks())
     entries = [
         {"id": f"mixed/combined-{query_rps:g}qps+{mcp_rps:g}rps", "kind": "scenario",
-         "backend": stats.backend, "summary": combined,
+         "backend": stats.backend, "summary": combined, "warmup": warmup,
          "valid": queries.valid and calls.valid},
         {"id": f"mixed/expert-queries-{query_rps:g}qps", "kind": "scenario_part", "backend": stats.backend,
          "summary": {**_load_summary(queries), **stats.summary()}, "histogram": queries.latency.to_dict(),
@@ -113,3 +128,38 @@ async def mixed(ctx: ScenarioContext) -> ScenarioOutcome:
          "load": calls.to_dict(), "per_tool": per_tool},
     ]
     return ScenarioOutcome(entries, combined)
+
+
+async def _warm_up(pool: McpPool, http: Any, ctx: ScenarioContext) -> dict[str, Any]:
+    """One call of each (tool, arguments) pair and one expert query, before the timed part.
+
+    Not counted anywhere but here: the pool's per-tool figures start after it. A
+    failure here is not hidden either: the timed part will meet it again and count it.
+    """
+    import time
+
+    from codeperf.experts.orchestrator import consult
+    from codeperf.load.querystats import query_text
+
+    started = time.perf_counter()
+    errors = 0
+    call = pool.op()
+    for i in range(len(pool.plan)):
+        try:
+            await call(i)
+        except Exception:
+            errors += 1
+    result = await consult(query_text(0), ctx.experts, session=http)
+    pool.per_tool.clear()  # the timed part's per-tool figures only
+    return {"mcp_calls_count": len(pool.plan), "mcp_errors_count": errors,
+            "expert_queries_count": 1, "expert_query_ok": bool(result.ok),
+            "duration_s": time.perf_counter() - started, "excluded_from_results": True}
+
+
+def _cpu_wait_ms() -> float | None:
+    """Milliseconds this thread has waited on a run queue (Linux schedstat), or None."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
