@@ -367,13 +367,20 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
             await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
                                    duration_s=every * count, progress=ctx.progress, result=load,
                                    max_lag_p99_ms=max(10.0, spread * 1000))
-    drains = []
+    drains, last_sends = [], []
     for k in range(count):
-        ends = [stats.end_times[i] for i in range(k * size, (k + 1) * size) if i in stats.end_times]
+        spike = range(k * size, (k + 1) * size)
+        ends = [stats.end_times[i] for i in spike if i in stats.end_times]
         drains.append((max(ends) - (t0 + k * every)) * 1000.0 if ends else None)
+        # When the spike's last query left, from the spike's start, whichever worker sent
+        # it (one clock): "the whole spike left within its window" is this <= the spread.
+        sends = [stats.send_times[i] for i in spike if i in stats.send_times]
+        last_sends.append((max(sends) - (t0 + k * every)) * 1000.0 if sends else None)
     spike_p50, base_p50 = load.latency.percentile_ms(50), base.latency.percentile_ms(50)
     summary = {**_latency_summary(load), "burst_size_count": size, "bursts_count": count,
                "drain_max_ms": max((d for d in drains if d is not None), default=None),
+               "spike_last_send_max_ms": max((t for t in last_sends if t is not None),
+                                             default=None),
                "baseline_p50_ms": base_p50,
                "baseline_errors_count": base.errors_total,
                "spike_p50_ms": spike_p50,
@@ -381,7 +388,8 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
                                            if spike_p50 is not None and base_p50 else None),
                "warm_connections_count": warm}
     return _entry(ctx, entry_id, load, stats, summary,
-                  drain_ms=drains, baseline_histogram=base.latency.to_dict())
+                  drain_ms=drains, spike_last_send_ms=last_sends,
+                  baseline_histogram=base.latency.to_dict())
 
 
 async def _open_connections(session: aiohttp.ClientSession, experts: Any, queries: int,
