@@ -79,11 +79,12 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop
     for r in result["ray"]:
         log(f"Ray, {r['workers']} workers: start-up {r['startup_s']:.2f} s, "
             f"RSS of its processes {r['rss_bytes'] / 2**20:.0f} MiB")
-    log(f"{'measurement':34s} {'workers':>7s} {'ok/s':>9s} {'sent/s':>9s} {'lag p99 ms':>10s} valid")
+    log(f"{'measurement':34s} {'workers':>7s} {'ok/s':>9s} {'sent/s':>9s} {'lag p99 ms':>10s} "
+        f"{'ok/cpu-s':>9s} valid")
     for row in result["rows"]:
         log(f"{row['measurement']:34s} {row['workers']:7d} {_fmt(row['throughput_rps']):>9s} "
             f"{_fmt(row['achieved_send_rps']):>9s} {_fmt(row['schedule_lag_p99_ms'], '.2f'):>10s} "
-            f"{row['valid']}")
+            f"{_fmt(row.get('requests_per_loop_cpu_s')):>9s} {row['valid']}")
     for w in result["wrk"]:
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"

@@ -49,6 +49,7 @@ def test_one_worker_run_writes_every_measurement(tmp_path, loop):
         "closed, minimal client", "closed, aiohttp client", "open 10000/s, minimal client"]
     assert all(r["throughput_rps"] for r in data["rows"])
     assert data["config"]["event_loop"] == loop
+    assert all(r["requests_per_loop_cpu_s"] > 0 for r in data["rows"])
     (wrk,) = data["wrk"]
     assert wrk["threads"] == 1
     assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not

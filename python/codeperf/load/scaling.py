@@ -63,7 +63,12 @@ async def _in_process(factory: OpFactory, model: str, seconds: float, connection
 
 def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]:
     s = result.summary()
+    parts = getattr(result, "workers", None) or [result]
+    loop_cpu_s = sum(w.loop_cpu_s for w in parts)
     return {"measurement": label, "workers": workers, "throughput_rps": s["throughput_rps"],
+            # Successes per CPU-second of the generators' loop threads: what a worker costs,
+            # for information (a shared machine lowers the wall-clock rate, not this much).
+            "requests_per_loop_cpu_s": result.ok / loop_cpu_s if loop_cpu_s > 0 else None,
             "achieved_send_rps": s["achieved_send_rps"],
             "schedule_lag_p99_ms": s["schedule_lag_p99_ms"], "errors": result.errors_total,
             "generator_cpu_pct": result.loop_cpu_pct, "valid": result.valid,
