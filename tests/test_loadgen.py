@@ -485,3 +485,18 @@ def test_a_shared_start_in_the_past_is_lag_and_one_in_the_future_is_waited_for()
     started.clear()
     at = run(future_start())
     assert len(started) == 3 and min(started) >= at  # nothing left before the shared zero
+
+
+def test_a_burst_can_be_judged_by_its_window_alone_however_slow_the_answers():
+    async def slow(i: int) -> None:
+        await asyncio.sleep(0.4)
+
+    def lag_check(share):
+        r = run(loadgen.run_open(slow, schedules.constant(100), max_requests=3,
+                                 max_lag_p99_ms=10, max_lag_share_of_p50=share))
+        r.schedule_lag = LatencyHistogram()
+        r.schedule_lag.record_us(15_000)  # 15 ms: over 10 ms, under 5 % of a ~400 ms p50
+        return {c["check"]: c for c in r.self_checks()}["schedule_lag"]
+
+    assert lag_check(loadgen.MAX_LAG_SHARE_OF_P50)["ok"]  # 5 % of p50 (~20 ms) allows it
+    assert not lag_check(0.0)["ok"]  # the fixed 10 ms alone does not

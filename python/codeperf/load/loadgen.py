@@ -393,7 +393,8 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
                    result: LoadResult | None = None, progress: Progress | None = None,
                    progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS,
                    stop_when: StopWhen | None = None, pause_gc: bool = True,
-                   start_at: float | None = None) -> LoadResult:
+                   start_at: float | None = None,
+                   max_lag_share_of_p50: float = MAX_LAG_SHARE_OF_P50) -> LoadResult:
     """Send on `schedule` regardless of answers; latency counts from the intended send time.
 
     Sending covers `duration_s` of the schedule (or `max_requests` sends); requests
@@ -404,13 +405,16 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
     (see the module docstring). `start_at` (a `time.perf_counter()` value) is the
     schedule's zero when several generators share one schedule: the run waits for
     it, and a run that starts after it counts the difference as schedule lag.
+    `max_lag_share_of_p50` 0 judges the lag by `max_lag_p99_ms` alone (a burst:
+    its window is the point, however slow the answers).
     """
     with _gc_paused(pause_gc):
         return await _run_open(op, schedule, duration_s=duration_s, max_requests=max_requests,
                                max_in_flight=max_in_flight, drain_timeout_s=drain_timeout_s,
                                max_duration_s=max_duration_s, result=result, progress=progress,
                                progress_every_s=progress_every_s, max_lag_p99_ms=max_lag_p99_ms,
-                               stop_when=stop_when, pause_gc=pause_gc, start_at=start_at)
+                               stop_when=stop_when, pause_gc=pause_gc, start_at=start_at,
+                               max_lag_share_of_p50=max_lag_share_of_p50)
 
 
 @contextlib.contextmanager
@@ -430,7 +434,7 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
                     max_duration_s: float, result: LoadResult | None, progress: Progress | None,
                     progress_every_s: float, max_lag_p99_ms: float,
                     stop_when: StopWhen | None, pause_gc: bool,
-                    start_at: float | None) -> LoadResult:
+                    start_at: float | None, max_lag_share_of_p50: float) -> LoadResult:
     _check_budget(duration_s, max_requests, max_duration_s)
     window = min(duration_s, max_duration_s) if duration_s is not None else max_duration_s
     result = _start(result, "open", {
@@ -439,6 +443,7 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
         "max_duration_s": max_duration_s, "gc_paused": pause_gc,
         "shared_start": start_at is not None})
     result.thresholds["max_lag_p99_ms"] = max_lag_p99_ms
+    result.thresholds["max_lag_share_of_p50"] = max_lag_share_of_p50
     result.offered = schedule.count_before(window, max_requests)
     loop = asyncio.get_running_loop()
     perf = time.perf_counter
