@@ -508,3 +508,17 @@ def test_die_with_parent_takes_a_child_down_with_a_sigkilled_parent(tmp_path):
             parent.wait()
         if child is not None and _pid_alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_quick_default_set_leaves_out_the_sweep_but_runs_it_when_named():
+    from codeperf.load.suite import choose
+
+    full, problems = choose([], calibrate=True)
+    quick, _ = choose([], calibrate=True, quick=True)
+    assert problems == []
+    assert "sweep" in full and "sweep" not in quick
+    # Only scenarios registered with in_quick=False are left out, in the same order.
+    assert quick == [n for n in full if registered()[n].in_quick]
+    assert quick[0] == "calibration" and "burst" in quick and "mixed" in quick
+    named, _ = choose(["sweep"], calibrate=False, quick=True)
+    assert named == ["sweep"]

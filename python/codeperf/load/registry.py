@@ -146,14 +146,18 @@ class Scenario:
     needs_experts: bool = True  # False: the driver need not start the simulator for it
     options: dict[str, Option] = field(default_factory=dict)  # the -o keys it reads
     workers: bool = False  # True: runs its load on ctx.workers when there is a pool
+    # False: not in a --quick run's default set (still runs when named). Quick mode is the
+    # pull-request gate; a scenario the gate does not compare and that costs a large share
+    # of the quick budget (the sweep: ~35 s of ~170 s) runs in the full mode only.
+    in_quick: bool = True
 
 
 _REGISTRY: dict[str, Scenario] = {}
 
 
 def scenario(name: str, description: str = "", *, needs_experts: bool = True,
-             options: dict[str, Option] | None = None, workers: bool = False
-             ) -> Callable[[ScenarioFn], ScenarioFn]:
+             options: dict[str, Option] | None = None, workers: bool = False,
+             in_quick: bool = True) -> Callable[[ScenarioFn], ScenarioFn]:
     """Register an async scenario function under `name` (unique), with the options it reads."""
 
     def register(fn: ScenarioFn) -> ScenarioFn:
@@ -164,7 +168,7 @@ def scenario(name: str, description: str = "", *, needs_experts: bool = True,
             raise ValueError(f"scenario {name!r} is already registered by {existing.run.__module__}")
         doc_lines = (fn.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = Scenario(name, description or (doc_lines[0] if doc_lines else ""), fn,
-                                   needs_experts, dict(options or {}), workers)
+                                   needs_experts, dict(options or {}), workers, in_quick)
         return fn
 
     return register

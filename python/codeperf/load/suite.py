@@ -39,14 +39,20 @@ def not_requested(names: Sequence[str]) -> dict[str, str]:
             and spec.metric.split(".", 1)[0] not in names}
 
 
-def choose(requested: Sequence[str], calibrate: bool) -> tuple[list[str], list[str]]:
-    """The scenarios to run, in order, and the registry's import problems."""
+def choose(requested: Sequence[str], calibrate: bool, quick: bool = False
+           ) -> tuple[list[str], list[str]]:
+    """The scenarios to run, in order, and the registry's import problems.
+
+    Nothing requested: every scenario but calibration (which `calibrate` adds), and in
+    quick mode only those registered `in_quick`.
+    """
     problems = registry.load_registered()
     known = registry.registered()
     unknown = [n for n in requested if n not in known]
     if unknown:
         raise SetupError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    names = list(dict.fromkeys(requested)) or [n for n in known if n != CALIBRATION]
+    names = list(dict.fromkeys(requested)) or [
+        n for n, spec in known.items() if n != CALIBRATION and (spec.in_quick or not quick)]
     if calibrate and CALIBRATION in known and CALIBRATION not in names:
         names.insert(0, CALIBRATION)
     if not calibrate and CALIBRATION in names and CALIBRATION not in requested:
@@ -68,7 +74,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
 
     options = dict(options or {})
     try:
-        names, problems = choose(requested, calibrate)
+        names, problems = choose(requested, calibrate, quick)
         try:  # before anything starts: a typo in -o must not be silently ignored
             options = registry.validate_options(names, options)
         except registry.OptionError as exc:

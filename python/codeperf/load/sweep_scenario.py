@@ -49,6 +49,7 @@ class _Timed:
 
 
 @scenario("sweep", "rate sweep: synchronous, throughput, K constant rates, the knee and goodput",
+          in_quick=False,  # ~35 s of quick mode's budget, and no gated figure: full mode only
           options={"sweep_rates": Int(help="constant-rate runs (quick 4, full 8)"),
                    "sweep_duration_s": Float(min=0.5, help="seconds per rate (quick 3, full 15)"),
                    "sweep_refine": Int(min=0, help="refining rates around the knee "
