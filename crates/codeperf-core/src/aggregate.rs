@@ -213,7 +213,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     let mut keys: Vec<Vec<u32>> = Vec::new();
     let mut ids = Interner::default();
     for (i, a) in analyses.iter().enumerate() {
-        for (t, key) in a.recommendations.iter().zip(&a.recommendation_keys) {
+        for (t, key) in a.recommendations().zip(a.recommendation_keys()) {
             owner.push(i);
             texts.push(t);
             let mut k: Vec<u32> = key.iter().map(|&local| ids.id(a.word(local), a.key(local)).0).collect();

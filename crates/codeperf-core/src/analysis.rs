@@ -30,9 +30,14 @@ pub struct Analysis {
     pub(crate) arena: String,
     pub token_count: u64,
     pub sentence_count: u64,
-    pub recommendations: Vec<String>,
-    /// Per recommendation: its distinct content tokens as local ids, ascending.
-    pub(crate) recommendation_keys: Vec<Vec<u32>>,
+    /// The kept recommendations' texts back to back, and where each one ends (one
+    /// allocation per response instead of two per recommendation).
+    rec_text: String,
+    rec_text_ends: Vec<u32>,
+    /// Per recommendation: its distinct content tokens as local ids, ascending, back to
+    /// back, and where each key ends.
+    rec_key_ids: Vec<u32>,
+    rec_key_ends: Vec<u32>,
     pub code_blocks: Vec<CodeBlock>,
     pub hedging: u64,
     pub certainty: u64,
@@ -62,7 +67,27 @@ impl Analysis {
         &self.arena[s.0 as usize..s.1 as usize]
     }
 
+    /// The recommendations' texts, in reading order.
+    pub fn recommendations(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let ends = &self.rec_text_ends;
+        (0..ends.len()).map(move |k| &self.rec_text[piece(ends, k)])
+    }
 
+    pub fn recommendation_count(&self) -> usize {
+        self.rec_text_ends.len()
+    }
+
+    /// Each recommendation's key: its distinct content tokens as local ids, ascending.
+    pub(crate) fn recommendation_keys(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
+        let ends = &self.rec_key_ends;
+        (0..ends.len()).map(move |k| &self.rec_key_ids[piece(ends, k)])
+    }
+}
+
+/// The k-th of pieces stored back to back, given where each one ends.
+#[inline]
+fn piece(ends: &[u32], k: usize) -> std::ops::Range<usize> {
+    (if k == 0 { 0 } else { ends[k - 1] as usize })..ends[k] as usize
 }
 
 #[derive(Debug)]
@@ -80,11 +105,15 @@ pub struct AnalysisReport {
 
 /// The recommendations of one response as they are found, deduplicated by text.
 struct Recommendations<'a> {
-    arena: &'a str,
+    arena: &'a [u8],
     vocab: &'a [Span],
+    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
+    keys: &'a [u128],
     flags: &'a [u8],
-    texts: Vec<String>,
-    keys: Vec<Vec<u32>>,
+    text: Vec<u8>,
+    text_ends: Vec<u32>,
+    key_ids: Vec<u32>,
+    key_ends: Vec<u32>,
     /// Texts seen so far, by the hash of their token ids (indexes into `seen_ranges`).
     /// A text is its tokens joined by spaces and tokens hold no space, so two texts of
     /// one response are equal exactly when their local id sequences are: duplicates are
@@ -94,17 +123,21 @@ struct Recommendations<'a> {
     seen_ids: &'a mut Vec<u32>,
     seen_ranges: &'a mut Vec<(u32, u32)>,
     seen_hashes: &'a mut Vec<u64>,
-    key: &'a mut Vec<u32>,
 }
 
 impl Recommendations<'_> {
     fn add(&mut self, ids: &[u32]) {
-        if !ids.iter().any(|&id| self.flags[id as usize] & CONTENT != 0) {
-            return;
-        }
         let mut hasher = FxHasher::default();
+        let mut content = false;
+        let mut bytes = ids.len();
         for &id in ids {
             hasher.write_u32(id);
+            content |= self.flags[id as usize] & CONTENT != 0;
+            let r = self.vocab[id as usize];
+            bytes += (r.1 - r.0) as usize;
+        }
+        if !content {
+            return;
         }
         let h = hasher.finish();
         let (seen_ids, seen_ranges) = (&*self.seen_ids, &*self.seen_ranges);
@@ -114,31 +147,43 @@ impl Recommendations<'_> {
         }).is_some() {
             return;
         }
-        let word = |id: u32| {
-            let s = self.vocab[id as usize];
-            &self.arena[s.0 as usize..s.1 as usize]
-        };
-        let mut text = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
+        // The words joined by spaces; a packed word is copied as its 16-byte key and cut
+        // to length (no call to memcpy for a few bytes).
+        self.text.reserve(bytes + 16);
         for (i, &id) in ids.iter().enumerate() {
             if i > 0 {
-                text.push(' ');
+                self.text.push(b' ');
             }
-            text.push_str(word(id));
+            let r = self.vocab[id as usize];
+            let key = self.keys[id as usize];
+            if key != 0 {
+                let end = self.text.len() + (r.1 - r.0) as usize;
+                self.text.extend_from_slice(&key.to_le_bytes());
+                self.text.truncate(end);
+            } else {
+                self.text.extend_from_slice(&self.arena[r.0 as usize..r.1 as usize]);
+            }
         }
-        // Sorted and deduplicated in a reused buffer, then copied once at its exact size.
-        self.key.clear();
-        self.key.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
-        self.key.sort_unstable();
-        self.key.dedup();
-        let key = self.key.to_vec();
+        self.text_ends.push(self.text.len() as u32);
+        // The key: content ids sorted and deduplicated in place at the end of `key_ids`.
+        let from = self.key_ids.len();
+        self.key_ids.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
+        self.key_ids[from..].sort_unstable();
+        let mut kept = from;
+        for k in from..self.key_ids.len() {
+            if kept == from || self.key_ids[k] != self.key_ids[kept - 1] {
+                self.key_ids[kept] = self.key_ids[k];
+                kept += 1;
+            }
+        }
+        self.key_ids.truncate(kept);
+        self.key_ends.push(kept as u32);
         let k = self.seen_ranges.len() as u32;
         self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
         self.seen_ids.extend_from_slice(ids);
         self.seen_hashes.push(h);
         let hashes = &*self.seen_hashes;
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
-        self.texts.push(text);
-        self.keys.push(key);
     }
 }
 
@@ -151,6 +196,8 @@ pub(crate) struct Scratch {
     /// Sentence ends of the current line, as span counts.
     bounds: Vec<usize>,
     table: KeyTable,
+    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
+    keys: Vec<u128>,
     flags: Vec<u8>,
     ids: Vec<u32>,
     counts: Vec<u32>,
@@ -160,9 +207,8 @@ pub(crate) struct Scratch {
     rec_ids: Vec<u32>,
     rec_ranges: Vec<(u32, u32)>,
     rec_hashes: Vec<u64>,
-    /// Candidate recommendations (ranges of `ids`) and a key being built.
+    /// Candidate recommendations (ranges of `ids`).
     rec_candidates: Vec<(usize, usize)>,
-    rec_key: Vec<u32>,
 }
 
 
@@ -207,7 +253,8 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
 /// The case mapping keeps word characters word characters and byte offsets fixed, so
 /// tokens are found in the content itself and lowered one at a time when interned.
 fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) -> (String, Vec<Span>, Counts) {
-    let Scratch { sentence_ends, sentence_is_item, item_ranges, bounds, table, flags, ids, counts, token, .. } = sc;
+    let Scratch { sentence_ends, sentence_is_item, item_ranges, bounds, table, keys, flags, ids, counts, token, .. } = sc;
+    keys.clear();
     sentence_ends.clear();
     sentence_is_item.clear();
     item_ranges.clear();
@@ -222,6 +269,7 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) -
         table,
         arena: Vec::with_capacity(content.len() / 2 + 32),
         vocab: Vec::with_capacity(content.len() / 12 + 4),
+        keys,
         flags,
         counts,
         ids,
@@ -288,6 +336,7 @@ struct Interning<'a> {
     /// token, lowered by a mapping that keeps UTF-8 valid).
     arena: Vec<u8>,
     vocab: Vec<Span>,
+    keys: &'a mut Vec<u128>,
     flags: &'a mut Vec<u8>,
     counts: &'a mut Vec<u32>,
     ids: &'a mut Vec<u32>,
@@ -350,6 +399,7 @@ impl Interning<'_> {
         let word = &self.arena[from..];
         let f = if key != 0 { self.classes.get_packed(key) } else { 0 };
         self.flags.push(if is_content(word, f) { f | CONTENT } else { f });
+        self.keys.push(key);
         self.counts.push(0);
     }
 
@@ -402,8 +452,10 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     Analysis {
         token_count: sc.ids.len() as u64,
         sentence_count: sc.sentence_ends.len() as u64,
-        recommendations: Vec::new(),
-        recommendation_keys: Vec::new(),
+        rec_text: String::new(),
+        rec_text_ends: Vec::new(),
+        rec_key_ids: Vec::new(),
+        rec_key_ends: Vec::new(),
         code_blocks: Vec::new(),
         hedging,
         certainty,
@@ -429,7 +481,7 @@ fn with_recommendations(
     vocab.shrink_to_fit();
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, rec_key, ..
+        rec_candidates, keys, ..
     } = sc;
     // The candidates first (each line's recommending sentences, then a list item as a
     // whole), so the result vectors are allocated once at a size that fits.
@@ -454,26 +506,30 @@ fn with_recommendations(
     rec_ranges.clear();
     rec_hashes.clear();
     let mut recs = Recommendations {
-        arena: &arena,
+        arena: arena.as_bytes(),
         vocab: &vocab,
+        keys,
         flags,
-        texts: Vec::with_capacity(rec_candidates.len()),
-        keys: Vec::with_capacity(rec_candidates.len()),
+        text: Vec::new(),
+        text_ends: Vec::with_capacity(rec_candidates.len()),
+        key_ids: Vec::new(),
+        key_ends: Vec::with_capacity(rec_candidates.len()),
         seen: rec_table,
         seen_ids: rec_ids,
         seen_ranges: rec_ranges,
         seen_hashes: rec_hashes,
-        key: rec_key,
     };
     for &(a, b) in rec_candidates.iter() {
         recs.add(&ids[a..b]);
     }
-    let Recommendations { texts, keys, .. } = recs;
+    let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
-        recommendations: texts,
-        recommendation_keys: keys,
+        rec_text: String::from_utf8(text).expect("whole lowered tokens joined by spaces"),
+        rec_text_ends: text_ends,
+        rec_key_ids: key_ids,
+        rec_key_ends: key_ends,
         code_blocks,
         hedging: counts.hedging,
         certainty: counts.certainty,
@@ -492,7 +548,7 @@ pub fn heuristic_confidence(a: &Analysis) -> f64 {
     let c = a.certainty as f64;
     let h = a.hedging as f64;
     let mut score = 0.5 + 0.3 * ((c - h) / ((a.certainty + a.hedging + 1) as f64));
-    if !a.recommendations.is_empty() {
+    if a.recommendation_count() > 0 {
         score += 0.1;
     }
     if !a.code_blocks.is_empty() {
@@ -577,7 +633,7 @@ mod tests {
         let a = analyze_one(
             "You should use a pool.\n- Cache results in Redis\n1. Cache results in Redis\n```py\nx\n```\nIt might work. Definitely!",
         );
-        assert_eq!(a.recommendations, vec!["you should use a pool", "cache results in redis"]);
+        assert_eq!(a.recommendations().collect::<Vec<_>>(), vec!["you should use a pool", "cache results in redis"]);
         assert_eq!(a.sentence_count, 5);
         assert_eq!(a.hedging, 1);
         assert_eq!(a.certainty, 1);
