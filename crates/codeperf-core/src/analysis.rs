@@ -110,9 +110,12 @@ struct Recommendations<'a> {
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: &'a [u128],
     flags: &'a [u8],
-    text: Vec<u8>,
+    /// Texts and keys are built in this thread's reused buffers (grown once, not per
+    /// response: growing fresh ones reallocated about ten times per response), then
+    /// copied once at their exact size.
+    text: &'a mut Vec<u8>,
     text_ends: Vec<u32>,
-    key_ids: Vec<u32>,
+    key_ids: &'a mut Vec<u32>,
     key_ends: Vec<u32>,
     /// Texts seen so far, by the hash of their token ids (indexes into `seen_ranges`).
     /// A text is its tokens joined by spaces and tokens hold no space, so two texts of
@@ -209,6 +212,9 @@ pub(crate) struct Scratch {
     rec_hashes: Vec<u64>,
     /// Candidate recommendations (ranges of `ids`).
     rec_candidates: Vec<(usize, usize)>,
+    /// `Recommendations`' texts and keys while they are built.
+    rec_text: Vec<u8>,
+    rec_key_ids: Vec<u32>,
 }
 
 
@@ -481,8 +487,10 @@ fn with_recommendations(
     vocab.shrink_to_fit();
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, keys, ..
+        rec_candidates, keys, rec_text, rec_key_ids, ..
     } = sc;
+    rec_text.clear();
+    rec_key_ids.clear();
     // The candidates first (each line's recommending sentences, then a list item as a
     // whole), so the result vectors are allocated once at a size that fits.
     rec_candidates.clear();
@@ -510,9 +518,9 @@ fn with_recommendations(
         vocab: &vocab,
         keys,
         flags,
-        text: Vec::new(),
+        text: rec_text,
         text_ends: Vec::with_capacity(rec_candidates.len()),
-        key_ids: Vec::new(),
+        key_ids: rec_key_ids,
         key_ends: Vec::with_capacity(rec_candidates.len()),
         seen: rec_table,
         seen_ids: rec_ids,
@@ -526,9 +534,9 @@ fn with_recommendations(
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
-        rec_text: String::from_utf8(text).expect("whole lowered tokens joined by spaces"),
+        rec_text: String::from_utf8(text.to_vec()).expect("whole lowered tokens joined by spaces"),
         rec_text_ends: text_ends,
-        rec_key_ids: key_ids,
+        rec_key_ids: key_ids.to_vec(),
         rec_key_ends: key_ends,
         code_blocks,
         hedging: counts.hedging,
