@@ -261,7 +261,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             owner.push(i);
             texts.push(t);
             let from = keys.items.len();
-            keys.items.extend(key.iter().map(|&local| ids.id(a.word(local), a.key(local)).0));
+            keys.items.extend(key.iter().map(|&local| ids.id_of(a, local).0));
             keys.items[from..].sort_unstable();
             keys.close();
         }

@@ -578,7 +578,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
             a.content_counts
                 .iter()
                 .map(|&(local, _)| {
-                    let (id, new) = interner.id(a.word(local), a.key(local));
+                    let (id, new) = interner.id_of(a, local);
                     if new {
                         doc_freq.push(0);
                     }

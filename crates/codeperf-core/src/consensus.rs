@@ -52,7 +52,7 @@ fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize, usize) {
                 .content_counts
                 .iter()
                 .map(|&(local, _)| {
-                    let (id, new) = interner.id(a.word(local), a.key(local));
+                    let (id, new) = interner.id_of(a, local);
                     if new {
                         doc_freq.push(0);
                     }

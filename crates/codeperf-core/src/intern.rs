@@ -5,6 +5,7 @@
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
+use crate::analysis::Analysis;
 use crate::packed;
 
 /// The hash of a word too long to pack (`packed`): FxHash of its bytes.
@@ -131,6 +132,21 @@ impl<'a> Interner<'a> {
         let (id, new) = self.table.get_or_insert(key, words.len() as u32, |id| words[id as usize] == word);
         if new {
             self.words.push(word);
+        }
+        (id, new)
+    }
+
+    /// `id` for a word of an analysis, by its local id: the word's text is sliced only
+    /// when it is new or too long to pack (the common probe reads just the packed key).
+    #[inline]
+    pub(crate) fn id_of(&mut self, a: &'a Analysis, local: u32) -> (u32, bool) {
+        let key = a.key(local);
+        if key == 0 {
+            return self.id(a.word(local), 0);
+        }
+        let (id, new) = self.table.get_or_insert(key, self.words.len() as u32, |_| false);
+        if new {
+            self.words.push(a.word(local));
         }
         (id, new)
     }
