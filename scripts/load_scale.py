@@ -47,29 +47,44 @@ def _fmt(value, spec=".0f"):
 @click.option("--burst-size", default=300, type=click.IntRange(min=1),
               help="Queries per burst spike (3 expert requests each) within 100 ms.")
 @click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
-def main(out_dir, workers_list, seconds, connections, burst_size, no_burst):
+@click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
+              help="Every generator's event loop, 1 worker and N alike. "
+                   "[default: uvloop when installed, else asyncio]")
+@click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
+              help="Simulator processes behind the N-worker burst. [default: load_scenarios' "
+                   "default, docs/load.md]")
+def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop,
+         simulator_processes):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
-    from codeperf.load import scaling
+    from codeperf.load import event_loops, scaling
+
+    try:
+        loop = event_loops.check(loop or event_loops.default_name())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--loop") from None
 
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     out = script_out_dir(out_dir, "load_scale")
-    log(f"generator rates against the trivial endpoint, workers {workers_list}")
-    result = scaling.generator_rates(workers_list, seconds, connections, log)
+    log(f"generator rates against the trivial endpoint, workers {workers_list}, loop {loop}")
+    result = scaling.generator_rates(workers_list, seconds, connections, log, loop)
     result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
-                        "burst_size": burst_size}
+                        "burst_size": burst_size, "event_loop": loop,
+                        "simulator_processes": simulator_processes}
     if not no_burst:
-        result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log)
+        result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log, loop,
+                                               simulator_processes)
     path = out / "load_scale.json"
     write_json_atomic(path, result)
     log("")
     for r in result["ray"]:
         log(f"Ray, {r['workers']} workers: start-up {r['startup_s']:.2f} s, "
             f"RSS of its processes {r['rss_bytes'] / 2**20:.0f} MiB")
-    log(f"{'measurement':34s} {'workers':>7s} {'ok/s':>9s} {'sent/s':>9s} {'lag p99 ms':>10s} valid")
+    log(f"{'measurement':34s} {'workers':>7s} {'ok/s':>9s} {'sent/s':>9s} {'lag p99 ms':>10s} "
+        f"{'ok/cpu-s':>9s} valid")
     for row in result["rows"]:
         log(f"{row['measurement']:34s} {row['workers']:7d} {_fmt(row['throughput_rps']):>9s} "
             f"{_fmt(row['achieved_send_rps']):>9s} {_fmt(row['schedule_lag_p99_ms'], '.2f'):>10s} "
-            f"{row['valid']}")
+            f"{_fmt(row.get('requests_per_loop_cpu_s')):>9s} {row['valid']}")
     for w in result["wrk"]:
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"
@@ -77,7 +92,9 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst):
     for b in result.get("burst", []):
         log(f"burst {b.get('queries')} queries ({b.get('expert_requests')} requests) in 100 ms, "
             f"{b['workers']} worker(s): {'VALID' if b['valid'] else 'INVALID'}; lag p99 per worker "
-            f"{b.get('schedule_lag_p99_ms')} ms, all sent in window: {b.get('sent_within_window')}")
+            f"{b.get('schedule_lag_p99_ms')} ms; last send of each spike at "
+            f"{[None if t is None else round(t, 1) for t in b.get('spike_last_send_ms') or []]} ms "
+            f"(within 100 ms: {b.get('within_spread')})")
     log(f"wrote {path}")
     cli.exit_with(exitcodes.OK)
 

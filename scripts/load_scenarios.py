@@ -71,9 +71,12 @@ class KeyValue(click.ParamType):
 @click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
               help="Bundled simulator processes on one port (SO_REUSEPORT) for the scenarios "
                    "on workers. [default: as many as --workers]")
+@click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
+              help="The generator's event loop, here and on the workers. [default: asyncio "
+                   "here, uvloop on Ray workers when installed]")
 @click.option("--list", "list_only", is_flag=True, help="List the registered scenarios and exit.")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
-         slo, calibration, workers, ray_address, simulator_processes, list_only):
+         slo, calibration, workers, ray_address, simulator_processes, loop, list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.load import registry
@@ -92,7 +95,7 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,
         api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address,
-        simulator_processes=simulator_processes)))
+        simulator_processes=simulator_processes, loop=loop)))
 
 
 if __name__ == "__main__":

@@ -21,21 +21,35 @@ def _cli():
     return module.main
 
 
-@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"]])
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"],
+                                  ["--loop", "trio"], ["--simulator-processes", "0"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), *args])
     assert result.exit_code == exitcodes.USAGE, result.output
     assert not (tmp_path / "load_scale.json").exists()
 
 
-def test_one_worker_run_writes_every_measurement(tmp_path):
+def test_uvloop_asked_for_but_missing_is_a_usage_error(tmp_path, monkeypatch):
+    from codeperf.load import event_loops
+
+    monkeypatch.setattr(event_loops, "uvloop_installed", lambda: False)
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--loop", "uvloop",
+                                         "--no-burst"])
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert "uvloop is not installed" in result.output
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_one_worker_run_writes_every_measurement(tmp_path, loop):
     result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--workers", "1",
-                                         "--seconds", "0.3", "--no-burst"])
+                                         "--seconds", "0.3", "--no-burst", "--loop", loop])
     assert result.exit_code == exitcodes.OK, result.output
     data = json.loads((tmp_path / "load_scale.json").read_text())
     assert [r["measurement"] for r in data["rows"]] == [
         "closed, minimal client", "closed, aiohttp client", "open 10000/s, minimal client"]
     assert all(r["throughput_rps"] for r in data["rows"])
+    assert data["config"]["event_loop"] == loop
+    assert all(r["requests_per_loop_cpu_s"] > 0 for r in data["rows"])
     (wrk,) = data["wrk"]
     assert wrk["threads"] == 1
     assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not

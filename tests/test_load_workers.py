@@ -29,6 +29,10 @@ def test_open_model_workers_send_exactly_the_single_process_schedule(pool):
     assert sides[0]["indices"] == list(range(0, 200, 2))
     assert len({p["pid"] for p in merged.placements}) == 2  # two processes
     assert [w["summary"]["requests_count"] for w in merged.to_dict()["workers"]] == [100, 100]
+    # One schedule zero for all: each worker's intended times count from the shared start.
+    assert all(w.config["shared_start"] for w in merged.workers)
+    # The loop each worker ran on is reported; uvloop by default (it is installed).
+    assert [p["event_loop"] for p in merged.placements] == ["uvloop", "uvloop"]
 
 
 def test_closed_model_splits_concurrency_and_budget(pool):

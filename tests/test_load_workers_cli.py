@@ -38,6 +38,19 @@ def test_ray_address_with_a_remote_expert_needs_allow_remote():
     assert bad.exit_code == exitcodes.USAGE
 
 
+def test_an_unknown_or_missing_event_loop_is_a_usage_error(tmp_path, monkeypatch):
+    bad = CliRunner().invoke(_script(), ["--loop", "trio", "--out", str(tmp_path)])
+    assert bad.exit_code == exitcodes.USAGE
+    from codeperf.load import event_loops
+
+    monkeypatch.setattr(event_loops, "uvloop_installed", lambda: False)
+    missing = CliRunner().invoke(_script(), ["--loop", "uvloop", "--scenario", "single-query",
+                                             "--out", str(tmp_path)])
+    assert missing.exit_code == exitcodes.USAGE, missing.output
+    assert "uvloop is not installed" in missing.output
+    assert not (tmp_path / "load.json").exists()
+
+
 def _ray_processes_since(t0: float) -> list[str]:
     found = []
     for proc in psutil.process_iter(["cmdline", "create_time"]):
@@ -137,4 +150,11 @@ def test_burst_on_two_workers_merges_queries_and_keeps_each_worker(tmp_path):
     # The merged per-query statistics count every worker's queries.
     assert sum(burst["queries"]["critical_path_expert"].values()) == ok
     assert burst["summary"]["warm_connections_count"] > 0
+    # When each spike's last query left, on one clock for both workers: never before its
+    # intended time (95 ms into a 100 ms spread of 20), so at least that.
+    last = burst["spike_last_send_ms"]
+    assert len(last) == 2 and all(t >= 95 - 1 for t in last)
+    assert burst["summary"]["spike_last_send_max_ms"] == max(last)
+    assert data["config"]["event_loop"] == {"driver": "asyncio", "workers": "uvloop"}
+    assert [w["event_loop"] for w in workers] == ["uvloop", "uvloop"]
     assert [c["check"].split("/")[0] for c in burst["load"]["self_checks"]].count("worker1") == 4

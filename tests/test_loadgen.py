@@ -446,3 +446,57 @@ def test_selftest_measures_the_aiohttp_path_beside_the_minimal_client(tmp_path):
         (1, "open 10000/s, minimal client")]
     assert all(r["throughput_rps"] and r["errors"] == 0 for r in rows)
     assert data["scaling"]["ray"] == []  # one worker: no Ray session was started
+
+
+def test_schedule_lag_counts_from_when_the_request_starts_not_when_it_was_queued():
+    # 20 sends due at once; each blocks the loop 3 ms when it starts. The dispatcher,
+    # behind schedule, queues all 20 without yielding: lag taken at queueing would be
+    # ~0 for all. Taken when each request starts, the last one waited for 19 others.
+    def op_factory():
+        async def op(i: int) -> None:
+            time.sleep(0.003)  # noqa: the point is to block the loop
+
+        return op
+
+    result = run(loadgen.run_open(op_factory(), schedules.burst(20, every_s=10, spread_s=0.0),
+                                  max_requests=20, duration_s=1))
+    assert result.sent == result.ok == 20
+    assert result.schedule_lag.count == 20
+    # time.sleep sleeps at least its time: 19 blocked starts before the last one's.
+    assert result.schedule_lag.summary()["max_ms"] >= 19 * 3 * 0.99
+
+
+def test_a_shared_start_in_the_past_is_lag_and_one_in_the_future_is_waited_for():
+    started: list[float] = []
+
+    async def op(i: int) -> None:
+        started.append(time.perf_counter())
+
+    late = run(loadgen.run_open(op, schedules.constant(1000), max_requests=3,
+                                start_at=time.perf_counter() - 0.05))
+    assert late.config["shared_start"] is True
+    assert late.schedule_lag.percentile_ms(50) >= 50 * 0.99  # started 50 ms after the zero
+
+    async def future_start() -> float:
+        at = time.perf_counter() + 0.05
+        await loadgen.run_open(op, schedules.constant(1000), max_requests=3, start_at=at)
+        return at
+
+    started.clear()
+    at = run(future_start())
+    assert len(started) == 3 and min(started) >= at  # nothing left before the shared zero
+
+
+def test_a_burst_can_be_judged_by_its_window_alone_however_slow_the_answers():
+    async def slow(i: int) -> None:
+        await asyncio.sleep(0.4)
+
+    def lag_check(share):
+        r = run(loadgen.run_open(slow, schedules.constant(100), max_requests=3,
+                                 max_lag_p99_ms=10, max_lag_share_of_p50=share))
+        r.schedule_lag = LatencyHistogram()
+        r.schedule_lag.record_us(15_000)  # 15 ms: over 10 ms, under 5 % of a ~400 ms p50
+        return {c["check"]: c for c in r.self_checks()}["schedule_lag"]
+
+    assert lag_check(loadgen.MAX_LAG_SHARE_OF_P50)["ok"]  # 5 % of p50 (~20 ms) allows it
+    assert not lag_check(0.0)["ok"]  # the fixed 10 ms alone does not

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 from codeperf.harness.envelope import Interrupted
 
 
-def run_stoppable(coro: Awaitable[Any]) -> Any:
+def run_stoppable(coro: Awaitable[Any],
+                  loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> Any:
     """`asyncio.run(coro)`, where SIGTERM cancels the coroutine as Ctrl-C does, then raises
-    `Interrupted`.
+    `Interrupted`. `loop_factory` chooses the event loop (e.g. uvloop's), as
+    `asyncio.Runner` does; None is asyncio's default loop.
 
     A SIGTERM handler that raises (the Recorder's) can fire inside a transport
     callback, where asyncio logs the exception and carries on: the run would
@@ -46,7 +48,8 @@ def run_stoppable(coro: Awaitable[Any]) -> Any:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if in_main else None
     try:
-        value = asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            value = runner.run(main())
     except asyncio.CancelledError:
         if received:
             raise Interrupted("SIGTERM") from None

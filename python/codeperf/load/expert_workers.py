@@ -33,7 +33,7 @@ async def expert_queries(worker: int, workers: int, *, experts: Any, slo: Any, p
     async with _session(pool) as session:
         if warm_queries:
             stats.warm_connections = await _open_connections(session, experts, warm_queries)
-        # Completion times are this process's perf_counter; with this offset the driver
+        # Send and completion times are this process's perf_counter; with this offset the driver
         # puts every worker's on one (wall) clock, whichever machine it ran on.
         stats.clock_offset_s = time.time() - time.perf_counter()
         yield stats.op(session), stats
@@ -75,6 +75,7 @@ def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
                 continue
             offset = getattr(side, "clock_offset_s", 0.0)
             side.end_times = {i: t + offset for i, t in side.end_times.items()}
+            side.send_times = {i: t + offset for i, t in side.send_times.items()}
             stats = side if stats is None else stats.merge(side)
         assert stats is not None, "no worker returned its statistics"
         stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)

@@ -59,7 +59,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
               calibrate: bool = True, slo: Sequence[str] = (),
               log: Callable[[str], None] = _stderr,
               expert_urls: Sequence[str] = (), api_key_env: str = "", workers: int = 1,
-              ray_address: str | None = None, simulator_processes: int | None = None) -> int:
+              ray_address: str | None = None, simulator_processes: int | None = None,
+              loop: str | None = None) -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -92,6 +93,17 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
         log(f"load_scenarios: {exc}")
         return exitcodes.USAGE
 
+    from codeperf.load import event_loops
+
+    # The event loops (codeperf.load.event_loops): `loop` for this process and the
+    # workers alike; unset, this process keeps asyncio's loop (the runs without workers,
+    # as they always were) and Ray workers get uvloop when it is installed.
+    try:
+        driver_loop = event_loops.check(loop or event_loops.ASYNCIO)
+        worker_loop = event_loops.check(loop or event_loops.default_name())
+    except ValueError as exc:
+        log(f"load_scenarios: --loop: {exc}")
+        return exitcodes.USAGE
     out_dir = Path(out_dir)
     if workers < 1 or (simulator_processes is not None and simulator_processes < 1):
         log("load_scenarios: --workers and --simulator-processes must be at least 1")
@@ -104,6 +116,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     config = {"scenarios": names, "quick": quick, "options": options,
               "workers": workers, "ray_address": ray_address,
               "simulator_processes": sim_processes if uses_workers else 1,
+              "event_loop": {"driver": driver_loop, "workers": worker_loop if use_pool else None},
               "allow_remote": allow_remote, "experts": experts.to_dict(),
               "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
@@ -126,7 +139,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             recorder.envelope.config["simulator_url"] = url
             worker_experts = None
             if use_pool:  # one loop in this process otherwise: no Ray at all
-                pool = _start_workers(workers, ray_address, recorder, log)
+                pool = _start_workers(workers, ray_address, recorder, log, worker_loop)
                 if pool is None:
                     return exitcodes.FAILED
             if worker_simulator is not None:
@@ -142,7 +155,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
                 simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log,
                 worker_pool=pool, worker_experts=worker_experts)
-            metrics = run_stoppable(registry.run_scenarios(names, ctx))
+            metrics = run_stoppable(registry.run_scenarios(names, ctx),
+                                    loop_factory=event_loops.factory(driver_loop))
             for target in evaluate("load", metrics, not_run=not_requested(names)):
                 recorder.add_target(target)
             recorder.mark_complete()
@@ -162,11 +176,11 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
 
 
 def _start_workers(workers: int, address: str | None, recorder: Recorder,
-                   log: Callable[[str], None]) -> Any:
+                   log: Callable[[str], None], loop: str | None = None) -> Any:
     """The run's Ray worker pool, its start-up time recorded; None (error recorded) if it fails."""
     from codeperf.load.workers import WorkerPool
 
-    pool = WorkerPool(workers, address, log=log)
+    pool = WorkerPool(workers, address, log=log, loop=loop)
     try:
         pool.start()
     except Exception as exc:  # Ray missing, the cluster unreachable: nothing can run

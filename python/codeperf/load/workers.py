@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncContextManager, Callable
 
 from codeperf.harness.loopback import check_loopback
-from codeperf.load import loadgen, partition
+from codeperf.load import event_loops, loadgen, partition
 from codeperf.load.merge import MergedLoadResult, merge_results
 from codeperf.load.schedules import Schedule
 
@@ -74,7 +74,7 @@ class LoadWorker:
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "pid": os.getpid()}
+                "pid": os.getpid(), "event_loop": event_loops.running_loop_name()}
 
     async def prepare(self, plan: Plan) -> dict[str, Any]:
         """Check the targets (loopback rule) and set the op up; returns where this worker runs."""
@@ -99,15 +99,20 @@ class LoadWorker:
 
         self._task = asyncio.current_task()
         try:
-            await asyncio.sleep(max(0.0, start_at - time.time()))
+            # The shared wall-clock start on this process's perf_counter: the open model's
+            # intended times count from it, so a worker whose call arrived late (or whose
+            # loop woke late) shows that as schedule lag instead of shifting its share.
+            start_perf = time.perf_counter() + (start_at - time.time())
             budget = partition.local_budget(plan.max_requests, k, n)
             if plan.model == "open":
                 assert plan.schedule is not None
                 await loadgen.run_open(global_op, partition.part(plan.schedule, k, n),
                                        duration_s=plan.duration_s, max_requests=budget,
-                                       result=self._result, **plan.options)
+                                       result=self._result, start_at=start_perf,
+                                       **plan.options)
             else:
                 assert plan.concurrency is not None
+                await asyncio.sleep(max(0.0, start_at - time.time()))
                 share = partition.shares(plan.concurrency, n)[k]
                 if share > 0:
                     await loadgen.run_closed(global_op, concurrency=share,
@@ -140,10 +145,13 @@ class WorkerPool:
     """N LoadWorker actors for a whole load run; `run(plan)` sends a plan's load through them."""
 
     def __init__(self, workers: int, address: str | None = None,
-                 log: Callable[[str], None] = lambda line: None) -> None:
+                 log: Callable[[str], None] = lambda line: None,
+                 loop: str | None = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers, self.address, self.log = workers, address, log
+        # The workers' event loop (codeperf.load.event_loops): uvloop when installed.
+        self.loop = event_loops.check(loop or event_loops.default_name())
         self.actors: list[Any] = []
         self.started_ray = False
         self.startup_s: float | None = None
@@ -153,11 +161,13 @@ class WorkerPool:
 
         t0 = time.perf_counter()
         if not ray.is_initialized():
+            runtime_env = {"env_vars": event_loops.ray_env_vars(self.loop)}
             if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         runtime_env=runtime_env)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env)
             self.started_ray = True
         actor_cls = ray.remote(num_cpus=1, max_restarts=0)(LoadWorker)
         self.actors = [actor_cls.options(scheduling_strategy="SPREAD").remote(k, self.workers)
