@@ -153,72 +153,117 @@ fn near_duplicate(a: &[u32], b: &[u32]) -> bool {
     inter as f64 / ((a.len() + b.len() - inter) as f64) >= NEAR_DUPLICATE
 }
 
+/// Lists of u32 stored back to back (one allocation for all, not one per list).
+#[derive(Default)]
+struct Lists {
+    items: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl Lists {
+    fn get(&self, k: usize) -> &[u32] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.items[start..self.ends[k]]
+    }
+
+    fn close(&mut self) {
+        self.ends.push(self.items.len());
+    }
+}
+
 /// Pairs (c, d) of candidates among `reps` whose keys are near-duplicates.
 ///
 /// Prefix filtering: with tokens ordered rarest first, two sets with Jaccard >= 3/5
 /// share a token within the first `len - ceil(3 len / 5) + 1` tokens of each, so only
 /// pairs meeting there are verified. The filter never drops a qualifying pair, so the
 /// result equals checking every pair; `near_duplicate` decides each one.
-fn similar_pairs(reps: &[usize], keys: &[Vec<u32>], vocab: usize) -> Vec<(usize, usize)> {
+fn similar_pairs(reps: &[usize], keys: &Lists, vocab: usize) -> Vec<(usize, usize)> {
     let mut freq = vec![0u32; vocab];
     for &c in reps {
-        for &t in &keys[c] {
+        for &t in keys.get(c) {
             freq[t as usize] += 1;
         }
     }
-    let ordered: Vec<Vec<u32>> = reps
-        .iter()
-        .map(|&c| {
-            let mut k = keys[c].clone();
-            k.sort_unstable_by_key(|&t| (freq[t as usize], t));
-            k
-        })
-        .collect();
-    let prefix = |len: usize| len - (3 * len).div_ceil(5) + 1;
-    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocab];
-    for (r, k) in ordered.iter().enumerate() {
-        for &t in &k[..prefix(k.len())] {
-            postings[t as usize].push(r as u32);
+    let mut ordered = Lists::default();
+    for &c in reps {
+        let from = ordered.items.len();
+        ordered.items.extend_from_slice(keys.get(c));
+        ordered.items[from..].sort_unstable_by_key(|&t| (freq[t as usize], t));
+        ordered.close();
+    }
+    let prefix = |k: &[u32]| k.len() - (3 * k.len()).div_ceil(5) + 1;
+    // Postings of each token (the reps with it in their prefix, ascending), as one
+    // array with offsets: counted, then filled.
+    let mut starts = vec![0usize; vocab + 1];
+    for r in 0..reps.len() {
+        let k = ordered.get(r);
+        for &t in &k[..prefix(k)] {
+            starts[t as usize + 1] += 1;
         }
     }
-    let probe = |r: usize| -> Vec<(usize, usize)> {
-            let k = &ordered[r];
-            let mut partners: Vec<u32> = Vec::new();
-            for &t in &k[..prefix(k.len())] {
-                let list = &postings[t as usize];
-                let from = list.partition_point(|&q| q as usize <= r);
-                partners.extend_from_slice(&list[from..]);
+    for t in 0..vocab {
+        starts[t + 1] += starts[t];
+    }
+    let mut fill = starts.clone();
+    let mut postings = vec![0u32; starts[vocab]];
+    for r in 0..reps.len() {
+        let k = ordered.get(r);
+        for &t in &k[..prefix(k)] {
+            postings[fill[t as usize]] = r as u32;
+            fill[t as usize] += 1;
+        }
+    }
+    let probe = |r: usize, partners: &mut Vec<u32>, out: &mut Vec<(usize, usize)>| {
+        let k = ordered.get(r);
+        partners.clear();
+        for &t in &k[..prefix(k)] {
+            let list = &postings[starts[t as usize]..starts[t as usize + 1]];
+            let from = list.partition_point(|&q| q as usize <= r);
+            partners.extend_from_slice(&list[from..]);
+        }
+        partners.sort_unstable();
+        partners.dedup();
+        let c = reps[r];
+        for &q in partners.iter() {
+            let d = reps[q as usize];
+            if near_duplicate(keys.get(c), keys.get(d)) {
+                out.push((c, d));
             }
-            partners.sort_unstable();
-            partners.dedup();
-            partners
-                .into_iter()
-                .map(|q| reps[q as usize])
-                .filter(|&d| near_duplicate(&keys[reps[r]], &keys[d]))
-                .map(|d| (reps[r], d))
-                .collect()
+        }
     };
     // Small joins stay on the calling thread (waking the pool costs more than it saves).
-    let per_rep: Vec<Vec<(usize, usize)>> = if reps.len() >= PARALLEL_MIN_CANDIDATES {
-        (0..reps.len()).into_par_iter().map(probe).collect()
+    if reps.len() >= PARALLEL_MIN_CANDIDATES {
+        let per_rep: Vec<Vec<(usize, usize)>> = (0..reps.len())
+            .into_par_iter()
+            .map_init(Vec::new, |partners, r| {
+                let mut out = Vec::new();
+                probe(r, partners, &mut out);
+                out
+            })
+            .collect();
+        per_rep.concat()
     } else {
-        (0..reps.len()).map(probe).collect()
-    };
-    per_rep.into_iter().flatten().collect()
+        let (mut partners, mut out) = (Vec::new(), Vec::new());
+        for r in 0..reps.len() {
+            probe(r, &mut partners, &mut out);
+        }
+        out
+    }
 }
 
 pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
-    let mut keys: Vec<Vec<u32>> = Vec::new();
+    let mut keys = Lists::default();
     let mut ids = Interner::default();
     for (i, a) in analyses.iter().enumerate() {
-        for (t, key) in a.recommendations.iter().zip(&a.recommendation_keys) {
+        for (t, key) in a.recommendations().zip(a.recommendation_keys()) {
             owner.push(i);
             texts.push(t);
-            let mut k: Vec<u32> = key.iter().map(|&local| ids.id(a.word(local), a.key(local)).0).collect();
-            k.sort_unstable();
-            keys.push(k);
+            let from = keys.items.len();
+            keys.items.extend(key.iter().map(|&local| ids.id_of(a, local).0));
+            keys.items[from..].sort_unstable();
+            keys.close();
         }
     }
     let m = texts.len();
@@ -228,10 +273,10 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     let mut distinct: FxHashMap<&[u32], usize> = FxHashMap::default();
     let mut reps: Vec<usize> = Vec::new();
     for c in 0..m {
-        match distinct.get(keys[c].as_slice()) {
+        match distinct.get(keys.get(c)) {
             Some(&first) => uf.union(first, c),
             None => {
-                distinct.insert(keys[c].as_slice(), c);
+                distinct.insert(keys.get(c), c);
                 reps.push(c);
             }
         }

@@ -5,12 +5,11 @@ use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
-
 use crate::document::{self, CodeBlock};
-use crate::intern::{hash_str, Interner};
+use crate::intern::{long_key, Interner, KeyTable};
 use crate::model::Response;
 use crate::packed;
-use crate::text::{is_content, lower_into, tokenize_line, word_classes, CERTAIN, HEDGE, RECOMMEND};
+use crate::text::{is_content, lower_into, tokenize_line, word_classes, TokenSink, WordClasses, CERTAIN, HEDGE, RECOMMEND};
 
 pub const TOP_KEYWORDS: usize = 10;
 
@@ -31,9 +30,14 @@ pub struct Analysis {
     pub(crate) arena: String,
     pub token_count: u64,
     pub sentence_count: u64,
-    pub recommendations: Vec<String>,
-    /// Per recommendation: its distinct content tokens as local ids, ascending.
-    pub(crate) recommendation_keys: Vec<Vec<u32>>,
+    /// The kept recommendations' texts back to back, and where each one ends (one
+    /// allocation per response instead of two per recommendation).
+    rec_text: String,
+    rec_text_ends: Vec<u32>,
+    /// Per recommendation: its distinct content tokens as local ids, ascending, back to
+    /// back, and where each key ends.
+    rec_key_ids: Vec<u32>,
+    rec_key_ends: Vec<u32>,
     pub code_blocks: Vec<CodeBlock>,
     pub hedging: u64,
     pub certainty: u64,
@@ -63,7 +67,27 @@ impl Analysis {
         &self.arena[s.0 as usize..s.1 as usize]
     }
 
+    /// The recommendations' texts, in reading order.
+    pub fn recommendations(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let ends = &self.rec_text_ends;
+        (0..ends.len()).map(move |k| &self.rec_text[piece(ends, k)])
+    }
 
+    pub fn recommendation_count(&self) -> usize {
+        self.rec_text_ends.len()
+    }
+
+    /// Each recommendation's key: its distinct content tokens as local ids, ascending.
+    pub(crate) fn recommendation_keys(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
+        let ends = &self.rec_key_ends;
+        (0..ends.len()).map(move |k| &self.rec_key_ids[piece(ends, k)])
+    }
+}
+
+/// The k-th of pieces stored back to back, given where each one ends.
+#[inline]
+fn piece(ends: &[u32], k: usize) -> std::ops::Range<usize> {
+    (if k == 0 { 0 } else { ends[k - 1] as usize })..ends[k] as usize
 }
 
 #[derive(Debug)]
@@ -81,11 +105,18 @@ pub struct AnalysisReport {
 
 /// The recommendations of one response as they are found, deduplicated by text.
 struct Recommendations<'a> {
-    arena: &'a str,
+    arena: &'a [u8],
     vocab: &'a [Span],
+    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
+    keys: &'a [u128],
     flags: &'a [u8],
-    texts: Vec<String>,
-    keys: Vec<Vec<u32>>,
+    /// Texts and keys are built in this thread's reused buffers (grown once, not per
+    /// response: growing fresh ones reallocated about ten times per response), then
+    /// copied once at their exact size.
+    text: &'a mut Vec<u8>,
+    text_ends: Vec<u32>,
+    key_ids: &'a mut Vec<u32>,
+    key_ends: Vec<u32>,
     /// Texts seen so far, by the hash of their token ids (indexes into `seen_ranges`).
     /// A text is its tokens joined by spaces and tokens hold no space, so two texts of
     /// one response are equal exactly when their local id sequences are: duplicates are
@@ -95,17 +126,21 @@ struct Recommendations<'a> {
     seen_ids: &'a mut Vec<u32>,
     seen_ranges: &'a mut Vec<(u32, u32)>,
     seen_hashes: &'a mut Vec<u64>,
-    key: &'a mut Vec<u32>,
 }
 
 impl Recommendations<'_> {
     fn add(&mut self, ids: &[u32]) {
-        if !ids.iter().any(|&id| self.flags[id as usize] & CONTENT != 0) {
-            return;
-        }
         let mut hasher = FxHasher::default();
+        let mut content = false;
+        let mut bytes = ids.len();
         for &id in ids {
             hasher.write_u32(id);
+            content |= self.flags[id as usize] & CONTENT != 0;
+            let r = self.vocab[id as usize];
+            bytes += (r.1 - r.0) as usize;
+        }
+        if !content {
+            return;
         }
         let h = hasher.finish();
         let (seen_ids, seen_ranges) = (&*self.seen_ids, &*self.seen_ranges);
@@ -115,47 +150,56 @@ impl Recommendations<'_> {
         }).is_some() {
             return;
         }
-        let word = |id: u32| {
-            let s = self.vocab[id as usize];
-            &self.arena[s.0 as usize..s.1 as usize]
-        };
-        let mut text = String::with_capacity(ids.iter().map(|&id| word(id).len() + 1).sum());
+        // The words joined by spaces; a packed word is copied as its 16-byte key and cut
+        // to length (no call to memcpy for a few bytes).
+        self.text.reserve(bytes + 16);
         for (i, &id) in ids.iter().enumerate() {
             if i > 0 {
-                text.push(' ');
+                self.text.push(b' ');
             }
-            text.push_str(word(id));
+            let r = self.vocab[id as usize];
+            let key = self.keys[id as usize];
+            if key != 0 {
+                let end = self.text.len() + (r.1 - r.0) as usize;
+                self.text.extend_from_slice(&key.to_le_bytes());
+                self.text.truncate(end);
+            } else {
+                self.text.extend_from_slice(&self.arena[r.0 as usize..r.1 as usize]);
+            }
         }
-        // Sorted and deduplicated in a reused buffer, then copied once at its exact size.
-        self.key.clear();
-        self.key.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
-        self.key.sort_unstable();
-        self.key.dedup();
-        let key = self.key.to_vec();
+        self.text_ends.push(self.text.len() as u32);
+        // The key: content ids sorted and deduplicated in place at the end of `key_ids`.
+        let from = self.key_ids.len();
+        self.key_ids.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
+        self.key_ids[from..].sort_unstable();
+        let mut kept = from;
+        for k in from..self.key_ids.len() {
+            if kept == from || self.key_ids[k] != self.key_ids[kept - 1] {
+                self.key_ids[kept] = self.key_ids[k];
+                kept += 1;
+            }
+        }
+        self.key_ids.truncate(kept);
+        self.key_ends.push(kept as u32);
         let k = self.seen_ranges.len() as u32;
         self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
         self.seen_ids.extend_from_slice(ids);
         self.seen_hashes.push(h);
         let hashes = &*self.seen_hashes;
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
-        self.texts.push(text);
-        self.keys.push(key);
     }
 }
 
 /// Buffers reused from one response to the next on the same thread.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    spans: Vec<Span>,
-    needs_lower: Vec<bool>,
     sentence_ends: Vec<usize>,
     sentence_is_item: Vec<bool>,
     item_ranges: Vec<(usize, usize)>,
     /// Sentence ends of the current line, as span counts.
     bounds: Vec<usize>,
-    table: HashTable<u32>,
-    hashes: Vec<u64>,
-    /// Local id -> the packed token (`packed`), or 0 for tokens longer than 16 bytes.
+    table: KeyTable,
+    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: Vec<u128>,
     flags: Vec<u8>,
     ids: Vec<u32>,
@@ -166,9 +210,11 @@ pub(crate) struct Scratch {
     rec_ids: Vec<u32>,
     rec_ranges: Vec<(u32, u32)>,
     rec_hashes: Vec<u64>,
-    /// Candidate recommendations (ranges of `ids`) and a key being built.
+    /// Candidate recommendations (ranges of `ids`).
     rec_candidates: Vec<(usize, usize)>,
-    rec_key: Vec<u32>,
+    /// `Recommendations`' texts and keys while they are built.
+    rec_text: Vec<u8>,
+    rec_key_ids: Vec<u32>,
 }
 
 
@@ -197,8 +243,7 @@ pub(crate) enum Need {
 /// intern them, count them, then keep what the caller needs.
 pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
-    split_prose(content, &doc.prose_lines, sc);
-    let (arena, vocab, counts) = intern_tokens(content, sc);
+    let (arena, vocab, counts) = scan_prose(content, &doc.prose_lines, sc);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
         Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
@@ -206,15 +251,37 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
     }
 }
 
-/// Phase 1: token spans, sentence ends and list items of the prose lines, into `sc`.
+/// Phases 1 to 3 in one pass over the prose: tokens, sentence ends and list items are
+/// found line by line, and each token is interned as it is found (`Interning`), so no
+/// list of token spans is built in between. Returns the distinct lowered tokens back to
+/// back, their ranges, and the counts.
+///
 /// The case mapping keeps word characters word characters and byte offsets fixed, so
 /// tokens are found in the content itself and lowered one at a time when interned.
-fn split_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
-    sc.spans.clear();
-    sc.needs_lower.clear();
-    sc.sentence_ends.clear();
-    sc.sentence_is_item.clear();
-    sc.item_ranges.clear();
+fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) -> (String, Vec<Span>, Counts) {
+    let Scratch { sentence_ends, sentence_is_item, item_ranges, bounds, table, keys, flags, ids, counts, token, .. } = sc;
+    keys.clear();
+    sentence_ends.clear();
+    sentence_is_item.clear();
+    item_ranges.clear();
+    table.clear();
+    flags.clear();
+    counts.clear();
+    ids.clear();
+    // Sized for the usual share of distinct tokens (grown if needed).
+    let mut sink = Interning {
+        content,
+        classes: word_classes(),
+        table,
+        arena: Vec::with_capacity(content.len() / 2 + 32),
+        vocab: Vec::with_capacity(content.len() / 12 + 4),
+        keys,
+        flags,
+        counts,
+        ids,
+        token,
+        bounds,
+    };
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -223,106 +290,27 @@ fn split_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) 
             Some((a, b)) => (ls + a, ls + b),
             None => (ls, le),
         };
-        let item_start = sc.spans.len();
-        sc.bounds.clear();
-        tokenize_line(content, bs, be, &mut sc.spans, &mut sc.needs_lower, &mut sc.bounds);
-        sc.bounds.push(sc.spans.len());
+        let item_start = sink.ids.len();
+        sink.bounds.clear();
+        tokenize_line(content, bs, be, &mut sink);
+        let line_end = sink.ids.len();
         let mut from = item_start;
-        for &to in &sc.bounds {
+        for &to in sink.bounds.iter().chain(std::iter::once(&line_end)) {
             if to > from {
-                sc.sentence_ends.push(to);
-                sc.sentence_is_item.push(item.is_some());
+                sentence_ends.push(to);
+                sentence_is_item.push(item.is_some());
                 from = to;
             }
         }
-        if item.is_some() && sc.spans.len() > item_start {
-            sc.item_ranges.push((item_start, sc.spans.len()));
+        if item.is_some() && line_end > item_start {
+            item_ranges.push((item_start, line_end));
         }
     }
-}
-
-/// Phases 2 and 3 at once: each token occurrence's local id into `sc.ids` (one
-/// hash-table probe per occurrence; the word lists consulted once per distinct token,
-/// into `sc.flags`), the marker counts and the content-token counts. Returns the
-/// distinct lowered tokens back to back, their ranges, and the counts.
-///
-/// Tokens of at most 16 bytes are probed as packed integers (`packed`): compared with
-/// one integer comparison, ASCII ones lowered in the integer. Longer ones (key 0 in
-/// `sc.keys`, which no packed token equals) are compared as strings.
-fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts) {
-    sc.table.clear();
-    sc.hashes.clear();
-    sc.keys.clear();
-    sc.flags.clear();
-    sc.counts.clear();
-    sc.ids.clear();
-    sc.ids.reserve(sc.spans.len());
-    let classes = word_classes();
-    let bytes = content.as_bytes();
+    let Interning { arena, vocab, flags, counts, .. } = sink;
+    let arena = String::from_utf8(arena).expect("whole tokens of a str, lowered within UTF-8");
     let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
-    // Sized for the usual share of distinct tokens, then trimmed to fit.
-    let mut arena = String::with_capacity(content.len() / 2 + 16);
-    let mut vocab: Vec<Span> = Vec::with_capacity(sc.spans.len() / 2 + 4);
-    for (&s, &needs_lower) in sc.spans.iter().zip(&sc.needs_lower) {
-        let (start, len) = (s.0 as usize, (s.1 - s.0) as usize);
-        // The token's text, formed only off the hot path (slicing a str checks boundaries).
-        let raw = || &content[start..s.1 as usize];
-        let (key, h, found) = if len <= packed::MAX_LEN {
-            let mut key = packed::pack(bytes, start, len);
-            if needs_lower {
-                key = if packed::is_ascii(key) {
-                    packed::ascii_lower(key)
-                } else {
-                    lower_into(raw(), &mut sc.token);
-                    packed::pack(sc.token.as_bytes(), 0, len)
-                };
-            }
-            let h = packed::hash(key);
-            let keys = &sc.keys;
-            (key, h, sc.table.find(h, |&id| keys[id as usize] == key).copied())
-        } else {
-            let t: &str = if needs_lower {
-                lower_into(raw(), &mut sc.token);
-                &sc.token
-            } else {
-                raw()
-            };
-            let h = hash_str(t);
-            let keys = &sc.keys;
-            let found = sc.table.find(h, |&id| {
-                let r = vocab[id as usize];
-                keys[id as usize] == 0 && &arena.as_bytes()[r.0 as usize..r.1 as usize] == t.as_bytes()
-            });
-            (0, h, found.copied())
-        };
-        let id = match found {
-            Some(id) => id,
-            None => {
-                // The lowered text, for the arena: the raw token unless the case mapping changes it.
-                let t: &str = if !needs_lower {
-                    raw()
-                } else {
-                    lower_into(raw(), &mut sc.token);
-                    &sc.token
-                };
-                let id = vocab.len() as u32;
-                vocab.push((arena.len() as u32, (arena.len() + t.len()) as u32));
-                arena.push_str(t);
-                sc.hashes.push(h);
-                sc.keys.push(key);
-                let f = if key != 0 { classes.get_packed(key) } else { 0 };
-                sc.flags.push(if is_content(t, f) { f | CONTENT } else { f });
-                sc.counts.push(0);
-                let hashes = &sc.hashes;
-                sc.table.insert_unique(h, id, |&k| hashes[k as usize]);
-                id
-            }
-        };
-        sc.ids.push(id);
-        sc.counts[id as usize] += 1;
-    }
     // Marker and content counts per distinct token rather than per occurrence.
-    for (&f, &c) in sc.flags.iter().zip(&sc.counts) {
+    for (&f, &c) in flags.iter().zip(counts.iter()) {
         let c = u64::from(c);
         hedging += if f & HEDGE != 0 { c } else { 0 };
         certainty += if f & CERTAIN != 0 { c } else { 0 };
@@ -330,12 +318,118 @@ fn intern_tokens(content: &str, sc: &mut Scratch) -> (String, Vec<Span>, Counts)
     }
     // Local ids are given in order of first occurrence, so ascending content ids are
     // the content tokens by first occurrence.
-    let distinct_content = sc.flags.iter().filter(|&&f| f & CONTENT != 0).count();
+    let distinct_content = flags.iter().filter(|&&f| f & CONTENT != 0).count();
     let mut content_counts = Vec::with_capacity(distinct_content);
     content_counts.extend(
-        (0..vocab.len() as u32).filter(|&id| sc.flags[id as usize] & CONTENT != 0).map(|id| (id, sc.counts[id as usize])),
+        (0..vocab.len() as u32).filter(|&id| flags[id as usize] & CONTENT != 0).map(|id| (id, counts[id as usize])),
     );
     (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
+}
+
+/// Interns tokens as the tokenizer finds them: each occurrence's local id into `ids`
+/// (one table probe per occurrence), and for each new token its lowered text into
+/// `arena`, its range into `vocab`, its classes into `flags` (the word lists consulted
+/// once per distinct token) and a count.
+///
+/// Tokens of at most 16 bytes are probed as packed integers (`packed`): compared with
+/// one integer comparison, ASCII ones lowered in the integer. Longer ones are probed by
+/// a hash of their text (`intern::long_key`) and compared as strings.
+struct Interning<'a> {
+    content: &'a str,
+    classes: &'static WordClasses,
+    table: &'a mut KeyTable,
+    /// Lowered token bytes (made a `String` once at the end: each piece is a whole
+    /// token, lowered by a mapping that keeps UTF-8 valid).
+    arena: Vec<u8>,
+    vocab: Vec<Span>,
+    keys: &'a mut Vec<u128>,
+    flags: &'a mut Vec<u8>,
+    counts: &'a mut Vec<u32>,
+    ids: &'a mut Vec<u32>,
+    /// A token being lowered.
+    token: &'a mut String,
+    /// The current line's sentence ends, as numbers of token occurrences so far.
+    bounds: &'a mut Vec<usize>,
+}
+
+impl TokenSink for Interning<'_> {
+    #[inline(always)]
+    fn token(&mut self, start: usize, end: usize, needs_lower: bool) {
+        let len = end - start;
+        let id = if len <= packed::MAX_LEN {
+            let mut key = packed::pack(self.content.as_bytes(), start, len);
+            if needs_lower {
+                key = if packed::is_ascii(key) {
+                    packed::ascii_lower(key)
+                } else {
+                    lower_into(&self.content[start..end], self.token);
+                    packed::pack(self.token.as_bytes(), 0, len)
+                };
+            }
+            // A packed key is never a long one: `same` is not called.
+            let (id, new) = self.table.get_or_insert(key, self.vocab.len() as u32, |_| false);
+            if new {
+                self.add_word(start, end, needs_lower, key);
+            }
+            id
+        } else {
+            self.long_token(start, end, needs_lower)
+        };
+        self.ids.push(id);
+        self.counts[id as usize] += 1;
+    }
+
+    #[inline(always)]
+    fn sentence_end(&mut self) {
+        self.bounds.push(self.ids.len());
+    }
+}
+
+impl Interning<'_> {
+    /// A new distinct token (`key`: packed, or 0 when it is too long to pack).
+    #[inline]
+    fn add_word(&mut self, start: usize, end: usize, needs_lower: bool, key: u128) {
+        let from = self.arena.len();
+        if key != 0 {
+            // The packed key is the lowered token: one fixed-size copy, then cut to length
+            // (no call to memcpy for a few bytes).
+            self.arena.extend_from_slice(&key.to_le_bytes());
+            self.arena.truncate(from + (end - start));
+        } else if needs_lower {
+            lower_into(&self.content[start..end], self.token);
+            self.arena.extend_from_slice(self.token.as_bytes());
+        } else {
+            self.arena.extend_from_slice(&self.content.as_bytes()[start..end]);
+        }
+        self.vocab.push((from as u32, self.arena.len() as u32));
+        let word = &self.arena[from..];
+        let f = if key != 0 { self.classes.get_packed(key) } else { 0 };
+        self.flags.push(if is_content(word, f) { f | CONTENT } else { f });
+        self.keys.push(key);
+        self.counts.push(0);
+    }
+
+    /// A token longer than 16 bytes (rare): probed by the hash of its lowered text.
+    #[inline(never)]
+    fn long_token(&mut self, start: usize, end: usize, needs_lower: bool) -> u32 {
+        let raw = &self.content[start..end];
+        let word: &str = if needs_lower {
+            lower_into(raw, self.token);
+            self.token
+        } else {
+            raw
+        };
+        let (arena, vocab) = (&self.arena, &self.vocab);
+        let same = |id: u32| {
+            let r = vocab[id as usize];
+            &arena[r.0 as usize..r.1 as usize] == word.as_bytes()
+        };
+        let (id, new) = self.table.get_or_insert(long_key(word), vocab.len() as u32, same);
+        if new {
+            self.add_word(start, end, needs_lower, 0);
+        }
+        id
+    }
 }
 
 /// What phase 3 counts: marker occurrences and the content tokens.
@@ -364,8 +458,10 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     Analysis {
         token_count: sc.ids.len() as u64,
         sentence_count: sc.sentence_ends.len() as u64,
-        recommendations: Vec::new(),
-        recommendation_keys: Vec::new(),
+        rec_text: String::new(),
+        rec_text_ends: Vec::new(),
+        rec_key_ids: Vec::new(),
+        rec_key_ends: Vec::new(),
         code_blocks: Vec::new(),
         hedging,
         certainty,
@@ -391,8 +487,10 @@ fn with_recommendations(
     vocab.shrink_to_fit();
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, rec_key, ..
+        rec_candidates, keys, rec_text, rec_key_ids, ..
     } = sc;
+    rec_text.clear();
+    rec_key_ids.clear();
     // The candidates first (each line's recommending sentences, then a list item as a
     // whole), so the result vectors are allocated once at a size that fits.
     rec_candidates.clear();
@@ -416,26 +514,30 @@ fn with_recommendations(
     rec_ranges.clear();
     rec_hashes.clear();
     let mut recs = Recommendations {
-        arena: &arena,
+        arena: arena.as_bytes(),
         vocab: &vocab,
+        keys,
         flags,
-        texts: Vec::with_capacity(rec_candidates.len()),
-        keys: Vec::with_capacity(rec_candidates.len()),
+        text: rec_text,
+        text_ends: Vec::with_capacity(rec_candidates.len()),
+        key_ids: rec_key_ids,
+        key_ends: Vec::with_capacity(rec_candidates.len()),
         seen: rec_table,
         seen_ids: rec_ids,
         seen_ranges: rec_ranges,
         seen_hashes: rec_hashes,
-        key: rec_key,
     };
     for &(a, b) in rec_candidates.iter() {
         recs.add(&ids[a..b]);
     }
-    let Recommendations { texts, keys, .. } = recs;
+    let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
-        recommendations: texts,
-        recommendation_keys: keys,
+        rec_text: String::from_utf8(text.to_vec()).expect("whole lowered tokens joined by spaces"),
+        rec_text_ends: text_ends,
+        rec_key_ids: key_ids.to_vec(),
+        rec_key_ends: key_ends,
         code_blocks,
         hedging: counts.hedging,
         certainty: counts.certainty,
@@ -454,7 +556,7 @@ pub fn heuristic_confidence(a: &Analysis) -> f64 {
     let c = a.certainty as f64;
     let h = a.hedging as f64;
     let mut score = 0.5 + 0.3 * ((c - h) / ((a.certainty + a.hedging + 1) as f64));
-    if !a.recommendations.is_empty() {
+    if a.recommendation_count() > 0 {
         score += 0.1;
     }
     if !a.code_blocks.is_empty() {
@@ -476,7 +578,7 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
             a.content_counts
                 .iter()
                 .map(|&(local, _)| {
-                    let (id, new) = interner.id(a.word(local), a.key(local));
+                    let (id, new) = interner.id_of(a, local);
                     if new {
                         doc_freq.push(0);
                     }
@@ -539,7 +641,7 @@ mod tests {
         let a = analyze_one(
             "You should use a pool.\n- Cache results in Redis\n1. Cache results in Redis\n```py\nx\n```\nIt might work. Definitely!",
         );
-        assert_eq!(a.recommendations, vec!["you should use a pool", "cache results in redis"]);
+        assert_eq!(a.recommendations().collect::<Vec<_>>(), vec!["you should use a pool", "cache results in redis"]);
         assert_eq!(a.sentence_count, 5);
         assert_eq!(a.hedging, 1);
         assert_eq!(a.certainty, 1);

@@ -43,9 +43,15 @@ pub(crate) fn parse(content: &str) -> Document {
     let mut lang = String::new();
     let mut body_lines = 0u64;
     let mut offset = 0usize;
-    for raw in content.split('\n') {
+    // Lines by memchr's vectorised search (the standard library's `split('\n')` scans a
+    // word at a time: about 2 instructions per byte on the profile).
+    let bytes = content.as_bytes();
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for end in ends {
         let start = offset;
-        offset += raw.len() + 1;
+        offset = end + 1;
+        // Both ends are character boundaries ('\n' is ASCII).
+        let raw = &content[start..end];
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if in_block {
             if is_closing_fence(line) {

@@ -294,19 +294,12 @@ fn latin1_capital_at(bytes: &[u8], i: usize) -> bool {
     bytes[i] == 0xC3 && i + 1 < bytes.len() && (0x80..=0x9E).contains(&bytes[i + 1]) && bytes[i + 1] != 0x97
 }
 
-/// Tokens and sentence ends of one line in a single pass: the spans of `s[start..end]`'s
-/// tokens are appended to `spans` (with `needs_lower` saying whether the case mapping
-/// changes the token), and after every sentence end ('.', '!' or '?' followed by ASCII
-/// white space or the line's end) the number of spans so far is appended to `breaks`.
+/// Tokens and sentence ends of one line in a single pass: each token of `s[start..end]`
+/// goes to `sink.token` (with whether the case mapping changes it), and every sentence
+/// end ('.', '!' or '?' followed by ASCII white space or the line's end) to
+/// `sink.sentence_end`.
 /// (docs/algorithms.md, "Document": tokens and sentences.)
-pub(crate) fn tokenize_line(
-    s: &str,
-    start: usize,
-    end: usize,
-    spans: &mut Vec<(u32, u32)>,
-    needs_lower: &mut Vec<bool>,
-    breaks: &mut Vec<usize>,
-) {
+pub(crate) fn tokenize_line(s: &str, start: usize, end: usize, sink: &mut impl TokenSink) {
     let bytes = &s.as_bytes()[..end];
     let mut i = start;
     loop {
@@ -318,7 +311,7 @@ pub(crate) fn tokenize_line(
                 i += 1;
             } else if class == TERMINATOR {
                 if i + 1 == end || is_ascii_ws(bytes[i + 1]) {
-                    breaks.push(spans.len());
+                    sink.sentence_end();
                 }
                 i += 1;
             } else {
@@ -367,35 +360,64 @@ pub(crate) fn tokenize_line(
                 _ => break,
             }
         }
-        spans.push((tok_start as u32, i as u32));
-        needs_lower.push(lower);
+        sink.token(tok_start, i, lower);
+    }
+}
+
+/// What `tokenize_line` finds, in order: tokens (byte range in the text, and whether the
+/// case mapping changes them) and sentence ends. The analysis interns tokens as they are
+/// found (no list of spans in between).
+pub(crate) trait TokenSink {
+    fn token(&mut self, start: usize, end: usize, needs_lower: bool);
+    fn sentence_end(&mut self);
+}
+
+/// Spans, case flags and sentence ends (as token counts) in vectors: for tests and `tokens`.
+#[derive(Default)]
+pub(crate) struct Spans {
+    pub(crate) spans: Vec<(u32, u32)>,
+    pub(crate) needs_lower: Vec<bool>,
+    pub(crate) breaks: Vec<usize>,
+}
+
+impl TokenSink for Spans {
+    fn token(&mut self, start: usize, end: usize, needs_lower: bool) {
+        self.spans.push((start as u32, end as u32));
+        self.needs_lower.push(needs_lower);
+    }
+
+    fn sentence_end(&mut self) {
+        self.breaks.push(self.spans.len());
     }
 }
 
 /// Lower-cased tokens of `text` (a convenience for tests and small inputs).
 pub fn tokens(text: &str) -> Vec<String> {
     let lowered = lower(text);
-    let (mut spans, mut needs_lower, mut breaks) = (Vec::new(), Vec::new(), Vec::new());
-    tokenize_line(&lowered, 0, lowered.len(), &mut spans, &mut needs_lower, &mut breaks);
-    spans.iter().map(|&(a, b)| lowered[a as usize..b as usize].to_string()).collect()
+    let mut found = Spans::default();
+    tokenize_line(&lowered, 0, lowered.len(), &mut found);
+    found.spans.iter().map(|&(a, b)| lowered[a as usize..b as usize].to_string()).collect()
 }
 
 /// At least two code points (a token is never empty).
 #[inline]
-pub(crate) fn has_two_code_points(tok: &str) -> bool {
-    tok.len() > 4 || tok.chars().nth(1).is_some()
+pub(crate) fn has_two_code_points(tok: &[u8]) -> bool {
+    // More bytes than the first character's UTF-8 width, read from its lead byte.
+    let lead = tok[0];
+    let first = if lead < 0x80 { 1 } else if lead < 0xE0 { 2 } else if lead < 0xF0 { 3 } else { 4 };
+    tok.len() > first
 }
 
 /// Tokens that carry meaning: at least two code points and not a stopword. `classes`
 /// is the token's `word_classes().get(tok)`, for callers that already looked it up.
 #[inline]
-pub(crate) fn is_content(tok: &str, classes: u8) -> bool {
+pub(crate) fn is_content(tok: &[u8], classes: u8) -> bool {
     classes & STOP == 0 && has_two_code_points(tok)
 }
 
 #[cfg(test)]
 pub(crate) fn is_content_token(tok: &str) -> bool {
-    is_content(tok, word_classes().get(tok))
+    is_content(tok.as_bytes(), word_classes().get(tok))
 }
 
 #[cfg(test)]
@@ -425,11 +447,11 @@ mod tests {
     #[test]
     fn sentences_end_before_white_space() {
         let text = "One. Two?Three! e.g.";
-        let (mut spans, mut lower, mut breaks) = (Vec::new(), Vec::new(), Vec::new());
-        tokenize_line(text, 0, text.len(), &mut spans, &mut lower, &mut breaks);
+        let mut found = Spans::default();
+        tokenize_line(text, 0, text.len(), &mut found);
         // "One." | "Two?Three!" | "e.g." : breaks after 1, 3 and 5 tokens
-        assert_eq!(breaks, vec![1, 3, 5]);
-        assert_eq!(lower, vec![true, true, true, false, false]);
+        assert_eq!(found.breaks, vec![1, 3, 5]);
+        assert_eq!(found.needs_lower, vec![true, true, true, false, false]);
     }
 
     #[test]
@@ -456,12 +478,10 @@ mod tests {
 
     #[test]
     fn only_latin1_capitals_need_lowering() {
-        let mut spans = Vec::new();
-        let mut needs_lower = Vec::new();
-        let mut breaks = Vec::new();
+        let mut found = Spans::default();
         let line = "東京 ολα Ärger straße İ ÀB";
-        tokenize_line(line, 0, line.len(), &mut spans, &mut needs_lower, &mut breaks);
-        assert_eq!(needs_lower, vec![false, false, true, false, false, true]);
+        tokenize_line(line, 0, line.len(), &mut found);
+        assert_eq!(found.needs_lower, vec![false, false, true, false, false, true]);
         let mut out = String::new();
         lower_into("ÀÉ×Þx", &mut out);
         assert_eq!(out, "àé×þx");

@@ -87,7 +87,7 @@ proptest! {
     fn merged_recommendations_partition_the_candidates(circle in circle()) {
         let rs: Vec<Response<'_>> = circle.iter().map(|(t, c)| response(t, *c)).collect();
         let a = aggregate_responses(&rs);
-        let candidates: usize = codeperf_core::analyze_responses(&rs).analyses.iter().map(|x| x.recommendations.len()).sum();
+        let candidates: usize = codeperf_core::analyze_responses(&rs).analyses.iter().map(|x| x.recommendation_count()).sum();
         prop_assert_eq!(a.recommendations.iter().map(|r| r.variants).sum::<usize>(), candidates);
         for r in &a.recommendations {
             prop_assert_eq!(r.support, r.response_indices.len());

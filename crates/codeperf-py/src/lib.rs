@@ -40,7 +40,7 @@ fn analyze_responses<'py>(py: Python<'py>, responses: &Bound<'py, PyAny>) -> PyR
         d.set_item(intern!(py, "token_count"), a.token_count)?;
         d.set_item(intern!(py, "unique_tokens"), a.unique_tokens)?;
         d.set_item(intern!(py, "sentence_count"), a.sentence_count)?;
-        d.set_item(intern!(py, "recommendations"), &a.recommendations)?;
+        d.set_item(intern!(py, "recommendations"), PyList::new(py, a.recommendations())?)?;
         let blocks = PyList::empty(py);
         for b in &a.code_blocks {
             let bd = PyDict::new(py);
