@@ -571,23 +571,8 @@ pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
     // Intern each response's distinct content tokens once; per-term sums then follow
     // response order, exactly as the twin's.
     let mut interner = Interner::default();
-    let mut doc_freq: Vec<u64> = Vec::new();
-    let global: Vec<Vec<u32>> = analyses
-        .iter()
-        .map(|a| {
-            a.content_counts
-                .iter()
-                .map(|&(local, _)| {
-                    let (id, new) = interner.id_of(a, local);
-                    if new {
-                        doc_freq.push(0);
-                    }
-                    doc_freq[id as usize] += 1;
-                    id
-                })
-                .collect()
-        })
-        .collect();
+    let mut doc_freq: Vec<u32> = Vec::new();
+    let global: Vec<Vec<u32>> = analyses.iter().map(|a| interner.content_ids(a, &mut doc_freq)).collect();
     let words = interner.words;
     let idf: Vec<f64> = doc_freq.iter().map(|&df| (((1 + n) as f64) / ((1 + df) as f64)).ln() + 1.0).collect();
     let mut score = vec![0.0f64; words.len()];

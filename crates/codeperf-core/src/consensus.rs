@@ -37,6 +37,23 @@ struct TermVector {
     counts: Vec<u32>,
 }
 
+/// The condensed upper triangle split into its rows: row i holds pairs (i, j > i).
+fn upper_rows(upper: &mut [f64], n: usize) -> Vec<(usize, &mut [f64])> {
+    let mut rows = Vec::with_capacity(n);
+    let mut rest = upper;
+    for i in 0..n {
+        let (row, tail) = rest.split_at_mut(n - 1 - i);
+        rows.push((i, row));
+        rest = tail;
+    }
+    rows
+}
+
+/// Each vector's squared norm, exact in integers.
+fn squared_norms(vectors: &[TermVector]) -> Vec<u64> {
+    vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect()
+}
+
 /// The term vectors, the vocabulary size, and how many tokens are shared: global ids
 /// are renumbered so that the tokens found in at least two responses come first (ids
 /// below the returned `shared`). Only those can meet in a dot product or an
@@ -48,18 +65,7 @@ fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize, usize) {
     let mut vectors: Vec<TermVector> = analyses
         .iter()
         .map(|a| TermVector {
-            ids: a
-                .content_counts
-                .iter()
-                .map(|&(local, _)| {
-                    let (id, new) = interner.id_of(a, local);
-                    if new {
-                        doc_freq.push(0);
-                    }
-                    doc_freq[id as usize] += 1;
-                    id
-                })
-                .collect(),
+            ids: interner.content_ids(a, &mut doc_freq),
             counts: a.content_counts.iter().map(|&(_, count)| count).collect(),
         })
         .collect();
@@ -172,14 +178,8 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
     let (vectors, vocab, shared) = term_vectors(&analyses);
     // The analyses are not needed past this point: freed before the rows are computed.
     drop(analyses);
-    let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
-    let mut rows: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
-    let mut rest = upper.as_mut();
-    for i in 0..n {
-        let (row, tail) = rest.split_at_mut(n - 1 - i);
-        rows.push((i, row));
-        rest = tail;
-    }
+    let norms = squared_norms(&vectors);
+    let rows = upper_rows(upper.as_mut(), n);
     let average = vectors.iter().map(|v| v.ids.len()).sum::<usize>() / n.max(1);
     let parallel = upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK;
     let words = shared.div_ceil(64);
@@ -460,23 +460,11 @@ mod tests {
         assert!(vocab > 128, "ids reach the third bitset word");
         let n = vectors.len();
         let mut upper = vec![f64::NAN; upper_len(n)];
-        let mut rows = Vec::new();
-        let mut rest = upper.as_mut_slice();
-        for i in 0..n {
-            let (row, tail) = rest.split_at_mut(n - 1 - i);
-            rows.push((i, row));
-            rest = tail;
-        }
+        let rows = upper_rows(&mut upper, n);
         fill_jaccard_bitsets(&vectors, shared.div_ceil(64), rows, false);
         let mut cosine = vec![f64::NAN; upper_len(n)];
-        let mut rows = Vec::new();
-        let mut rest = cosine.as_mut_slice();
-        for i in 0..n {
-            let (row, tail) = rest.split_at_mut(n - 1 - i);
-            rows.push((i, row));
-            rest = tail;
-        }
-        let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
+        let rows = upper_rows(&mut cosine, n);
+        let norms = squared_norms(&vectors);
         fill_cosine_dense(&vectors, &norms, shared, rows, false);
         let mut dense = vec![0u32; vocab];
         let mut k = 0;
@@ -506,16 +494,10 @@ mod tests {
             TermVector { ids: vec![1, 3], counts: vec![2, 5] },
             TermVector { ids: vec![], counts: vec![] },
         ];
-        let norms: Vec<u64> = vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
+        let norms = squared_norms(&vectors);
         let n = vectors.len();
         let mut cosine = vec![f64::NAN; upper_len(n)];
-        let mut rows = Vec::new();
-        let mut rest = cosine.as_mut_slice();
-        for i in 0..n {
-            let (row, tail) = rest.split_at_mut(n - 1 - i);
-            rows.push((i, row));
-            rest = tail;
-        }
+        let rows = upper_rows(&mut cosine, n);
         fill_cosine_dense(&vectors, &norms, 3, rows, false); // id 3 is in one response only
         let mut dense = vec![0u32; 4];
         let mut k = 0;
