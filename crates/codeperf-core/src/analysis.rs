@@ -587,10 +587,15 @@ pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
 /// pool costs more than it saves, and makes small timings depend on the other core.
 const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
+/// Above it, rayon splits the responses into pieces of at least this many (about 16
+/// KB of text at 2 KB each): a piece costs a job hand-off, and 100 responses on two
+/// threads need a dozen pieces to balance, not one per response.
+const PARALLEL_MIN_RESPONSES: usize = 8;
+
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
     let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
-        responses.par_iter().map(one).collect()
+        responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
     } else {
         responses.iter().map(one).collect()
     }
