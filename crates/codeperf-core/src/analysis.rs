@@ -11,7 +11,7 @@ use crate::intern::{long_key, Interner, KeyTable};
 use crate::model::Response;
 use crate::packed;
 use crate::classify::Classified;
-use crate::text::{is_content, word_classes, CERTAIN, HEDGE, RECOMMEND};
+use crate::text::{is_content, word_classes, CERTAIN, HEDGE, LONGEST_LISTED, RECOMMEND};
 
 pub const TOP_KEYWORDS: usize = 10;
 
@@ -395,11 +395,15 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
     for w in words.iter() {
         let (start, len) = (w.start as usize, w.len as usize);
         let key = if len <= packed::MAX_LEN { packed::pack(low, start, len) } else { 0 };
-        let f = if key != 0 { classes.get_packed(key) } else { 0 };
-        let f = if is_content(&low[start..start + len], f) { f | CONTENT } else { f };
+        // Only words as short as the listed ones can be on a list (no hash and probe for
+        // the others); few words are, so the marker counts are behind a branch.
+        let listed = if len <= LONGEST_LISTED { classes.get_packed(key) } else { 0 };
         let c = u64::from(w.count);
-        hedging += if f & HEDGE != 0 { c } else { 0 };
-        certainty += if f & CERTAIN != 0 { c } else { 0 };
+        if listed & (HEDGE | CERTAIN) != 0 {
+            hedging += if listed & HEDGE != 0 { c } else { 0 };
+            certainty += if listed & CERTAIN != 0 { c } else { 0 };
+        }
+        let f = if is_content(&low[start..start + len], listed) { listed | CONTENT } else { listed };
         let content = f & CONTENT != 0;
         content_len += if content { c } else { 0 };
         distinct_content += usize::from(content);

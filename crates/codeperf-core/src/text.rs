@@ -64,6 +64,9 @@ pub const RECOMMEND_MARKERS: &[&str] = &[
     "consider", "prefer", "avoid", "ensure",
 ];
 
+/// The longest word on any list (bytes): longer words need no lookup.
+pub(crate) const LONGEST_LISTED: usize = 11;
+
 pub(crate) const STOP: u8 = 1;
 pub(crate) const HEDGE: u8 = 2;
 pub(crate) const CERTAIN: u8 = 4;
@@ -116,7 +119,7 @@ pub(crate) fn word_classes() -> &'static WordClasses {
         let mut classes = WordClasses { slots: Box::new([(0u128, 0u8); CLASS_SLOTS]) };
         for (list, bit) in [(STOPWORDS, STOP), (HEDGING_MARKERS, HEDGE), (CERTAINTY_MARKERS, CERTAIN), (RECOMMEND_MARKERS, RECOMMEND)] {
             for w in list {
-                assert!(w.len() <= packed::MAX_LEN, "listed words pack");
+                assert!(w.len() <= LONGEST_LISTED && LONGEST_LISTED <= packed::MAX_LEN, "listed words pack");
                 let key = packed::pack(w.as_bytes(), 0, w.len());
                 let mut i = WordClasses::slot(key);
                 while classes.slots[i].0 != 0 && classes.slots[i].0 != key {
@@ -322,6 +325,12 @@ mod tests {
             let text = format!("{c}x");
             assert_eq!(word_at(&text, 0), (is_word_code_point(cp), c.len_utf8()), "U+{cp:04X}");
         }
+    }
+
+    #[test]
+    fn longest_listed_is_the_longest_listed_word() {
+        let lists = [STOPWORDS, HEDGING_MARKERS, CERTAINTY_MARKERS, RECOMMEND_MARKERS];
+        assert_eq!(lists.iter().flat_map(|l| l.iter()).map(|w| w.len()).max(), Some(LONGEST_LISTED));
     }
 
     #[test]
