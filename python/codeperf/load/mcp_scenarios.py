@@ -155,13 +155,15 @@ def _cpu_wait_note(combined: dict[str, Any], load: loadgen.LoadResult) -> dict[s
     that other processes held, and how many sends the lag percentile was taken over."""
     wait = combined.get("generator_cpu_wait_ms")
     sends = load.schedule_lag.count
+    above = sends - math.ceil(0.99 * sends) + 1  # sends at or above the p99 rank
     return {"check": "generator_cpu_wait", "ok": True, "judged": False,
             "detail": (f"the generator's thread waited {wait:.0f} ms for a CPU over the timed "
                        f"{combined['duration_s']:.1f} s (not the generator's own work); "
                        if wait is not None else "run-queue wait not measured; ")
                       + f"lag percentiles over {sends} sends"
-                      + (f" (fewer than {MIN_SENDS_FOR_P99}: p99 is one of the last "
-                         f"{sends - math.ceil(0.99 * sends) + 1})" if sends < MIN_SENDS_FOR_P99 else "")}
+                      + (f" (fewer than {MIN_SENDS_FOR_P99}: p99 is "
+                         + ("the latest send" if above <= 1 else f"among the last {above}") + ")"
+                         if sends < MIN_SENDS_FOR_P99 else "")}
 
 
 async def _warm_up(pool: McpPool, http: Any, ctx: ScenarioContext) -> dict[str, Any]:
