@@ -6,7 +6,8 @@ use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
 use crate::document::{self, CodeBlock};
-use crate::intern::{long_key, Interner, KeyTable};
+use crate::global_ids::{self, GlobalIds};
+use crate::intern::{long_key, KeyTable};
 use crate::model::Response;
 use crate::packed;
 use crate::text::{is_content, lower_into, tokenize_line, word_classes, TokenSink, WordClasses, CERTAIN, HEDGE, RECOMMEND};
@@ -75,6 +76,11 @@ impl Analysis {
 
     pub fn recommendation_count(&self) -> usize {
         self.rec_text_ends.len()
+    }
+
+    /// Every recommendation's key, key after key (`recommendation_keys` splits them).
+    pub(crate) fn recommendation_key_ids(&self) -> &[u32] {
+        &self.rec_key_ids
     }
 
     /// Each recommendation's key: its distinct content tokens as local ids, ascending.
@@ -625,12 +631,9 @@ pub fn heuristic_confidence(a: &Analysis) -> f64 {
 /// Top terms by TF-IDF over content tokens; ties broken by the term (code point order).
 pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
     let n = analyses.len();
-    // Intern each response's distinct content tokens once; per-term sums then follow
-    // response order, exactly as the twin's.
-    let mut interner = Interner::default();
-    let mut doc_freq: Vec<u32> = Vec::new();
-    let global: Vec<Vec<u32>> = analyses.iter().map(|a| interner.content_ids(a, &mut doc_freq)).collect();
-    let words = interner.words;
+    // Each response's distinct content tokens get global ids (in parallel chunks); the
+    // per-term sums then follow response order, exactly as the twin's.
+    let GlobalIds { words, occurrences: doc_freq, ids: global } = global_ids::content_ids(analyses);
     let idf: Vec<f64> = doc_freq.iter().map(|&df| (((1 + n) as f64) / ((1 + df) as f64)).ln() + 1.0).collect();
     let mut score = vec![0.0f64; words.len()];
     for (a, g) in analyses.iter().zip(&global) {

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod analysis;
 pub mod consensus;
 pub mod document;
+mod global_ids;
 mod intern;
 pub mod model;
 mod packed;
