@@ -132,3 +132,20 @@ def test_type_stub_matches_the_extension():
     done = subprocess.run([sys.executable, "-m", "mypy.stubtest", "codeperf._rust"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_rust_results_name_experts_with_the_input_strings():
+    """The binding reuses the caller's expert/model strings (as the twin does) rather
+    than allocating a copy per result item."""
+    from codeperf import _rust
+    responses = [{"expert": f"expert-{i}", "model": f"model-{i}",
+                  "content": "You should cache results in Redis.\n- Use a pool of connections",
+                  "confidence": 0.5, "latency_ms": 1.0, "prompt_tokens": 1,
+                  "completion_tokens": 1, "cost_usd": 0.0} for i in range(3)]
+    analysis = _rust.analyze_responses(responses)
+    for r, item in zip(responses, analysis["responses"]):
+        assert item["expert"] is r["expert"] and item["model"] is r["model"]
+    consensus = _rust.compute_consensus(responses)
+    assert all(e is r["expert"] for e, r in zip(consensus["clusters"][0]["experts"], responses))
+    merged = _rust.aggregate_responses(responses)["recommendations"][0]
+    assert merged["experts"][0] is responses[merged["response_indices"][0]]["expert"]

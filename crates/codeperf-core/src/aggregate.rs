@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::analysis::{analyze_all_for, Analysis, Need};
-use crate::intern::Interner;
+use crate::global_ids;
 use crate::model::Response;
 use crate::stats::{mean, order, percentile, stdev};
 use crate::unionfind::UnionFind;
@@ -255,13 +255,18 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     let mut owner: Vec<usize> = Vec::new();
     let mut texts: Vec<&str> = Vec::new();
     let mut keys = Lists::default();
-    let mut ids = Interner::default();
-    for (i, a) in analyses.iter().enumerate() {
+    // Every key's words get global ids (in parallel chunks, `global_ids`); each key is
+    // then its global ids, ascending.
+    let key_words = analyses.iter().map(|a| a.recommendation_keys().map(<[u32]>::len).sum::<usize>()).sum();
+    let global = global_ids::global_ids(analyses, key_words, global_ids::key_words);
+    for (i, (a, ids)) in analyses.iter().zip(&global.ids).enumerate() {
+        let mut at = 0;
         for (t, key) in a.recommendations().zip(a.recommendation_keys()) {
             owner.push(i);
             texts.push(t);
             let from = keys.items.len();
-            keys.items.extend(key.iter().map(|&local| ids.id_of(a, local).0));
+            keys.items.extend_from_slice(&ids[at..at + key.len()]);
+            at += key.len();
             keys.items[from..].sort_unstable();
             keys.close();
         }
@@ -281,7 +286,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             }
         }
     }
-    for (c, d) in similar_pairs(&reps, &keys, ids.len()) {
+    for (c, d) in similar_pairs(&reps, &keys, global.words.len()) {
         uf.union(c, d);
     }
     let n = responses.len();

@@ -7,7 +7,8 @@ use std::hash::Hasher;
 use std::mem::take;
 
 use crate::document::{self, CodeBlock};
-use crate::intern::{long_key, Interner, KeyTable};
+use crate::global_ids::{self, GlobalIds};
+use crate::intern::{long_key, KeyTable};
 use crate::model::Response;
 use crate::packed;
 use crate::classify::Classified;
@@ -79,6 +80,11 @@ impl Analysis {
         self.rec_text_ends.len()
     }
 
+    /// Every recommendation's key, key after key (`recommendation_keys` splits them).
+    pub(crate) fn recommendation_key_ids(&self) -> &[u32] {
+        &self.rec_key_ids
+    }
+
     /// Each recommendation's key: its distinct content tokens as local ids, ascending.
     pub(crate) fn recommendation_keys(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
         let ends = &self.rec_key_ends;
@@ -119,6 +125,8 @@ struct Recommendations<'a> {
     text_ends: Vec<u32>,
     key_ids: &'a mut Vec<u32>,
     key_ends: Vec<u32>,
+    /// Whether keys are built (aggregation reads them, analysis does not).
+    want_keys: bool,
     /// Texts seen so far, by the hash of their token ids (indexes into `seen_ranges`).
     /// A text is its tokens joined by spaces and tokens hold no space, so two texts of
     /// one response are equal exactly when their local id sequences are: duplicates are
@@ -170,7 +178,19 @@ impl Recommendations<'_> {
             }
         }
         self.text_ends.push(self.text.len() as u32);
-        // The key: content ids sorted and deduplicated in place at the end of `key_ids`.
+        if self.want_keys {
+            self.add_key(ids);
+        }
+        let k = self.seen_ranges.len() as u32;
+        self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
+        self.seen_ids.extend_from_slice(ids);
+        self.seen_hashes.push(h);
+        let hashes = &*self.seen_hashes;
+        self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
+    }
+
+    /// The key: content ids sorted and deduplicated in place at the end of `key_ids`.
+    fn add_key(&mut self, ids: &[u32]) {
         let from = self.key_ids.len();
         self.key_ids.extend(ids.iter().copied().filter(|&id| self.flags[id as usize] & CONTENT != 0));
         self.key_ids[from..].sort_unstable();
@@ -183,12 +203,6 @@ impl Recommendations<'_> {
         }
         self.key_ids.truncate(kept);
         self.key_ends.push(kept as u32);
-        let k = self.seen_ranges.len() as u32;
-        self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
-        self.seen_ids.extend_from_slice(ids);
-        self.seen_hashes.push(h);
-        let hashes = &*self.seen_hashes;
-        self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
     }
 }
 
@@ -250,8 +264,8 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
     let (arena, vocab, counts) = vocabulary(sc, need);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
-        Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
-        Need::Recommendations => with_recommendations(Vec::new(), arena, vocab, counts, sc, false),
+        Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, need),
+        Need::Recommendations => with_recommendations(Vec::new(), arena, vocab, counts, sc, need),
     }
 }
 
@@ -463,18 +477,61 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     }
 }
 
-/// Phase 4 for analysis and aggregation: every distinct token, and the recommendations
-/// in reading order (a line's sentences, then, for a list item, the item).
+/// Bytes made of whole words of one analysis (each the bytes of a word of `arena`, or
+/// the first bytes of its packed key, which are the same bytes) and ASCII spaces, as a
+/// `String` without validating them again (validation cost ~1 instruction per byte on
+/// ASCII and several on other scripts, for bytes that are valid by construction).
+fn words_to_string(bytes: Vec<u8>) -> String {
+    debug_assert!(std::str::from_utf8(&bytes).is_ok());
+    // SAFETY: every caller builds `bytes` only by concatenating (a) slices of an arena
+    // `String` at a word's range, which starts and ends at character boundaries (a word
+    // is a run of whole characters, `scan_prose`), (b) the first `len` bytes of a word's
+    // packed key, which `packed::pack` made from those same `len` bytes of the lowered
+    // word (the arena copy of a packed word is made from that key, `vocabulary`),
+    // and (c) ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
+    unsafe { String::from_utf8_unchecked(bytes) }
+}
+
+/// The content words alone, renumbered 0.. by first occurrence (what keywords and
+/// consensus read): an analysis held until the end of a call keeps no stopwords, markers
+/// or one-letter words. `keys` are the words' packed forms (0: too long to pack); a
+/// packed word is copied as its 16 bytes and cut to length (no call to memcpy for a
+/// few bytes), so the buffer keeps 16 bytes of slack.
+fn compact_content(arena: &str, vocab: &[Span], keys: &[u128], mut content_counts: Vec<(u32, u32)>) -> (String, Vec<Span>, Vec<(u32, u32)>) {
+    let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
+    let mut compact: Vec<u8> = Vec::with_capacity(bytes + packed::MAX_LEN);
+    let mut ranges = Vec::with_capacity(content_counts.len());
+    for (k, pair) in content_counts.iter_mut().enumerate() {
+        let r = vocab[pair.0 as usize];
+        let from = compact.len();
+        let end = from + (r.1 - r.0) as usize;
+        let key = keys[pair.0 as usize];
+        if key != 0 {
+            compact.extend_from_slice(&key.to_le_bytes());
+            compact.truncate(end);
+        } else {
+            compact.extend_from_slice(&arena.as_bytes()[r.0 as usize..r.1 as usize]);
+        }
+        ranges.push((from as u32, end as u32));
+        pair.0 = k as u32;
+    }
+    (words_to_string(compact), ranges, content_counts)
+}
+
+/// Phase 4 for analysis and aggregation: the recommendations in reading order (a line's
+/// sentences, then, for a list item, the item). Aggregation (`Need::Recommendations`)
+/// keeps each one's key and every distinct word (keys name them by local id); analysis
+/// (`Need::All`) keeps only the content words and their counts, for the keywords: less
+/// Rust heap while every response's analysis is held (the memory goal of issue #14).
 fn with_recommendations(
     code_blocks: Vec<CodeBlock>,
     mut arena: String,
     mut vocab: Vec<Span>,
     counts: Counts,
     sc: &mut Scratch,
-    keep_counts: bool,
+    need: Need,
 ) -> Analysis {
-    arena.shrink_to_fit();
-    vocab.shrink_to_fit();
+    let want_keys = need == Need::Recommendations;
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
         rec_candidates, keys, rec_text, rec_key_ids, ..
@@ -511,7 +568,8 @@ fn with_recommendations(
         text: rec_text,
         text_ends: Vec::with_capacity(rec_candidates.len()),
         key_ids: rec_key_ids,
-        key_ends: Vec::with_capacity(rec_candidates.len()),
+        key_ends: Vec::with_capacity(if want_keys { rec_candidates.len() } else { 0 }),
+        want_keys,
         seen: rec_table,
         seen_ids: rec_ids,
         seen_ranges: rec_ranges,
@@ -521,19 +579,31 @@ fn with_recommendations(
         recs.add(&ids[a..b]);
     }
     let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
+    let rec_text = words_to_string(text.to_vec());
+    let rec_key_ids = key_ids.to_vec();
+    let unique_tokens = vocab.len() as u64;
+    let content_counts = if want_keys {
+        arena.shrink_to_fit();
+        vocab.shrink_to_fit();
+        Vec::new()
+    } else {
+        let (compact, ranges, content_counts) = compact_content(&arena, &vocab, keys, counts.content_counts);
+        (arena, vocab) = (compact, ranges);
+        content_counts
+    };
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
-        rec_text: String::from_utf8(text.to_vec()).expect("whole lowered tokens joined by spaces"),
+        rec_text,
         rec_text_ends: text_ends,
-        rec_key_ids: key_ids.to_vec(),
+        rec_key_ids,
         rec_key_ends: key_ends,
         code_blocks,
         hedging: counts.hedging,
         certainty: counts.certainty,
-        unique_tokens: vocab.len() as u64,
+        unique_tokens,
         vocab,
-        content_counts: if keep_counts { counts.content_counts } else { Vec::new() },
+        content_counts,
         content_len: counts.content_len,
         arena,
     }
@@ -558,12 +628,9 @@ pub fn heuristic_confidence(a: &Analysis) -> f64 {
 /// Top terms by TF-IDF over content tokens; ties broken by the term (code point order).
 pub fn keywords(analyses: &[Analysis], top: usize) -> Vec<Keyword> {
     let n = analyses.len();
-    // Intern each response's distinct content tokens once; per-term sums then follow
-    // response order, exactly as the twin's.
-    let mut interner = Interner::default();
-    let mut doc_freq: Vec<u32> = Vec::new();
-    let global: Vec<Vec<u32>> = analyses.iter().map(|a| interner.content_ids(a, &mut doc_freq)).collect();
-    let words = interner.words;
+    // Each response's distinct content tokens get global ids (in parallel chunks); the
+    // per-term sums then follow response order, exactly as the twin's.
+    let GlobalIds { words, occurrences: doc_freq, ids: global } = global_ids::content_ids(analyses);
     let idf: Vec<f64> = doc_freq.iter().map(|&df| (((1 + n) as f64) / ((1 + df) as f64)).ln() + 1.0).collect();
     let mut score = vec![0.0f64; words.len()];
     for (a, g) in analyses.iter().zip(&global) {
@@ -627,6 +694,26 @@ mod tests {
         assert_eq!(a.certainty, 1);
         assert_eq!(a.code_blocks.len(), 1);
         assert!((heuristic_confidence(&a) - 0.7).abs() < 1e-12);
+    }
+
+    /// Analysis holds only the content words (renumbered, with their counts) and no
+    /// keys; aggregation holds every word and the keys that name them.
+    #[test]
+    fn each_need_keeps_what_it_reads() {
+        let text = "You should use a pool. It is the pool of pools.";
+        let a = analyze_one(text);
+        let words: Vec<&str> = (0..a.vocab.len() as u32).map(|k| a.word(k)).collect();
+        assert_eq!(words, ["should", "use", "pool", "pools"]);
+        assert_eq!(a.content_counts, [(0, 1), (1, 1), (2, 2), (3, 1)]);
+        assert_eq!((a.unique_tokens, a.content_len), (10, 5));
+        assert_eq!(a.recommendations().collect::<Vec<_>>(), ["you should use a pool"]);
+        assert_eq!(a.recommendation_keys().count(), 0);
+        let g = analyze_one_with(text, &mut Scratch::default(), Need::Recommendations);
+        assert_eq!((g.vocab.len(), g.unique_tokens), (10, 10));
+        assert!(g.content_counts.is_empty());
+        let key: Vec<&str> = g.recommendation_keys().next().unwrap().iter().map(|&k| g.word(k)).collect();
+        assert_eq!(key, ["should", "use", "pool"]);
+        assert_eq!(g.recommendations().collect::<Vec<_>>(), ["you should use a pool"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! compute_consensus (docs/algorithms.md, "Consensus"): twin of python/codeperf/engine/consensus.py.
 
 use rayon::prelude::*;
-use crate::intern::Interner;
+use crate::global_ids::{self, GlobalIds};
 
 use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
@@ -60,14 +60,11 @@ fn squared_norms(vectors: &[TermVector]) -> Vec<u64> {
 /// intersection, so the dense and bitset rows span them alone (the norms and set sizes
 /// still count every token).
 fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize, usize) {
-    let mut interner = Interner::default();
-    let mut doc_freq: Vec<u32> = Vec::new();
+    let GlobalIds { occurrences: doc_freq, ids, .. } = global_ids::content_ids(analyses);
     let mut vectors: Vec<TermVector> = analyses
         .iter()
-        .map(|a| TermVector {
-            ids: interner.content_ids(a, &mut doc_freq),
-            counts: a.content_counts.iter().map(|&(_, count)| count).collect(),
-        })
+        .zip(ids)
+        .map(|(a, ids)| TermVector { ids, counts: a.content_counts.iter().map(|&(_, count)| count).collect() })
         .collect();
     let vocab = doc_freq.len();
     let mut renumber = vec![0u32; vocab];

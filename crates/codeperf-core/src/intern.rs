@@ -151,23 +151,6 @@ impl<'a> Interner<'a> {
         (id, new)
     }
 
-    /// The global ids of `a`'s distinct content tokens (by first occurrence), counting
-    /// each in `doc_freq` (the number of responses holding it): what keywords and
-    /// consensus both build first.
-    pub(crate) fn content_ids(&mut self, a: &'a Analysis, doc_freq: &mut Vec<u32>) -> Vec<u32> {
-        a.content_counts
-            .iter()
-            .map(|&(local, _)| {
-                let (id, new) = self.id_of(a, local);
-                if new {
-                    doc_freq.push(0);
-                }
-                doc_freq[id as usize] += 1;
-                id
-            })
-            .collect()
-    }
-
     pub fn len(&self) -> usize {
         self.words.len()
     }

@@ -7,6 +7,7 @@ pub mod analysis;
 mod classify;
 pub mod consensus;
 pub mod document;
+mod global_ids;
 mod intern;
 pub mod model;
 mod packed;

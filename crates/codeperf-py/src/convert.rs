@@ -90,6 +90,16 @@ pub struct Held<'py> {
 }
 
 impl<'py> Held<'py> {
+    /// The caller's own `expert` string: results name experts with the input's objects
+    /// (as the twin does) instead of new copies.
+    pub fn expert(&self) -> &Bound<'py, PyString> {
+        &self.expert
+    }
+
+    pub fn model(&self) -> &Bound<'py, PyString> {
+        &self.model
+    }
+
     pub fn response(&self) -> Response<'_> {
         // Each string was checked by `text`, so its UTF-8 form exists (cached by Python).
         Response {
