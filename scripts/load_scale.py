@@ -44,6 +44,8 @@ def _fmt(value, spec=".0f"):
               help="Length of each rate run.")
 @click.option("--connections", default=64, type=click.IntRange(min=1),
               help="Keep-alive connections (split over the workers).")
+@click.option("--rounds", default=3, type=click.IntRange(min=1), show_default=True,
+              help="Rounds of the minimal client and wrk, run alternately (medians compared).")
 @click.option("--burst-size", default=300, type=click.IntRange(min=1),
               help="Queries per burst spike (3 expert requests each) within 100 ms.")
 @click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
@@ -53,7 +55,7 @@ def _fmt(value, spec=".0f"):
 @click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
               help="Simulator processes behind the N-worker burst. [default: load_scenarios' "
                    "default, docs/load.md]")
-def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop,
+def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, loop,
          simulator_processes):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import event_loops, scaling
@@ -66,8 +68,9 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     out = script_out_dir(out_dir, "load_scale")
     log(f"generator rates against the trivial endpoint, workers {workers_list}, loop {loop}")
-    result = scaling.generator_rates(workers_list, seconds, connections, log, loop)
+    result = scaling.generator_rates(workers_list, seconds, connections, log, loop, rounds)
     result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
+                        "rounds": rounds,
                         "burst_size": burst_size, "event_loop": loop,
                         "simulator_processes": simulator_processes}
     if not no_burst:
@@ -89,6 +92,12 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"
             + ("" if w.get("available") else f"  ({w.get('reason')})"))
+    for c in result["comparison"]:
+        log(f"minimal client on {c['workers']} worker(s) vs wrk -t{c['workers']}, "
+            f"{len(c['minimal_rps'])} alternated rounds: medians {_fmt(c['minimal_median_rps'])} vs "
+            f"{_fmt(c['wrk_median_rps'])} requests/s = {_fmt(c['ratio_of_medians'], '.2f')}x "
+            f"(per round {[round(x, 2) for x in c['ratio_per_round']]}; spread max/min: ours "
+            f"{_fmt(c['minimal_spread_x'], '.2f')}x, wrk {_fmt(c['wrk_spread_x'], '.2f')}x)")
     for b in result.get("burst", []):
         log(f"burst {b.get('queries')} queries ({b.get('expert_requests')} requests) in 100 ms, "
             f"{b['workers']} worker(s): {'VALID' if b['valid'] else 'INVALID'}; lag p99 per worker "

@@ -522,3 +522,16 @@ def test_quick_default_set_leaves_out_the_sweep_but_runs_it_when_named():
     assert quick[0] == "calibration" and "burst" in quick and "mixed" in quick
     named, _ = choose(["sweep"], calibrate=False, quick=True)
     assert named == ["sweep"]
+
+
+def test_the_load_session_keeps_no_cookies():
+    # Experts are APIs; a cookie jar's lookup ran for every request the generator sent.
+    import aiohttp
+
+    from codeperf.load.expert_scenarios import _session
+
+    async def go():
+        async with _session(10) as session:
+            return session.cookie_jar
+
+    assert isinstance(asyncio.run(go()), aiohttp.DummyCookieJar)

@@ -466,6 +466,26 @@ def test_schedule_lag_counts_from_when_the_request_starts_not_when_it_was_queued
     assert result.schedule_lag.summary()["max_ms"] >= 19 * 3 * 0.99
 
 
+def test_late_sends_are_counted_by_the_second_they_were_due_in():
+    # 10 sends due at once at t=0; each blocks the loop 3 ms when it starts, so the
+    # later ones start well over LATE_SEND_MS behind. A send due at t=1.2 s, after an
+    # idle second, leaves on time: second 1 has no late send.
+    async def op(i: int) -> None:
+        if i < 10:
+            time.sleep(0.003)  # noqa: the point is to block the loop
+
+    def offsets():
+        yield from [0.0] * 10
+        yield 1.2
+
+    schedule = schedules.Schedule("test", {}, offsets)
+    result = run(loadgen.run_open(op, schedule, max_requests=11, duration_s=2))
+    late = result.timeline["late"]
+    assert late[0] >= 10 - 1 - int(loadgen.LATE_SEND_MS / 3)  # those behind > 5 ms of blocking
+    assert late[0] <= 10 and sum(late[1:]) == 0
+    assert result.to_dict()["timeline"]["late"] == late  # kept in the JSON
+
+
 def test_a_shared_start_in_the_past_is_lag_and_one_in_the_future_is_waited_for():
     started: list[float] = []
 
