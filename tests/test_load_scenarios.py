@@ -534,4 +534,6 @@ def test_the_load_session_keeps_no_cookies():
         async with _session(10) as session:
             return session.cookie_jar
 
+    import asyncio
+
     assert isinstance(asyncio.run(go()), aiohttp.DummyCookieJar)
