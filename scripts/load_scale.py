@@ -59,6 +59,7 @@ def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_bur
          simulator_processes):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import event_loops, scaling
+    from codeperf.load.loadgen import LATE_SEND_MS
 
     try:
         loop = event_loops.check(loop or event_loops.default_name())
@@ -88,6 +89,10 @@ def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_bur
         log(f"{row['measurement']:34s} {row['workers']:7d} {_fmt(row['throughput_rps']):>9s} "
             f"{_fmt(row['achieved_send_rps']):>9s} {_fmt(row['schedule_lag_p99_ms'], '.2f'):>10s} "
             f"{_fmt(row.get('requests_per_loop_cpu_s')):>9s} {row['valid']}")
+    for row in result["rows"]:
+        if row["measurement"].startswith("open"):
+            log(f"{row['measurement']}, {row['workers']} worker(s): sends > "
+                f"{LATE_SEND_MS:g} ms late, per second: {row['late_sends_by_second']}")
     for w in result["wrk"]:
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"

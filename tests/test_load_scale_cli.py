@@ -52,6 +52,10 @@ def test_one_worker_run_writes_every_measurement(tmp_path, loop):
     assert all(r["throughput_rps"] for r in data["rows"])
     assert data["config"]["event_loop"] == loop
     assert all(r["requests_per_loop_cpu_s"] > 0 for r in data["rows"])
+    open_row = data["rows"][-1]
+    assert isinstance(open_row["late_sends_by_second"], list)
+    assert sum(open_row["late_sends_by_second"]) <= open_row["throughput_rps"] * 0.3 + 1
+    assert "late, per second" in result.output
     assert [w["threads"] for w in data["wrk"]] == [1, 1, 1]  # --rounds 3 by default
     for wrk in data["wrk"]:
         assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not

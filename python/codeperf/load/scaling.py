@@ -73,6 +73,9 @@ def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]
             "achieved_send_rps": s["achieved_send_rps"],
             "schedule_lag_p99_ms": s["schedule_lag_p99_ms"], "errors": result.errors_total,
             "generator_cpu_pct": result.loop_cpu_pct, "valid": result.valid,
+            # Sends more than loadgen.LATE_SEND_MS behind, per second of the schedule: a
+            # first-second (start-up) lag and a lag spread over the run read differently.
+            "late_sends_by_second": list(result.timeline.get("late", [])),
             "per_worker": [w.summary() for w in getattr(result, "workers", [])]}
 
 
