@@ -55,8 +55,10 @@ def _fmt(value, spec=".0f"):
 @click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
               help="Simulator processes behind the N-worker burst. [default: load_scenarios' "
                    "default, docs/load.md]")
+@click.option("--simulator-nice", type=click.IntRange(0, 19), default=0, show_default=True,
+              help="Niceness of the burst's simulator processes (docs/load.md).")
 def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, loop,
-         simulator_processes):
+         simulator_processes, simulator_nice):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import event_loops, scaling
     from codeperf.load.loadgen import LATE_SEND_MS
@@ -73,10 +75,11 @@ def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_bur
     result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
                         "rounds": rounds,
                         "burst_size": burst_size, "event_loop": loop,
-                        "simulator_processes": simulator_processes}
+                        "simulator_processes": simulator_processes,
+                        "simulator_nice": simulator_nice}
     if not no_burst:
         result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log, loop,
-                                               simulator_processes)
+                                               simulator_processes, simulator_nice)
     path = out / "load_scale.json"
     write_json_atomic(path, result)
     log("")

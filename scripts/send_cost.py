@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import click
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
@@ -49,7 +48,15 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
                    ) -> list[tuple[float, float]]:
     experts = ExpertsConfig(experts=tuple(
         Expert(f"hold{k}", url, HOLD_MODEL, timeout_s=10.0, stream=True) for k in range(3)))
-    sims = [psutil.Process(p) for p in sim_pids]
+    def sim_cpu_s() -> float:
+        # /proc/<pid>/schedstat: nanoseconds on a CPU, every thread of the process
+        # (psutil's cpu_times count whole 10 ms ticks: too coarse for one round).
+        total = 0
+        for pid in sim_pids:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+
     out = []
     async with _session(queries * 3) as session:
         opened = await _open_connections(session, experts, queries)
@@ -60,7 +67,7 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
         for r in range(rounds + 2):
             stats = QueryStats(experts)
             op = stats.op(session)
-            sim_cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in sims)
+            sim_cpu0 = sim_cpu_s()
             profiler = cProfile.Profile() if r == rounds + 1 else None
             cpu0 = time.thread_time()
             if profiler:
@@ -72,7 +79,7 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
                 profiler.disable()
             cpu = time.thread_time() - cpu0
             gc.enable()
-            sim_cpu = sum(p.cpu_times().user + p.cpu_times().system for p in sims) - sim_cpu0
+            sim_cpu = sim_cpu_s() - sim_cpu0
             results = await asyncio.gather(*tasks, return_exceptions=True)
             failed = sum(isinstance(x, BaseException) for x in results)
             if profiler:

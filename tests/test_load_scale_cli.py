@@ -22,7 +22,7 @@ def _cli():
 
 
 @pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"],
-                                  ["--rounds", "0"],
+                                  ["--rounds", "0"], ["--simulator-nice", "20"],
                                   ["--loop", "trio"], ["--simulator-processes", "0"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), *args])

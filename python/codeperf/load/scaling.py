@@ -175,7 +175,8 @@ def compare(workers: int, ours: Sequence[dict[str, Any]], theirs: Sequence[dict[
 
 def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
                  log: Callable[[str], None], loop: str = event_loops.ASYNCIO,
-                 simulator_processes: int | None = None) -> list[dict[str, Any]]:
+                 simulator_processes: int | None = None, simulator_nice: int = 0
+                 ) -> list[dict[str, Any]]:
     """Part 4: the burst scenario (`burst_size` queries within 100 ms, twice) per worker count.
 
     Judged as the scenario judges it: valid when every worker's schedule lag p99 is
@@ -192,7 +193,8 @@ def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
         log(f"  burst of {burst_size} queries in 100 ms on {n} worker(s) -> {run_dir}")
         run_suite(run_dir, ["burst"], quick=True, calibrate=False, workers=n,
                   options={"burst_size": burst_size, "bursts": 2}, log=lambda line: None,
-                  loop=loop, simulator_processes=simulator_processes)
+                  loop=loop, simulator_processes=simulator_processes,
+                  simulator_nice=simulator_nice)
         data = json.loads((run_dir / "load.json").read_text())
         entry = next((r for r in data["results"] if r.get("id", "").startswith("burst/")), None)
         if entry is None:
@@ -209,6 +211,7 @@ def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
                      "within_spread": last_send is not None and last_send <= spread_ms,
                      "event_loop": data["config"].get("event_loop"),
                      "simulator_processes": data["config"].get("simulator_processes"),
+                     "simulator_nice": data["config"].get("simulator_nice"),
                      "drain_max_ms": entry["summary"].get("drain_max_ms"),
                      "errors": entry["summary"].get("errors_count")})
     return rows

@@ -66,7 +66,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
               log: Callable[[str], None] = _stderr,
               expert_urls: Sequence[str] = (), api_key_env: str = "", workers: int = 1,
               ray_address: str | None = None, simulator_processes: int | None = None,
-              loop: str | None = None) -> int:
+              loop: str | None = None, simulator_nice: int = 0) -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -114,6 +114,9 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     if workers < 1 or (simulator_processes is not None and simulator_processes < 1):
         log("load_scenarios: --workers and --simulator-processes must be at least 1")
         return exitcodes.USAGE
+    if not 0 <= simulator_nice <= 19:
+        log("load_scenarios: --simulator-nice must be between 0 and 19")
+        return exitcodes.USAGE
     # By default the scenarios on workers get as many simulator processes as workers
     # (SO_REUSEPORT), so the endpoint is not what limits a multi-worker run.
     sim_processes = simulator_processes or (workers if workers > 1 else 1)
@@ -122,16 +125,19 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     config = {"scenarios": names, "quick": quick, "options": options,
               "workers": workers, "ray_address": ray_address,
               "simulator_processes": sim_processes if uses_workers else 1,
+              "simulator_nice": simulator_nice,
               "event_loop": {"driver": driver_loop, "workers": worker_loop if use_pool else None},
               "allow_remote": allow_remote, "experts": experts.to_dict(),
               "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
-    simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
+    simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log",
+                                 nice=simulator_nice)
     # The single-process simulator stays for what reads its /admin endpoints (calibration's
     # stall, the endpoint's concurrency peaks): each process of a group keeps its own.
     worker_simulator = (SimulatorProcess(sim_config, processes=sim_processes,
-                                         log_path=out_dir / "load-simulator-workers.log")
+                                         log_path=out_dir / "load-simulator-workers.log",
+                                         nice=simulator_nice)
                         if uses_workers and sim_processes > 1 else None)
     pool = None
     try:
