@@ -55,8 +55,9 @@ def _fmt(value, spec=".0f"):
 @click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
               help="Simulator processes behind the N-worker burst. [default: load_scenarios' "
                    "default, docs/load.md]")
-@click.option("--simulator-nice", type=click.IntRange(0, 19), default=0, show_default=True,
-              help="Niceness of the burst's simulator processes (docs/load.md).")
+@click.option("--simulator-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Niceness of the burst's simulator processes, 1 worker and N alike, so "
+                   "the generators have the cores first (docs/load.md).")
 def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, loop,
          simulator_processes, simulator_nice):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""

@@ -74,9 +74,10 @@ class KeyValue(click.ParamType):
 @click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
               help="The generator's event loop, here and on the workers. [default: asyncio "
                    "here, uvloop on Ray workers when installed]")
-@click.option("--simulator-nice", type=click.IntRange(0, 19), default=0, show_default=True,
+@click.option("--simulator-nice", type=click.IntRange(0, 19), default=None,
               help="Niceness of the bundled simulator processes: > 0 runs them below the "
-                   "generator's priority where both share the cores (docs/load.md).")
+                   "generators' priority where both share the cores. [default: 10 when the "
+                   "load runs on workers, else 0; docs/load.md]")
 @click.option("--list", "list_only", is_flag=True, help="List the registered scenarios and exit.")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
          slo, calibration, workers, ray_address, simulator_processes, loop, simulator_nice,

@@ -175,7 +175,7 @@ def compare(workers: int, ours: Sequence[dict[str, Any]], theirs: Sequence[dict[
 
 def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
                  log: Callable[[str], None], loop: str = event_loops.ASYNCIO,
-                 simulator_processes: int | None = None, simulator_nice: int = 0
+                 simulator_processes: int | None = None, simulator_nice: int | None = None
                  ) -> list[dict[str, Any]]:
     """Part 4: the burst scenario (`burst_size` queries within 100 ms, twice) per worker count.
 
