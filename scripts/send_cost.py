@@ -1,14 +1,16 @@
 """The event loop's CPU per query sent: what a burst's spike costs the generator.
 
-    .venv/bin/python scripts/send_cost.py                  # 3 rounds of 150 queries
+    .venv/bin/python scripts/send_cost.py                  # 3 rounds of 150 queries, asyncio's loop
     .venv/bin/python scripts/send_cost.py --profile 25     # + cProfile's top 25 of the sends
 
 Starts the bundled simulator in a child process, opens one keep-alive
 connection per expert request (as the burst does), then sends N queries at
 once through the scenarios' own op (`QueryStats.op` -> `consult` -> aiohttp)
 to experts that answer only after 500 ms (`pool-hold-500ms`, three streamed
-experts, as the default circle's requests). The loop thread's CPU (`time.thread_time`) over the next 300 ms is
-the cost of sending them and nothing else: no answer has arrived yet. Prints
+experts, as the default circle's requests). The loop thread's CPU
+(`time.thread_time`) over the next 300 ms is the cost of sending them: no
+answer has arrived yet, only each streamed response's headers, which the
+simulator sends at once (as streaming servers do). Prints
 the loop CPU per query per round, the median and the minimum (the
 least disturbed round on a shared machine), and the simulator's CPU over the
 same 300 ms (it shares the cores in a real run), then one more round under
@@ -25,20 +27,20 @@ import gc
 import io
 import pstats
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import click
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from codeperf import cli
+from codeperf.harness import exitcodes
 
-from codeperf.experts.config import Expert, ExpertsConfig  # noqa: E402
-from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig  # noqa: E402
-from codeperf.experts.simulator_process import SimulatorProcess  # noqa: E402
-from codeperf.load.event_loops import factory  # noqa: E402
-from codeperf.load.expert_scenarios import _open_connections, _session  # noqa: E402
-from codeperf.load.querystats import QueryStats  # noqa: E402
+from codeperf.experts.config import Expert, ExpertsConfig
+from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
+from codeperf.experts.simulator_process import SimulatorProcess
+from codeperf.load.event_loops import factory
+from codeperf.load.expert_scenarios import _open_connections, _session
+from codeperf.load.querystats import QueryStats
 
 HOLD_MODEL = "pool-hold-500ms"
 WINDOW_S = 0.3  # < the 500 ms hold: only sends happen in it
@@ -48,6 +50,7 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
                    ) -> list[tuple[float, float]]:
     experts = ExpertsConfig(experts=tuple(
         Expert(f"hold{k}", url, HOLD_MODEL, timeout_s=10.0, stream=True) for k in range(3)))
+
     def sim_cpu_s() -> float:
         # /proc/<pid>/schedstat: nanoseconds on a CPU, every thread of the process
         # (psutil's cpu_times count whole 10 ms ticks: too coarse for one round).
@@ -98,20 +101,22 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
     return out
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--queries", default=150, show_default=True, help="queries sent at once per round")
-@click.option("--rounds", default=3, show_default=True, help="measured rounds (after one warm-up)")
+@cli.command()
+@click.option("--queries", type=click.IntRange(min=1), default=150,
+              help="Queries sent at once per round.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3,
+              help="Measured rounds (after one warm-up, before the profiled one).")
 @click.option("--loop", "loop_name", type=click.Choice(["asyncio", "uvloop"]), default="asyncio",
-              show_default=True, help="the generator's event loop")
-@click.option("--simulator-processes", default=1, show_default=True)
-@click.option("--profile", default=0, help="print cProfile's top N functions of the profiled round")
-@click.option("--url", help="a simulator already running (e.g. under a profiler): no child is "
-                            "started and its CPU is not measured")
+              help="The generator's event loop.")
+@click.option("--simulator-processes", type=click.IntRange(min=1), default=1,
+              help="Bundled simulator processes on one port.")
+@click.option("--profile", type=click.IntRange(min=0), default=0,
+              help="Print cProfile's top N functions of the profiled round.")
+@click.option("--url", help="A simulator already running (e.g. under a profiler): no child is "
+                            "started and its CPU is not measured.")
 def main(queries: int, rounds: int, loop_name: str, simulator_processes: int, profile: int,
          url: str | None) -> None:
-    """Loop CPU per query sent (docstring above)."""
-    if queries < 1 or rounds < 1:
-        raise click.UsageError("--queries and --rounds must be at least 1")
+    """The generator's loop CPU per query sent, and the simulator's (numbers only)."""
     config = SimulatorConfig().with_models(CALIBRATION_MODELS)
     with contextlib.ExitStack() as stack:
         pids: list[int] = []
@@ -130,6 +135,7 @@ def main(queries: int, rounds: int, loop_name: str, simulator_processes: int, pr
                f"min {min(per_query):.3f} ms "
                f"(rounds {', '.join(f'{x:.3f}' for x in per_query)}); simulator CPU per query "
                f"{sim_cpu}", err=True)
+    cli.exit_with(exitcodes.OK)
 
 
 if __name__ == "__main__":

@@ -520,3 +520,23 @@ def test_a_burst_can_be_judged_by_its_window_alone_however_slow_the_answers():
 
     assert lag_check(loadgen.MAX_LAG_SHARE_OF_P50)["ok"]  # 5 % of p50 (~20 ms) allows it
     assert not lag_check(0.0)["ok"]  # the fixed 10 ms alone does not
+
+
+def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options():
+    """scripts/send_cost.py (the loop CPU per query sent): a tiny run, and usage errors."""
+    import importlib.util
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "send_cost.py"
+    spec = importlib.util.spec_from_file_location("send_cost", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for bad in (["--queries", "0"], ["--rounds", "0"], ["--loop", "trio"]):
+        assert CliRunner().invoke(module.main, bad).exit_code == exitcodes.USAGE
+    result = CliRunner().invoke(module.main, ["--queries", "4", "--rounds", "1"])
+    assert result.exit_code == exitcodes.OK, result.output
+    assert "warm connections: 12" in result.output  # one per expert request
+    assert "(0 failed)" in result.output and "loop CPU per query sent, median" in result.output
+    assert "Python function calls per query" in result.output
