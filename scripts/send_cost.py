@@ -34,6 +34,7 @@ import click
 
 from codeperf import cli
 from codeperf.harness import exitcodes
+from codeperf.harness.envelope import write_json_atomic
 
 from codeperf.experts.config import Expert, ExpertsConfig
 from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -112,10 +113,11 @@ async def _measure(url: str, queries: int, rounds: int, profile: int, sim_pids: 
               help="Bundled simulator processes on one port.")
 @click.option("--profile", type=click.IntRange(min=0), default=0,
               help="Print cProfile's top N functions of the profiled round.")
+@cli.out_option("Also write the rounds to DIR/send_cost.json. [default: print only]")
 @click.option("--url", help="A simulator already running (e.g. under a profiler): no child is "
                             "started and its CPU is not measured.")
 def main(queries: int, rounds: int, loop_name: str, simulator_processes: int, profile: int,
-         url: str | None) -> None:
+         out_dir: Path | None, url: str | None) -> None:
     """The generator's loop CPU per query sent, and the simulator's (numbers only)."""
     config = SimulatorConfig().with_models(CALIBRATION_MODELS)
     with contextlib.ExitStack() as stack:
@@ -135,6 +137,11 @@ def main(queries: int, rounds: int, loop_name: str, simulator_processes: int, pr
                f"min {min(per_query):.3f} ms "
                f"(rounds {', '.join(f'{x:.3f}' for x in per_query)}); simulator CPU per query "
                f"{sim_cpu}", err=True)
+    if out_dir is not None:
+        write_json_atomic(out_dir / "send_cost.json", {
+            "queries": queries, "event_loop": loop_name, "simulator_processes": simulator_processes,
+            "loop_cpu_ms_per_query": per_query,
+            "simulator_cpu_ms_per_query": [s / queries * 1000 for _, s in rows] if pids else None})
     cli.exit_with(exitcodes.OK)
 
 

@@ -522,7 +522,7 @@ def test_a_burst_can_be_judged_by_its_window_alone_however_slow_the_answers():
     assert not lag_check(0.0)["ok"]  # the fixed 10 ms alone does not
 
 
-def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options():
+def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options(tmp_path):
     """scripts/send_cost.py (the loop CPU per query sent): a tiny run, and usage errors."""
     import importlib.util
     from pathlib import Path
@@ -535,8 +535,11 @@ def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options():
     spec.loader.exec_module(module)
     for bad in (["--queries", "0"], ["--rounds", "0"], ["--loop", "trio"]):
         assert CliRunner().invoke(module.main, bad).exit_code == exitcodes.USAGE
-    result = CliRunner().invoke(module.main, ["--queries", "4", "--rounds", "1"])
+    result = CliRunner().invoke(module.main, ["--queries", "4", "--rounds", "1",
+                                              "--out", str(tmp_path)])
     assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "send_cost.json").read_text())
+    assert len(data["loop_cpu_ms_per_query"]) == 1 and data["loop_cpu_ms_per_query"][0] > 0
     assert "warm connections: 12" in result.output  # one per expert request
     assert "(0 failed)" in result.output and "loop CPU per query sent, median" in result.output
     assert "Python function calls per query" in result.output
