@@ -39,18 +39,24 @@ class SizeList(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-@cli.command(epilog="Full grid: " + ", ".join(s.label for s in grid.FULL_GRID)
-               + f" (a cross through the reference {grid.REFERENCE.label}, not a full product); "
+@cli.command(epilog="Full mode: the reference family (" + grid.REFERENCE_FAMILY + ") at "
+               + ", ".join(s.label for s in grid.FULL_GRID)
+               + f" (a cross through the reference {grid.REFERENCE.label}, not a full product), "
+               + "every other family at " + ", ".join(s.label for s in grid.OTHER_FAMILIES_GRID)
+               + "; " + ", ".join(grid.REFERENCE_ONLY_OPS) + " at the reference shape only; "
+               + f"{timing.FULL_OFF_REFERENCE.processes} pyperf processes off the reference shape. "
                + "--quick: " + ", ".join(s.label for s in grid.QUICK_GRID) + ". "
+               + "--sizes times every benchmark at the given sizes in every chosen family. "
                + exitcodes.EPILOG)
 @click.option("--bench", "benches", multiple=True, metavar="NAME[,NAME]", help=BENCH_HELP)
 @click.option("--sizes", type=SizeList(), default=None,
-              help="Input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB). "
-                   "[default: the full grid, or the quick grid with --quick]")
+              help="Input sizes RESPONSESxBYTES, comma list (e.g. 10x2KB,100x0.5KB), for "
+                   "every chosen family and benchmark. [default: full mode's plan (below), or "
+                   "the quick grid with --quick]")
 @click.option("--corpus", "families", multiple=True, metavar="FAMILY[,FAMILY]",
               help="Corpus families, repeatable or comma list: " + ", ".join(grid.FAMILIES)
                    + ". [default: all of them, or the reference family (own) with --quick]")
-@cli.quick_option("Fast mode for pull requests: 2 sizes, the reference family, fewer pyperf "
+@cli.quick_option("Fast mode for pull requests: the reference size and family, fewer pyperf "
                   "processes, no cost curve.")
 @click.option("--cost-curve", "cost_curve", default=None, metavar="N[,N]",
               help="Responses (2 KB each) for the cost curve of one call per operation, time "
@@ -59,8 +65,9 @@ class SizeList(click.ParamType):
 @cli.out_option()
 @click.option("--seed", type=int, default=0, help="Corpus seed (same seed, same inputs).")
 @click.option("--processes", type=click.IntRange(1), default=None,
-              help=f"Pyperf worker processes per case. [default: {timing.FULL.processes}, "
-                   f"quick {timing.QUICK.processes}]")
+              help=f"Pyperf worker processes per case, at every size. [default: "
+                   f"{timing.FULL.processes} at the reference shape and "
+                   f"{timing.FULL_OFF_REFERENCE.processes} off it, quick {timing.QUICK.processes}]")
 @click.option("--values", type=click.IntRange(1), default=None,
               help=f"Pyperf values per process. [default: {timing.FULL.values}]")
 @click.option("--warmups", type=click.IntRange(0), default=None,
@@ -114,14 +121,27 @@ def main(benches, sizes, families, quick, cost_curve, out_dir, seed, processes, 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--cost-curve") from None
     defaults = timing.QUICK if quick else timing.FULL
-    settings = timing.PyperfSettings(
-        processes=processes or defaults.processes, values=values or defaults.values,
-        warmups=defaults.warmups if warmups is None else warmups,
-        min_time=min_time or defaults.min_time, loops=loops)
+    def settings_from(base: timing.PyperfSettings) -> timing.PyperfSettings:
+        return timing.PyperfSettings(
+            processes=processes or base.processes, values=values or base.values,
+            warmups=base.warmups if warmups is None else warmups,
+            min_time=min_time or base.min_time, loops=loops)
+
+    settings = settings_from(defaults)
+    # Full mode's plan (grid.full_sizes): fewer processes off the reference shape, unless
+    # --processes says how many everywhere.
+    off_reference = (settings_from(timing.FULL_OFF_REFERENCE)
+                     if not quick and processes is None else None)
+    if sizes:
+        planned, reference_only = grid.in_families(sizes, chosen), ()
+    elif quick:
+        planned, reference_only = grid.in_families(grid.QUICK_GRID, chosen), ()
+    else:
+        planned, reference_only = grid.full_sizes(chosen), grid.REFERENCE_ONLY_OPS
     out = script_out_dir(out_dir, "bench_rust")  # after the usage checks: no empty run for a typo
     config = driver.RustBenchConfig(
-        ops=ops, sizes=grid.in_families(sizes or (grid.QUICK_GRID if quick else grid.FULL_GRID), chosen),
-        cost_curve=curve,
+        ops=ops, sizes=planned, reference_only_ops=reference_only,
+        off_reference_settings=off_reference, cost_curve=curve,
         settings=settings, out=out, seed=seed, quick=quick, memory=memory,
         baseline=baseline, noise_pct=noise_pct, rust_threads=rust_threads,
         instructions=instructions,

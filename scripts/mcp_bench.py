@@ -161,7 +161,7 @@ def main(out_dir: Path, quick: bool, servers: tuple[str, ...], urls: tuple[str, 
         overrides["calls_per_tool"] = calls
     if concurrency is not None:
         overrides["concurrency"] = concurrency
-    config = runner.McpBenchConfig.quick(**overrides) if quick else runner.McpBenchConfig(**overrides)
+    config = runner.McpBenchConfig.quick(**overrides) if quick else runner.McpBenchConfig.full(**overrides)
     out_dir = script_out_dir(out_dir, "mcp_bench")
     def body() -> int:
         try:

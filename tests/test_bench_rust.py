@@ -339,3 +339,28 @@ def test_cost_curve_reports_both_backends_where_both_run(tmp_path, no_targets):
         assert s["python_peak_bytes"] > 0 and s["rust_heap_peak_bytes"] > 0
         assert s["memory_reduction_pct"] is not None
     assert "cost curve" in result.stderr and "consensus_cosine/cost/5x2KB" in result.stderr
+
+
+def test_full_mode_default_plan_reaches_the_driver(tmp_path, monkeypatch):
+    """Without --sizes the full mode runs the plan (the cross on the reference family, the
+    reference shape on the others, pipeline there only, 2 pyperf processes off it); --sizes,
+    --processes and --quick each turn its parts off. The driver is replaced: nothing runs."""
+    from codeperf.bench_rust import driver, grid, timing
+
+    seen = []
+    monkeypatch.setattr(driver, "run", lambda config: seen.append(config) or exitcodes.OK)
+    assert invoke("--out", str(tmp_path / "a")).exit_code == exitcodes.OK
+    full = seen[-1]
+    assert full.sizes == grid.full_sizes(grid.FAMILIES)
+    assert full.reference_only_ops == grid.REFERENCE_ONLY_OPS
+    assert full.off_reference_settings == timing.FULL_OFF_REFERENCE and full.settings == timing.FULL
+    assert invoke("--processes", "4", "--out", str(tmp_path / "b")).exit_code == exitcodes.OK
+    assert seen[-1].off_reference_settings is None and seen[-1].settings.processes == 4
+    assert invoke("--sizes", "10x2KB,100x2KB", "--corpus", "own,code",
+                  "--out", str(tmp_path / "c")).exit_code == exitcodes.OK
+    assert [s.label for s in seen[-1].sizes] == ["10x2KB", "100x2KB", "10x2KB@code", "100x2KB@code"]
+    assert seen[-1].reference_only_ops == ()
+    assert invoke("--quick", "--out", str(tmp_path / "d")).exit_code == exitcodes.OK
+    quick = seen[-1]
+    assert quick.sizes == grid.QUICK_GRID and quick.off_reference_settings is None
+    assert quick.settings == timing.QUICK

@@ -253,3 +253,58 @@ def test_cost_curve_sizes():
     for bad in ("x", "1"):
         with pytest.raises(ValueError):
             cost_curve.parse_responses(bad, quick=False)
+
+
+def test_full_plan_crosses_the_reference_family_and_times_others_at_the_reference():
+    sizes = grid.full_sizes(grid.FAMILIES)
+    own = [s for s in sizes if s.family == grid.REFERENCE_FAMILY]
+    assert tuple(own) == tuple(sorted(grid.FULL_GRID))
+    others = [s for s in sizes if s.family != grid.REFERENCE_FAMILY]
+    assert {s.family for s in others} == set(grid.FAMILIES) - {grid.REFERENCE_FAMILY}
+    assert all(s.at_reference for s in others)  # every family's targets are judged here
+    # Without the reference family, no cross at all: only the reference shape per family.
+    assert [s.label for s in grid.full_sizes(("code",))] == ["100x2KB@code"]
+
+
+def test_full_plan_times_reference_only_ops_at_the_reference_and_fewer_processes_off_it(tmp_path):
+    from codeperf.bench_rust import driver, timing
+
+    config = driver.RustBenchConfig(
+        ops=grid.ALL_OPS, sizes=grid.full_sizes(grid.FAMILIES), settings=timing.FULL,
+        out=tmp_path, off_reference_settings=timing.FULL_OFF_REFERENCE,
+        reference_only_ops=grid.REFERENCE_ONLY_OPS)
+    pairs = config.pairs()
+    pipeline = [size for op, size in pairs if op == "pipeline"]
+    assert pipeline and all(size.at_reference for size in pipeline)
+    assert len(pipeline) == len(grid.FAMILIES)
+    off = [size for op, size in pairs if size is not None and not size.at_reference]
+    assert {op for op, size in pairs if size in off} == set(grid.ENGINE_OPS) - {"pipeline"}
+    assert config.settings_for(off[0]) == timing.FULL_OFF_REFERENCE
+    assert config.settings_for(grid.REFERENCE) == timing.FULL
+    assert config.settings_for(None) == timing.FULL  # the FFI case
+    assert timing.FULL_OFF_REFERENCE.processes >= 2  # the bootstrap resamples process pairs
+    assert config.to_dict()["pyperf_off_reference"]["processes"] == timing.FULL_OFF_REFERENCE.processes
+    # Without the plan (--sizes, --quick), every op at every size with one setting.
+    plain = driver.RustBenchConfig(ops=grid.ALL_OPS, sizes=grid.FULL_GRID, settings=timing.FULL,
+                                   out=tmp_path)
+    assert len(plain.pairs()) == len(grid.ENGINE_OPS) * len(grid.FULL_GRID) + 1
+    assert plain.settings_for(grid.Size(10, 2048)) == timing.FULL
+
+
+@pytest.mark.needs_rust  # the memory pass reads the extension's counting allocator
+def test_memory_pass_traces_python_once_and_rust_each_repetition():
+    from codeperf.bench_rust import memory_pass
+
+    calls = {"python": 0, "rust": 0}
+
+    def operation(op, backend):
+        def call(data):
+            calls[backend] += 1
+            return [bytes(1000) for _ in range(10)]
+        return call
+
+    result = memory_pass.measure("analyze", "x", None, repetitions=3, operation=operation,
+                                 python_repetitions=1)
+    assert calls == {"python": 1, "rust": 3}
+    assert len(result.python_peaks_bytes) == 1 and len(result.rust_heap_peaks_bytes) == 3
+    assert result.python_peak_bytes >= 10_000  # the traced call's allocations were seen

@@ -484,3 +484,12 @@ def test_a_well_behaved_server_passes_the_group_check(tmp_path: Path, lenient_ta
     assert reaped["ok"], reaped
     assert reaped["detail"]["groups_seen"] >= 1 and reaped["detail"]["killed_at_end"] == []
     assert code == exitcodes.OK, data["errors"]
+
+
+def test_full_mode_leaves_slow_tools_out_of_the_sweep_as_quick_mode_does() -> None:
+    """make perf's full mode: a ~0.5 s tool (consult) no longer holds every sweep level to its
+    budget; it is measured per tool and listed as left out (slow_tools_left_out_p50_ms)."""
+    full, quick = runner.McpBenchConfig.full(), runner.McpBenchConfig.quick()
+    assert full.slow_tool_ms == quick.slow_tool_ms == 100.0
+    assert full.calls_per_tool > quick.calls_per_tool  # the rest keeps the full sizes
+    assert runner.McpBenchConfig.full(slow_tool_ms=None).slow_tool_ms is None

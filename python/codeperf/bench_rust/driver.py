@@ -47,6 +47,16 @@ class RustBenchConfig:
     # None: instructions.DEFAULT_SIZES (Python twin 20 x 2 KB, Rust 100 x 2 KB); a Size: both.
     instructions_size: Size | None = None
     cost_curve: tuple[int, ...] = ()  # responses (2 KB each) for the cost curve; () skips it
+    # Pyperf settings off the reference shape (None: `settings` everywhere); full mode's
+    # default is timing.FULL_OFF_REFERENCE.
+    off_reference_settings: timing.PyperfSettings | None = None
+    # Ops timed at the reference shape only (full mode's default: grid.REFERENCE_ONLY_OPS).
+    reference_only_ops: tuple[str, ...] = ()
+
+    def settings_for(self, size: Size | None) -> timing.PyperfSettings:
+        if size is None or size.at_reference or self.off_reference_settings is None:
+            return self.settings
+        return self.off_reference_settings
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,10 +64,12 @@ class RustBenchConfig:
             "corpus": list(dict.fromkeys(s.family for s in self.sizes)),
             "cost_curve_responses": list(self.cost_curve),
             "reference_size": REFERENCE.label, "seed": self.seed, "quick": self.quick,
-            "pyperf": {"processes": self.settings.processes, "values": self.settings.values,
-                       "warmups": self.settings.warmups, "min_time_s": self.settings.min_time,
-                       "loops": self.settings.loops or "calibrated"},
+            "pyperf": _settings_dict(self.settings),
+            "pyperf_off_reference": (_settings_dict(self.off_reference_settings)
+                                     if self.off_reference_settings else None),
+            "reference_only_ops": list(self.reference_only_ops),
             "memory_pass": self.memory, "memory_repetitions": self.memory_repetitions,
+            "memory_python_repetitions": memory_pass.PYTHON_REPETITIONS,
             "baseline": str(self.baseline) if self.baseline else None,
             "baseline_noise_pct": self.noise_pct,
             "rust_threads": self.rust_threads or "rayon default (one per core)",
@@ -72,7 +84,14 @@ class RustBenchConfig:
     def pairs(self) -> list[tuple[str, Size | None]]:
         """(op, size) in run order; the FFI baseline has no size."""
         return [(op, None) if op == FFI_OP else (op, size)
-                for op in self.ops for size in ((None,) if op == FFI_OP else self.sizes)]
+                for op in self.ops for size in ((None,) if op == FFI_OP else self.sizes)
+                if op not in self.reference_only_ops or size is None or size.at_reference]
+
+
+def _settings_dict(settings: timing.PyperfSettings) -> dict[str, Any]:
+    return {"processes": settings.processes, "values": settings.values,
+            "warmups": settings.warmups, "min_time_s": settings.min_time,
+            "loops": settings.loops or "calibrated"}
 
 
 def preflight() -> str:
@@ -128,9 +147,12 @@ def run(config: RustBenchConfig, log: Callable[[str], None] | None = None,
 
     pairs = config.pairs()
     state = _State()
+    off = config.off_reference_settings
     emit(f"bench_rust: {len(pairs)} cases x {len(BACKENDS)} backends; pyperf "
-         f"{config.settings.processes} processes x {config.settings.values} values; "
-         f"rust = {rust_file}")
+         f"{config.settings.processes} processes x {config.settings.values} values"
+         + (f" ({off.processes} x {off.values} off the reference shape)"
+            if off and off != config.settings else "")
+         + f"; rust = {rust_file}")
     emit(table.header())
     started = time.monotonic()
     with Recorder(SUITE, config.out, config.to_dict()) as rec:
@@ -177,7 +199,7 @@ def _run_pair(config: RustBenchConfig, rec: Recorder, state: _State, op: str, si
         _status(f"{progress} {op}/{label}: timing python and rust, interleaved")
         try:
             timings.update(timing.run_interleaved(
-                pair, config.settings, {b: config.out / "pyperf" / c.file_name for b, c in pair.items()}))
+                pair, config.settings_for(size), {b: config.out / "pyperf" / c.file_name for b, c in pair.items()}))
         except timing.TimingError as exc:
             rec.add_error("timing", str(exc), case=f"{op}/{label}")
         for backend_name, t in timings.items():

@@ -24,6 +24,12 @@ from codeperf import engine
 from codeperf.bench_rust import cases
 
 REPETITIONS = 3
+# The Python twin's traced call is measured once: tracemalloc slows it 3-7x (one traced
+# consensus at 300 x 2 KB takes seconds), and its peak repeats: in the quiet full run of
+# 2026-12-03 (reports/20261203T174044Z-502a1f, 100 memory entries x 3 repetitions) the
+# three Python peaks differed by at most 64 bytes (<= 0.08 %). The Rust side (cheap)
+# keeps its repetitions: its peaks moved by up to 3.6 % (rayon's buffers).
+PYTHON_REPETITIONS = 1
 
 
 @dataclass
@@ -77,8 +83,9 @@ def _traced_call(fn: Callable[[Any], Any], data: Any,
 
 
 def measure(op: str, size_label: str, data: Any, repetitions: int = REPETITIONS,
-            operation: Callable[[str, str], Callable[[Any], Any]] = cases.operation) -> MemoryResult:
-    """Median of `repetitions` traced calls per backend."""
+            operation: Callable[[str, str], Callable[[Any], Any]] = cases.operation,
+            python_repetitions: int = PYTHON_REPETITIONS) -> MemoryResult:
+    """Median of `repetitions` traced Rust calls and `python_repetitions` Python ones."""
     rust_module = engine.backend("rust").module  # type: ignore[attr-defined]
     python_fn = operation(op, "python")
     rust_fn = operation(op, "rust")
@@ -87,9 +94,12 @@ def measure(op: str, size_label: str, data: Any, repetitions: int = REPETITIONS,
     if started_here:
         tracemalloc.start()
     try:
-        for _ in range(repetitions):
-            py_peak, _ = _traced_call(python_fn, data, None)
-            result.python_peaks_bytes.append(py_peak)
+        for i in range(max(repetitions, python_repetitions)):
+            if i < python_repetitions:
+                py_peak, _ = _traced_call(python_fn, data, None)
+                result.python_peaks_bytes.append(py_peak)
+            if i >= repetitions:
+                continue
             rs_py_peak, rs_peak = _traced_call(rust_fn, data, rust_module)
             result.rust_python_heap_peaks_bytes.append(rs_py_peak)
             result.rust_heap_peaks_bytes.append(int(rs_peak or 0))

@@ -52,7 +52,7 @@ def run_suite(out_dir: Path, *, bundled: Sequence[str] = tuple(BUNDLED_SERVERS),
               config: runner.McpBenchConfig | None = None, experts_file: str | None = None,
               quick: bool = False, allow_remote: bool = False, log: Callable[[str], None] = stderr_log,
               cli_config: Mapping[str, Any] | None = None) -> int:
-    config = config or (runner.McpBenchConfig.quick() if quick else runner.McpBenchConfig())
+    config = config or (runner.McpBenchConfig.quick() if quick else runner.McpBenchConfig.full())
     out_dir = Path(out_dir)
     log_dir = out_dir / "mcp_logs"
     scenarios: dict[str, ArgSets] = {}
