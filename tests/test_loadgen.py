@@ -467,22 +467,22 @@ def test_schedule_lag_counts_from_when_the_request_starts_not_when_it_was_queued
 
 
 def test_late_sends_are_counted_by_the_second_they_were_due_in():
-    # 10 sends due at once at t=0; each blocks the loop 3 ms when it starts, so the
-    # later ones start well over LATE_SEND_MS behind. A send due at t=1.2 s, after an
-    # idle second, leaves on time: second 1 has no late send.
+    # 10 sends due at once at t=0 and 10 more at t=1.2 s; each blocks the loop 3 ms when
+    # it starts, so in each group the later ones start over LATE_SEND_MS behind, and are
+    # counted in the second they were due in (a busy machine can only add late sends).
     async def op(i: int) -> None:
-        if i < 10:
-            time.sleep(0.003)  # noqa: the point is to block the loop
+        time.sleep(0.003)  # noqa: the point is to block the loop
 
     def offsets():
         yield from [0.0] * 10
-        yield 1.2
+        yield from [1.2] * 10
 
     schedule = schedules.Schedule("test", {}, offsets)
-    result = run(loadgen.run_open(op, schedule, max_requests=11, duration_s=2))
+    result = run(loadgen.run_open(op, schedule, max_requests=20, duration_s=2))
     late = result.timeline["late"]
-    assert late[0] >= 10 - 1 - int(loadgen.LATE_SEND_MS / 3)  # those behind > 5 ms of blocking
-    assert late[0] <= 10 and sum(late[1:]) == 0
+    behind = 10 - 1 - int(loadgen.LATE_SEND_MS / 3)  # those behind > 5 ms of blocking
+    assert len(late) == 2 and late[0] >= behind and late[1] >= behind
+    assert sum(late) <= 20
     assert result.to_dict()["timeline"]["late"] == late  # kept in the JSON
 
 
