@@ -4,12 +4,14 @@ use rayon::prelude::*;
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
+use std::mem::take;
 
 use crate::document::{self, CodeBlock};
 use crate::intern::{long_key, Interner, KeyTable};
 use crate::model::Response;
 use crate::packed;
-use crate::text::{is_content, lower_into, tokenize_line, word_classes, TokenSink, WordClasses, CERTAIN, HEDGE, RECOMMEND};
+use crate::classify::Classified;
+use crate::text::{is_content, word_classes, CERTAIN, HEDGE, LONGEST_LISTED, RECOMMEND};
 
 pub const TOP_KEYWORDS: usize = 10;
 
@@ -196,15 +198,16 @@ pub(crate) struct Scratch {
     sentence_ends: Vec<usize>,
     sentence_is_item: Vec<bool>,
     item_ranges: Vec<(usize, usize)>,
-    /// Sentence ends of the current line, as span counts.
-    bounds: Vec<usize>,
+    /// The response's bytes, lowered and classified (`classify`).
+    classified: Classified,
     table: KeyTable,
+    /// The distinct tokens by local id (first occurrence).
+    words: Vec<Word>,
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: Vec<u128>,
     flags: Vec<u8>,
+    /// Each token occurrence's local id, in reading order.
     ids: Vec<u32>,
-    counts: Vec<u32>,
-    token: String,
     /// `Recommendations`' dedup table and the ids it refers to.
     rec_table: HashTable<u32>,
     rec_ids: Vec<u32>,
@@ -243,7 +246,8 @@ pub(crate) enum Need {
 /// intern them, count them, then keep what the caller needs.
 pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
-    let (arena, vocab, counts) = scan_prose(content, &doc.prose_lines, sc);
+    scan_prose(content, &doc.prose_lines, sc);
+    let (arena, vocab, counts) = vocabulary(sc, need);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
         Need::All => with_recommendations(doc.code_blocks, arena, vocab, counts, sc, true),
@@ -251,37 +255,43 @@ pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> A
     }
 }
 
-/// Phases 1 to 3 in one pass over the prose: tokens, sentence ends and list items are
-/// found line by line, and each token is interned as it is found (`Interning`), so no
-/// list of token spans is built in between. Returns the distinct lowered tokens back to
-/// back, their ranges, and the counts.
+/// A distinct token of the response being read: where it first occurs (in the lowered
+/// text) and how often it occurs. New tokens cost one push of this (profiled: five
+/// vectors grown per new token cost about 120 instructions each, and 40 % of tokens are
+/// new in a 2 KB answer); their texts, classes and keys are built after the scan, in
+/// one tight loop (`vocabulary`).
+#[derive(Clone, Copy)]
+struct Word {
+    start: u32,
+    len: u32,
+    count: u32,
+}
+
+/// Phases 1 and 2 in one pass over the prose: the text is classified once
+/// (`classify`), then tokens, sentence ends and list items are read line by line, and
+/// each token is interned as it is found (its local id into `ids`), so no list of token
+/// spans is built in between.
 ///
 /// The case mapping keeps word characters word characters and byte offsets fixed, so
-/// tokens are found in the content itself and lowered one at a time when interned.
-fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) -> (String, Vec<Span>, Counts) {
-    let Scratch { sentence_ends, sentence_is_item, item_ranges, bounds, table, keys, flags, ids, counts, token, .. } = sc;
-    keys.clear();
+/// tokens are found and hashed in the lowered copy, already lowered.
+fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
+    // The vectors written per token are moved out of the scratch for the scan: as
+    // locals, their lengths and pointers stay in registers (through `&mut` fields they
+    // were reloaded and stored around every push).
+    let (mut ids, mut words, mut table) = (take(&mut sc.ids), take(&mut sc.words), take(&mut sc.table));
+    let Scratch { classified, sentence_ends, sentence_is_item, item_ranges, .. } = sc;
+    classified.fill(content);
     sentence_ends.clear();
     sentence_is_item.clear();
     item_ranges.clear();
     table.clear();
-    flags.clear();
-    counts.clear();
     ids.clear();
-    // Sized for the usual share of distinct tokens (grown if needed).
-    let mut sink = Interning {
-        content,
-        classes: word_classes(),
-        table,
-        arena: Vec::with_capacity(content.len() / 2 + 32),
-        vocab: Vec::with_capacity(content.len() / 12 + 4),
-        keys,
-        flags,
-        counts,
-        ids,
-        token,
-        bounds,
-    };
+    words.clear();
+    // Tokens are at least one byte and separated by at least one: the pushes below never
+    // grow these twice per response.
+    let most = content.len() / 2 + 1;
+    ids.reserve(most);
+    words.reserve(most);
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -290,146 +300,71 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) -
             Some((a, b)) => (ls + a, ls + b),
             None => (ls, le),
         };
-        let item_start = sink.ids.len();
-        sink.bounds.clear();
-        tokenize_line(content, bs, be, &mut sink);
-        let line_end = sink.ids.len();
+        // Both ends border a byte that is no word character (white space, a line break,
+        // the text's ends), as `Classified::tokens` needs.
+        let item_start = ids.len();
         let mut from = item_start;
-        for &to in sink.bounds.iter().chain(std::iter::once(&line_end)) {
-            if to > from {
-                sentence_ends.push(to);
+        let mut tokens = classified.tokens(bs, be);
+        while let Some((s, e)) = tokens.next_token() {
+            // A sentence ended since the previous token: empty sentences (a sentence end
+            // before the line's first token, or repeated ones) are none.
+            if tokens.sentence_before(s) && ids.len() > from {
+                sentence_ends.push(ids.len());
                 sentence_is_item.push(item.is_some());
-                from = to;
+                from = ids.len();
             }
+            ids.push(intern(&mut table, &mut words, &classified.low, s, e));
+        }
+        let line_end = ids.len();
+        if line_end > from {
+            sentence_ends.push(line_end);
+            sentence_is_item.push(item.is_some());
         }
         if item.is_some() && line_end > item_start {
             item_ranges.push((item_start, line_end));
         }
     }
-    let Interning { arena, vocab, flags, counts, .. } = sink;
-    let arena = String::from_utf8(arena).expect("whole tokens of a str, lowered within UTF-8");
-    let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
-    // Marker and content counts per distinct token rather than per occurrence.
-    for (&f, &c) in flags.iter().zip(counts.iter()) {
-        let c = u64::from(c);
-        hedging += if f & HEDGE != 0 { c } else { 0 };
-        certainty += if f & CERTAIN != 0 { c } else { 0 };
-        content_len += if f & CONTENT != 0 { c } else { 0 };
-    }
-    // Local ids are given in order of first occurrence, so ascending content ids are
-    // the content tokens by first occurrence.
-    let distinct_content = flags.iter().filter(|&&f| f & CONTENT != 0).count();
-    let mut content_counts = Vec::with_capacity(distinct_content);
-    content_counts.extend(
-        (0..vocab.len() as u32).filter(|&id| flags[id as usize] & CONTENT != 0).map(|id| (id, counts[id as usize])),
-    );
-    (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
+    (sc.ids, sc.words, sc.table) = (ids, words, table);
 }
 
-/// Interns tokens as the tokenizer finds them: each occurrence's local id into `ids`
-/// (one table probe per occurrence), and for each new token its lowered text into
-/// `arena`, its range into `vocab`, its classes into `flags` (the word lists consulted
-/// once per distinct token) and a count.
+/// The local id of the token `low[s..e]` (new tokens get the next id).
 ///
 /// Tokens of at most 16 bytes are probed as packed integers (`packed`): compared with
-/// one integer comparison, ASCII ones lowered in the integer. Longer ones are probed by
-/// a hash of their text (`intern::long_key`) and compared as strings.
-struct Interning<'a> {
-    content: &'a str,
-    classes: &'static WordClasses,
-    table: &'a mut KeyTable,
-    /// Lowered token bytes (made a `String` once at the end: each piece is a whole
-    /// token, lowered by a mapping that keeps UTF-8 valid).
-    arena: Vec<u8>,
-    vocab: Vec<Span>,
-    keys: &'a mut Vec<u128>,
-    flags: &'a mut Vec<u8>,
-    counts: &'a mut Vec<u32>,
-    ids: &'a mut Vec<u32>,
-    /// A token being lowered.
-    token: &'a mut String,
-    /// The current line's sentence ends, as numbers of token occurrences so far.
-    bounds: &'a mut Vec<usize>,
+/// one integer comparison. Longer ones are probed by a hash of their text
+/// (`intern::long_key`) and compared as strings.
+#[inline(always)]
+fn intern(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: usize) -> u32 {
+    let len = e - s;
+    if len > packed::MAX_LEN {
+        return intern_long(table, words, low, s, e);
+    }
+    // `low` has `classify::PAD` bytes after the text: the load is one 16-byte read.
+    let key = packed::pack(low, s, len);
+    // A packed key is never a long one: `same` is not called.
+    let (id, new) = table.get_or_insert(key, words.len() as u32, |_| false);
+    if new {
+        words.push(Word { start: s as u32, len: len as u32, count: 1 });
+    } else {
+        words[id as usize].count += 1;
+    }
+    id
 }
 
-impl TokenSink for Interning<'_> {
-    #[inline(always)]
-    fn token(&mut self, start: usize, end: usize, needs_lower: bool) {
-        let len = end - start;
-        let id = if len <= packed::MAX_LEN {
-            let mut key = packed::pack(self.content.as_bytes(), start, len);
-            if needs_lower {
-                key = if packed::is_ascii(key) {
-                    packed::ascii_lower(key)
-                } else {
-                    lower_into(&self.content[start..end], self.token);
-                    packed::pack(self.token.as_bytes(), 0, len)
-                };
-            }
-            // A packed key is never a long one: `same` is not called.
-            let (id, new) = self.table.get_or_insert(key, self.vocab.len() as u32, |_| false);
-            if new {
-                self.add_word(start, end, needs_lower, key);
-            }
-            id
-        } else {
-            self.long_token(start, end, needs_lower)
-        };
-        self.ids.push(id);
-        self.counts[id as usize] += 1;
+/// `intern` for a token longer than 16 bytes (rare).
+#[inline(never)]
+fn intern_long(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: usize) -> u32 {
+    let word = &low[s..e];
+    let same = |id: u32| {
+        let w = words[id as usize];
+        &low[w.start as usize..(w.start + w.len) as usize] == word
+    };
+    let (id, new) = table.get_or_insert(long_key(word), words.len() as u32, same);
+    if new {
+        words.push(Word { start: s as u32, len: word.len() as u32, count: 1 });
+    } else {
+        words[id as usize].count += 1;
     }
-
-    #[inline(always)]
-    fn sentence_end(&mut self) {
-        self.bounds.push(self.ids.len());
-    }
-}
-
-impl Interning<'_> {
-    /// A new distinct token (`key`: packed, or 0 when it is too long to pack).
-    #[inline]
-    fn add_word(&mut self, start: usize, end: usize, needs_lower: bool, key: u128) {
-        let from = self.arena.len();
-        if key != 0 {
-            // The packed key is the lowered token: one fixed-size copy, then cut to length
-            // (no call to memcpy for a few bytes).
-            self.arena.extend_from_slice(&key.to_le_bytes());
-            self.arena.truncate(from + (end - start));
-        } else if needs_lower {
-            lower_into(&self.content[start..end], self.token);
-            self.arena.extend_from_slice(self.token.as_bytes());
-        } else {
-            self.arena.extend_from_slice(&self.content.as_bytes()[start..end]);
-        }
-        self.vocab.push((from as u32, self.arena.len() as u32));
-        let word = &self.arena[from..];
-        let f = if key != 0 { self.classes.get_packed(key) } else { 0 };
-        self.flags.push(if is_content(word, f) { f | CONTENT } else { f });
-        self.keys.push(key);
-        self.counts.push(0);
-    }
-
-    /// A token longer than 16 bytes (rare): probed by the hash of its lowered text.
-    #[inline(never)]
-    fn long_token(&mut self, start: usize, end: usize, needs_lower: bool) -> u32 {
-        let raw = &self.content[start..end];
-        let word: &str = if needs_lower {
-            lower_into(raw, self.token);
-            self.token
-        } else {
-            raw
-        };
-        let (arena, vocab) = (&self.arena, &self.vocab);
-        let same = |id: u32| {
-            let r = vocab[id as usize];
-            &arena[r.0 as usize..r.1 as usize] == word.as_bytes()
-        };
-        let (id, new) = self.table.get_or_insert(long_key(word), vocab.len() as u32, same);
-        if new {
-            self.add_word(start, end, needs_lower, 0);
-        }
-        id
-    }
+    id
 }
 
 /// What phase 3 counts: marker occurrences and the content tokens.
@@ -441,20 +376,75 @@ struct Counts {
     content_len: u64,
 }
 
-/// Phase 4 for consensus: only the content words, in exactly sized buffers (consensus
-/// holds every response's analysis at once, so this is most of its Rust heap). Code
-/// blocks are dropped: consensus never reads them.
-fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
-    let Counts { hedging, certainty, mut content_counts, content_len } = counts;
-    let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
-    let mut compact = String::with_capacity(bytes);
-    let mut ranges = Vec::with_capacity(content_counts.len());
-    for (k, pair) in content_counts.iter_mut().enumerate() {
-        let r = vocab[pair.0 as usize];
-        ranges.push((compact.len() as u32, (compact.len() + (r.1 - r.0) as usize) as u32));
-        compact.push_str(&arena[r.0 as usize..r.1 as usize]);
-        pair.0 = k as u32;
+/// Phase 3: the distinct tokens' classes (the word lists consulted once per distinct
+/// token), keys and counts, then their lowered texts back to back in an exactly sized
+/// arena, with their ranges. For consensus (`Need::ContentTokens`) only the content
+/// tokens are kept, numbered by first occurrence: consensus holds every response's
+/// analysis at once, so this is most of its Rust heap.
+fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
+    let Scratch { classified, words, keys, flags, .. } = sc;
+    let low = &classified.low[..];
+    let classes = word_classes();
+    let content_only = need == Need::ContentTokens;
+    keys.clear();
+    flags.clear();
+    keys.reserve(words.len());
+    flags.reserve(words.len());
+    let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
+    let (mut distinct_content, mut bytes) = (0usize, 0usize);
+    for w in words.iter() {
+        let (start, len) = (w.start as usize, w.len as usize);
+        let key = if len <= packed::MAX_LEN { packed::pack(low, start, len) } else { 0 };
+        // Only words as short as the listed ones can be on a list (no hash and probe for
+        // the others); few words are, so the marker counts are behind a branch.
+        let listed = if len <= LONGEST_LISTED { classes.get_packed(key) } else { 0 };
+        let c = u64::from(w.count);
+        if listed & (HEDGE | CERTAIN) != 0 {
+            hedging += if listed & HEDGE != 0 { c } else { 0 };
+            certainty += if listed & CERTAIN != 0 { c } else { 0 };
+        }
+        let f = if is_content(&low[start..start + len], listed) { listed | CONTENT } else { listed };
+        let content = f & CONTENT != 0;
+        content_len += if content { c } else { 0 };
+        distinct_content += usize::from(content);
+        bytes += if content || !content_only { len } else { 0 };
+        keys.push(key);
+        flags.push(f);
     }
+    let mut arena: Vec<u8> = Vec::with_capacity(bytes);
+    let mut vocab: Vec<Span> = Vec::with_capacity(if content_only { distinct_content } else { words.len() });
+    let mut content_counts = Vec::with_capacity(if need == Need::Recommendations { 0 } else { distinct_content });
+    for ((w, &key), &f) in words.iter().zip(keys.iter()).zip(flags.iter()) {
+        let content = f & CONTENT != 0;
+        if content_only && !content {
+            continue;
+        }
+        if content && need != Need::Recommendations {
+            // Local ids are given in order of first occurrence (and renumbered so when
+            // only content tokens are kept): these are the content tokens by first
+            // occurrence, each with its id (the index of its range in `vocab`).
+            content_counts.push((vocab.len() as u32, w.count));
+        }
+        let from = arena.len();
+        let len = w.len as usize;
+        if key != 0 && arena.capacity() - from >= packed::MAX_LEN {
+            // The packed key is the lowered token: one fixed-size copy, then cut to
+            // length (no call to memcpy for a few bytes).
+            arena.extend_from_slice(&key.to_le_bytes());
+            arena.truncate(from + len);
+        } else {
+            arena.extend_from_slice(&low[w.start as usize..w.start as usize + len]);
+        }
+        vocab.push((from as u32, arena.len() as u32));
+    }
+    let arena = String::from_utf8(arena).expect("whole tokens of a str, lowered within UTF-8");
+    (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
+}
+
+/// Phase 4 for consensus: only the content words (`vocabulary` kept just those, in
+/// exactly sized buffers). Code blocks are dropped: consensus never reads them.
+fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
+    let Counts { hedging, certainty, content_counts, content_len } = counts;
     Analysis {
         token_count: sc.ids.len() as u64,
         sentence_count: sc.sentence_ends.len() as u64,
@@ -465,11 +455,11 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
         code_blocks: Vec::new(),
         hedging,
         certainty,
-        unique_tokens: vocab.len() as u64,
-        vocab: ranges,
+        unique_tokens: sc.words.len() as u64,
+        vocab,
         content_counts,
         content_len,
-        arena: compact,
+        arena,
     }
 }
 
@@ -601,10 +591,15 @@ pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
 /// pool costs more than it saves, and makes small timings depend on the other core.
 const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
+/// Above it, rayon splits the responses into pieces of at least this many (about 16
+/// KB of text at 2 KB each): a piece costs a job hand-off, and 100 responses on two
+/// threads need a dozen pieces to balance, not one per response.
+const PARALLEL_MIN_RESPONSES: usize = 8;
+
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
     let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
-        responses.par_iter().map(one).collect()
+        responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
     } else {
         responses.iter().map(one).collect()
     }

@@ -10,9 +10,9 @@ use crate::packed;
 
 /// The hash of a word too long to pack (`packed`): FxHash of its bytes.
 #[inline]
-pub fn hash_str(s: &str) -> u64 {
+fn hash_bytes(s: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    h.write(s.as_bytes());
+    h.write(s);
     h.finish()
 }
 
@@ -20,8 +20,8 @@ pub fn hash_str(s: &str) -> u64 {
 /// is 0, which no packed word's is (a packed word's first byte is a word character), so
 /// the two kinds never meet; equal long keys are then told apart by comparing the words.
 #[inline]
-pub(crate) fn long_key(word: &str) -> u128 {
-    u128::from(hash_str(word)) << 8
+pub(crate) fn long_key(word: &[u8]) -> u128 {
+    u128::from(hash_bytes(word)) << 8
 }
 
 #[inline]
@@ -127,7 +127,7 @@ impl<'a> Interner<'a> {
     /// The id of `word`, and whether it is new.
     #[inline]
     pub fn id(&mut self, word: &'a str, key: u128) -> (u32, bool) {
-        let key = if key != 0 { key } else { long_key(word) };
+        let key = if key != 0 { key } else { long_key(word.as_bytes()) };
         let words = &self.words;
         let (id, new) = self.table.get_or_insert(key, words.len() as u32, |id| words[id as usize] == word);
         if new {

@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod analysis;
+mod classify;
 pub mod consensus;
 pub mod document;
 mod intern;

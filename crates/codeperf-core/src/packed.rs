@@ -3,17 +3,13 @@
 //!
 //! Tokens never contain a 0 byte (it is not a word character), so the packed value
 //! alone identifies the token, and comparing two tokens is one integer comparison
-//! instead of a call to `memcmp`; hashing is one multiplication; lowering an ASCII
-//! token is a handful of bitwise operations on the integer (SWAR), with no copy.
+//! instead of a call to `memcmp`; hashing is one multiplication. Tokens are packed from
+//! the text already lowered (`classify`).
 //! Profiling (callgrind, 100 x 2 KB) showed interning at about 200 instructions per
 //! token with string hashing, `memcmp` and copies; this is what it does instead.
 
 /// The longest token that packs.
 pub(crate) const MAX_LEN: usize = 16;
-
-/// 0x01 in every byte.
-const ONES: u128 = u128::MAX / 0xFF;
-const HIGH_BITS: u128 = ONES * 0x80;
 
 /// MASKS[len]: the low `len` bytes set (a table: a variable u128 shift is a branchy
 /// sequence of instructions, a load is one).
@@ -39,25 +35,6 @@ pub(crate) fn pack(bytes: &[u8], start: usize, len: usize) -> u128 {
     let mut buf = [0u8; MAX_LEN];
     buf[..len].copy_from_slice(&bytes[start..start + len]);
     u128::from_le_bytes(buf)
-}
-
-/// Whether every byte is ASCII.
-#[inline]
-pub(crate) fn is_ascii(v: u128) -> bool {
-    v & HIGH_BITS == 0
-}
-
-/// The engine's case mapping on an all-ASCII packed token: A-Z to a-z, nothing else.
-/// Per byte x < 0x80: x + 0x3F has its high bit set iff x >= 'A', x + 0x25 iff x > 'Z';
-/// no byte carries into the next (x + 0x3F <= 0xBE). Upper-case letters have 0x20
-/// clear, so or-ing 0x20 adds it.
-#[inline]
-pub(crate) fn ascii_lower(v: u128) -> u128 {
-    debug_assert!(is_ascii(v));
-    let at_least_a = v + ONES * (0x80 - u128::from(b'A'));
-    let above_z = v + ONES * (0x80 - u128::from(b'Z') - 1);
-    let upper = at_least_a & !above_z & HIGH_BITS;
-    v | (upper >> 2)
 }
 
 /// A 64-bit hash of a packed token: the folded 128-bit product of its two halves, each
@@ -90,21 +67,9 @@ mod tests {
     }
 
     #[test]
-    fn ascii_lower_maps_exactly_a_to_z() {
-        for b in 1u8..0x80 {
-            let v = pack(&[b, b'Q', b'@', b'[', b'z'], 0, 5);
-            let expected = pack(&[b.to_ascii_lowercase(), b'q', b'@', b'[', b'z'], 0, 5);
-            assert_eq!(ascii_lower(v), expected, "byte {b:#04x}");
-        }
-        assert_eq!(ascii_lower(packed("HELLOWORLDABCDEF")), packed("helloworldabcdef"));
-    }
-
-    #[test]
     fn distinct_tokens_hash_apart() {
         let words = ["a", "b", "ab", "ba", "pool", "poo", "pools", "東京", "straße"];
         let hashes: std::collections::HashSet<u64> = words.iter().map(|w| hash(packed(w))).collect();
         assert_eq!(hashes.len(), words.len());
-        assert!(!is_ascii(packed("東京")));
-        assert!(is_ascii(packed("pool")));
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::OnceLock;
 
+use crate::classify::Classified;
 use crate::packed;
 
 /// ASCII white space as the engine strips it (includes \x0b, unlike `u8::is_ascii_whitespace`).
@@ -63,6 +64,9 @@ pub const RECOMMEND_MARKERS: &[&str] = &[
     "consider", "prefer", "avoid", "ensure",
 ];
 
+/// The longest word on any list (bytes): longer words need no lookup.
+pub(crate) const LONGEST_LISTED: usize = 11;
+
 pub(crate) const STOP: u8 = 1;
 pub(crate) const HEDGE: u8 = 2;
 pub(crate) const CERTAIN: u8 = 4;
@@ -115,7 +119,7 @@ pub(crate) fn word_classes() -> &'static WordClasses {
         let mut classes = WordClasses { slots: Box::new([(0u128, 0u8); CLASS_SLOTS]) };
         for (list, bit) in [(STOPWORDS, STOP), (HEDGING_MARKERS, HEDGE), (CERTAINTY_MARKERS, CERTAIN), (RECOMMEND_MARKERS, RECOMMEND)] {
             for w in list {
-                assert!(w.len() <= packed::MAX_LEN, "listed words pack");
+                assert!(w.len() <= LONGEST_LISTED && LONGEST_LISTED <= packed::MAX_LEN, "listed words pack");
                 let key = packed::pack(w.as_bytes(), 0, w.len());
                 let mut i = WordClasses::slot(key);
                 while classes.slots[i].0 != 0 && classes.slots[i].0 != key {
@@ -141,37 +145,9 @@ const fn ascii_word_table() -> [bool; 128] {
 }
 static ASCII_WORD: [bool; 128] = ascii_word_table();
 
-// Byte classes for the tokenizer's loops: one table lookup per byte.
-const NONE: u8 = 0;
-const SEPARATOR: u8 = 1; // ASCII, not a word character, not a sentence end
-const TERMINATOR: u8 = 2; // '.', '!' or '?'
-const WORD: u8 = 3; // ASCII word character the case mapping leaves alone
-const UPPER: u8 = 4; // ASCII A-Z
-const NON_ASCII: u8 = 5; // any byte of a multi-byte character
-
-const fn byte_class_table() -> [u8; 256] {
-    let mut t = [NON_ASCII; 256];
-    let mut i = 0;
-    while i < 128 {
-        let b = i as u8;
-        t[i] = if b.is_ascii_uppercase() {
-            UPPER
-        } else if b.is_ascii_alphanumeric() {
-            WORD
-        } else if b == b'.' || b == b'!' || b == b'?' {
-            TERMINATOR
-        } else {
-            SEPARATOR
-        };
-        i += 1;
-    }
-    t
-}
-static BYTE_CLASS: [u8; 256] = byte_class_table();
-
 /// Word characters (docs/algorithms.md, "Text"), by code point.
 #[inline]
-fn is_word_code_point(cp: u32) -> bool {
+pub(crate) fn is_word_code_point(cp: u32) -> bool {
     if cp < 0x80 {
         return ASCII_WORD[cp as usize];
     }
@@ -217,7 +193,7 @@ pub(crate) fn lower(s: &str) -> String {
 
 /// Whether the character starting at byte `i` is a word character, and its width.
 #[inline(always)]
-fn word_at(s: &str, i: usize) -> (bool, usize) {
+pub(crate) fn word_at(s: &str, i: usize) -> (bool, usize) {
     let bytes = s.as_bytes();
     let b = bytes[i];
     if b < 0x80 {
@@ -250,23 +226,7 @@ fn word_at(s: &str, i: usize) -> (bool, usize) {
     (is_word_code_point(cp), width)
 }
 
-/// `lower(token)` into `out` (cleared first): the per-token form used when interning.
-/// Byte-wise, like `lower`: only ASCII A-Z and the second byte of a Latin-1 capital
-/// (C3 80..=9E but 97) change, so no character is decoded or re-encoded.
-#[inline]
-pub(crate) fn lower_into(token: &str, out: &mut String) {
-    out.clear();
-    out.push_str(token);
-    if token.is_ascii() {
-        out.make_ascii_lowercase();
-        return;
-    }
-    // SAFETY: only ASCII bytes A-Z (to a-z) and continuation bytes 0x80..=0x9E of a
-    // C3 lead byte (to 0xA0..=0xBE, still continuation bytes) change: the UTF-8 stays valid.
-    lower_bytes(unsafe { out.as_mut_vec() });
-}
-
-/// The byte-wise case mapping shared by `lower` and `lower_into`: ASCII A-Z, and the
+/// The byte-wise case mapping of `lower`: ASCII A-Z, and the
 /// second byte of a Latin-1 capital (C3 80..=9E but 97), each +0x20.
 #[inline]
 fn lower_bytes(bytes: &mut [u8]) {
@@ -287,116 +247,16 @@ fn lower_bytes(bytes: &mut [u8]) {
     }
 }
 
-/// Whether the character at byte `i` (a lead byte >= 0x80) is one the case mapping
-/// changes: U+00C0..=U+00DE but U+00D7, i.e. C3 80..=9E but C3 97.
-#[inline]
-fn latin1_capital_at(bytes: &[u8], i: usize) -> bool {
-    bytes[i] == 0xC3 && i + 1 < bytes.len() && (0x80..=0x9E).contains(&bytes[i + 1]) && bytes[i + 1] != 0x97
-}
-
-/// Tokens and sentence ends of one line in a single pass: each token of `s[start..end]`
-/// goes to `sink.token` (with whether the case mapping changes it), and every sentence
-/// end ('.', '!' or '?' followed by ASCII white space or the line's end) to
-/// `sink.sentence_end`.
-/// (docs/algorithms.md, "Document": tokens and sentences.)
-pub(crate) fn tokenize_line(s: &str, start: usize, end: usize, sink: &mut impl TokenSink) {
-    let bytes = &s.as_bytes()[..end];
-    let mut i = start;
-    loop {
-        // Separators: ASCII ones in a tight loop, watching for sentence ends.
-        let mut class = NONE;
-        while i < end {
-            class = BYTE_CLASS[bytes[i] as usize];
-            if class == SEPARATOR {
-                i += 1;
-            } else if class == TERMINATOR {
-                if i + 1 == end || is_ascii_ws(bytes[i + 1]) {
-                    sink.sentence_end();
-                }
-                i += 1;
-            } else {
-                break;
-            }
-        }
-        if i >= end {
-            return;
-        }
-        let tok_start = i;
-        let mut lower = class == UPPER;
-        if class == NON_ASCII {
-            let (is_word, width) = word_at(s, i);
-            if !is_word {
-                i += width;
-                continue;
-            }
-            // Most non-ASCII letters (CJK, Greek, Cyrillic, accents already lower) are left
-            // alone by the case mapping: such tokens are hashed in place, never copied.
-            lower = latin1_capital_at(bytes, i);
-            i += width;
-        } else {
-            i += 1;
-        }
-        loop {
-            // The common case: lower-case letters and digits, in a tight loop.
-            while i < end && BYTE_CLASS[bytes[i] as usize] == WORD {
-                i += 1;
-            }
-            if i >= end {
-                break;
-            }
-            match BYTE_CLASS[bytes[i] as usize] {
-                UPPER => {
-                    lower = true;
-                    i += 1;
-                }
-                NON_ASCII => {
-                    let (is_word, width) = word_at(s, i);
-                    if !is_word {
-                        break;
-                    }
-                    lower |= latin1_capital_at(bytes, i);
-                    i += width;
-                }
-                _ => break,
-            }
-        }
-        sink.token(tok_start, i, lower);
-    }
-}
-
-/// What `tokenize_line` finds, in order: tokens (byte range in the text, and whether the
-/// case mapping changes them) and sentence ends. The analysis interns tokens as they are
-/// found (no list of spans in between).
-pub(crate) trait TokenSink {
-    fn token(&mut self, start: usize, end: usize, needs_lower: bool);
-    fn sentence_end(&mut self);
-}
-
-/// Spans, case flags and sentence ends (as token counts) in vectors: for tests and `tokens`.
-#[derive(Default)]
-pub(crate) struct Spans {
-    pub(crate) spans: Vec<(u32, u32)>,
-    pub(crate) needs_lower: Vec<bool>,
-    pub(crate) breaks: Vec<usize>,
-}
-
-impl TokenSink for Spans {
-    fn token(&mut self, start: usize, end: usize, needs_lower: bool) {
-        self.spans.push((start as u32, end as u32));
-        self.needs_lower.push(needs_lower);
-    }
-
-    fn sentence_end(&mut self) {
-        self.breaks.push(self.spans.len());
-    }
-}
-
 /// Lower-cased tokens of `text` (a convenience for tests and small inputs).
 pub fn tokens(text: &str) -> Vec<String> {
-    let lowered = lower(text);
-    let mut found = Spans::default();
-    tokenize_line(&lowered, 0, lowered.len(), &mut found);
-    found.spans.iter().map(|&(a, b)| lowered[a as usize..b as usize].to_string()).collect()
+    let mut c = Classified::default();
+    c.fill(text);
+    let mut out = Vec::new();
+    let mut found = c.tokens(0, text.len());
+    while let Some((s, e)) = found.next_token() {
+        out.push(String::from_utf8(c.low[s..e].to_vec()).expect("whole characters, lowered within UTF-8"));
+    }
+    out
 }
 
 /// At least two code points (a token is never empty).
@@ -446,12 +306,16 @@ mod tests {
 
     #[test]
     fn sentences_end_before_white_space() {
+        // "One." | "Two?Three!" | "e.g." : a sentence ends before tokens 2 and 4.
         let text = "One. Two?Three! e.g.";
-        let mut found = Spans::default();
-        tokenize_line(text, 0, text.len(), &mut found);
-        // "One." | "Two?Three!" | "e.g." : breaks after 1, 3 and 5 tokens
-        assert_eq!(found.breaks, vec![1, 3, 5]);
-        assert_eq!(found.needs_lower, vec![true, true, true, false, false]);
+        let mut c = Classified::default();
+        c.fill(text);
+        let mut flags = Vec::new();
+        let mut found = c.tokens(0, text.len());
+        while let Some((s, _)) = found.next_token() {
+            flags.push(found.sentence_before(s));
+        }
+        assert_eq!(flags, vec![false, true, false, true, false]);
     }
 
     #[test]
@@ -461,6 +325,12 @@ mod tests {
             let text = format!("{c}x");
             assert_eq!(word_at(&text, 0), (is_word_code_point(cp), c.len_utf8()), "U+{cp:04X}");
         }
+    }
+
+    #[test]
+    fn longest_listed_is_the_longest_listed_word() {
+        let lists = [STOPWORDS, HEDGING_MARKERS, CERTAINTY_MARKERS, RECOMMEND_MARKERS];
+        assert_eq!(lists.iter().flat_map(|l| l.iter()).map(|w| w.len()).max(), Some(LONGEST_LISTED));
     }
 
     #[test]
@@ -477,13 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn only_latin1_capitals_need_lowering() {
-        let mut found = Spans::default();
-        let line = "東京 ολα Ärger straße İ ÀB";
-        tokenize_line(line, 0, line.len(), &mut found);
-        assert_eq!(found.needs_lower, vec![false, false, true, false, false, true]);
-        let mut out = String::new();
-        lower_into("ÀÉ×Þx", &mut out);
-        assert_eq!(out, "àé×þx");
+    fn only_latin1_capitals_are_lowered() {
+        assert_eq!(tokens("東京 ολα Ärger straße İ ÀB ÀÉ×Þx"), ["東京", "ολα", "ärger", "straße", "İ", "àb", "àé", "þx"]);
     }
 }
