@@ -44,6 +44,8 @@ def _fmt(value, spec=".0f"):
               help="Length of each rate run.")
 @click.option("--connections", default=64, type=click.IntRange(min=1),
               help="Keep-alive connections (split over the workers).")
+@click.option("--rounds", default=3, type=click.IntRange(min=1), show_default=True,
+              help="Rounds of the minimal client and wrk, run alternately (medians compared).")
 @click.option("--burst-size", default=300, type=click.IntRange(min=1),
               help="Queries per burst spike (3 expert requests each) within 100 ms.")
 @click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
@@ -53,10 +55,14 @@ def _fmt(value, spec=".0f"):
 @click.option("--simulator-processes", type=click.IntRange(min=1), default=None,
               help="Simulator processes behind the N-worker burst. [default: load_scenarios' "
                    "default, docs/load.md]")
-def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop,
-         simulator_processes):
+@click.option("--simulator-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Niceness of the burst's simulator processes, 1 worker and N alike, so "
+                   "the generators have the cores first (docs/load.md).")
+def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, loop,
+         simulator_processes, simulator_nice):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import event_loops, scaling
+    from codeperf.load.loadgen import LATE_SEND_MS
 
     try:
         loop = event_loops.check(loop or event_loops.default_name())
@@ -66,13 +72,15 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     out = script_out_dir(out_dir, "load_scale")
     log(f"generator rates against the trivial endpoint, workers {workers_list}, loop {loop}")
-    result = scaling.generator_rates(workers_list, seconds, connections, log, loop)
+    result = scaling.generator_rates(workers_list, seconds, connections, log, loop, rounds)
     result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
+                        "rounds": rounds,
                         "burst_size": burst_size, "event_loop": loop,
-                        "simulator_processes": simulator_processes}
+                        "simulator_processes": simulator_processes,
+                        "simulator_nice": simulator_nice}
     if not no_burst:
         result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log, loop,
-                                               simulator_processes)
+                                               simulator_processes, simulator_nice)
     path = out / "load_scale.json"
     write_json_atomic(path, result)
     log("")
@@ -85,10 +93,20 @@ def main(out_dir, workers_list, seconds, connections, burst_size, no_burst, loop
         log(f"{row['measurement']:34s} {row['workers']:7d} {_fmt(row['throughput_rps']):>9s} "
             f"{_fmt(row['achieved_send_rps']):>9s} {_fmt(row['schedule_lag_p99_ms'], '.2f'):>10s} "
             f"{_fmt(row.get('requests_per_loop_cpu_s')):>9s} {row['valid']}")
+    for row in result["rows"]:
+        if row["measurement"].startswith("open"):
+            log(f"{row['measurement']}, {row['workers']} worker(s): sends > "
+                f"{LATE_SEND_MS:g} ms late, per second: {row['late_sends_by_second']}")
     for w in result["wrk"]:
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"
             + ("" if w.get("available") else f"  ({w.get('reason')})"))
+    for c in result["comparison"]:
+        log(f"minimal client on {c['workers']} worker(s) vs wrk -t{c['workers']}, "
+            f"{len(c['minimal_rps'])} alternated rounds: medians {_fmt(c['minimal_median_rps'])} vs "
+            f"{_fmt(c['wrk_median_rps'])} requests/s = {_fmt(c['ratio_of_medians'], '.2f')}x "
+            f"(per round {[round(x, 2) for x in c['ratio_per_round']]}; spread max/min: ours "
+            f"{_fmt(c['minimal_spread_x'], '.2f')}x, wrk {_fmt(c['wrk_spread_x'], '.2f')}x)")
     for b in result.get("burst", []):
         log(f"burst {b.get('queries')} queries ({b.get('expert_requests')} requests) in 100 ms, "
             f"{b['workers']} worker(s): {'VALID' if b['valid'] else 'INVALID'}; lag p99 per worker "

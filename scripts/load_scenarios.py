@@ -74,9 +74,14 @@ class KeyValue(click.ParamType):
 @click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
               help="The generator's event loop, here and on the workers. [default: asyncio "
                    "here, uvloop on Ray workers when installed]")
+@click.option("--simulator-nice", type=click.IntRange(0, 19), default=None,
+              help="Niceness of the bundled simulator processes: > 0 runs them below the "
+                   "generators' priority where both share the cores. [default: 10 when the "
+                   "load runs on workers, else 0; docs/load.md]")
 @click.option("--list", "list_only", is_flag=True, help="List the registered scenarios and exit.")
 def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allow_remote, options,
-         slo, calibration, workers, ray_address, simulator_processes, loop, list_only):
+         slo, calibration, workers, ray_address, simulator_processes, loop, simulator_nice,
+         list_only):
     """Run the load scenarios and write OUT/load.json."""
     if list_only:
         from codeperf.load import registry
@@ -95,7 +100,7 @@ def main(scenarios, experts_file, expert_urls, api_key_env, quick, out_dir, allo
         out_dir, scenarios, experts_file=experts_file, quick=quick, allow_remote=allow_remote,
         options=dict(options), calibrate=calibration, expert_urls=expert_urls,
         api_key_env=api_key_env, slo=slo, workers=workers, ray_address=ray_address,
-        simulator_processes=simulator_processes, loop=loop)))
+        simulator_processes=simulator_processes, loop=loop, simulator_nice=simulator_nice)))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def main(out_dir, quick, seconds, connections, lag_rate, wrk, workers_list):
 
         log(f"the generator on {counts} worker(s)")
         result["scaling"] = scaling.generator_rates(counts, 2.0 if quick else seconds,
-                                                    connections, log)
+                                                    connections, log, rounds=1)
     write_json_atomic(path, result)
     s = result["summary"]
     log("")

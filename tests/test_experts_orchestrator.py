@@ -212,3 +212,55 @@ def test_the_pool_scenario_request_refuses_redirects_too():
         return info.value.status, reached
 
     assert run(go()) == (307, [])
+
+
+# ---------------------------------------------------------------- what goes on the wire
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_request_body_is_the_payload_as_json_with_its_content_type(stream, monkeypatch):
+    # The body is serialised once per expert call (not by aiohttp's json= per attempt):
+    # the bytes must still be json.dumps of the payload, sent as application/json,
+    # with the key's Authorization header, on every retried attempt alike.
+    import json
+
+    from aiohttp import web
+
+    monkeypatch.setenv("CODEPERF_WIRE_KEY", "sk-wire")
+    seen = []
+
+    async def completions(request):
+        seen.append((await request.read(), request.headers.get("Content-Type"),
+                     request.headers.get("Authorization")))
+        if len(seen) == 1:
+            return web.json_response({"error": "again"}, status=503, headers={"Retry-After": "0"})
+        if stream:
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.write(b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
+                             b"data: [DONE]\n\n")
+            return resp
+        return web.json_response({"choices": [{"message": {"content": "hi"}}]})
+
+    async def go():
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", completions)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            return await consult("ship it?", circle(f"http://127.0.0.1:{port}/v1", "m",
+                                                    stream=stream,
+                                                    api_key_env="CODEPERF_WIRE_KEY"), quorum=1)
+        finally:
+            await runner.cleanup()
+
+    result = run(go())
+    assert result.ok, result.error
+    assert result.calls[0].attempts == 2
+    expected = {"model": "m", "messages": [{"role": "user", "content": "ship it?"}],
+                "stream": stream}
+    if stream:
+        expected["stream_options"] = {"include_usage": True}
+    assert [body for body, _, _ in seen] == [json.dumps(expected).encode()] * 2
+    assert {(ctype, auth) for _, ctype, auth in seen} == {("application/json", "Bearer sk-wire")}

@@ -23,6 +23,22 @@ def test_answers_are_deterministic_and_overlap_partially():
     assert len(set(a1.split()) & set(other.split())) < shared  # the prompt drives the overlap
 
 
+def test_answers_are_unchanged_by_the_vocabulary_cache():
+    # The digest of an answer drawn before the vocabularies were cached: same words.
+    import hashlib
+
+    from codeperf.experts import simulator
+
+    text = answer_text(7, "sim-deep", "how to deploy safely", 60, 0.65)
+    assert hashlib.sha256(text.encode()).hexdigest() == (
+        "a4c5fe79a05becc9f6d86b6571d08dd458ddb8cf1121ded0b9495d96b36240e3")
+    simulator._vocabulary.cache_clear()
+    for model in ("m1", "m2", "m3"):  # the three experts of one query
+        answer_text(0, model, "one query's prompt", 20, 0.7)
+    info = simulator._vocabulary.cache_info()
+    assert info.misses == 4 and info.hits == 2  # the prompt's words drawn once, each model's once
+
+
 def test_models_chat_and_stream_endpoints():
     async def go():
         async with simulator() as sim, aiohttp.ClientSession() as session:

@@ -22,6 +22,7 @@ def _cli():
 
 
 @pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"],
+                                  ["--rounds", "0"], ["--simulator-nice", "20"],
                                   ["--loop", "trio"], ["--simulator-processes", "0"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), *args])
@@ -46,10 +47,45 @@ def test_one_worker_run_writes_every_measurement(tmp_path, loop):
     assert result.exit_code == exitcodes.OK, result.output
     data = json.loads((tmp_path / "load_scale.json").read_text())
     assert [r["measurement"] for r in data["rows"]] == [
-        "closed, minimal client", "closed, aiohttp client", "open 10000/s, minimal client"]
+        "closed, minimal client", "closed, minimal client", "closed, minimal client",
+        "closed, aiohttp client", "open 10000/s, minimal client"]
     assert all(r["throughput_rps"] for r in data["rows"])
     assert data["config"]["event_loop"] == loop
     assert all(r["requests_per_loop_cpu_s"] > 0 for r in data["rows"])
-    (wrk,) = data["wrk"]
-    assert wrk["threads"] == 1
-    assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not
+    open_row = data["rows"][-1]
+    assert isinstance(open_row["late_sends_by_second"], list)
+    assert sum(open_row["late_sends_by_second"]) <= open_row["throughput_rps"] * 0.3 + 1
+    assert "late, per second" in result.output
+    assert [w["threads"] for w in data["wrk"]] == [1, 1, 1]  # --rounds 3 by default
+    for wrk in data["wrk"]:
+        assert wrk["available"] is False or wrk["requests_per_s"] > 0  # measured, or said why not
+
+
+def test_minimal_client_and_wrk_alternate_and_are_compared_by_their_medians(tmp_path):
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--workers", "1",
+                                         "--seconds", "0.3", "--no-burst", "--rounds", "2"])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "load_scale.json").read_text())
+    assert [(r["measurement"], r.get("round")) for r in data["rows"]] == [
+        ("closed, minimal client", 1), ("closed, minimal client", 2),
+        ("closed, aiohttp client", None), ("open 10000/s, minimal client", None)]
+    assert [w["round"] for w in data["wrk"]] == [1, 2]
+    (c,) = data["comparison"]
+    assert c["workers"] == 1 and len(c["minimal_rps"]) == 2
+    if all(w["available"] for w in data["wrk"]):
+        assert c["ratio_of_medians"] == pytest.approx(c["minimal_median_rps"] / c["wrk_median_rps"])
+        assert len(c["ratio_per_round"]) == 2
+    assert "alternated rounds" in result.output
+
+
+def test_compare_takes_medians_ratios_and_spreads():
+    from codeperf.load.scaling import compare
+
+    ours = [{"throughput_rps": 10.0}, {"throughput_rps": 30.0}, {"throughput_rps": 20.0}]
+    wrk = [{"requests_per_s": 40.0}, {"requests_per_s": 20.0}, {"requests_per_s": None}]
+    c = compare(2, ours, wrk)
+    assert c["minimal_median_rps"] == 20.0 and c["wrk_median_rps"] == 30.0
+    assert c["ratio_of_medians"] == pytest.approx(20.0 / 30.0)
+    assert c["ratio_per_round"] == [0.25, 1.5]  # the round without a wrk figure is left out
+    assert c["minimal_spread_x"] == 3.0 and c["wrk_spread_x"] == 2.0
+    assert compare(1, ours, [])["ratio_of_medians"] is None

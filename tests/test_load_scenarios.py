@@ -128,6 +128,7 @@ def test_every_scenario_end_to_end(tmp_path, experts_file):
     burst = next(r for r in data["results"] if r["id"].startswith("burst/"))
     assert burst["summary"]["warm_connections_count"] == 20 * 3  # one per expert request
     assert burst["load"]["config"]["gc_paused"] is True
+    assert data["config"]["simulator_nice"] == 0  # no workers: the simulator as before
     assert targets["single-query.mean_ms"]["passed"]
     assert all(v["ok"] for v in data["validity"] if v["check"].startswith("single-query")), \
         data["validity"]
@@ -522,3 +523,27 @@ def test_quick_default_set_leaves_out_the_sweep_but_runs_it_when_named():
     assert quick[0] == "calibration" and "burst" in quick and "mixed" in quick
     named, _ = choose(["sweep"], calibrate=False, quick=True)
     assert named == ["sweep"]
+
+
+def test_the_load_session_keeps_no_cookies():
+    # Experts are APIs; a cookie jar's lookup ran for every request the generator sent.
+    import aiohttp
+
+    from codeperf.load.expert_scenarios import _session
+
+    async def go():
+        async with _session(10) as session:
+            return session.cookie_jar
+
+    import asyncio
+
+    assert isinstance(asyncio.run(go()), aiohttp.DummyCookieJar)
+
+
+def test_simulators_default_below_the_generators_only_for_runs_on_workers():
+    from codeperf.load.suite import WORKERS_SIMULATOR_NICE, simulator_niceness
+
+    assert simulator_niceness(None, uses_workers=False) == 0  # make perf-quick: unchanged
+    assert simulator_niceness(None, uses_workers=True) == WORKERS_SIMULATOR_NICE == 10
+    assert simulator_niceness(0, uses_workers=True) == 0  # --simulator-nice wins
+    assert simulator_niceness(5, uses_workers=False) == 5

@@ -41,3 +41,38 @@ def test_one_process_by_default():
         assert len(single.pids) == 1
     finally:
         single.stop()
+
+
+def test_simulators_can_run_below_the_generators_priority():
+    import os
+
+    import pytest
+
+    group = SimulatorProcess(SimulatorConfig.from_dict(load().simulator), processes=2, nice=5)
+    group.start()
+    try:
+        mine = os.nice(0)  # this process's niceness (os.nice adds to it)
+        assert [psutil.Process(p).nice() for p in group.pids] == [min(19, mine + 5)] * 2
+    finally:
+        group.stop()
+    with pytest.raises(ValueError):
+        SimulatorProcess(SimulatorConfig(), nice=20)
+
+
+def test_simulator_nice_out_of_range_is_a_usage_error(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from codeperf.harness import exitcodes
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "load_scenarios.py"
+    spec = importlib.util.spec_from_file_location("load_scenarios_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for value in ("-1", "20"):
+        result = CliRunner().invoke(module.main, ["--out", str(tmp_path), "--simulator-nice",
+                                                  value, "--scenario", "single-query"])
+        assert result.exit_code == exitcodes.USAGE, result.output
+    assert not (tmp_path / "load.json").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 
 import pytest
 
@@ -33,6 +34,9 @@ def test_open_model_workers_send_exactly_the_single_process_schedule(pool):
     assert all(w.config["shared_start"] for w in merged.workers)
     # The loop each worker ran on is reported; uvloop by default (it is installed).
     assert [p["event_loop"] for p in merged.placements] == ["uvloop", "uvloop"]
+    # At the normal priority, not Ray's worker niceness of 15 (which put the generators
+    # below the simulators sharing the cores), and it says so.
+    assert [p["nice"] for p in merged.placements] == [os.nice(0)] * 2
 
 
 def test_closed_model_splits_concurrency_and_budget(pool):

@@ -135,11 +135,13 @@ def test_burst_on_two_workers_merges_queries_and_keeps_each_worker(tmp_path):
         [sys.executable, str(SCRIPT), "--out", str(out), "--experts", str(experts),
          "--no-calibration", "--scenario", "burst", "--scenario", "single-query",
          "--workers", "2", "-o", "burst_size=20", "-o", "bursts=2", "-o", "burst_every_s=0.6",
-         "-o", "idle_s=0.1", "-o", "baseline_queries=2", "-o", "queries=2"],
+         "-o", "idle_s=0.1", "-o", "baseline_queries=2", "-o", "queries=2",
+         "--simulator-nice", "3"],
         env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode in (exitcodes.OK, exitcodes.FAILED), proc.stderr
     data = envelope.load(out / "load.json")
     assert data["config"]["workers"] == 2 and data["config"]["simulator_processes"] == 2
+    assert data["config"]["simulator_nice"] == 3
     burst, single = data["results"]
     assert burst["workers"] == 2 and single["workers"] == 1
     workers = burst["load"]["workers"]

@@ -466,6 +466,26 @@ def test_schedule_lag_counts_from_when_the_request_starts_not_when_it_was_queued
     assert result.schedule_lag.summary()["max_ms"] >= 19 * 3 * 0.99
 
 
+def test_late_sends_are_counted_by_the_second_they_were_due_in():
+    # 10 sends due at once at t=0 and 10 more at t=1.2 s; each blocks the loop 3 ms when
+    # it starts, so in each group the later ones start over LATE_SEND_MS behind, and are
+    # counted in the second they were due in (a busy machine can only add late sends).
+    async def op(i: int) -> None:
+        time.sleep(0.003)  # noqa: the point is to block the loop
+
+    def offsets():
+        yield from [0.0] * 10
+        yield from [1.2] * 10
+
+    schedule = schedules.Schedule("test", {}, offsets)
+    result = run(loadgen.run_open(op, schedule, max_requests=20, duration_s=2))
+    late = result.timeline["late"]
+    behind = 10 - 1 - int(loadgen.LATE_SEND_MS / 3)  # those behind > 5 ms of blocking
+    assert len(late) == 2 and late[0] >= behind and late[1] >= behind
+    assert sum(late) <= 20
+    assert result.to_dict()["timeline"]["late"] == late  # kept in the JSON
+
+
 def test_a_shared_start_in_the_past_is_lag_and_one_in_the_future_is_waited_for():
     started: list[float] = []
 
@@ -500,3 +520,26 @@ def test_a_burst_can_be_judged_by_its_window_alone_however_slow_the_answers():
 
     assert lag_check(loadgen.MAX_LAG_SHARE_OF_P50)["ok"]  # 5 % of p50 (~20 ms) allows it
     assert not lag_check(0.0)["ok"]  # the fixed 10 ms alone does not
+
+
+def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options(tmp_path):
+    """scripts/send_cost.py (the loop CPU per query sent): a tiny run, and usage errors."""
+    import importlib.util
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "send_cost.py"
+    spec = importlib.util.spec_from_file_location("send_cost", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for bad in (["--queries", "0"], ["--rounds", "0"], ["--loop", "trio"]):
+        assert CliRunner().invoke(module.main, bad).exit_code == exitcodes.USAGE
+    result = CliRunner().invoke(module.main, ["--queries", "4", "--rounds", "1",
+                                              "--out", str(tmp_path)])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "send_cost.json").read_text())
+    assert len(data["loop_cpu_ms_per_query"]) == 1 and data["loop_cpu_ms_per_query"][0] > 0
+    assert "warm connections: 12" in result.output  # one per expert request
+    assert "(0 failed)" in result.output and "loop CPU per query sent, median" in result.output
+    assert "Python function calls per query" in result.output

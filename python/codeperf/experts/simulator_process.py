@@ -22,9 +22,15 @@ _PYTHON_SOURCE = str(Path(__file__).resolve().parents[2])  # the directory holdi
 
 class SimulatorProcess:
     def __init__(self, config: SimulatorConfig, log_path: Path | None = None,
-                 start_timeout_s: float = 30.0, processes: int = 1) -> None:
+                 start_timeout_s: float = 30.0, processes: int = 1, nice: int = 0) -> None:
         if processes < 1:
             raise ValueError("processes must be at least 1")
+        if not 0 <= nice <= 19:
+            raise ValueError("nice must be between 0 and 19")
+        # nice > 0: the simulators run at a lower scheduling priority than the load
+        # generator, so on a machine where both share the cores a burst's sends are not
+        # queued behind the simulator's work (experts on their own machines never are).
+        self.nice = nice
         self.config = config
         # processes > 1: that many simulators on one port (SO_REUSEPORT); the kernel spreads
         # connections over them. Each keeps its own /admin/stats, so a caller reading the
@@ -62,7 +68,10 @@ class SimulatorProcess:
             # We hold the write end of its stdin and never write: when this process
             # dies (SIGKILL included) the pipe closes and the simulator exits.
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log or subprocess.DEVNULL,
-            env=env)
+            env=env, preexec_fn=self._lower_priority if self.nice else None)
+
+    def _lower_priority(self) -> None:  # in the child, before exec
+        os.nice(self.nice)
 
     def _ready(self, proc: subprocess.Popen) -> str:
         """The URL a starting simulator announces; RuntimeError (all stopped) if it does not."""

@@ -28,6 +28,8 @@ EXACT: dict[str, int | str] = {
     "spike_vs_baseline_p50_x": LOWER,  # latency in a burst over the quiet latency
     "ours_vs_wrk_x": HIGHER,  # our generator's rate over wrk's on the same endpoint
     "aiohttp_vs_wrk_x": HIGHER,  # the same through aiohttp, the scenarios' client
+    # load-scale's alternated rounds: each side's max/min over its rounds (the noise).
+    "minimal_spread_x": NEUTRAL, "wrk_spread_x": NEUTRAL,
     "agreement_mean_x": NEUTRAL, "ratio_x": NEUTRAL, "ci_low_x": NEUTRAL, "ci_high_x": NEUTRAL,
     "floor_ratio": NEUTRAL, "min_send_ratio": HIGHER,
     # percentages: no rule either

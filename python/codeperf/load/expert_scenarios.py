@@ -39,8 +39,10 @@ def _session(limit: int, trace: PoolTrace | aiohttp.TraceConfig | None = None
              ) -> aiohttp.ClientSession:
     # No session-wide timeout: each expert call has its own budget (orchestrator).
     config = trace.config if isinstance(trace, PoolTrace) else trace
+    # No cookie jar: experts are APIs, and the jar's lookup ran for every request sent.
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
                                  timeout=aiohttp.ClientTimeout(total=None),
+                                 cookie_jar=aiohttp.DummyCookieJar(),
                                  trace_configs=[config] if config else None)
 
 

@@ -79,6 +79,10 @@ MIN_CPU_JUDGED_S = 0.5
 # The hard bound on any run, drain included, when the caller gives none: a request
 # budget alone must not run forever against a target that stops answering.
 MAX_DURATION_S = 600.0
+# A send later than this is counted in the timeline's `late` series, by the second of
+# the schedule it was due in: whether a run's lag was its first second (start-up,
+# warm-up) or spread over the run, which lag p99 alone cannot say.
+LATE_SEND_MS = 5.0
 
 
 # ---------------------------------------------------------------- results
@@ -104,7 +108,10 @@ class LoadResult:
     complete: bool = False  # the run reached its budget and drained; False if interrupted
     stopped_by: str | None = None  # "budget" | "max_duration" | "interrupted" | "stop_when"
     stop_reason: str | None = None  # what stop_when said when it ended sending early
-    timeline: dict[str, list[int]] = field(default_factory=lambda: {"sent": [], "ok": [], "errors": []})
+    # Per second of the run: sent, ok, errors; `late` (open model): sends more than
+    # LATE_SEND_MS behind schedule, by the second they were due in.
+    timeline: dict[str, list[int]] = field(default_factory=lambda: {
+        "sent": [], "ok": [], "errors": [], "late": []})
     thresholds: dict[str, float] = field(default_factory=lambda: {
         "max_loop_cpu_pct": MAX_LOOP_CPU_PCT, "min_send_ratio": MIN_SEND_RATIO,
         "max_lag_p99_ms": MAX_LAG_P99_MS, "max_lag_share_of_p50": MAX_LAG_SHARE_OF_P50})
@@ -449,6 +456,7 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
     perf = time.perf_counter
     tasks: set[asyncio.Task] = set()
     latency, service, lag = result.latency, result.service, result.schedule_lag
+    late_s = LATE_SEND_MS / 1000.0
 
     async def one(i: int, intended: float) -> None:
         # The send is when this task starts, not when the dispatcher created it: behind
@@ -457,6 +465,8 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
         # (lag p99 68 ms) while its last query started 246 ms after the spike began.
         sent = perf()
         lag.record_us((sent - intended) * 1e6)
+        if sent - intended > late_s:
+            result._tick("late", intended - t0)
         end = await _attempt(op, i, result, t0)
         if end is not None:
             latency.record_us((end - intended) * 1e6)

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -72,17 +73,27 @@ def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]
             "achieved_send_rps": s["achieved_send_rps"],
             "schedule_lag_p99_ms": s["schedule_lag_p99_ms"], "errors": result.errors_total,
             "generator_cpu_pct": result.loop_cpu_pct, "valid": result.valid,
+            # Sends more than loadgen.LATE_SEND_MS behind, per second of the schedule: a
+            # first-second (start-up) lag and a lag spread over the run read differently.
+            "late_sends_by_second": list(result.timeline.get("late", [])),
             "per_worker": [w.summary() for w in getattr(result, "workers", [])]}
 
 
 def generator_rates(workers_list: Sequence[int], seconds: float, connections: int,
-                    log: Callable[[str], None], loop: str = event_loops.ASYNCIO
-                    ) -> dict[str, Any]:
+                    log: Callable[[str], None], loop: str = event_loops.ASYNCIO,
+                    rounds: int = 3) -> dict[str, Any]:
     """Parts 1-3: Ray overhead, closed-model rates (minimal, aiohttp), open model at 10k/s,
-    every generator on event loop `loop` (1 worker in this process, N on Ray)."""
+    every generator on event loop `loop` (1 worker in this process, N on Ray).
+
+    The minimal client and `wrk -t<N>` run alternately, `rounds` times each, on the
+    same endpoint with the same connections and duration: one wall-clock pair on a
+    shared machine is not evidence (wrk alone moved 1.5-3x between two runs a minute
+    apart), so `comparison` gives both medians, their ratio and each side's spread.
+    """
     rows: list[dict[str, Any]] = []
     wrk: list[dict[str, Any]] = []
     ray: list[dict[str, Any]] = []
+    comparison: list[dict[str, Any]] = []
     with Endpoint(None) as endpoint:
         url = f"http://127.0.0.1:{endpoint.port}/"
         endpoint_pid = {endpoint.proc.pid} if endpoint.proc else set()
@@ -94,21 +105,24 @@ def generator_rates(workers_list: Sequence[int], seconds: float, connections: in
             runs = [("closed, minimal client", minimal, "closed"),
                     ("closed, aiohttp client", through_aiohttp, "closed"),
                     (f"open {OPEN_RATE_RPS:.0f}/s, minimal client", minimal, "open")]
-            if n == 1:
-                for label, factory, model in runs:
-                    log(f"  1 worker (no Ray): {label}, {seconds:g} s")
-                    with asyncio.Runner(loop_factory=event_loops.factory(loop)) as runner:
-                        rows.append(_row(label, 1, runner.run(
-                            _in_process(factory, model, seconds, connections))))
-            else:
-                t0 = time.perf_counter()
-                with WorkerPool(n, loop=loop) as pool:
+            with contextlib.ExitStack() as stack:
+                if n == 1:
+                    def measure(label: str, factory: OpFactory, model: str) -> dict[str, Any]:
+                        log(f"  1 worker (no Ray): {label}, {seconds:g} s")
+                        with asyncio.Runner(loop_factory=event_loops.factory(loop)) as runner:
+                            return _row(label, 1, runner.run(
+                                _in_process(factory, model, seconds, connections)))
+                else:
+                    t0 = time.perf_counter()
+                    pool = stack.enter_context(WorkerPool(n, loop=loop))
                     startup = time.perf_counter() - t0
                     rss = _children_rss(endpoint_pid)
                     ray.append({"workers": n, "startup_s": startup, "rss_bytes": rss})
                     log(f"  Ray: {n} workers ready in {startup:.2f} s, its processes' RSS "
                         f"{rss / 2**20:.0f} MiB")
-                    for label, factory, model in runs:
+
+                    def measure(label: str, factory: OpFactory, model: str,
+                                pool: WorkerPool = pool, n: int = n) -> dict[str, Any]:
                         log(f"  {n} workers: {label}, {seconds:g} s")
                         plan = (Plan("closed", factory, [url], concurrency=connections,
                                      duration_s=seconds) if model == "closed" else
@@ -117,17 +131,52 @@ def generator_rates(workers_list: Sequence[int], seconds: float, connections: in
                         merged, _, _ = asyncio.run(pool.run(plan))
                         row = _row(label, n, merged)
                         row["event_loops"] = [p.get("event_loop") for p in merged.placements]
-                        rows.append(row)
-            log(f"  wrk -t{n} -c{connections}, {seconds:g} s")
-            wrk.append({"threads": n, **run_wrk(endpoint.port, seconds, connections, None, n)})
+                        return row
+
+                ours, theirs = [], []
+                for r in range(rounds):  # ours and wrk alternately, same endpoint
+                    row = measure(*runs[0])
+                    row["round"] = r + 1
+                    rows.append(row)
+                    ours.append(row)
+                    log(f"  wrk -t{n} -c{connections}, {seconds:g} s (round {r + 1}/{rounds})")
+                    run = {"threads": n, "round": r + 1,
+                           **run_wrk(endpoint.port, seconds, connections, None, n)}
+                    wrk.append(run)
+                    theirs.append(run)
+                comparison.append(compare(n, ours, theirs))
+                for label, factory, model in runs[1:]:
+                    rows.append(measure(label, factory, model))
     for w in wrk:
         w.pop("stdout", None)
-    return {"rows": rows, "wrk": wrk, "ray": ray}
+    return {"rows": rows, "wrk": wrk, "ray": ray, "comparison": comparison,
+            "endpoint": {"processes": 1, "kind": "one asyncio process "
+                         "(codeperf.load.loadgen_selftest serve), not pinned"}}
+
+
+def compare(workers: int, ours: Sequence[dict[str, Any]], theirs: Sequence[dict[str, Any]]
+            ) -> dict[str, Any]:
+    """The minimal client's rounds beside wrk's: medians, their ratio, each side's spread."""
+    mine = [r["throughput_rps"] for r in ours if r.get("throughput_rps")]
+    wrks = [w["requests_per_s"] for w in theirs if w.get("requests_per_s")]
+    mine_median = statistics.median(mine) if mine else None
+    wrk_median = statistics.median(wrks) if wrks else None
+    return {"workers": workers, "minimal_rps": mine, "wrk_rps": wrks,
+            "minimal_median_rps": mine_median, "wrk_median_rps": wrk_median,
+            "ratio_of_medians": (mine_median / wrk_median if mine_median and wrk_median
+                                 else None),
+            # Round by round, each ratio taken from two runs a few seconds apart.
+            "ratio_per_round": [m["throughput_rps"] / w["requests_per_s"]
+                                for m, w in zip(ours, theirs)
+                                if m.get("throughput_rps") and w.get("requests_per_s")],
+            "minimal_spread_x": max(mine) / min(mine) if mine else None,
+            "wrk_spread_x": max(wrks) / min(wrks) if wrks else None}
 
 
 def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
                  log: Callable[[str], None], loop: str = event_loops.ASYNCIO,
-                 simulator_processes: int | None = None) -> list[dict[str, Any]]:
+                 simulator_processes: int | None = None, simulator_nice: int | None = None
+                 ) -> list[dict[str, Any]]:
     """Part 4: the burst scenario (`burst_size` queries within 100 ms, twice) per worker count.
 
     Judged as the scenario judges it: valid when every worker's schedule lag p99 is
@@ -144,7 +193,8 @@ def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
         log(f"  burst of {burst_size} queries in 100 ms on {n} worker(s) -> {run_dir}")
         run_suite(run_dir, ["burst"], quick=True, calibrate=False, workers=n,
                   options={"burst_size": burst_size, "bursts": 2}, log=lambda line: None,
-                  loop=loop, simulator_processes=simulator_processes)
+                  loop=loop, simulator_processes=simulator_processes,
+                  simulator_nice=simulator_nice)
         data = json.loads((run_dir / "load.json").read_text())
         entry = next((r for r in data["results"] if r.get("id", "").startswith("burst/")), None)
         if entry is None:
@@ -161,6 +211,7 @@ def burst_spikes(workers_list: Sequence[int], burst_size: int, out_dir: Path,
                      "within_spread": last_send is not None and last_send <= spread_ms,
                      "event_loop": data["config"].get("event_loop"),
                      "simulator_processes": data["config"].get("simulator_processes"),
+                     "simulator_nice": data["config"].get("simulator_nice"),
                      "drain_max_ms": entry["summary"].get("drain_max_ms"),
                      "errors": entry["summary"].get("errors_count")})
     return rows

@@ -31,6 +31,21 @@ SUMMARY_KEYS = ("throughput_rps", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "erro
 _stderr = log_to("load")
 
 
+# The bundled simulators' niceness in a run on workers, unless --simulator-nice says
+# otherwise. Ray workers and simulators share this machine's cores: with the simulators
+# at the workers' priority a 300-query spike on 2 workers was invalid in 2 of 2 runs
+# (worst worker's lag p99 171, 125 ms); at niceness 10 valid in 2 of 2 (74, 60 ms),
+# alternated, on 2 cores with others' jobs running (2026-12-03; docs/load.md).
+WORKERS_SIMULATOR_NICE = 10
+
+
+def simulator_niceness(requested: int | None, uses_workers: bool) -> int:
+    """The niceness asked for; unset, below the generators' priority when the load runs
+    on workers (they share the cores with the simulators), the normal one otherwise."""
+    if requested is not None:
+        return requested
+    return WORKERS_SIMULATOR_NICE if uses_workers else 0
+
 def not_requested(names: Sequence[str]) -> dict[str, str]:
     """Targets of scenarios this run did not ask for: "not run", not failed."""
     return {spec.metric: f"scenario {spec.metric.split('.', 1)[0]} not requested; ran "
@@ -66,7 +81,7 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
               log: Callable[[str], None] = _stderr,
               expert_urls: Sequence[str] = (), api_key_env: str = "", workers: int = 1,
               ray_address: str | None = None, simulator_processes: int | None = None,
-              loop: str | None = None) -> int:
+              loop: str | None = None, simulator_nice: int | None = None) -> int:
     from codeperf.experts import config as experts_config
     from codeperf.experts.slo import Slo, SloError
     from codeperf.experts.simulator import CALIBRATION_MODELS, SimulatorConfig
@@ -114,24 +129,31 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
     if workers < 1 or (simulator_processes is not None and simulator_processes < 1):
         log("load_scenarios: --workers and --simulator-processes must be at least 1")
         return exitcodes.USAGE
+    if simulator_nice is not None and not 0 <= simulator_nice <= 19:
+        log("load_scenarios: --simulator-nice must be between 0 and 19")
+        return exitcodes.USAGE
     # By default the scenarios on workers get as many simulator processes as workers
     # (SO_REUSEPORT), so the endpoint is not what limits a multi-worker run.
     sim_processes = simulator_processes or (workers if workers > 1 else 1)
     use_pool = workers > 1 or bool(ray_address)
     uses_workers = use_pool and any(registry.get(n).workers for n in names)
+    simulator_nice = simulator_niceness(simulator_nice, uses_workers)
     config = {"scenarios": names, "quick": quick, "options": options,
               "workers": workers, "ray_address": ray_address,
               "simulator_processes": sim_processes if uses_workers else 1,
+              "simulator_nice": simulator_nice,
               "event_loop": {"driver": driver_loop, "workers": worker_loop if use_pool else None},
               "allow_remote": allow_remote, "experts": experts.to_dict(),
               "systems": systems.experts(experts.experts),
               "simulator": sim_config.to_dict(), "slo": run_slo.bounds}
     log(f"load: {len(names)} scenario(s): {', '.join(names)}{' (quick)' if quick else ''}")
-    simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log")
+    simulator = SimulatorProcess(sim_config, log_path=out_dir / "load-simulator.log",
+                                 nice=simulator_nice)
     # The single-process simulator stays for what reads its /admin endpoints (calibration's
     # stall, the endpoint's concurrency peaks): each process of a group keeps its own.
     worker_simulator = (SimulatorProcess(sim_config, processes=sim_processes,
-                                         log_path=out_dir / "load-simulator-workers.log")
+                                         log_path=out_dir / "load-simulator-workers.log",
+                                         nice=simulator_nice)
                         if uses_workers and sim_processes > 1 else None)
     pool = None
     try:

@@ -42,6 +42,10 @@ OpFactory = Callable[[int, int], AsyncContextManager[tuple[loadgen.Op, Any]]]
 # (30 % of memory) would reserve shared memory this 2-core machine needs elsewhere.
 LOCAL_OBJECT_STORE_BYTES = 80 * 1024 * 1024
 START_MARGIN_S = 0.3  # from the driver's "go" to every worker's first send
+# The niceness of the workers of a local session (Ray's default is 15). A cluster joined
+# with --ray-address keeps its own: start its nodes with RAY_worker_niceness=0
+# (docs/load.md); each worker reports its niceness (`placements[k]["nice"]`).
+WORKER_NICENESS = 0
 
 
 @dataclass
@@ -74,7 +78,8 @@ class LoadWorker:
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "pid": os.getpid(), "event_loop": event_loops.running_loop_name()}
+                "pid": os.getpid(), "event_loop": event_loops.running_loop_name(),
+                "nice": os.nice(0)}  # os.nice(0) reads the niceness without changing it
 
     async def prepare(self, plan: Plan) -> dict[str, Any]:
         """Check the targets (loopback rule) and set the op up; returns where this worker runs."""
@@ -166,8 +171,13 @@ class WorkerPool:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          runtime_env=runtime_env)
             else:
+                # Ray starts its workers at niceness 15 (its `worker_niceness`), below every
+                # ordinary process: on a machine where the simulators (niceness 0) share the
+                # cores, a burst's sends waited behind their work. Load generators are the
+                # point of this session, so they run at the normal priority.
                 ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env)
+                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env,
+                         _system_config={"worker_niceness": WORKER_NICENESS})
             self.started_ray = True
         actor_cls = ray.remote(num_cpus=1, max_restarts=0)(LoadWorker)
         self.actors = [actor_cls.options(scheduling_strategy="SPREAD").remote(k, self.workers)
