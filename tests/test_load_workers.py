@@ -81,3 +81,26 @@ def test_an_interrupted_run_keeps_what_every_worker_measured(pool):
     again, _, _ = asyncio.run(pool.run(Plan("open", ops.sleep_op, targets=[],
                                             schedule=schedules.constant(100), duration_s=0.1)))
     assert again.complete and again.sent == 10
+
+
+def test_without_an_address_ray_starts_its_own_local_instance(monkeypatch):
+    """A Ray already running on the machine must not be joined (it refuses num_cpus)."""
+    import ray
+
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_init(**kwargs):
+        calls.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake_init)
+    with pytest.raises(Stop):
+        WorkerPool(2).start()
+    with pytest.raises(Stop):
+        WorkerPool(2, address="10.0.0.5:6379").start()
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    assert calls[1]["address"] == "10.0.0.5:6379" and "num_cpus" not in calls[1]

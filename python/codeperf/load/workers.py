@@ -175,7 +175,10 @@ class WorkerPool:
                 # ordinary process: on a machine where the simulators (niceness 0) share the
                 # cores, a burst's sends waited behind their work. Load generators are the
                 # point of this session, so they run at the normal priority.
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                # address="local": a new instance of our own, never an attach to a Ray that
+                # happens to run on this machine (ray.init without an address joins one,
+                # and then refuses num_cpus).
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
                          object_store_memory=LOCAL_OBJECT_STORE_BYTES, runtime_env=runtime_env,
                          _system_config={"worker_niceness": WORKER_NICENESS})
             self.started_ray = True
