@@ -40,3 +40,19 @@ def circle(url: str, *models: str, stream: bool = False, timeout_s: float = 5.0,
 
 def run(coro):
     return asyncio.run(coro)
+
+
+async def serve_routes(routes: dict):
+    """A hand-written loopback endpoint ({path: POST handler}) on a free port, for a test
+    that needs answers the simulator never gives. Returns (runner, "http://127.0.0.1:PORT");
+    the caller cleans the runner up."""
+    from aiohttp import web
+
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"

@@ -10,7 +10,7 @@ import pytest
 from codeperf.experts import config
 from codeperf.experts.config import ExpertsConfigError
 from codeperf.experts.orchestrator import consult
-from _experts_fixtures import circle, run, simulator
+from _experts_fixtures import circle, run, serve_routes, simulator
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
@@ -143,14 +143,8 @@ async def _echoing_server():
         return web.Response(status=400, text="bad request; you sent "
                                              + request.headers.get("Authorization", "nothing"))
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}/v1"
+    runner, base = await serve_routes({"/v1/chat/completions": handler})
+    return runner, f"{base}/v1"
 
 
 @pytest.mark.parametrize("as_config", [True, False])

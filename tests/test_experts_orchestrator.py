@@ -8,7 +8,7 @@ import pytest
 
 from codeperf.experts import orchestrator
 from codeperf.experts.orchestrator import consult
-from _experts_fixtures import circle, run, simulator
+from _experts_fixtures import circle, run, serve_routes, simulator
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -161,15 +161,9 @@ async def _redirector():
         reached.append(request.headers.get("Authorization"))
         return web.json_response({"choices": [{"message": {"content": "followed"}}]})
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", redirect)
-    app.router.add_post("/elsewhere/chat/completions", elsewhere)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}/v1", reached
+    runner, base = await serve_routes({"/v1/chat/completions": redirect,
+                                       "/elsewhere/chat/completions": elsewhere})
+    return runner, f"{base}/v1", reached
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -241,15 +235,9 @@ def test_the_request_body_is_the_payload_as_json_with_its_content_type(stream, m
         return web.json_response({"choices": [{"message": {"content": "hi"}}]})
 
     async def go():
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", completions)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        runner, base = await serve_routes({"/v1/chat/completions": completions})
         try:
-            return await consult("ship it?", circle(f"http://127.0.0.1:{port}/v1", "m",
+            return await consult("ship it?", circle(f"{base}/v1", "m",
                                                     stream=stream,
                                                     api_key_env="CODEPERF_WIRE_KEY"), quorum=1)
         finally:
