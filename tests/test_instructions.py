@@ -4,7 +4,10 @@ regression shows, and a machine without valgrind records the part as not run."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,30 @@ def test_entry_has_the_shape_the_report_compares():
     assert entry == {"id": "instructions/analyze/rust/100x2KB", "kind": "instructions",
                      "op": "analyze", "backend": "rust", "scale": 100, "size_bytes": 2048,
                      "instructions": 19_000_000, "tool": "valgrind-callgrind 3.19.0"}
+
+
+_ON_CALLING_THREAD = """
+import os
+from codeperf import _rust
+from codeperf.bench_rust import cases
+from codeperf.bench_rust.grid import Size
+_rust.rayon_on_calling_thread()
+cases.operation("aggregate", "rust")(cases.make_input("aggregate", Size(40, 512), 0))
+try:
+    _rust.rayon_on_calling_thread()
+    again = "built twice"
+except RuntimeError:
+    again = "refused"
+print(len(os.listdir("/proc/self/task")), _rust.rayon_threads(), again)
+"""
+
+
+@pytest.mark.needs_rust
+def test_counted_rust_runs_on_the_calling_thread_alone():
+    # A pool thread spinning for work made tiny counts move by >1 % on a busy machine.
+    done = subprocess.run([sys.executable, "-c", _ON_CALLING_THREAD], capture_output=True,
+                          text=True, check=True, env={**os.environ, "RAYON_NUM_THREADS": "1"})
+    assert done.stdout.split() == ["1", "1", "refused"], done.stdout + done.stderr
 
 
 @pytest.fixture()

@@ -5,7 +5,8 @@ from typing import Any, Sequence, final
 __all__ = [
     "__version__", "BUILD_PROFILE", "analyze_responses", "compute_consensus",
     "aggregate_responses", "allocation_stats", "reset_peak", "noop", "allocate_for_test",
-    "spec_constants", "tokenize", "rayon_threads", "callgrind_start", "callgrind_stop", "HeapBlock",
+    "spec_constants", "tokenize", "rayon_threads", "callgrind_start", "callgrind_stop",
+    "rayon_on_calling_thread", "HeapBlock",
 ]
 
 __version__: str
@@ -26,6 +27,7 @@ def tokenize(text: str) -> list[str]: ...
 def rayon_threads() -> int: ...
 def callgrind_start() -> None: ...
 def callgrind_stop() -> None: ...
+def rayon_on_calling_thread() -> None: ...
 
 @final
 class HeapBlock:

@@ -349,6 +349,7 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rayon_threads, m)?)?;
     m.add_function(wrap_pyfunction!(marker::callgrind_start, m)?)?;
     m.add_function(wrap_pyfunction!(marker::callgrind_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(marker::rayon_on_calling_thread, m)?)?;
     m.add_class::<HeapBlock>()?;
     Ok(())
 }

@@ -8,7 +8,25 @@
 //! (`--dump-after` on one function wrapping the call did not fire here: callgrind
 //! lost the frame while Python ran inside it.)
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+
+/// Makes the calling thread rayon's only worker (global pool of one thread, this one).
+///
+/// Callgrind counts every thread. With an ordinary one-thread pool the caller hands
+/// each parallel loop to a pool thread, which spins for work before it sleeps; how
+/// long it spins depends on how the OS schedules valgrind's threads, so on a busy
+/// machine the count of a tiny input moved by >1 % between runs. On the calling
+/// thread the loops run inline and nothing else runs. Call it once, before any
+/// engine call: rayon's global pool can be built only once per process.
+#[pyfunction]
+pub fn rayon_on_calling_thread() -> PyResult<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .use_current_thread()
+        .build_global()
+        .map_err(|e| PyRuntimeError::new_err(format!("rayon pool already built: {e}")))
+}
 
 /// Start of a counted region (a no-op outside callgrind).
 #[pyfunction]

@@ -12,6 +12,10 @@ the operation's instructions only (plus the few hundred of the two calls), not
 the interpreter's start-up, imports or corpus generation. `instructions.py`
 runs this and reads the dumps.
 
+The Rust engine's parallel loops run inline on this thread
+(`_rust.rayon_on_calling_thread`): a pool thread spinning for work would add a
+count that depends on the OS scheduler.
+
 Each operation first runs once outside the marker, on a small input, so
 one-time work (lazy imports, first-call caches) is not counted as the operation.
 """
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from codeperf.bench_rust import cases
     from codeperf.bench_rust.grid import Size
 
+    _rust.rayon_on_calling_thread()  # parallel loops inline: no pool thread's spinning counted
     ops = [o for o in args.ops.split(",") if o]
     warm = cases.make_input(ops[0], Size(2, 256), args.seed)
     for item in [i for i in args.inputs.split(",") if i]:

@@ -9,9 +9,12 @@ dumps its counters on entering each marker, and the dump taken on entering
 the stop marker holds that operation's instructions (every thread's), with
 start-up, imports and corpus generation left out.
 
-The Rust engine runs with RAYON_NUM_THREADS=1 here: valgrind runs threads one
-at a time anyway, and a single worker keeps the split of parallel loops, and
-so the count, the same from run to run. PYTHONHASHSEED=0 does the same for
+The Rust engine runs on one thread here, the worker's own (rayon's pool is
+that thread alone, RAYON_NUM_THREADS=1 for anything else): valgrind runs
+threads one at a time anyway, a single worker keeps the split of parallel
+loops the same from run to run, and no pool thread spins for work while the
+operation is counted (its spinning depended on the OS scheduler: counts of a
+tiny input moved by >1 % on a busy machine). PYTHONHASHSEED=0 does the same for
 Python's string hashing (set and dict iteration order).
 
 Without valgrind on PATH the part is not run, and says so (`NotRun`).
