@@ -158,6 +158,20 @@ def test_a_skipped_component_is_not_run_and_named_never_a_pass(tmp_path):
     assert any("skipped: component mcp" in r for r in report.verdict.reasons)
 
 
+def test_a_skipped_component_without_targets_is_still_named_never_a_pass(tmp_path):
+    # lineprof (and the Rust heap's positive control, the Rust leak run) feed no target:
+    # skipped, they left no "not run" target behind, and the run must still not pass.
+    run = passing_run(tmp_path / "run")
+    edit(run, "memory", lambda d: d["results"].append(
+        {"id": "lineprof", "kind": "skipped", "reason": "memory_profiler not importable"}))
+    report = verdict_of(run, tmp_path)
+    assert report.run.suites["memory"].state == "ok"  # a part not run is not a failure
+    assert report.verdict.status == "incomplete"
+    assert "1 part(s) skipped, not run: memory lineprof (memory_profiler not importable)" \
+        in report.verdict.reasons
+    assert "memory lineprof (memory_profiler not importable)" in report.markdown_path.read_text()
+
+
 def test_a_part_not_requested_is_not_run_not_fail(tmp_path):
     run = passing_run(tmp_path / "run")
 

@@ -56,6 +56,13 @@ def test_not_run_targets_are_named_in_the_outcome():
     assert outcome.targets_not_run == [{"name": "floor", "metric": "m", "reason": "--no-floor"}]
 
 
+def test_skipped_parts_are_named_in_the_outcome_and_do_not_fail_the_run():
+    outcome = judge(_envelope(results=[{"id": "engine/rust", "kind": "skipped",
+                                        "reason": "not built"}, {"id": "x", "kind": "peak"}]))
+    assert (outcome.status, outcome.exit_code) == ("ok", exitcodes.OK)
+    assert outcome.parts_not_run == [{"id": "engine/rust", "reason": "not built"}]
+
+
 def test_an_old_target_without_state_is_judged_by_passed():
     old = {k: v for k, v in _target("fail").items() if k != "state"}
     assert judge(_envelope(targets=[old])).status == "failed"
@@ -97,7 +104,8 @@ def test_ctrl_c_before_the_recorder_still_writes_a_partial_envelope(tmp_path):
     assert data["errors"][0]["kind"] == "interrupted"
     assert "during start-up" in data["errors"][0]["message"]
     assert data["outcome"] == {"status": "interrupted", "exit_code": 130,
-                               "reasons": ["interrupted"], "targets_not_run": []}
+                               "reasons": ["interrupted"], "targets_not_run": [],
+                               "parts_not_run": []}
 
 
 def test_sigterm_during_start_up_exits_130_with_a_partial_envelope(tmp_path):

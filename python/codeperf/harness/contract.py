@@ -15,7 +15,9 @@ the same way:
 
 A target in state "not run" (its part was not requested, or was skipped here)
 is neither a pass nor a failure: it does not fail the run, and the outcome
-names it.
+names it. So does a part the suite skipped (a result of kind "skipped", e.g. a
+memory component whose optional import is missing): it is "not run" in the
+verdict, never a silent pass.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Outcome:
     exit_code: int
     reasons: list[str] = field(default_factory=list)
     targets_not_run: list[dict[str, str]] = field(default_factory=list)
+    parts_not_run: list[dict[str, str]] = field(default_factory=list)  # results of kind "skipped"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,16 +70,20 @@ def judge(envelope: Mapping[str, Any]) -> Outcome:
     reasons += [f"target failed: {t.get('name')}" for t in targets if target_state(t) == FAIL]
     not_run = [{"name": str(t.get("name")), "metric": str(t.get("metric")),
                 "reason": str(t.get("note") or "")} for t in targets if target_state(t) == NOT_RUN]
+    parts = [{"id": str(r.get("id")), "reason": str(r.get("reason") or "")}
+             for r in envelope.get("results") or []
+             if isinstance(r, dict) and r.get("kind") == "skipped"]
     interrupted = any(e.get("kind") == "interrupted" for e in errors)
     if interrupted:
-        return Outcome("interrupted", exitcodes.INTERRUPTED, ["interrupted"] + reasons, not_run)
+        return Outcome("interrupted", exitcodes.INTERRUPTED, ["interrupted"] + reasons, not_run,
+                       parts)
     if not envelope.get("complete", False):
         crashed = any(e.get("kind") == "crash" for e in errors)
         status = "crashed" if crashed else "incomplete"
-        return Outcome(status, exitcodes.FAILED, [f"run {status}"] + reasons, not_run)
+        return Outcome(status, exitcodes.FAILED, [f"run {status}"] + reasons, not_run, parts)
     if reasons:
-        return Outcome("failed", exitcodes.FAILED, reasons, not_run)
-    return Outcome("ok", exitcodes.OK, [], not_run)
+        return Outcome("failed", exitcodes.FAILED, reasons, not_run, parts)
+    return Outcome("ok", exitcodes.OK, [], not_run, parts)
 
 
 # -- the one logger ---------------------------------------------------------------

@@ -7,6 +7,8 @@ says when targets.toml has changed since. Rows are matched to targets.toml by
 metric only (never by name). A targets.toml entry the run has no row for is
 "not run" when its suite did not run, and a failure when the suite ran and did
 not report it (a suite reports a target it was not asked for as "not run").
+A part a suite skipped (a result of kind "skipped") makes the verdict
+"incomplete" and is named, like a target that was not run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codeperf.harness.contract import target_state
+from codeperf.harness.contract import judge, target_state
 from codeperf.report.loading import FAILING_STATES, Run
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
@@ -144,10 +146,17 @@ def verdict(run: Run, rows: list[TargetRow]) -> Verdict:
         names = "; ".join(f"{r.name} ({r.note})" if r.note else r.name for r in skipped[:4])
         more = f" and {len(skipped) - 4} more" if len(skipped) > 4 else ""
         reasons.append(f"{len(skipped)} target(s) not run: {names}{more}")
+    # Parts a suite skipped here (a memory component whose import is missing, the Rust
+    # leak run without a Rust build...): "not run", named, never a silent pass.
+    parts = [f"{data.suite} {part['id']}" + (f" ({part['reason']})" if part["reason"] else "")
+             for data in run.present for part in judge(data.envelope or {}).parts_not_run]
+    if parts:
+        more = f" and {len(parts) - 4} more" if len(parts) > 4 else ""
+        reasons.append(f"{len(parts)} part(s) skipped, not run: " + "; ".join(parts[:4]) + more)
     if run.record_error:
         reasons.append(run.record_error)
     if failing:
         return Verdict("fail", reasons)
-    if skipped or any(d.state == "not run" for d in run.suites.values()):
+    if skipped or parts or any(d.state == "not run" for d in run.suites.values()):
         return Verdict("incomplete", reasons)
     return Verdict(PASS, reasons)
