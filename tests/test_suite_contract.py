@@ -254,6 +254,24 @@ def test_mcp_no_floor_marks_the_floor_target_not_run():
     assert not_requested(McpBenchConfig()) == {}
 
 
+def test_bench_rust_sizes_without_the_reference_leave_its_targets_not_run(targets_file,
+                                                                         monkeypatch):
+    # `--sizes 4x256B` (a part deselected): the targets are judged at 100 x 2 KB only.
+    from codeperf.bench_rust.driver import not_requested
+    from codeperf.bench_rust.grid import parse_sizes
+
+    monkeypatch.setenv("CODEPERF_TARGETS", str(targets_file))
+    tiny = not_requested(("consensus_jaccard",), parse_sizes(["4x256B"]), True)
+    assert tiny == {"speedup.jaccard": "benchmark jaccard not requested; ran consensus_jaccard"}
+    text = targets_file.read_text().replace("speedup.jaccard", "speedup.consensus_jaccard")
+    targets_file.write_text(text)
+    tiny = not_requested(("consensus_jaccard",), parse_sizes(["4x256B"]), True)
+    assert tiny == {"speedup.consensus_jaccard": "reference size 100x2KB not requested; ran 4x256B"}
+    assert not_requested(("consensus_jaccard",), parse_sizes(["4x256B", "100x2KB"]), True) == {}
+    (target,) = evaluate("bench_rust", {}, targets_file, not_run=tiny)
+    assert target.state == "not run"
+
+
 def test_a_skipped_memory_component_makes_its_targets_not_run():
     from codeperf.memory.suite import not_run_targets
 

@@ -357,15 +357,7 @@ def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
         least(f"memory_reduction_pct.{op}", mem, mem_shown)
         least(f"throughput_mb_s.{op}", mb_s, mb_s_shown)
     emit("")
-    not_run: dict[str, str] = {}
-    for spec in load_specs():
-        if spec.suite != SUITE:
-            continue
-        op = spec.metric.split(".", 1)[-1]
-        if op not in config.ops:
-            not_run[spec.metric] = f"benchmark {op} not requested; ran " + ", ".join(config.ops)
-        elif not config.memory and spec.metric.startswith("memory_"):
-            not_run[spec.metric] = "memory pass not requested (--no-memory)"
+    not_run = not_requested(config.ops, config.sizes, config.memory)
     for target in evaluate(SUITE, measured, statistics=statistics, not_run=not_run):
         if target.state != "not run":
             target.note = notes.get(target.metric,
@@ -376,6 +368,25 @@ def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
             target.state, "NOT RUN")
         emit(f"target {mark} {target.name}: measured {shown} "
              f"(goal {target.op} {target.threshold:g}; {target.note})")
+
+
+def not_requested(ops: tuple[str, ...], sizes: tuple[Size, ...], memory: bool) -> dict[str, str]:
+    """Targets of parts this run was asked to leave out: "not run", not failed. Every
+    bench_rust target is judged at the reference shape, so `--sizes` without it leaves
+    them all out (a tiny run is not a failed one)."""
+    out: dict[str, str] = {}
+    for spec in load_specs():
+        if spec.suite != SUITE:
+            continue
+        op = spec.metric.split(".", 1)[-1]
+        if op not in ops:
+            out[spec.metric] = f"benchmark {op} not requested; ran " + ", ".join(ops)
+        elif not any(size.at_reference for size in sizes):
+            out[spec.metric] = (f"reference size {REFERENCE.label} not requested; ran "
+                                + ", ".join(size.label for size in sizes))
+        elif not memory and spec.metric.startswith("memory_"):
+            out[spec.metric] = "memory pass not requested (--no-memory)"
+    return out
 
 
 def _pct(value: float | None) -> str:
