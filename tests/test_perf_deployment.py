@@ -161,7 +161,13 @@ def test_perf_measures_the_deployment_and_the_report_names_it(tmp_path, endpoint
                       deployment=deployment, echo=io.BytesIO(), charts=False, timeout_s=600)
     run_dir = result.run_dir
     statuses = {o.suite: o.status for o in result.outcomes}
-    assert statuses["load"] in ("ok", "failed") and statuses["memory"] in ("ok", "failed"), statuses
+    for suite in ("load", "memory"):
+        # Tiny runs may miss a machine-dependent goal, but never crash or record an error;
+        # the process ended as its envelope's own outcome says.
+        envelope = json.loads((run_dir / f"{suite}.json").read_text())
+        assert envelope["complete"] is True and envelope["errors"] == [], (suite, envelope["errors"])
+        expected = "ok" if envelope["outcome"]["exit_code"] == 0 else "failed"
+        assert statuses[suite] == expected, (suite, statuses, envelope["outcome"])
     assert statuses["mcp"] == "failed"  # 20 handled calls < the 1000-call target: it must fail
     load = json.loads((run_dir / "load.json").read_text())
     assert {e["base_url"] for e in load["config"]["experts"]["experts"]} == {endpoint}
