@@ -305,7 +305,8 @@ def test_the_check_sees_an_undeclared_metric():
     ("requests_count", registry.NEUTRAL), ("offered_rps", registry.NEUTRAL),
     ("sdk_overhead_x", registry.LOWER), ("speedup_x", registry.HIGHER),
     ("memory_reduction_pct", registry.HIGHER), ("error_rate_pct", registry.LOWER),
-    ("instructions", registry.LOWER),
+    ("instructions", registry.LOWER), ("errors_from_limit_count", registry.NEUTRAL),
+    ("mcp_errors_count", registry.ERRORS),
 ])
 def test_directions(key, sense):
     assert registry.direction(key) == sense

@@ -4,7 +4,7 @@ The baseline comparison (codeperf.report.compare) classifies a change as
 improved or regressed only by this registry: it never guesses from a name.
 A metric is declared either exactly (names a rule would misread: a worse
 `sdk_overhead_x` is a *higher* one) or by a suffix rule below. A key with no
-declaration is "not classified", and `tests/test_metric_directions.py` fails
+declaration is "not classified", and `tests/test_report_gate.py` fails
 when a summary key produced by the package has none, so a new metric must be
 declared where it is added.
 
@@ -53,6 +53,9 @@ EXACT: dict[str, int | str] = {
     # concurrency seen from both ends (load.wiretrace and the endpoint's own peak)
     "confirmed_concurrent_queries_count": HIGHER, "queries_on_wire_max_count": HIGHER,
     "endpoint_requests_max_count": HIGHER, "endpoint_queries_min_count": HIGHER,
+    # connection-pool: the pool limit from which errors appear is a limit, not an error
+    # count (the error-word rule below would compare it as a rate); the hold is the model's
+    "errors_from_limit_count": NEUTRAL, "hold_ms": NEUTRAL,
     # durations that are configured, not measured
     "duration_s": NEUTRAL, "interval_s": NEUTRAL, "warmup_s": NEUTRAL, "bucket_s": NEUTRAL,
     "sweep_duration_s": NEUTRAL, "sweep_cooldown_s": NEUTRAL,
