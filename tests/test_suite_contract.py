@@ -146,8 +146,12 @@ def test_one_setup_error_for_every_suite():
     from codeperf.bench_rust import driver
     from codeperf.load import suite as load_suite
     from codeperf.mcp.bench import suite as mcp_suite
+    from codeperf.memory import suite as memory_suite
 
     assert driver.SetupError is load_suite.SetupError is mcp_suite.SetupError is SetupError
+    assert memory_suite.SetupError is SetupError
+    with pytest.raises(SetupError, match="unknown component"):
+        memory_suite.run_suite(Path("unused"), ["nope"])
 
 
 def test_report_imports_no_suite_code():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from codeperf.harness import exitcodes, systems
+from codeperf.harness.contract import SetupError
 from codeperf.harness.envelope import Interrupted, Recorder
 from codeperf.harness.targets import evaluate
 from codeperf.memory import gcstats
@@ -59,9 +60,9 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
     chosen = list(components) or list(COMPONENT_NAMES)
     available = registry()
     unknown = [c for c in chosen if c not in available]
-    if unknown:
-        log(f"memory: unknown component(s) {', '.join(unknown)}; known: {', '.join(available)}")
-        return exitcodes.USAGE
+    if unknown:  # the one SetupError of the suite contract: nothing measured, exit 2
+        raise SetupError(f"unknown component(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(available)}")
     circle = None
     if experts_file is not None:
         from codeperf.experts.config import ExpertsConfigError, load
@@ -69,8 +70,7 @@ def run_suite(out_dir: Path, components: Sequence[str] = (), *, quick: bool = Fa
         try:  # before anything is measured: a wrong key is a usage error, not a failed component
             circle = load(experts_file).experts
         except ExpertsConfigError as exc:
-            log(f"memory: {exc}")
-            return exitcodes.USAGE
+            raise SetupError(str(exc)) from None
     if "experts" in chosen and circle is None:
         from codeperf.memory.components.experts import builtin_circle
 
