@@ -15,7 +15,8 @@ from codeperf.report.compare import DEFAULT_NOISE_PCT, BaselineUnusable
 DEFAULT_RUN = Path("reports/latest")
 EPILOG = ("Exit codes: 0 report written; 1 report written and --fail-on-regression found a "
           "significant regression; 2 usage error, or --fail-on-regression with a baseline that "
-          "is missing, unreadable or empty (the reason is printed). Failed targets do not "
+          "is missing, unreadable or empty, or that lacks (or cannot read) a suite this run has "
+          "(the reason is printed; the report is written). Failed targets do not "
           "change the exit code here (`make perf` fails on them); they are in the report's "
           "verdict.")
 
@@ -83,6 +84,10 @@ def main(run_dir: Path | None, report_dir: Path | None, baseline: Path | None, f
     click.echo(f"        {report.html_path}", err=True)
     if fail_on_regression and report.comparison is not None and report.comparison.regressions:
         cli.exit_with(exitcodes.FAILED)
+    if fail_on_regression and report.comparison is not None and report.comparison.uncompared:
+        # A suite with nothing to compare with must not pass the gate unseen.
+        cli.setup_error(f"baseline {baseline}: cannot compare "
+                        + "; ".join(report.comparison.uncompared))
 
 
 if __name__ == "__main__":

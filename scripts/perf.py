@@ -20,7 +20,8 @@ EPILOG = ("Exit codes: 0 every suite ran and every target passed; 1 a suite fail
           "timed out or is missing, a target failed, or (with --fail-on-regression) a metric "
           "regressed - the report is written first in every case; 2 usage error, an unusable "
           "--expert URL or remote target without --allow-remote, or --fail-on-regression with "
-          "a missing, unreadable or empty baseline; 130 interrupted (the report of what ran is "
+          "a missing, unreadable or empty baseline (checked before running) or one that lacks a "
+          "suite this run has (after the report); 130 interrupted (the report of what ran is "
           "still written).")
 
 

@@ -289,6 +289,22 @@ def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
     assert result.report.verdict.status == "incomplete"  # the other suites were not asked for
 
 
+def test_perf_gate_with_a_baseline_that_lacks_the_suite_is_exit_2(tmp_path, suite_env):
+    # The baseline is readable (load only) but has no mcp: the gate cannot pass on mcp.
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    write_suite(scripts, "mcp_bench.py", "mcp",
+                {"tool_calls.mean_ms": 3.0, "tool_calls.error_rate_pct": 0.0,
+                 "tool_calls.completed": 1500})
+    base = tmp_path / "base"
+    base.mkdir()
+    shutil.copy(DATA / "run_pass" / "load.json", base / "load.json")
+    result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], echo=io.BytesIO(),
+                      charts=False, baseline=base, fail_on_regression=True)
+    assert result.exit_code == 2
+    assert result.report.comparison.uncompared == ["mcp (not in the baseline)"]
+
+
 # The stand-in suite starts with SIGTERM blocked (inherited from the test) and
 # unblocks it once inside its Recorder, so the driver's timeout SIGTERM stays
 # pending until the suite is ready: however slowly Python starts on a loaded

@@ -248,6 +248,29 @@ def test_an_unusable_baseline_with_fail_on_regression_is_exit_2(tmp_path, aggreg
     assert "nothing to compare with" in result.output
 
 
+@pytest.mark.parametrize("make", [
+    lambda d: (d / "mcp.json").unlink(),  # the baseline never ran mcp (or died unrecorded)
+    lambda d: (d / "mcp.json").write_text("{not json"),
+])
+def test_a_suite_the_baseline_cannot_compare_is_exit_2_not_a_pass(tmp_path, aggregate,
+                                                                  monkeypatch, make):
+    # The other three suites are comparable: without this, mcp would pass the gate unseen.
+    base = shutil.copytree(DATA / "run_pass", tmp_path / "base")
+    make(base)
+    result = gate(aggregate, tmp_path, DATA / "run_pass", base, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert "cannot compare mcp (" in result.output
+    assert (tmp_path / "cli" / "report.md").exists()  # the report is written all the same
+    summary = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert [s.split(" ")[0] for s in summary["comparison"]["uncompared_suites"]] == ["mcp"]
+
+
+def test_a_baseline_with_every_suite_of_the_run_passes_the_gate(tmp_path, aggregate, monkeypatch):
+    base = shutil.copytree(DATA / "run_pass", tmp_path / "base")
+    result = gate(aggregate, tmp_path, DATA / "run_pass", base, monkeypatch)
+    assert result.exit_code == 0, result.output
+
+
 def test_an_unusable_baseline_without_the_gate_still_writes_the_report(tmp_path, aggregate,
                                                                        monkeypatch):
     (base := tmp_path / "base").mkdir()

@@ -253,6 +253,11 @@ def run_perf(reports_dir: Path, scripts_dir: Path, quick: bool = False,
         exit_code = exitcodes.FAILED
     elif fail_on_regression and regressions:
         exit_code = exitcodes.FAILED
+    elif fail_on_regression and report.comparison is not None and report.comparison.uncompared:
+        # A suite the baseline lacks (or cannot read) must not pass the gate unseen.
+        _say(f"error: baseline {baseline}: cannot compare "
+             + "; ".join(report.comparison.uncompared))
+        exit_code = exitcodes.USAGE
     else:
         exit_code = exitcodes.OK
     return PerfResult(run_dir, outcomes, report, exit_code)

@@ -29,7 +29,9 @@ is a real change. bench_rust's wall-clock figures (times, speedups with their
 paired bootstrap over pyperf processes) are shown but `informational`: between
 two runs on a shared 2-core machine they move with the machine's load.
 A metric that regressed significantly (not informational) is what
-`--fail-on-regression` fails on.
+`--fail-on-regression` fails on; a suite of this run whose baseline envelope is
+missing or unreadable (`Comparison.uncompared`) makes the gate exit 2 instead of
+passing it unseen.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     commits: tuple[str | None, str | None] = (None, None)
     unclassified: int = 0  # metrics with no better direction, left out of the table
+    # Suites of this run the baseline cannot be compared with ("load (not in the
+    # baseline)", "mcp (mcp.json: unreadable ...)"): the gate cannot pass on them.
+    uncompared: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[MetricComparison]:
@@ -116,6 +121,7 @@ class Comparison:
                 "metrics": [m.to_dict() for m in self.metrics],
                 "drift": [asdict(d) for d in self.drift], "notes": self.notes,
                 "unclassified_metrics": self.unclassified,
+                "uncompared_suites": self.uncompared,
                 "informational_metrics": len(self.informational),
                 "significant_regressions": len(self.regressions)}
 
@@ -392,6 +398,7 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
             if cur_data.envelope is not None:
                 reason = base_data.load_error or "not in the baseline"
                 comparison.notes.append(f"{suite}: not compared ({reason})")
+                comparison.uncompared.append(f"{suite} ({reason})")
             continue
         base_env, cur_env = base_data.environment, cur_data.environment
         commits[0] = commits[0] or (base_env.get("git") or {}).get("commit")
