@@ -295,7 +295,7 @@ def test_perf_with_an_unusable_baseline_and_the_gate_stops_before_running(tmp_pa
 # -- every produced metric declares its direction -----------------------------------------
 
 # Summary keys are written as string literals where they are produced.
-_KEY = re.compile(r'"([a-z][a-z0-9_]*_(?:ms|s|us|ns|rps|per_s|bytes|mb|pct|x|count|ratio))"')
+_KEY = re.compile(r'"([a-z][a-z0-9_]*_(?:ms|s|us|ns|rps|qps|per_s|bytes|mb|pct|x|count|ratio|per_100_ops))"')
 
 
 def produced_keys() -> set[str]:
