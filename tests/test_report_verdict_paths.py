@@ -213,3 +213,42 @@ def test_an_interrupted_suite_fails_the_verdict(tmp_path):
     edit(run, "mcp", interrupted)
     report = verdict_of(run, tmp_path)
     assert report.verdict.status == "fail" and report.run.suites["mcp"].state == "interrupted"
+
+
+# -- end to end: the real memory suite writes the envelope, the report judges it ----------
+
+def _memory_run_with_lineprof(tmp_path: Path, monkeypatch, lineprof) -> Path:
+    from codeperf.memory import suite
+    from codeperf.memory.components import Component
+
+    monkeypatch.setattr(suite, "registry", lambda: {
+        "lineprof": Component("lineprof", "stands in for the line profiles", lineprof)})
+    out = tmp_path / "memory_run"
+    suite.run_suite(out, ["lineprof"], quick=True, log=lambda _: None)
+    return out
+
+
+def test_a_lineprof_component_that_raises_fails_the_verdict_end_to_end(tmp_path, monkeypatch):
+    def broken(ctx):
+        raise ImportError("memory_profiler is broken")
+
+    run = _memory_run_with_lineprof(tmp_path, monkeypatch, broken)
+    report = verdict_of(run, tmp_path)
+    assert report.run.suites["memory"].state == "errors"
+    assert report.verdict.status == "fail"
+    assert any("lineprof: ImportError: memory_profiler is broken" in r
+               for r in report.verdict.reasons)
+
+
+def test_a_skipped_lineprof_component_is_not_run_end_to_end(tmp_path, monkeypatch):
+    from codeperf.memory.context import ComponentSkipped
+
+    def skipped(ctx):
+        raise ComponentSkipped("memory_profiler not installed")
+
+    run = _memory_run_with_lineprof(tmp_path, monkeypatch, skipped)
+    report = verdict_of(run, tmp_path)
+    assert report.run.suites["memory"].state == "ok"
+    assert report.verdict.status == "incomplete"  # never a pass
+    assert any("memory lineprof (memory_profiler not installed)" in r
+               for r in report.verdict.reasons)
