@@ -97,6 +97,25 @@ def test_a_ten_percent_slower_operation_fails_the_gate(tmp_path, aggregate, monk
     assert "instructions/consensus_jaccard/rust/100x2KB" in result.output
 
 
+def test_a_run_without_instruction_counts_cannot_pass_the_engine_gate(tmp_path, aggregate,
+                                                                     monkeypatch):
+    # valgrind missing in the pull request's run: the gate has nothing to judge the engine on.
+    base = bench_run(tmp_path / "base", BASE_COUNTS)
+    run = bench_run(tmp_path / "run", {})
+    path = run / "bench_rust.json"
+    data = json.loads(path.read_text())
+    data["results"].append({"id": "instructions/not-run", "kind": "not_run",
+                            "part": "instructions", "reason": "valgrind is not installed"})
+    path.write_text(json.dumps(data))
+    result = gate(aggregate, tmp_path, run, base, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert ("cannot compare bench_rust instruction counts (not run in this run: valgrind is "
+            "not installed)") in result.output
+    report = build_report(run, out_dir=tmp_path / "v", targets_path=TARGETS, charts=False)
+    assert any("bench_rust instructions/not-run (valgrind is not installed)" in r
+               for r in report.verdict.reasons)  # and the verdict names the part not run
+
+
 def test_the_threshold_is_one_setting(tmp_path):
     base = bench_run(tmp_path / "base", {"analyze/rust": 1_000_000})
     run = bench_run(tmp_path / "run", {"analyze/rust": 1_015_000})  # +1.5 %

@@ -15,9 +15,10 @@ the same way:
 
 A target in state "not run" (its part was not requested, or was skipped here)
 is neither a pass nor a failure: it does not fail the run, and the outcome
-names it. So does a part the suite skipped (a result of kind "skipped", e.g. a
-memory component whose optional import is missing): it is "not run" in the
-verdict, never a silent pass.
+names it. So does a part the suite skipped (a result of kind "skipped" or
+"not_run", e.g. a memory component whose optional import is missing, the
+instruction counts without valgrind): it is "not run" in the verdict, never a
+silent pass.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from typing import Any, Callable, Mapping
 from codeperf.harness import exitcodes
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+# Result kinds that record a part of the run that did not run here, with a `reason`:
+# a memory component that raised ComponentSkipped ("skipped"), bench_rust's instruction
+# counts without valgrind ("not_run").
+PART_NOT_RUN_KINDS = ("skipped", "not_run")
 
 
 class SetupError(Exception):
@@ -53,7 +58,7 @@ class Outcome:
     exit_code: int
     reasons: list[str] = field(default_factory=list)
     targets_not_run: list[dict[str, str]] = field(default_factory=list)
-    parts_not_run: list[dict[str, str]] = field(default_factory=list)  # results of kind "skipped"
+    parts_not_run: list[dict[str, str]] = field(default_factory=list)  # PART_NOT_RUN_KINDS
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +77,7 @@ def judge(envelope: Mapping[str, Any]) -> Outcome:
                 "reason": str(t.get("note") or "")} for t in targets if target_state(t) == NOT_RUN]
     parts = [{"id": str(r.get("id")), "reason": str(r.get("reason") or "")}
              for r in envelope.get("results") or []
-             if isinstance(r, dict) and r.get("kind") == "skipped"]
+             if isinstance(r, dict) and r.get("kind") in PART_NOT_RUN_KINDS]
     interrupted = any(e.get("kind") == "interrupted" for e in errors)
     if interrupted:
         return Outcome("interrupted", exitcodes.INTERRUPTED, ["interrupted"] + reasons, not_run,

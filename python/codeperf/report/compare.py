@@ -416,6 +416,9 @@ def compare_runs(current: Run, baseline: Run, noise_pct: float = DEFAULT_NOISE_P
         # Deterministic instruction counts: comparable across modes (the id names the input).
         comparison.metrics += instructions.compare_instructions(
             suite, base_data.results, cur_data.results, instruction_threshold_pct)
+        missing = instructions.missing_counts(base_data.results, cur_data.results)
+        if missing:  # the engine's gate has nothing to judge: it must not pass unseen
+            comparison.uncompared.append(f"{suite} instruction counts ({missing})")
         base_mode, cur_mode = mode_of(base_cfg), mode_of(cur_cfg)
         if base_mode != cur_mode:
             # Like with like: quick and full runs differ in sizes, durations and rates.

@@ -67,3 +67,15 @@ def compare_instructions(suite: str, baseline: list[dict[str, Any]], current: li
         out.append(MetricComparison(suite, entry_id, KIND, METHOD, b, c, ratio,
                                     status != UNCHANGED, status, detail))
     return out
+
+
+def missing_counts(baseline: list[dict[str, Any]], current: list[dict[str, Any]]) -> str:
+    """Why the run has no instruction count to compare with the baseline's ("" when it
+    has some, or the baseline has none): the engine's gate cannot judge such a run."""
+    if not _counts(baseline) or _counts(current):
+        return ""
+    for entry in current:
+        if isinstance(entry, dict) and entry.get("kind") == "not_run" \
+                and entry.get("part") == "instructions":
+            return f"not run in this run: {entry.get('reason')}"
+    return "none in this run"
