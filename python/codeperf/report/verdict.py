@@ -20,6 +20,7 @@ from codeperf.harness.contract import judge, target_state
 from codeperf.report.loading import FAILING_STATES, Run
 
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+NOT_REPORTED = "not reported by the suite (or added to targets.toml since the run)"
 
 
 @dataclass
@@ -95,7 +96,9 @@ def target_rows(run: Run, baseline: Run | None = None) -> list[TargetRow]:
         if data is None or data.envelope is None:
             row.note = f"{spec.suite}: {data.state if data else 'not run'}"
         else:
-            row.state, row.note = FAIL, "not reported by the suite"
+            # A suite evaluates every target of its suite in targets.toml, so a missing row
+            # is a target it did not report, or one targets.toml gained since: say both.
+            row.state, row.note = FAIL, NOT_REPORTED
         rows.append(row)
     order = {(s.suite, s.metric): i for i, s in enumerate(run.specs)}
     rows.sort(key=lambda r: order.get((r.suite, r.metric), len(order)))
