@@ -152,6 +152,8 @@ def test_bench_against_a_bundled_server(tmp_path: Path, lenient_targets: Path) -
     assert noop["ok_count"] == noop["calls_count"] == 4 and noop["p50_ms"] > 0
     fail = rows["utility.stdio/fail"]["summary"]
     assert fail["ok_count"] == 0 and fail["errors_is_error_count"] == 2 and fail["errors_jsonrpc_count"] == 2
+    assert rows["utility.stdio/fail"]["errors_expected"] is True  # out of the target's error rate
+    assert "errors_expected" not in rows["utility.stdio/noop"]
     assert rows["utility.stdio/process"]["pid_known"]
     assert rows["utility.stdio/noop"]["summary"]["server_rss_end_bytes"] > 0
     validity = {v["check"]: v["ok"] for v in data["validity"]}
@@ -178,6 +180,31 @@ def test_bench_exit_code_1_when_a_target_fails(tmp_path: Path, monkeypatch: pyte
     data = envelope.load(tmp_path / "out" / "mcp.json")
     assert code == exitcodes.FAILED
     assert data["targets"][0]["passed"] is False and data["targets"][0]["measured"] > 0
+
+
+def test_a_tool_that_never_works_counts_in_the_error_rate_the_latency_is_judged_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One working tool beside one that always fails: the mean covers the successes only,
+    # so the latency target must fail on the error rate (4 of 8 calls), not pass on noop.
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[[target]]\nsuite = "mcp"\nname = "mean"\nmetric = "tool_calls.mean_ms"\n'
+                       'op = "<"\nthreshold = 60000\nunit = "ms"\n\n'
+                       '[[target]]\nsuite = "mcp"\nname = "errors"\n'
+                       'metric = "tool_calls.error_rate_pct"\nop = "<"\nthreshold = 5\nunit = "%"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
+    config = _tiny(include=("noop", "fail", "work"), concurrency=(1,), handled_calls=0)
+    code = run_suite(tmp_path / "out", bundled=["utility"], bundled_transports=["stdio"],
+                     extra_specs=[_faulty("failing", "--fail-all")], config=config, log=_quiet)
+    data = envelope.load(tmp_path / "out" / "mcp.json")
+    rows = {r["id"]: r for r in data["results"]}
+    assert rows["failing/work"]["summary"]["ok_count"] == 0
+    assert "errors_expected" not in rows["failing/work"]  # a user's tool: its errors count
+    assert rows["utility.stdio/fail"]["errors_expected"] is True  # deliberate: they do not
+    by_metric = {t["metric"]: t for t in data["targets"]}
+    assert by_metric["tool_calls.error_rate_pct"]["measured"] == pytest.approx(50.0)
+    mean = by_metric["tool_calls.mean_ms"]
+    assert mean["passed"] is False and "error rate" in mean["note"]
+    assert code == exitcodes.FAILED
 
 
 @pytest.mark.slow

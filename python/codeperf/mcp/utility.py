@@ -18,6 +18,10 @@ from mcp_types import INTERNAL_ERROR
 
 from codeperf.mcp import serve
 
+# Tools of this server that fail on purpose: their errors are expected, so benchmarks
+# leave them out of error rates (mcp_bench's tool-call error rate, the load pools).
+DELIBERATE_FAILURES = frozenset({"fail"})
+
 MAX_ECHO_BYTES = 16 * 1024 * 1024
 MAX_SLEEP_MS = 60_000
 

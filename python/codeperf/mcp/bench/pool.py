@@ -25,9 +25,10 @@ from codeperf.mcp.bench import launch
 from codeperf.mcp.bench.argsgen import load_scenario_file
 from codeperf.mcp.bench.calls import CallStats, call_once
 from codeperf.mcp.bench.fixture import BUNDLED_SCENARIOS_PATH, make_files_root
+from codeperf.mcp.utility import DELIBERATE_FAILURES
 
 # Deliberate failures and the expert fan-out are not "tool calls" for load purposes.
-LOAD_EXCLUDED_TOOLS = frozenset({"fail", "consult"})
+LOAD_EXCLUDED_TOOLS = DELIBERATE_FAILURES | {"consult"}
 
 
 class McpPool:
