@@ -36,6 +36,17 @@ def _fmt(value, spec=".0f"):
     return "n/a" if value is None else format(value, spec)
 
 
+def _machine(use):
+    if not use:
+        return ""
+    return (f"; machine (all CPUs) busy {use['busy']:.0f} ms, idle {use['idle']:.0f} ms, "
+            f"stolen by the host {use['steal']:.0f} ms")
+
+
+def _ms_list(values):
+    return "[" + ", ".join(_fmt(v) for v in values) + "]"
+
+
 @cli.command()
 @cli.out_option()
 @click.option("--workers", "workers_list", type=IntList(), default="1,2",
@@ -49,6 +60,11 @@ def _fmt(value, spec=".0f"):
 @click.option("--burst-size", default=300, type=click.IntRange(min=1),
               help="Queries per burst spike (3 expert requests each) within 100 ms.")
 @click.option("--no-burst", is_flag=True, help="Skip the burst part (no simulator).")
+@click.option("--part", "parts", multiple=True, type=click.Choice(["rates", "open", "burst"]),
+              help="Run only these parts (repeatable): rates (closed model, minimal and "
+                   "aiohttp clients, beside wrk), open (10,000/s), burst. [default: all]")
+@click.option("--endpoint-nice", type=click.IntRange(0, 19), default=0, show_default=True,
+              help="Niceness of the trivial endpoint process (docs/load.md).")
 @click.option("--loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
               help="Every generator's event loop, 1 worker and N alike. "
                    "[default: uvloop when installed, else asyncio]")
@@ -58,8 +74,8 @@ def _fmt(value, spec=".0f"):
 @click.option("--simulator-nice", type=click.IntRange(0, 19), default=10, show_default=True,
               help="Niceness of the burst's simulator processes, 1 worker and N alike, so "
                    "the generators have the cores first (docs/load.md).")
-def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, loop,
-         simulator_processes, simulator_nice):
+def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_burst, parts, loop,
+         simulator_processes, simulator_nice, endpoint_nice):
     """Compare the generator on 1 and N workers in one run (numbers only: no pass/fail gate)."""
     from codeperf.load import event_loops, scaling
     from codeperf.load.loadgen import LATE_SEND_MS
@@ -69,16 +85,22 @@ def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_bur
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--loop") from None
 
+    parts = [p for p in scaling.PARTS if p in parts] if parts else list(scaling.PARTS)
+    if no_burst and scaling.BURST in parts:
+        parts.remove(scaling.BURST)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     out = script_out_dir(out_dir, "load_scale")
-    log(f"generator rates against the trivial endpoint, workers {workers_list}, loop {loop}")
-    result = scaling.generator_rates(workers_list, seconds, connections, log, loop, rounds)
+    log(f"parts {', '.join(parts) or 'none'}; workers {workers_list}, loop {loop}")
+    result = (scaling.generator_rates(workers_list, seconds, connections, log, loop, rounds,
+                                      parts, endpoint_nice)
+              if scaling.RATES in parts or scaling.OPEN in parts else
+              {"rows": [], "wrk": [], "ray": [], "comparison": []})
     result["config"] = {"workers": workers_list, "seconds": seconds, "connections": connections,
-                        "rounds": rounds,
+                        "rounds": rounds, "parts": parts, "endpoint_nice": endpoint_nice,
                         "burst_size": burst_size, "event_loop": loop,
                         "simulator_processes": simulator_processes,
                         "simulator_nice": simulator_nice}
-    if not no_burst:
+    if scaling.BURST in parts:
         result["burst"] = scaling.burst_spikes(workers_list, burst_size, out, log, loop,
                                                simulator_processes, simulator_nice)
     path = out / "load_scale.json"
@@ -96,7 +118,11 @@ def main(out_dir, workers_list, seconds, connections, rounds, burst_size, no_bur
     for row in result["rows"]:
         if row["measurement"].startswith("open"):
             log(f"{row['measurement']}, {row['workers']} worker(s): sends > "
-                f"{LATE_SEND_MS:g} ms late, per second: {row['late_sends_by_second']}")
+                f"{LATE_SEND_MS:g} ms late, per second: {row['late_sends_by_second']}; "
+                f"loop threads waited {_ms_list(row['generator_cpu_wait_ms'])} ms for a CPU, "
+                f"in flight at most {row['max_in_flight_count']}; endpoint CPU "
+                f"{_fmt(row['endpoint_cpu_ms'])} ms, waited {_fmt(row['endpoint_cpu_wait_ms'])} ms"
+                + _machine(row.get("machine_cpu_ms")))
     for w in result["wrk"]:
         rps = w.get("requests_per_s")
         log(f"{'wrk -t' + str(w['threads']):34s} {w['threads']:7d} {_fmt(rps):>9s}"

@@ -52,9 +52,9 @@ def test_mixed_runs_expert_queries_and_mcp_calls_together(tmp_path: Path) -> Non
     experts = load()
     with SimulatorProcess(SimulatorConfig.from_dict(experts.simulator)) as sim:
         ctx = _ctx(tmp_path, experts=experts.with_simulator_url(sim.base_url),
-                   simulator_url=sim.base_url,
+                   simulator_url=sim.base_url, simulator_pids=list(sim.pids),
                    options={"mixed_duration_s": 2, "mixed_query_rps": 2, "mixed_mcp_rps": 20,
-                            "max_lag_p99_ms": 1000})
+                            "max_lag_p99_ms": 1000, "mixed_servers_nice": 7})
         ctx.current = "mixed"
         outcome = asyncio.run(registry.get("mixed").run(ctx))
     combined, queries, calls = outcome.entries
@@ -71,8 +71,15 @@ def test_mixed_runs_expert_queries_and_mcp_calls_together(tmp_path: Path) -> Non
     wait = combined["summary"]["generator_cpu_wait_ms"]
     if Path("/proc/thread-self/schedstat").exists():  # Linux: measured; elsewhere None
         assert isinstance(wait, float) and wait >= 0
+        # The servers' CPU over the timed part: both did work (calls, queries).
+        assert combined["summary"]["mcp_servers_cpu_ms"] > 0
+        assert combined["summary"]["simulator_cpu_ms"] > 0
     else:
         assert wait is None
+    # The MCP servers ran below the generator's priority, as asked, and say so.
+    assert combined["summary"]["mcp_servers_nice"] == 7
+    assert combined["mcp_servers_niceness"] == {label: 7 for label in (
+        "files.stdio", "experts.stdio", "system.stdio", "utility.stdio")}
     # The run-queue wait and the number of sends stand beside the lag check, not judged.
     checks = {v["check"]: v for v in ctx.recorder.envelope.validity}
     notes = {name: next(c for c in checks[f"mixed.generator/{name}"]["detail"]
@@ -99,3 +106,43 @@ def test_mixed_runs_long_enough_for_its_lag_p99_to_be_a_p99() -> None:
     assert mixed.mixed_duration_s(None, 50.0, True) == 10.0  # quick's default: 10 s
     assert mixed.mixed_duration_s(None, 100.0, False) == 20.0  # full keeps its 20 s
     assert mixed.mixed_duration_s(2.0, 50.0, True) == 2.0
+
+
+def test_mixed_servers_nice_is_checked_before_anything_runs() -> None:
+    registry.load_registered()
+    assert registry.validate_options(["mixed"], {"mixed_servers_nice": 0}) == {
+        "mixed_servers_nice": 0}
+    for bad in (20, -1, 2.5):
+        with pytest.raises(registry.OptionError, match="mixed_servers_nice"):
+            registry.validate_options(["mixed"], {"mixed_servers_nice": bad})
+
+
+def test_a_pool_started_with_nice_runs_its_servers_below_our_priority(tmp_path: Path) -> None:
+    import os
+
+    from codeperf.mcp.bench.pool import McpPool
+
+    async def run() -> tuple[dict, dict]:
+        async with McpPool(["utility"], tmp_path, nice=6) as pool:
+            seen = {label: os.getpriority(os.PRIO_PROCESS, pid)
+                    for label, pid in pool.pids.items()}
+            return dict(pool.niceness), seen
+
+    mine = os.nice(0)
+    niceness, seen = asyncio.run(run())
+    assert niceness == seen == {"utility.stdio": 6}
+    assert os.nice(0) == mine  # the generator's own priority is untouched
+
+
+def test_a_pool_without_nice_leaves_its_servers_alone(tmp_path: Path) -> None:
+    import os
+
+    from codeperf.mcp.bench.pool import McpPool
+
+    async def run() -> tuple[dict, set]:
+        async with McpPool(["utility"], tmp_path) as pool:
+            return dict(pool.niceness), {os.getpriority(os.PRIO_PROCESS, pid)
+                                         for pid in pool.pids.values()}
+
+    niceness, seen = asyncio.run(run())
+    assert niceness == {} and seen == {os.nice(0)}

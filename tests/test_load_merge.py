@@ -70,3 +70,15 @@ def test_results_and_histograms_survive_pickling():
     back = pickle.loads(pickle.dumps(r))
     assert back.latency.to_dict()["hdr"] == r.latency.to_dict()["hdr"]
     assert back.summary() == r.summary()
+
+
+def test_the_loop_threads_cpu_waits_add_up_and_unmeasured_stays_unmeasured():
+    a, b = _worker([1000], [], {}, 1), _worker([1000], [], {}, 1)
+    assert merge_results([a, b]).loop_wait_s is None  # neither measured: not zero
+    a.loop_wait_s, a.loop_wakeups = 0.25, 100
+    b.loop_wait_s, b.loop_wakeups = 0.5, 40
+    merged = merge_results([a, b])
+    assert merged.loop_wait_s == 0.75 and merged.loop_wakeups == 140
+    assert merged.summary()["generator_cpu_wait_ms"] == 750.0
+    per_worker = [w["summary"]["generator_cpu_wait_ms"] for w in merged.to_dict()["workers"]]
+    assert per_worker == [250.0, 500.0]

@@ -23,7 +23,8 @@ def _cli():
 
 @pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "a"], ["--seconds", "0"],
                                   ["--rounds", "0"], ["--simulator-nice", "20"],
-                                  ["--loop", "trio"], ["--simulator-processes", "0"]])
+                                  ["--loop", "trio"], ["--simulator-processes", "0"],
+                                  ["--part", "closed"], ["--endpoint-nice", "20"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), *args])
     assert result.exit_code == exitcodes.USAGE, result.output
@@ -89,3 +90,34 @@ def test_compare_takes_medians_ratios_and_spreads():
     assert c["ratio_per_round"] == [0.25, 1.5]  # the round without a wrk figure is left out
     assert c["minimal_spread_x"] == 3.0 and c["wrk_spread_x"] == 2.0
     assert compare(1, ours, [])["ratio_of_medians"] is None
+
+
+def test_part_open_runs_the_open_model_alone_and_says_what_waited(tmp_path):
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--workers", "1",
+                                         "--seconds", "0.3", "--part", "open"])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "load_scale.json").read_text())
+    assert [r["measurement"] for r in data["rows"]] == ["open 10000/s, minimal client"]
+    assert data["wrk"] == [] and data["comparison"] == [] and "burst" not in data
+    assert data["config"]["parts"] == ["open"]
+    (row,) = data["rows"]
+    assert len(row["generator_cpu_wait_ms"]) == len(row["max_in_flight_count"]) == 1
+    assert row["max_in_flight_count"][0] >= 1
+    if Path("/proc/thread-self/schedstat").exists():  # Linux: measured
+        assert row["generator_cpu_wait_ms"][0] >= 0
+        assert row["endpoint_cpu_ms"] > 0 and row["endpoint_wakeups"] > 0
+        assert row["machine_cpu_ms"]["busy"] > 0 and row["machine_cpu_ms"]["steal"] >= 0
+    assert "waited" in result.output and "endpoint CPU" in result.output
+
+
+def test_parts_keep_their_order_and_no_burst_removes_the_burst(tmp_path):
+    result = CliRunner().invoke(_cli(), ["--out", str(tmp_path), "--workers", "1",
+                                         "--seconds", "0.3", "--rounds", "1", "--part", "burst",
+                                         "--part", "rates", "--no-burst",
+                                         "--endpoint-nice", "5"])
+    assert result.exit_code == exitcodes.OK, result.output
+    data = json.loads((tmp_path / "load_scale.json").read_text())
+    assert data["config"]["parts"] == ["rates"]
+    assert [r["measurement"] for r in data["rows"]] == [
+        "closed, minimal client", "closed, aiohttp client"]
+    assert data["endpoint"]["nice"] == 5 and data["config"]["endpoint_nice"] == 5

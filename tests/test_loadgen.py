@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import json
 import os
 import signal
@@ -543,3 +544,57 @@ def test_send_cost_script_measures_a_few_queries_and_refuses_bad_options(tmp_pat
     assert "warm connections: 12" in result.output  # one per expert request
     assert "(0 failed)" in result.output and "loop CPU per query sent, median" in result.output
     assert "Python function calls per query" in result.output
+
+
+@pytest.mark.parametrize("model", ["open", "closed"])
+def test_runs_record_how_long_the_loop_thread_waited_for_a_cpu(model):
+    async def op(i: int) -> None:
+        await asyncio.sleep(0.001)
+
+    if model == "open":
+        result = run(loadgen.run_open(op, schedules.constant(200), duration_s=0.2))
+    else:
+        result = run(loadgen.run_closed(op, concurrency=2, duration_s=0.2))
+    summary = result.summary()
+    if Path("/proc/thread-self/schedstat").exists():  # Linux: measured
+        assert summary["generator_cpu_wait_ms"] >= 0
+        assert summary["generator_wakeups_count"] >= 1  # it slept and woke up at least once
+    else:
+        assert summary["generator_cpu_wait_ms"] is None
+        assert summary["generator_wakeups_count"] is None
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_precise_sends_never_leave_before_their_intended_time(loop_name):
+    # A millisecond timer can wake a send early (uvloop runs a delay under 0.5 ms at
+    # once); with precise_s the last stretch is waited for by yielding, so none is early.
+    from codeperf.load import event_loops
+
+    if loop_name == "uvloop" and not event_loops.uvloop_installed():
+        pytest.skip("uvloop not installed")
+    sent: list[tuple[int, float]] = []
+
+    async def op(i: int) -> None:
+        sent.append((i, time.perf_counter()))
+
+    async def main() -> tuple[float, loadgen.LoadResult]:
+        start = time.perf_counter() + 0.02
+        result = await loadgen.run_open(op, schedules.constant(1400), duration_s=0.1,
+                                        start_at=start, precise_s=0.002)
+        return start, result
+
+    with asyncio.Runner(loop_factory=event_loops.factory(loop_name)) as runner:
+        start, result = runner.run(main())
+    offsets = list(itertools.islice(schedules.constant(1400).offsets(), 200))
+    assert len(sent) == result.sent == 140
+    assert all(t >= start + offsets[i] for i, t in sent)  # never before it was due
+    assert result.config["precise_s"] == 0.002
+
+
+@pytest.mark.parametrize("precise_s", [-0.001, 1.0])
+def test_precise_s_out_of_range_is_refused(precise_s):
+    async def op(i: int) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="precise_s"):
+        run(loadgen.run_open(op, schedules.constant(10), duration_s=0.1, precise_s=precise_s))

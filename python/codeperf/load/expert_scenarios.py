@@ -12,8 +12,10 @@ mid-run still records what was measured (as a partial entry).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 
@@ -33,6 +35,17 @@ from codeperf.load.registry import (Float, Int, IntList, ScenarioContext, Scenar
 
 def _param(ctx: ScenarioContext, key: str, quick: Any, full: Any) -> Any:
     return ctx.options.get(key, quick if ctx.quick else full)
+
+
+# Re-open a burst's connections this long before each spike after the first. A spike's
+# slowest expert request per query is cancelled at quorum, which closes its connection,
+# so without this every later spike made ~1 TCP handshake per query on the generator's
+# loop inside its 100 ms window (docs/load.md, "The burst's last sends").
+REWARM_LEAD_S = 1.0
+# A spike's sends are waited for by yielding for their last 2 ms, not by the loop's
+# millisecond timers: with timers the last send of a 100 ms spike (due at 99.7 ms)
+# left at 101-108 ms on an otherwise idle loop (loadgen.run_open's `precise_s`).
+BURST_PRECISE_S = 0.002
 
 
 def _session(limit: int, trace: PoolTrace | aiohttp.TraceConfig | None = None
@@ -313,7 +326,13 @@ async def _plain_request(session: aiohttp.ClientSession, expert: Expert, token: 
                    "idle_s": Float(help="idle seconds between baseline and bursts "
                                         "(quick 0.5, full 2)"),
                    "baseline_queries": Int(help="sequential queries for the baseline latency "
-                                                "(quick 3, full 10)")},
+                                                "(quick 3, full 10)"),
+                   "burst_precise_s": Float(max=0.5, help="wait for each send's last stretch by "
+                                                 "yielding, not a millisecond timer "
+                                                 f"({BURST_PRECISE_S:g}; 0: timers only)"),
+                   "burst_rewarm_s": Float(help="re-open the spike's connections this long "
+                                                f"before each later spike ({REWARM_LEAD_S:g}; "
+                                                "0: do not)")},
           workers=True)
 async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     # The sends of a burst must leave within its 100 ms (the schedule-lag check). Two
@@ -341,6 +360,8 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     spread = float(_param(ctx, "burst_spread_s", 0.1, 0.1))
     idle = float(_param(ctx, "idle_s", 0.5, 2.0))
     baseline_n = int(_param(ctx, "baseline_queries", 3, 10))
+    rewarm_s = float(_param(ctx, "burst_rewarm_s", REWARM_LEAD_S, REWARM_LEAD_S))
+    precise_s = float(_param(ctx, "burst_precise_s", BURST_PRECISE_S, BURST_PRECISE_S))
     entry_id = f"burst/{count}x{size}-in-{int(spread * 1000)}ms"
     baseline, base = _stats(ctx), LoadResult()
     stats, load = _stats(ctx), LoadResult()
@@ -359,19 +380,24 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
     if ctx.workers is not None:  # each worker warms the connections of its share of a spike
         n = ctx.workers.workers
         load, stats, t0 = await expert_workers.run_open(
-            ctx, schedule, pool=_pool_for(ctx, size), warm_queries=-(-size // n), start_in_s=idle,
+            ctx, schedule, pool=_pool_for(ctx, size), warm_queries=-(-size // n),
+            rewarm=Rewarm(size, count, every, rewarm_s), start_in_s=idle,
             max_requests=size * count, duration_s=every * count,
-            max_lag_p99_ms=max(10.0, spread * 1000), max_lag_share_of_p50=0.0, held=held)
+            max_lag_p99_ms=max(10.0, spread * 1000), max_lag_share_of_p50=0.0, held=held,
+            precise_s=precise_s)
         warm = stats.warm_connections
     else:
         async with _session(_pool_for(ctx, size)) as session:
             warm = await _open_connections(session, ctx.experts, size)
             await asyncio.sleep(idle)
             t0 = time.perf_counter()
-            await loadgen.run_open(stats.op(session), schedule, max_requests=size * count,
-                                   duration_s=every * count, progress=ctx.progress, result=load,
-                                   max_lag_p99_ms=max(10.0, spread * 1000),
-                                   max_lag_share_of_p50=0.0)
+            async with Rewarm(size, count, every, rewarm_s).around(
+                    stats.op(session), session, ctx.experts, size) as (op, rewarmed):
+                await loadgen.run_open(op, schedule, max_requests=size * count,
+                                       duration_s=every * count, progress=ctx.progress,
+                                       result=load, max_lag_p99_ms=max(10.0, spread * 1000),
+                                       max_lag_share_of_p50=0.0, precise_s=precise_s)
+            stats.rewarmed_connections = rewarmed
     drains, last_sends = [], []
     for k in range(count):
         spike = range(k * size, (k + 1) * size)
@@ -391,10 +417,58 @@ async def burst(ctx: ScenarioContext) -> dict[str, Any]:
                "spike_p50_ms": spike_p50,
                "spike_vs_baseline_p50_x": (spike_p50 / base_p50
                                            if spike_p50 is not None and base_p50 else None),
-               "warm_connections_count": warm}
+               "warm_connections_count": warm,
+               "rewarmed_connections": list(getattr(stats, "rewarmed_connections", [])),
+               "rewarm_lead_s": rewarm_s}
     return _entry(ctx, entry_id, load, stats, summary,
                   drain_ms=drains, spike_last_send_ms=last_sends,
                   baseline_histogram=base.latency.to_dict())
+
+
+@dataclass(frozen=True)
+class Rewarm:
+    """When to re-open a process's share of a spike's connections: `lead_s` before every
+    spike after the first of `spikes` spikes of `size` queries, `every_s` apart."""
+
+    size: int
+    spikes: int
+    every_s: float
+    lead_s: float
+
+    @contextlib.asynccontextmanager
+    async def around(self, op: Any, session: aiohttp.ClientSession, experts: Any, queries: int
+                     ) -> AsyncIterator[tuple[Any, list[int]]]:
+        """`op` that, at its first send of a spike, plans the re-warm for the next one;
+        yields it and the list of connections each re-warm found open (filled as they
+        run). Pending re-warms are cancelled when the block ends."""
+        opened: list[int] = []
+        seen: set[int] = set()
+        tasks: set[asyncio.Task] = set()
+        delay = self.every_s - self.lead_s
+
+        async def rewarm_after(seconds: float) -> None:
+            await asyncio.sleep(seconds)
+            # Held at most half the lead, so they are back in the pool before the spike.
+            opened.append(await _open_connections(session, experts, queries,
+                                                  timeout_s=self.lead_s / 2))
+
+        async def wrapped(i: int) -> Any:
+            spike = i // self.size
+            if spike not in seen:
+                seen.add(spike)
+                if self.lead_s > 0 and delay > 0 and spike + 1 < self.spikes:
+                    task = asyncio.ensure_future(rewarm_after(delay))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            return await op(i)
+
+        try:
+            yield wrapped, opened
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _open_connections(session: aiohttp.ClientSession, experts: Any, queries: int,
@@ -409,11 +483,13 @@ async def _open_connections(session: aiohttp.ClientSession, experts: Any, querie
     urls = [e.base_url.rstrip("/") + "/models" for e in experts.experts] * queries
     opened = 0
     all_open, release = asyncio.Event(), asyncio.Event()
+    answered: set[asyncio.Task] = set()
 
     async def hold(url: str) -> None:
         nonlocal opened
         async with session.get(url) as resp:
             opened += 1
+            answered.add(asyncio.current_task())  # type: ignore[arg-type]
             if opened == len(urls):
                 all_open.set()
             await release.wait()
@@ -423,7 +499,11 @@ async def _open_connections(session: aiohttp.ClientSession, experts: Any, querie
     try:
         await asyncio.wait_for(all_open.wait(), timeout_s)
     except asyncio.TimeoutError:
-        pass  # fewer connections: the burst opens the rest itself, as before
+        # Fewer connections: the burst opens the rest itself, as before. Those still
+        # connecting are cancelled, so none opens later, inside a spike.
+        for task in tasks:
+            if task not in answered:
+                task.cancel()
     release.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return opened

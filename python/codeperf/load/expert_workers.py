@@ -25,8 +25,11 @@ from codeperf.load.workers import Plan
 
 @contextlib.asynccontextmanager
 async def expert_queries(worker: int, workers: int, *, experts: Any, slo: Any, pool: int,
-                         warm_queries: int = 0) -> AsyncIterator[tuple[Any, QueryStats]]:
-    """A worker's query op over its own session, and the QueryStats it fills."""
+                         warm_queries: int = 0, rewarm: Any = None
+                         ) -> AsyncIterator[tuple[Any, QueryStats]]:
+    """A worker's query op over its own session, and the QueryStats it fills. With
+    `warm_queries` its connections are opened first; with `rewarm` (a burst's
+    `expert_scenarios.Rewarm`) opened again before each later spike."""
     from codeperf.load.expert_scenarios import _open_connections, _session
 
     stats = QueryStats(experts, slo)
@@ -36,7 +39,13 @@ async def expert_queries(worker: int, workers: int, *, experts: Any, slo: Any, p
         # Send and completion times are this process's perf_counter; with this offset the driver
         # puts every worker's on one (wall) clock, whichever machine it ran on.
         stats.clock_offset_s = time.time() - time.perf_counter()
-        yield stats.op(session), stats
+        if rewarm is None:
+            yield stats.op(session), stats
+            return
+        async with rewarm.around(stats.op(session), session, experts,
+                                 warm_queries) as (op, rewarmed):
+            stats.rewarmed_connections = rewarmed  # filled as the re-warms run
+            yield op, stats
 
 
 def _targets(ctx: ScenarioContext) -> list[str]:
@@ -44,7 +53,7 @@ def _targets(ctx: ScenarioContext) -> list[str]:
 
 
 async def run_open(ctx: ScenarioContext, schedule: Schedule, *, pool: int, warm_queries: int = 0,
-                   start_in_s: float = 0.0, duration_s: float | None = None,
+                   rewarm: Any = None, start_in_s: float = 0.0, duration_s: float | None = None,
                    max_requests: int | None = None, held: list[Any] | None = None,
                    **options: Any) -> tuple[MergedLoadResult, QueryStats, float]:
     """An open-model run of expert queries on ctx.workers; (merged load, merged stats, start).
@@ -55,7 +64,8 @@ async def run_open(ctx: ScenarioContext, schedule: Schedule, *, pool: int, warm_
     scenario's `ctx.watch` builder reads them with `merged(held)`.
     """
     plan = Plan("open", functools.partial(expert_queries, experts=ctx.experts, slo=ctx.slo,
-                                          pool=pool, warm_queries=warm_queries),
+                                          pool=pool, warm_queries=warm_queries,
+                                          rewarm=rewarm),
                 targets=_targets(ctx), allow_remote=ctx.allow_remote, schedule=schedule,
                 duration_s=duration_s, max_requests=max_requests, options=options)
     held = [] if held is None else held
@@ -79,5 +89,8 @@ def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
             stats = side if stats is None else stats.merge(side)
         assert stats is not None, "no worker returned its statistics"
         stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)
+        # Re-warms per spike, summed over the workers (each re-opens its own share).
+        per_worker = [getattr(s, "rewarmed_connections", []) for s in sides if s]
+        stats.rewarmed_connections = [sum(c) for c in zip(*per_worker)] if per_worker else []
         held.append((load, stats))
     return held[1]

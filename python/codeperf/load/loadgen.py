@@ -52,6 +52,7 @@ import psutil
 from codeperf.harness.envelope import Interrupted
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.harness.request_errors import classify_error
+from codeperf.harness.sched import thread_schedstat
 from codeperf.load.schedules import Schedule
 
 Op = Callable[[int], Awaitable[Any]]  # op(request_index); raises on failure
@@ -104,6 +105,11 @@ class LoadResult:
     send_window_s: float = 0.0
     loop_cpu_s: float = 0.0
     process_cpu_s: float = 0.0
+    # The loop thread's time ready to run but waiting for a CPU, and its times put on a CPU
+    # (Linux schedstat; None elsewhere): a late send while the thread waited was the
+    # machine's, not the generator's own work.
+    loop_wait_s: float | None = None
+    loop_wakeups: int | None = None
     max_in_flight: int = 0
     complete: bool = False  # the run reached its budget and drained; False if interrupted
     stopped_by: str | None = None  # "budget" | "max_duration" | "interrupted" | "stop_when"
@@ -150,6 +156,9 @@ class LoadResult:
             "schedule_lag_max_ms": (self.schedule_lag.summary()["max_ms"]
                                     if self.schedule_lag.count else None),
             "generator_cpu_pct": self.loop_cpu_pct,
+            "generator_cpu_wait_ms": (1000.0 * self.loop_wait_s
+                                      if self.loop_wait_s is not None else None),
+            "generator_wakeups_count": self.loop_wakeups,
             "process_cpu_pct": (100.0 * self.process_cpu_s / self.elapsed_s
                                 if self.elapsed_s > 0 else None),
         }
@@ -224,12 +233,13 @@ class LoadResult:
 
 # ---------------------------------------------------------------- runners
 class _Meter:
-    """CPU of the loop thread and of the process, taken on the loop thread."""
+    """CPU and run-queue wait of the loop thread, CPU of the process, taken on the loop thread."""
 
     def __init__(self) -> None:
         self._proc = psutil.Process()
         self.t0 = time.perf_counter()
         self.thread0 = time.thread_time()
+        self.sched0 = thread_schedstat()
         c = self._proc.cpu_times()
         self.proc0 = c.user + c.system
 
@@ -238,6 +248,10 @@ class _Meter:
         result.elapsed_s = time.perf_counter() - self.t0
         result.loop_cpu_s = time.thread_time() - self.thread0
         result.process_cpu_s = c.user + c.system - self.proc0
+        sched = thread_schedstat()
+        if sched is not None and self.sched0 is not None:
+            result.loop_wait_s = sched.wait_s - self.sched0.wait_s
+            result.loop_wakeups = sched.slices - self.sched0.slices
 
 
 async def _report_progress(result: LoadResult, progress: Progress | None, in_flight: Callable[[], int],
@@ -401,7 +415,8 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
                    progress_every_s: float = 2.0, max_lag_p99_ms: float = MAX_LAG_P99_MS,
                    stop_when: StopWhen | None = None, pause_gc: bool = True,
                    start_at: float | None = None,
-                   max_lag_share_of_p50: float = MAX_LAG_SHARE_OF_P50) -> LoadResult:
+                   max_lag_share_of_p50: float = MAX_LAG_SHARE_OF_P50,
+                   precise_s: float = 0.0) -> LoadResult:
     """Send on `schedule` regardless of answers; latency counts from the intended send time.
 
     Sending covers `duration_s` of the schedule (or `max_requests` sends); requests
@@ -414,6 +429,12 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
     it, and a run that starts after it counts the difference as schedule lag.
     `max_lag_share_of_p50` 0 judges the lag by `max_lag_p99_ms` alone (a burst:
     its window is the point, however slow the answers).
+    `precise_s` > 0: a send due within that many seconds is waited for by yielding to
+    the loop until it is due instead of by a timer. The loops' timers are whole
+    milliseconds (uvloop runs a delay under 0.5 ms at once, early; a 0.7 ms sleep took
+    1.1 ms), so a send a timer waits for leaves up to ~1.5 ms late, or early. Yielding
+    costs the loop's CPU for that long before every send: for a burst's spike
+    (its sends are under a millisecond apart anyway), not for a steady rate.
     """
     with _gc_paused(pause_gc):
         return await _run_open(op, schedule, duration_s=duration_s, max_requests=max_requests,
@@ -421,7 +442,7 @@ async def run_open(op: Op, schedule: Schedule, *, duration_s: float | None = Non
                                max_duration_s=max_duration_s, result=result, progress=progress,
                                progress_every_s=progress_every_s, max_lag_p99_ms=max_lag_p99_ms,
                                stop_when=stop_when, pause_gc=pause_gc, start_at=start_at,
-                               max_lag_share_of_p50=max_lag_share_of_p50)
+                               max_lag_share_of_p50=max_lag_share_of_p50, precise_s=precise_s)
 
 
 @contextlib.contextmanager
@@ -441,14 +462,17 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
                     max_duration_s: float, result: LoadResult | None, progress: Progress | None,
                     progress_every_s: float, max_lag_p99_ms: float,
                     stop_when: StopWhen | None, pause_gc: bool,
-                    start_at: float | None, max_lag_share_of_p50: float) -> LoadResult:
+                    start_at: float | None, max_lag_share_of_p50: float,
+                    precise_s: float) -> LoadResult:
     _check_budget(duration_s, max_requests, max_duration_s)
+    if not 0.0 <= precise_s < 1.0:
+        raise ValueError("precise_s must be in [0, 1) seconds")
     window = min(duration_s, max_duration_s) if duration_s is not None else max_duration_s
     result = _start(result, "open", {
         "schedule": schedule.describe(), "duration_s": duration_s, "max_requests": max_requests,
         "max_in_flight": max_in_flight, "drain_timeout_s": drain_timeout_s,
         "max_duration_s": max_duration_s, "gc_paused": pause_gc,
-        "shared_start": start_at is not None})
+        "shared_start": start_at is not None, "precise_s": precise_s})
     result.thresholds["max_lag_p99_ms"] = max_lag_p99_ms
     result.thresholds["max_lag_share_of_p50"] = max_lag_share_of_p50
     result.offered = schedule.count_before(window, max_requests)
@@ -493,8 +517,11 @@ async def _run_open(op: Op, schedule: Schedule, *, duration_s: float | None,
                 break
             intended = t0 + offset
             delay = intended - perf()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > precise_s:
+                await asyncio.sleep(delay - precise_s)
+            if precise_s:  # the last stretch: yield (other tasks run) until it is due
+                while perf() < intended:
+                    await asyncio.sleep(0)
             if interrupted:
                 _reraise_interrupted(interrupted)
             now = perf()

@@ -160,8 +160,13 @@ def cpus() -> tuple[int | None, int | None]:
 
 
 class Endpoint:
-    def __init__(self, cpu: int | None) -> None:
-        self.cpu = cpu
+    """The trivial endpoint in a child process: pinned to core `cpu` (None: not pinned), at
+    niceness `nice` (0: the normal priority)."""
+
+    def __init__(self, cpu: int | None, nice: int = 0) -> None:
+        if not 0 <= nice <= 19:
+            raise ValueError("nice must be between 0 and 19")
+        self.cpu, self.nice = cpu, nice
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -171,13 +176,19 @@ class Endpoint:
             p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen([sys.executable, "-m", "codeperf.load.loadgen_selftest",
                                       "serve", "--port", "0"], stdout=subprocess.PIPE, env=env,
-                                     preexec_fn=_pin(self.cpu))
+                                     preexec_fn=self._child_setup)
         line = self.proc.stdout.readline().decode().strip()
         if not line.startswith(READY_PREFIX):
             self.__exit__()
             raise RuntimeError(f"trivial endpoint did not start: {line!r}")
         self.port = int(line[len(READY_PREFIX):])
         return self
+
+    def _child_setup(self) -> None:  # runs in the child, before exec
+        if self.cpu is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {self.cpu})
+        if self.nice:
+            os.nice(self.nice)
 
     def __exit__(self, *exc: Any) -> None:
         if self.proc is not None:

@@ -64,6 +64,9 @@ def merge_results(results: list[LoadResult], placements: list[dict[str, Any]] | 
         merged.sent_on_schedule += r.sent_on_schedule
         merged.loop_cpu_s += r.loop_cpu_s
         merged.process_cpu_s += r.process_cpu_s
+        if r.loop_wait_s is not None:  # summed over the workers' loop threads
+            merged.loop_wait_s = (merged.loop_wait_s or 0.0) + r.loop_wait_s
+            merged.loop_wakeups = (merged.loop_wakeups or 0) + (r.loop_wakeups or 0)
         merged.max_in_flight += r.max_in_flight  # an upper bound: the peaks need not coincide
         for series, buckets in r.timeline.items():
             total = merged.timeline.setdefault(series, [])

@@ -72,12 +72,15 @@ class Option:
     min: float | None = None
     choices: tuple[str, ...] | None = None
     help: str = ""
+    max: float | None = None
 
     def describe(self) -> str:
         text = {"int": "integer", "float": "number", "str": "string",
                 "int_list": "list of integers"}[self.kind]
         if self.min is not None:
             text += f" >= {self.min:g}"
+        if self.max is not None:
+            text += f" and <= {self.max:g}" if self.min is not None else f" <= {self.max:g}"
         if self.choices:
             text += f" (one of {', '.join(self.choices)})"
         return text
@@ -115,15 +118,19 @@ class Option:
             value = float(value)
         if self.min is not None and value < self.min:
             raise bad()
+        if self.max is not None and value > self.max:
+            raise bad()
         return value
 
 
-def Int(min: int | None = 1, help: str = "") -> Option:  # noqa: N802 - reads like a type
-    return Option("int", min, None, help)
+def Int(min: int | None = 1, help: str = "", max: int | None = None  # noqa: N802 - reads like a type
+        ) -> Option:
+    return Option("int", min, None, help, max)
 
 
-def Float(min: float | None = 0.0, help: str = "") -> Option:  # noqa: N802
-    return Option("float", min, None, help)
+def Float(min: float | None = 0.0, help: str = "", max: float | None = None  # noqa: N802
+          ) -> Option:
+    return Option("float", min, None, help, max)
 
 
 def IntList(min: int | None = 1, help: str = "") -> Option:  # noqa: N802
@@ -238,6 +245,7 @@ class ScenarioContext:
                  already pointing at a running simulator when it is the default
     loadgen      the `codeperf.load.loadgen` module (run_closed, run_open, schedules)
     simulator_url the bundled simulator the driver started (http://127.0.0.1:PORT/v1), or None
+    simulator_pids that simulator's processes (to measure their CPU), or empty
     options      extra per-run options from the command line (e.g. {"rate_rps": 50})
     allow_remote whether non-loopback targets were allowed (--allow-remote)
     workers      the worker pool (`codeperf.load.workers.WorkerPool`) with --workers N > 1
@@ -255,6 +263,7 @@ class ScenarioContext:
     loadgen: Any = None
     options: dict[str, Any] = field(default_factory=dict)
     simulator_url: str | None = None
+    simulator_pids: list[int] = field(default_factory=list)
     allow_remote: bool = False
     slo: Any = None
     workers: Any = None

@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 import psutil
 
+from codeperf.harness.sched import SchedStat, machine_cpu_s, process_schedstat
 from codeperf.load import event_loops, loadgen, ops, schedules
 from codeperf.load.loadgen_selftest import Endpoint, raw_http_op, run_wrk
 from codeperf.load.workers import OpFactory, Plan, WorkerPool
@@ -62,6 +63,25 @@ async def _in_process(factory: OpFactory, model: str, seconds: float, connection
     return result
 
 
+def _endpoint_use(before: SchedStat | None, after: SchedStat | None) -> dict[str, Any]:
+    """The trivial endpoint's CPU, run-queue wait and wake-ups over one measurement."""
+    if before is None or after is None:
+        return {"endpoint_cpu_ms": None, "endpoint_cpu_wait_ms": None, "endpoint_wakeups": None}
+    return {"endpoint_cpu_ms": 1000.0 * (after.cpu_s - before.cpu_s),
+            "endpoint_cpu_wait_ms": 1000.0 * (after.wait_s - before.wait_s),
+            "endpoint_wakeups": after.slices - before.slices}
+
+
+def _machine_use(before: dict[str, float] | None, after: dict[str, float] | None
+                 ) -> dict[str, float] | None:
+    """The whole machine's CPU time per state over one measurement (all CPUs summed), in
+    ms: how busy the machine was, and `steal`, the time a virtual machine's CPUs were
+    taken by its host (a "quiet" guest can still lose its CPUs)."""
+    if before is None or after is None:
+        return None
+    return {state: 1000.0 * (after[state] - before[state]) for state in after}
+
+
 def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]:
     s = result.summary()
     parts = getattr(result, "workers", None) or [result]
@@ -73,30 +93,40 @@ def _row(label: str, workers: int, result: loadgen.LoadResult) -> dict[str, Any]
             "achieved_send_rps": s["achieved_send_rps"],
             "schedule_lag_p99_ms": s["schedule_lag_p99_ms"], "errors": result.errors_total,
             "generator_cpu_pct": result.loop_cpu_pct, "valid": result.valid,
+            # Each generator loop thread's wait for a CPU (its own row in per_worker too).
+            "generator_cpu_wait_ms": [w.summary()["generator_cpu_wait_ms"] for w in parts],
+            "max_in_flight_count": [w.max_in_flight for w in parts],
             # Sends more than loadgen.LATE_SEND_MS behind, per second of the schedule: a
             # first-second (start-up) lag and a lag spread over the run read differently.
             "late_sends_by_second": list(result.timeline.get("late", [])),
             "per_worker": [w.summary() for w in getattr(result, "workers", [])]}
 
 
+RATES, OPEN, BURST = "rates", "open", "burst"
+PARTS = (RATES, OPEN, BURST)
+
+
 def generator_rates(workers_list: Sequence[int], seconds: float, connections: int,
                     log: Callable[[str], None], loop: str = event_loops.ASYNCIO,
-                    rounds: int = 3) -> dict[str, Any]:
-    """Parts 1-3: Ray overhead, closed-model rates (minimal, aiohttp), open model at 10k/s,
-    every generator on event loop `loop` (1 worker in this process, N on Ray).
+                    rounds: int = 3, parts: Sequence[str] = (RATES, OPEN),
+                    endpoint_nice: int = 0) -> dict[str, Any]:
+    """Parts 1-3: Ray overhead, closed-model rates (minimal, aiohttp; part `rates`), open
+    model at 10k/s (part `open`), every generator on event loop `loop` (1 worker in this
+    process, N on Ray).
 
     The minimal client and `wrk -t<N>` run alternately, `rounds` times each, on the
     same endpoint with the same connections and duration: one wall-clock pair on a
     shared machine is not evidence (wrk alone moved 1.5-3x between two runs a minute
     apart), so `comparison` gives both medians, their ratio and each side's spread.
+    The trivial endpoint runs at niceness `endpoint_nice`.
     """
     rows: list[dict[str, Any]] = []
     wrk: list[dict[str, Any]] = []
     ray: list[dict[str, Any]] = []
     comparison: list[dict[str, Any]] = []
-    with Endpoint(None) as endpoint:
+    with Endpoint(None, nice=endpoint_nice) as endpoint:
         url = f"http://127.0.0.1:{endpoint.port}/"
-        endpoint_pid = {endpoint.proc.pid} if endpoint.proc else set()
+        endpoint_pid = endpoint.proc.pid if endpoint.proc else None
         for n in workers_list:
             minimal = functools.partial(raw_http_op, port=endpoint.port,
                                         connections=max(1, connections // n))
@@ -107,7 +137,7 @@ def generator_rates(workers_list: Sequence[int], seconds: float, connections: in
                     (f"open {OPEN_RATE_RPS:.0f}/s, minimal client", minimal, "open")]
             with contextlib.ExitStack() as stack:
                 if n == 1:
-                    def measure(label: str, factory: OpFactory, model: str) -> dict[str, Any]:
+                    def run_once(label: str, factory: OpFactory, model: str) -> dict[str, Any]:
                         log(f"  1 worker (no Ray): {label}, {seconds:g} s")
                         with asyncio.Runner(loop_factory=event_loops.factory(loop)) as runner:
                             return _row(label, 1, runner.run(
@@ -116,13 +146,13 @@ def generator_rates(workers_list: Sequence[int], seconds: float, connections: in
                     t0 = time.perf_counter()
                     pool = stack.enter_context(WorkerPool(n, loop=loop))
                     startup = time.perf_counter() - t0
-                    rss = _children_rss(endpoint_pid)
+                    rss = _children_rss({endpoint_pid} if endpoint_pid else set())
                     ray.append({"workers": n, "startup_s": startup, "rss_bytes": rss})
                     log(f"  Ray: {n} workers ready in {startup:.2f} s, its processes' RSS "
                         f"{rss / 2**20:.0f} MiB")
 
-                    def measure(label: str, factory: OpFactory, model: str,
-                                pool: WorkerPool = pool, n: int = n) -> dict[str, Any]:
+                    def run_once(label: str, factory: OpFactory, model: str,
+                                 pool: WorkerPool = pool, n: int = n) -> dict[str, Any]:
                         log(f"  {n} workers: {label}, {seconds:g} s")
                         plan = (Plan("closed", factory, [url], concurrency=connections,
                                      duration_s=seconds) if model == "closed" else
@@ -133,24 +163,34 @@ def generator_rates(workers_list: Sequence[int], seconds: float, connections: in
                         row["event_loops"] = [p.get("event_loop") for p in merged.placements]
                         return row
 
-                ours, theirs = [], []
-                for r in range(rounds):  # ours and wrk alternately, same endpoint
-                    row = measure(*runs[0])
-                    row["round"] = r + 1
-                    rows.append(row)
-                    ours.append(row)
-                    log(f"  wrk -t{n} -c{connections}, {seconds:g} s (round {r + 1}/{rounds})")
-                    run = {"threads": n, "round": r + 1,
-                           **run_wrk(endpoint.port, seconds, connections, None, n)}
-                    wrk.append(run)
-                    theirs.append(run)
-                comparison.append(compare(n, ours, theirs))
-                for label, factory, model in runs[1:]:
-                    rows.append(measure(label, factory, model))
+                def measure(label: str, factory: OpFactory, model: str) -> dict[str, Any]:
+                    before = process_schedstat(endpoint_pid) if endpoint_pid else None
+                    machine0 = machine_cpu_s()
+                    row = run_once(label, factory, model)
+                    after = process_schedstat(endpoint_pid) if endpoint_pid else None
+                    return {**row, **_endpoint_use(before, after),
+                            "machine_cpu_ms": _machine_use(machine0, machine_cpu_s())}
+
+                if RATES in parts:
+                    ours, theirs = [], []
+                    for r in range(rounds):  # ours and wrk alternately, same endpoint
+                        row = measure(*runs[0])
+                        row["round"] = r + 1
+                        rows.append(row)
+                        ours.append(row)
+                        log(f"  wrk -t{n} -c{connections}, {seconds:g} s (round {r + 1}/{rounds})")
+                        run = {"threads": n, "round": r + 1,
+                               **run_wrk(endpoint.port, seconds, connections, None, n)}
+                        wrk.append(run)
+                        theirs.append(run)
+                    comparison.append(compare(n, ours, theirs))
+                    rows.append(measure(*runs[1]))
+                if OPEN in parts:
+                    rows.append(measure(*runs[2]))
     for w in wrk:
         w.pop("stdout", None)
     return {"rows": rows, "wrk": wrk, "ray": ray, "comparison": comparison,
-            "endpoint": {"processes": 1, "kind": "one asyncio process "
+            "endpoint": {"processes": 1, "nice": endpoint_nice, "kind": "one asyncio process "
                          "(codeperf.load.loadgen_selftest serve), not pinned"}}
 
 

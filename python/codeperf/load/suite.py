@@ -181,7 +181,8 @@ def run_suite(out_dir: Path, requested: Sequence[str] = (), *, experts_file: Pat
             ctx = registry.ScenarioContext(
                 out_dir=out_dir, quick=quick, recorder=recorder,
                 experts=experts.with_simulator_url(url), loadgen=loadgen, options=options,
-                simulator_url=url, allow_remote=allow_remote, slo=run_slo, log=log,
+                simulator_url=url, simulator_pids=list(simulator.pids),
+                allow_remote=allow_remote, slo=run_slo, log=log,
                 worker_pool=pool, worker_experts=worker_experts)
             metrics = run_stoppable(registry.run_scenarios(names, ctx),
                                     loop_factory=event_loops.factory(driver_loop))

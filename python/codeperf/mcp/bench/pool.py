@@ -33,8 +33,14 @@ LOAD_EXCLUDED_TOOLS = DELIBERATE_FAILURES | {"consult"}
 
 class McpPool:
     def __init__(self, names: Sequence[str], log_dir: Path, transport: str = "stdio",
-                 call_timeout_s: float = 30.0) -> None:
+                 call_timeout_s: float = 30.0, nice: int = 0) -> None:
+        if not 0 <= nice <= 19:
+            raise ValueError("nice must be between 0 and 19")
         self.names = list(names)
+        # nice > 0: the servers run below the load generator's priority once started
+        # (codeperf.harness.sched.lower_priority); `niceness` says what each got.
+        self.nice = nice
+        self.niceness: dict[str, int | None] = {}
         self.transport = transport
         self.log_dir = log_dir
         self.call_timeout_s = call_timeout_s
@@ -64,6 +70,12 @@ class McpPool:
         if not self.plan:
             await self.__aexit__(None, None, None)
             raise RuntimeError("the bundled MCP servers listed no tools")
+        if self.nice:
+            from codeperf.harness.sched import lower_priority
+
+            labels = {pid: label for label, pid in self.pids.items() if pid is not None}
+            after = lower_priority(labels, self.nice)
+            self.niceness = {labels[pid]: nice for pid, nice in after.items()}
         return self
 
     async def _hold(self, name: str, root: Path, scenarios: dict[str, Any],
