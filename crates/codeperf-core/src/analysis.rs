@@ -113,8 +113,10 @@ pub struct AnalysisReport {
 
 /// The recommendations of one response as they are found, deduplicated by text.
 struct Recommendations<'a> {
-    arena: &'a [u8],
-    vocab: &'a [Span],
+    /// The lowered text and where each distinct word first occurs in it (by local id):
+    /// texts are built from these, so analysis needs no arena of every word.
+    low: &'a [u8],
+    words: &'a [Word],
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: &'a [u128],
     flags: &'a [u8],
@@ -146,8 +148,7 @@ impl Recommendations<'_> {
         for &id in ids {
             hasher.write_u32(id);
             content |= self.flags[id as usize] & CONTENT != 0;
-            let r = self.vocab[id as usize];
-            bytes += (r.1 - r.0) as usize;
+            bytes += self.words[id as usize].len as usize;
         }
         if !content {
             return;
@@ -167,14 +168,14 @@ impl Recommendations<'_> {
             if i > 0 {
                 self.text.push(b' ');
             }
-            let r = self.vocab[id as usize];
+            let w = self.words[id as usize];
             let key = self.keys[id as usize];
             if key != 0 {
-                let end = self.text.len() + (r.1 - r.0) as usize;
+                let end = self.text.len() + w.len as usize;
                 self.text.extend_from_slice(&key.to_le_bytes());
                 self.text.truncate(end);
             } else {
-                self.text.extend_from_slice(&self.arena[r.0 as usize..r.1 as usize]);
+                self.text.extend_from_slice(&self.low[w.start as usize..(w.start + w.len) as usize]);
             }
         }
         self.text_ends.push(self.text.len() as u32);
@@ -399,7 +400,9 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
     let Scratch { classified, words, keys, flags, .. } = sc;
     let low = &classified.low[..];
     let classes = word_classes();
-    let content_only = need == Need::ContentTokens;
+    // Analysis and consensus keep only the content words (numbered by first occurrence);
+    // aggregation keeps every word, as its recommendation keys name them by local id.
+    let content_only = need != Need::Recommendations;
     keys.clear();
     flags.clear();
     keys.reserve(words.len());
@@ -451,8 +454,7 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
         }
         vocab.push((from as u32, arena.len() as u32));
     }
-    let arena = String::from_utf8(arena).expect("whole tokens of a str, lowered within UTF-8");
-    (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
+    (words_to_string(arena), vocab, Counts { hedging, certainty, content_counts, content_len })
 }
 
 /// Phase 4 for consensus: only the content words (`vocabulary` kept just those, in
@@ -477,56 +479,34 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     }
 }
 
-/// Bytes made of whole words of one analysis (each the bytes of a word of `arena`, or
-/// the first bytes of its packed key, which are the same bytes) and ASCII spaces, as a
-/// `String` without validating them again (validation cost ~1 instruction per byte on
-/// ASCII and several on other scripts, for bytes that are valid by construction).
+/// Bytes made of whole words and ASCII spaces, as a `String` without validating them
+/// again (validation cost ~1 instruction per byte on ASCII and several on other scripts,
+/// for bytes that are valid by construction).
 fn words_to_string(bytes: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&bytes).is_ok());
-    // SAFETY: every caller builds `bytes` only by concatenating (a) slices of an arena
-    // `String` at a word's range, which starts and ends at character boundaries (a word
-    // is a run of whole characters, `scan_prose`), (b) the first `len` bytes of a word's
-    // packed key, which `packed::pack` made from those same `len` bytes of the lowered
-    // word (the arena copy of a packed word is made from that key, `vocabulary`),
-    // and (c) ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
+    // SAFETY: every caller (`vocabulary`, `with_recommendations`) builds `bytes` only by
+    // concatenating (a) slices of the lowered text `Classified::low` at a word's range
+    // (`Word`): the content is a `str`, the case mapping changes only ASCII capitals
+    // and the second byte of two-byte Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each
+    // into a character of the same length (`classify`), so the lowered text is valid
+    // UTF-8 with the content's character boundaries, and a word is a run of whole
+    // characters (`scan_prose`); (b) the first `len` bytes of a word's packed key, which
+    // `packed::pack` made from exactly those `len` bytes of the lowered text; and (c)
+    // ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
     unsafe { String::from_utf8_unchecked(bytes) }
 }
 
-/// The content words alone, renumbered 0.. by first occurrence (what keywords and
-/// consensus read): an analysis held until the end of a call keeps no stopwords, markers
-/// or one-letter words. `keys` are the words' packed forms (0: too long to pack); a
-/// packed word is copied as its 16 bytes and cut to length (no call to memcpy for a
-/// few bytes), so the buffer keeps 16 bytes of slack.
-fn compact_content(arena: &str, vocab: &[Span], keys: &[u128], mut content_counts: Vec<(u32, u32)>) -> (String, Vec<Span>, Vec<(u32, u32)>) {
-    let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
-    let mut compact: Vec<u8> = Vec::with_capacity(bytes + packed::MAX_LEN);
-    let mut ranges = Vec::with_capacity(content_counts.len());
-    for (k, pair) in content_counts.iter_mut().enumerate() {
-        let r = vocab[pair.0 as usize];
-        let from = compact.len();
-        let end = from + (r.1 - r.0) as usize;
-        let key = keys[pair.0 as usize];
-        if key != 0 {
-            compact.extend_from_slice(&key.to_le_bytes());
-            compact.truncate(end);
-        } else {
-            compact.extend_from_slice(&arena.as_bytes()[r.0 as usize..r.1 as usize]);
-        }
-        ranges.push((from as u32, end as u32));
-        pair.0 = k as u32;
-    }
-    (words_to_string(compact), ranges, content_counts)
-}
-
 /// Phase 4 for analysis and aggregation: the recommendations in reading order (a line's
-/// sentences, then, for a list item, the item). Aggregation (`Need::Recommendations`)
-/// keeps each one's key and every distinct word (keys name them by local id); analysis
-/// (`Need::All`) keeps only the content words and their counts, for the keywords: less
-/// Rust heap while every response's analysis is held (the memory goal of issue #14).
+/// sentences, then, for a list item, the item), their texts built from the lowered text
+/// (`Word`) and the packed keys. Aggregation (`Need::Recommendations`) keeps each one's
+/// key and every distinct word (keys name them by local id); analysis (`Need::All`)
+/// keeps only the content words and their counts, for the keywords (`vocabulary` built
+/// just those): less Rust heap while every response's analysis is held (the memory goal
+/// of issue #14).
 fn with_recommendations(
     code_blocks: Vec<CodeBlock>,
-    mut arena: String,
-    mut vocab: Vec<Span>,
+    arena: String,
+    vocab: Vec<Span>,
     counts: Counts,
     sc: &mut Scratch,
     need: Need,
@@ -534,7 +514,7 @@ fn with_recommendations(
     let want_keys = need == Need::Recommendations;
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, keys, rec_text, rec_key_ids, ..
+        rec_candidates, keys, rec_text, rec_key_ids, classified, words, ..
     } = sc;
     rec_text.clear();
     rec_key_ids.clear();
@@ -561,8 +541,8 @@ fn with_recommendations(
     rec_ranges.clear();
     rec_hashes.clear();
     let mut recs = Recommendations {
-        arena: arena.as_bytes(),
-        vocab: &vocab,
+        low: &classified.low,
+        words,
         keys,
         flags,
         text: rec_text,
@@ -581,16 +561,8 @@ fn with_recommendations(
     let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
     let rec_text = words_to_string(text.to_vec());
     let rec_key_ids = key_ids.to_vec();
-    let unique_tokens = vocab.len() as u64;
-    let content_counts = if want_keys {
-        arena.shrink_to_fit();
-        vocab.shrink_to_fit();
-        Vec::new()
-    } else {
-        let (compact, ranges, content_counts) = compact_content(&arena, &vocab, keys, counts.content_counts);
-        (arena, vocab) = (compact, ranges);
-        content_counts
-    };
+    let unique_tokens = words.len() as u64;
+    let content_counts = counts.content_counts;
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
