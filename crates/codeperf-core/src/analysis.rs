@@ -34,9 +34,14 @@ pub struct Analysis {
     pub token_count: u64,
     pub sentence_count: u64,
     /// The kept recommendations' texts back to back, and where each one ends (one
-    /// allocation per response instead of two per recommendation).
+    /// allocation per response instead of two per recommendation). Analysis only.
     rec_text: String,
     rec_text_ends: Vec<u32>,
+    /// Aggregation only: each kept recommendation's words as local ids, back to back,
+    /// and where each one ends. Aggregation prints only the text of each merged group's
+    /// first member, so texts are joined for those alone (`recommendation_text`).
+    rec_words: Vec<u32>,
+    rec_word_ends: Vec<u32>,
     /// Per recommendation: its distinct content tokens as local ids, ascending, back to
     /// back, and where each key ends.
     rec_key_ids: Vec<u32>,
@@ -78,6 +83,19 @@ impl Analysis {
 
     pub fn recommendation_count(&self) -> usize {
         self.rec_text_ends.len()
+    }
+
+    /// Aggregation: the text of the k-th recommendation, its words joined by spaces.
+    pub(crate) fn recommendation_text(&self, k: usize) -> String {
+        let ids = &self.rec_words[piece(&self.rec_word_ends, k)];
+        let mut text = String::with_capacity(ids.iter().map(|&id| self.word(id).len() + 1).sum());
+        for (i, &id) in ids.iter().enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(self.word(id));
+        }
+        text
     }
 
     /// Every recommendation's key, key after key (`recommendation_keys` splits them).
@@ -161,8 +179,23 @@ impl Recommendations<'_> {
         }).is_some() {
             return;
         }
-        // The words joined by spaces; a packed word is copied as its 16-byte key and cut
-        // to length (no call to memcpy for a few bytes).
+        if self.want_keys {
+            // Aggregation: the key, and the words (`seen_ids`) instead of the text.
+            self.add_key(ids);
+        } else {
+            self.add_text(ids, bytes);
+        }
+        let k = self.seen_ranges.len() as u32;
+        self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
+        self.seen_ids.extend_from_slice(ids);
+        self.seen_hashes.push(h);
+        let hashes = &*self.seen_hashes;
+        self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
+    }
+
+    /// The text: the words joined by spaces (`bytes` long); a packed word is copied as its
+    /// 16-byte key and cut to length (no call to memcpy for a few bytes).
+    fn add_text(&mut self, ids: &[u32], bytes: usize) {
         self.text.reserve(bytes + 16);
         for (i, &id) in ids.iter().enumerate() {
             if i > 0 {
@@ -179,15 +212,6 @@ impl Recommendations<'_> {
             }
         }
         self.text_ends.push(self.text.len() as u32);
-        if self.want_keys {
-            self.add_key(ids);
-        }
-        let k = self.seen_ranges.len() as u32;
-        self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
-        self.seen_ids.extend_from_slice(ids);
-        self.seen_hashes.push(h);
-        let hashes = &*self.seen_hashes;
-        self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
     }
 
     /// The key: content ids sorted and deduplicated in place at the end of `key_ids`.
@@ -466,6 +490,8 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
         sentence_count: sc.sentence_ends.len() as u64,
         rec_text: String::new(),
         rec_text_ends: Vec::new(),
+        rec_words: Vec::new(),
+        rec_word_ends: Vec::new(),
         rec_key_ids: Vec::new(),
         rec_key_ends: Vec::new(),
         code_blocks: Vec::new(),
@@ -558,9 +584,14 @@ fn with_recommendations(
     for &(a, b) in rec_candidates.iter() {
         recs.add(&ids[a..b]);
     }
-    let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
+    let Recommendations { text, text_ends, key_ids, key_ends, seen_ids, seen_ranges, .. } = recs;
     let rec_text = words_to_string(text.to_vec());
     let rec_key_ids = key_ids.to_vec();
+    let (rec_words, rec_word_ends) = if want_keys {
+        (seen_ids.to_vec(), seen_ranges.iter().map(|r| r.1).collect())
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let unique_tokens = words.len() as u64;
     let content_counts = counts.content_counts;
     Analysis {
@@ -568,6 +599,8 @@ fn with_recommendations(
         sentence_count: sentence_ends.len() as u64,
         rec_text,
         rec_text_ends: text_ends,
+        rec_words,
+        rec_word_ends,
         rec_key_ids,
         rec_key_ends: key_ends,
         code_blocks,
@@ -685,7 +718,8 @@ mod tests {
         assert!(g.content_counts.is_empty());
         let key: Vec<&str> = g.recommendation_keys().next().unwrap().iter().map(|&k| g.word(k)).collect();
         assert_eq!(key, ["should", "use", "pool"]);
-        assert_eq!(g.recommendations().collect::<Vec<_>>(), ["you should use a pool"]);
+        assert_eq!(g.recommendation_count(), 0);
+        assert_eq!(g.recommendation_text(0), "you should use a pool");
     }
 
     #[test]
