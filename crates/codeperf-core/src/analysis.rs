@@ -245,8 +245,10 @@ pub(crate) struct Scratch {
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: Vec<u128>,
     flags: Vec<u8>,
-    /// Each token occurrence's local id, in reading order.
+    /// Each token occurrence's local id, in reading order (not kept for consensus).
     ids: Vec<u32>,
+    /// Number of tokens in the prose.
+    token_count: usize,
     /// `Recommendations`' dedup table and the ids it refers to.
     rec_table: HashTable<u32>,
     rec_ids: Vec<u32>,
@@ -271,7 +273,8 @@ pub fn analyze_one(content: &str) -> Analysis {
 }
 
 /// What a caller needs from an analysis: consensus needs only the content tokens, so it
-/// skips building recommendation texts (less memory, less work; the rest is identical).
+/// skips building recommendation texts and reading sentences (less memory, less work;
+/// its analyses' `sentence_count` is 0, the rest is identical).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Need {
     All,
@@ -285,7 +288,11 @@ pub(crate) enum Need {
 /// intern them, count them, then keep what the caller needs.
 pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
-    scan_prose(content, &doc.prose_lines, sc);
+    if need == Need::ContentTokens {
+        scan_prose::<false>(content, &doc.prose_lines, sc);
+    } else {
+        scan_prose::<true>(content, &doc.prose_lines, sc);
+    }
     let (arena, vocab, counts) = vocabulary(sc, need);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
@@ -313,7 +320,10 @@ struct Word {
 ///
 /// The case mapping keeps word characters word characters and byte offsets fixed, so
 /// tokens are found and hashed in the lowered copy, already lowered.
-fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
+///
+/// Consensus (`STRUCTURE` false) reads only the words and their counts: the scan then
+/// keeps no id per token and no sentences or list items, only the token count.
+fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // The vectors written per token are moved out of the scratch for the scan: as
     // locals, their lengths and pointers stay in registers (through `&mut` fields they
     // were reloaded and stored around every push).
@@ -329,8 +339,11 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // Tokens are at least one byte and separated by at least one: the pushes below never
     // grow these twice per response.
     let most = content.len() / 2 + 1;
-    ids.reserve(most);
+    if STRUCTURE {
+        ids.reserve(most);
+    }
     words.reserve(most);
+    let mut token_count = 0usize;
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -341,6 +354,14 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
         };
         // Both ends border a byte that is no word character (white space, a line break,
         // the text's ends), as `Classified::tokens` needs.
+        if !STRUCTURE {
+            let mut tokens = classified.tokens(bs, be);
+            while let Some((s, e)) = tokens.next_token() {
+                intern(&mut table, &mut words, &classified.low, s, e);
+                token_count += 1;
+            }
+            continue;
+        }
         let item_start = ids.len();
         let mut from = item_start;
         let mut tokens = classified.tokens(bs, be);
@@ -363,6 +384,7 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
             item_ranges.push((item_start, line_end));
         }
     }
+    sc.token_count = if STRUCTURE { ids.len() } else { token_count };
     (sc.ids, sc.words, sc.table) = (ids, words, table);
 }
 
@@ -486,7 +508,7 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
 fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
     let Counts { hedging, certainty, content_counts, content_len } = counts;
     Analysis {
-        token_count: sc.ids.len() as u64,
+        token_count: sc.token_count as u64,
         sentence_count: sc.sentence_ends.len() as u64,
         rec_text: String::new(),
         rec_text_ends: Vec::new(),
