@@ -106,6 +106,21 @@ def test_counts_repeat_and_a_seeded_regression_shows(valgrind):
 
 @pytest.mark.slow
 @pytest.mark.needs_rust
+def test_counts_are_taken_on_the_sizes_corpus_family(valgrind):
+    # The family travels to the worker: before, every family was counted on `own`.
+    own = Size(4, 256)
+    code = Size(4, 256, "code")
+    counts, _ = instructions.measure(("analyze",), {"python": own, "rust": code})
+    by = {c.backend: c for c in counts}
+    assert by["rust"].entry()["id"] == "instructions/analyze/rust/4x256B@code"
+    again, _ = instructions.measure(("analyze",), {"python": own, "rust": own})
+    on_own = {c.backend: c.instructions for c in again}
+    assert abs(on_own["python"] - by["python"].instructions) <= 0.01 * on_own["python"]
+    assert abs(on_own["rust"] - by["rust"].instructions) > 0.05 * on_own["rust"], (on_own, by)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_rust
 def test_bench_rust_records_instruction_counts(valgrind, tmp_path, monkeypatch):
     monkeypatch.setenv("CODEPERF_TARGETS", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")

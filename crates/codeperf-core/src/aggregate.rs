@@ -253,7 +253,9 @@ fn similar_pairs(reps: &[usize], keys: &Lists, vocab: usize) -> Vec<(usize, usiz
 
 pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
     let mut owner: Vec<usize> = Vec::new();
-    let mut texts: Vec<&str> = Vec::new();
+    // Each candidate's index among its response's recommendations: its text is joined
+    // only if it heads a merged group.
+    let mut nth: Vec<usize> = Vec::new();
     let mut keys = Lists::default();
     // Every key's words get global ids (in parallel chunks, `global_ids`); each key is
     // then its global ids, ascending.
@@ -261,9 +263,9 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     let global = global_ids::global_ids(analyses, key_words, global_ids::key_words);
     for (i, (a, ids)) in analyses.iter().zip(&global.ids).enumerate() {
         let mut at = 0;
-        for (t, key) in a.recommendations().zip(a.recommendation_keys()) {
+        for (k, key) in a.recommendation_keys().enumerate() {
             owner.push(i);
-            texts.push(t);
+            nth.push(k);
             let from = keys.items.len();
             keys.items.extend_from_slice(&ids[at..at + key.len()]);
             at += key.len();
@@ -271,7 +273,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             keys.close();
         }
     }
-    let m = texts.len();
+    let m = owner.len();
     let mut uf = UnionFind::new(m);
     // Candidates with identical keys are near-duplicates (Jaccard 1): merge them at once
     // and join only the distinct keys, through each one's first member.
@@ -301,7 +303,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             let mean_confidence = mean(&conf).expect("a group has a supporter");
             let support = supporters.len();
             (root, MergedRecommendation {
-                text: texts[root].to_string(),
+                text: analyses[owner[root]].recommendation_text(nth[root]),
                 support,
                 response_indices: supporters,
                 variants: members.len(),

@@ -34,9 +34,14 @@ pub struct Analysis {
     pub token_count: u64,
     pub sentence_count: u64,
     /// The kept recommendations' texts back to back, and where each one ends (one
-    /// allocation per response instead of two per recommendation).
+    /// allocation per response instead of two per recommendation). Analysis only.
     rec_text: String,
     rec_text_ends: Vec<u32>,
+    /// Aggregation only: each kept recommendation's words as local ids, back to back,
+    /// and where each one ends. Aggregation prints only the text of each merged group's
+    /// first member, so texts are joined for those alone (`recommendation_text`).
+    rec_words: Vec<u32>,
+    rec_word_ends: Vec<u32>,
     /// Per recommendation: its distinct content tokens as local ids, ascending, back to
     /// back, and where each key ends.
     rec_key_ids: Vec<u32>,
@@ -80,6 +85,19 @@ impl Analysis {
         self.rec_text_ends.len()
     }
 
+    /// Aggregation: the text of the k-th recommendation, its words joined by spaces.
+    pub(crate) fn recommendation_text(&self, k: usize) -> String {
+        let ids = &self.rec_words[piece(&self.rec_word_ends, k)];
+        let mut text = String::with_capacity(ids.iter().map(|&id| self.word(id).len() + 1).sum());
+        for (i, &id) in ids.iter().enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(self.word(id));
+        }
+        text
+    }
+
     /// Every recommendation's key, key after key (`recommendation_keys` splits them).
     pub(crate) fn recommendation_key_ids(&self) -> &[u32] {
         &self.rec_key_ids
@@ -113,8 +131,10 @@ pub struct AnalysisReport {
 
 /// The recommendations of one response as they are found, deduplicated by text.
 struct Recommendations<'a> {
-    arena: &'a [u8],
-    vocab: &'a [Span],
+    /// The lowered text and where each distinct word first occurs in it (by local id):
+    /// texts are built from these, so analysis needs no arena of every word.
+    low: &'a [u8],
+    words: &'a [Word],
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: &'a [u128],
     flags: &'a [u8],
@@ -146,8 +166,7 @@ impl Recommendations<'_> {
         for &id in ids {
             hasher.write_u32(id);
             content |= self.flags[id as usize] & CONTENT != 0;
-            let r = self.vocab[id as usize];
-            bytes += (r.1 - r.0) as usize;
+            bytes += self.words[id as usize].len as usize;
         }
         if !content {
             return;
@@ -160,26 +179,11 @@ impl Recommendations<'_> {
         }).is_some() {
             return;
         }
-        // The words joined by spaces; a packed word is copied as its 16-byte key and cut
-        // to length (no call to memcpy for a few bytes).
-        self.text.reserve(bytes + 16);
-        for (i, &id) in ids.iter().enumerate() {
-            if i > 0 {
-                self.text.push(b' ');
-            }
-            let r = self.vocab[id as usize];
-            let key = self.keys[id as usize];
-            if key != 0 {
-                let end = self.text.len() + (r.1 - r.0) as usize;
-                self.text.extend_from_slice(&key.to_le_bytes());
-                self.text.truncate(end);
-            } else {
-                self.text.extend_from_slice(&self.arena[r.0 as usize..r.1 as usize]);
-            }
-        }
-        self.text_ends.push(self.text.len() as u32);
         if self.want_keys {
+            // Aggregation: the key, and the words (`seen_ids`) instead of the text.
             self.add_key(ids);
+        } else {
+            self.add_text(ids, bytes);
         }
         let k = self.seen_ranges.len() as u32;
         self.seen_ranges.push((self.seen_ids.len() as u32, (self.seen_ids.len() + ids.len()) as u32));
@@ -187,6 +191,27 @@ impl Recommendations<'_> {
         self.seen_hashes.push(h);
         let hashes = &*self.seen_hashes;
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
+    }
+
+    /// The text: the words joined by spaces (`bytes` long); a packed word is copied as its
+    /// 16-byte key and cut to length (no call to memcpy for a few bytes).
+    fn add_text(&mut self, ids: &[u32], bytes: usize) {
+        self.text.reserve(bytes + 16);
+        for (i, &id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.text.push(b' ');
+            }
+            let w = self.words[id as usize];
+            let key = self.keys[id as usize];
+            if key != 0 {
+                let end = self.text.len() + w.len as usize;
+                self.text.extend_from_slice(&key.to_le_bytes());
+                self.text.truncate(end);
+            } else {
+                self.text.extend_from_slice(&self.low[w.start as usize..(w.start + w.len) as usize]);
+            }
+        }
+        self.text_ends.push(self.text.len() as u32);
     }
 
     /// The key: content ids sorted and deduplicated in place at the end of `key_ids`.
@@ -220,8 +245,10 @@ pub(crate) struct Scratch {
     /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
     keys: Vec<u128>,
     flags: Vec<u8>,
-    /// Each token occurrence's local id, in reading order.
+    /// Each token occurrence's local id, in reading order (not kept for consensus).
     ids: Vec<u32>,
+    /// Number of tokens in the prose.
+    token_count: usize,
     /// `Recommendations`' dedup table and the ids it refers to.
     rec_table: HashTable<u32>,
     rec_ids: Vec<u32>,
@@ -246,7 +273,8 @@ pub fn analyze_one(content: &str) -> Analysis {
 }
 
 /// What a caller needs from an analysis: consensus needs only the content tokens, so it
-/// skips building recommendation texts (less memory, less work; the rest is identical).
+/// skips building recommendation texts and reading sentences (less memory, less work;
+/// its analyses' `sentence_count` is 0, the rest is identical).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Need {
     All,
@@ -260,7 +288,11 @@ pub(crate) enum Need {
 /// intern them, count them, then keep what the caller needs.
 pub(crate) fn analyze_one_with(content: &str, sc: &mut Scratch, need: Need) -> Analysis {
     let doc = document::parse(content);
-    scan_prose(content, &doc.prose_lines, sc);
+    if need == Need::ContentTokens {
+        scan_prose::<false>(content, &doc.prose_lines, sc);
+    } else {
+        scan_prose::<true>(content, &doc.prose_lines, sc);
+    }
     let (arena, vocab, counts) = vocabulary(sc, need);
     match need {
         Need::ContentTokens => content_only(arena, vocab, counts, sc),
@@ -288,7 +320,10 @@ struct Word {
 ///
 /// The case mapping keeps word characters word characters and byte offsets fixed, so
 /// tokens are found and hashed in the lowered copy, already lowered.
-fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
+///
+/// Consensus (`STRUCTURE` false) reads only the words and their counts: the scan then
+/// keeps no id per token and no sentences or list items, only the token count.
+fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // The vectors written per token are moved out of the scratch for the scan: as
     // locals, their lengths and pointers stay in registers (through `&mut` fields they
     // were reloaded and stored around every push).
@@ -304,8 +339,11 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // Tokens are at least one byte and separated by at least one: the pushes below never
     // grow these twice per response.
     let most = content.len() / 2 + 1;
-    ids.reserve(most);
+    if STRUCTURE {
+        ids.reserve(most);
+    }
     words.reserve(most);
+    let mut token_count = 0usize;
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -316,6 +354,14 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
         };
         // Both ends border a byte that is no word character (white space, a line break,
         // the text's ends), as `Classified::tokens` needs.
+        if !STRUCTURE {
+            let mut tokens = classified.tokens(bs, be);
+            while let Some((s, e)) = tokens.next_token() {
+                intern(&mut table, &mut words, &classified.low, s, e);
+                token_count += 1;
+            }
+            continue;
+        }
         let item_start = ids.len();
         let mut from = item_start;
         let mut tokens = classified.tokens(bs, be);
@@ -338,6 +384,7 @@ fn scan_prose(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
             item_ranges.push((item_start, line_end));
         }
     }
+    sc.token_count = if STRUCTURE { ids.len() } else { token_count };
     (sc.ids, sc.words, sc.table) = (ids, words, table);
 }
 
@@ -399,7 +446,9 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
     let Scratch { classified, words, keys, flags, .. } = sc;
     let low = &classified.low[..];
     let classes = word_classes();
-    let content_only = need == Need::ContentTokens;
+    // Analysis and consensus keep only the content words (numbered by first occurrence);
+    // aggregation keeps every word, as its recommendation keys name them by local id.
+    let content_only = need != Need::Recommendations;
     keys.clear();
     flags.clear();
     keys.reserve(words.len());
@@ -451,8 +500,7 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
         }
         vocab.push((from as u32, arena.len() as u32));
     }
-    let arena = String::from_utf8(arena).expect("whole tokens of a str, lowered within UTF-8");
-    (arena, vocab, Counts { hedging, certainty, content_counts, content_len })
+    (words_to_string(arena), vocab, Counts { hedging, certainty, content_counts, content_len })
 }
 
 /// Phase 4 for consensus: only the content words (`vocabulary` kept just those, in
@@ -460,10 +508,12 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
 fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -> Analysis {
     let Counts { hedging, certainty, content_counts, content_len } = counts;
     Analysis {
-        token_count: sc.ids.len() as u64,
+        token_count: sc.token_count as u64,
         sentence_count: sc.sentence_ends.len() as u64,
         rec_text: String::new(),
         rec_text_ends: Vec::new(),
+        rec_words: Vec::new(),
+        rec_word_ends: Vec::new(),
         rec_key_ids: Vec::new(),
         rec_key_ends: Vec::new(),
         code_blocks: Vec::new(),
@@ -477,56 +527,34 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
     }
 }
 
-/// Bytes made of whole words of one analysis (each the bytes of a word of `arena`, or
-/// the first bytes of its packed key, which are the same bytes) and ASCII spaces, as a
-/// `String` without validating them again (validation cost ~1 instruction per byte on
-/// ASCII and several on other scripts, for bytes that are valid by construction).
+/// Bytes made of whole words and ASCII spaces, as a `String` without validating them
+/// again (validation cost ~1 instruction per byte on ASCII and several on other scripts,
+/// for bytes that are valid by construction).
 fn words_to_string(bytes: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&bytes).is_ok());
-    // SAFETY: every caller builds `bytes` only by concatenating (a) slices of an arena
-    // `String` at a word's range, which starts and ends at character boundaries (a word
-    // is a run of whole characters, `scan_prose`), (b) the first `len` bytes of a word's
-    // packed key, which `packed::pack` made from those same `len` bytes of the lowered
-    // word (the arena copy of a packed word is made from that key, `vocabulary`),
-    // and (c) ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
+    // SAFETY: every caller (`vocabulary`, `with_recommendations`) builds `bytes` only by
+    // concatenating (a) slices of the lowered text `Classified::low` at a word's range
+    // (`Word`): the content is a `str`, the case mapping changes only ASCII capitals
+    // and the second byte of two-byte Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each
+    // into a character of the same length (`classify`), so the lowered text is valid
+    // UTF-8 with the content's character boundaries, and a word is a run of whole
+    // characters (`scan_prose`); (b) the first `len` bytes of a word's packed key, which
+    // `packed::pack` made from exactly those `len` bytes of the lowered text; and (c)
+    // ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
     unsafe { String::from_utf8_unchecked(bytes) }
 }
 
-/// The content words alone, renumbered 0.. by first occurrence (what keywords and
-/// consensus read): an analysis held until the end of a call keeps no stopwords, markers
-/// or one-letter words. `keys` are the words' packed forms (0: too long to pack); a
-/// packed word is copied as its 16 bytes and cut to length (no call to memcpy for a
-/// few bytes), so the buffer keeps 16 bytes of slack.
-fn compact_content(arena: &str, vocab: &[Span], keys: &[u128], mut content_counts: Vec<(u32, u32)>) -> (String, Vec<Span>, Vec<(u32, u32)>) {
-    let bytes: usize = content_counts.iter().map(|&(id, _)| (vocab[id as usize].1 - vocab[id as usize].0) as usize).sum();
-    let mut compact: Vec<u8> = Vec::with_capacity(bytes + packed::MAX_LEN);
-    let mut ranges = Vec::with_capacity(content_counts.len());
-    for (k, pair) in content_counts.iter_mut().enumerate() {
-        let r = vocab[pair.0 as usize];
-        let from = compact.len();
-        let end = from + (r.1 - r.0) as usize;
-        let key = keys[pair.0 as usize];
-        if key != 0 {
-            compact.extend_from_slice(&key.to_le_bytes());
-            compact.truncate(end);
-        } else {
-            compact.extend_from_slice(&arena.as_bytes()[r.0 as usize..r.1 as usize]);
-        }
-        ranges.push((from as u32, end as u32));
-        pair.0 = k as u32;
-    }
-    (words_to_string(compact), ranges, content_counts)
-}
-
 /// Phase 4 for analysis and aggregation: the recommendations in reading order (a line's
-/// sentences, then, for a list item, the item). Aggregation (`Need::Recommendations`)
-/// keeps each one's key and every distinct word (keys name them by local id); analysis
-/// (`Need::All`) keeps only the content words and their counts, for the keywords: less
-/// Rust heap while every response's analysis is held (the memory goal of issue #14).
+/// sentences, then, for a list item, the item), their texts built from the lowered text
+/// (`Word`) and the packed keys. Aggregation (`Need::Recommendations`) keeps each one's
+/// key and every distinct word (keys name them by local id); analysis (`Need::All`)
+/// keeps only the content words and their counts, for the keywords (`vocabulary` built
+/// just those): less Rust heap while every response's analysis is held (the memory goal
+/// of issue #14).
 fn with_recommendations(
     code_blocks: Vec<CodeBlock>,
-    mut arena: String,
-    mut vocab: Vec<Span>,
+    arena: String,
+    vocab: Vec<Span>,
     counts: Counts,
     sc: &mut Scratch,
     need: Need,
@@ -534,7 +562,7 @@ fn with_recommendations(
     let want_keys = need == Need::Recommendations;
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, keys, rec_text, rec_key_ids, ..
+        rec_candidates, keys, rec_text, rec_key_ids, classified, words, ..
     } = sc;
     rec_text.clear();
     rec_key_ids.clear();
@@ -561,8 +589,8 @@ fn with_recommendations(
     rec_ranges.clear();
     rec_hashes.clear();
     let mut recs = Recommendations {
-        arena: arena.as_bytes(),
-        vocab: &vocab,
+        low: &classified.low,
+        words,
         keys,
         flags,
         text: rec_text,
@@ -578,24 +606,23 @@ fn with_recommendations(
     for &(a, b) in rec_candidates.iter() {
         recs.add(&ids[a..b]);
     }
-    let Recommendations { text, text_ends, key_ids, key_ends, .. } = recs;
+    let Recommendations { text, text_ends, key_ids, key_ends, seen_ids, seen_ranges, .. } = recs;
     let rec_text = words_to_string(text.to_vec());
     let rec_key_ids = key_ids.to_vec();
-    let unique_tokens = vocab.len() as u64;
-    let content_counts = if want_keys {
-        arena.shrink_to_fit();
-        vocab.shrink_to_fit();
-        Vec::new()
+    let (rec_words, rec_word_ends) = if want_keys {
+        (seen_ids.to_vec(), seen_ranges.iter().map(|r| r.1).collect())
     } else {
-        let (compact, ranges, content_counts) = compact_content(&arena, &vocab, keys, counts.content_counts);
-        (arena, vocab) = (compact, ranges);
-        content_counts
+        (Vec::new(), Vec::new())
     };
+    let unique_tokens = words.len() as u64;
+    let content_counts = counts.content_counts;
     Analysis {
         token_count: ids.len() as u64,
         sentence_count: sentence_ends.len() as u64,
         rec_text,
         rec_text_ends: text_ends,
+        rec_words,
+        rec_word_ends,
         rec_key_ids,
         rec_key_ends: key_ends,
         code_blocks,
@@ -713,7 +740,8 @@ mod tests {
         assert!(g.content_counts.is_empty());
         let key: Vec<&str> = g.recommendation_keys().next().unwrap().iter().map(|&k| g.word(k)).collect();
         assert_eq!(key, ["should", "use", "pool"]);
-        assert_eq!(g.recommendations().collect::<Vec<_>>(), ["you should use a pool"]);
+        assert_eq!(g.recommendation_count(), 0);
+        assert_eq!(g.recommendation_text(0), "you should use a pool");
     }
 
     #[test]

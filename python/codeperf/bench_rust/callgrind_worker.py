@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codeperf.bench_rust.callgrind_worker",
                                      description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--inputs", required=True,
-                        help="comma list of BACKEND=RESPONSESxBYTES, run in this order (one "
-                        "process for all backends: valgrind's start-up costs seconds)")
+                        help="comma list of BACKEND=RESPONSESxBYTES[@FAMILY] (corpus family, "
+                        "default the reference one), run in this order (one process for all "
+                        "backends: valgrind's start-up costs seconds)")
     parser.add_argument("--ops", required=True, help="comma list, run in this order")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -44,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     ops = [o for o in args.ops.split(",") if o]
     warm = cases.make_input(ops[0], Size(2, 256), args.seed)
     for item in [i for i in args.inputs.split(",") if i]:
-        backend, shape = item.split("=")
+        backend, spec = item.split("=")
+        shape, _, family = spec.partition("@")
         responses, size_bytes = (int(x) for x in shape.split("x"))
-        data = cases.make_input(ops[0], Size(responses, size_bytes), args.seed)
+        size = Size(responses, size_bytes, family) if family else Size(responses, size_bytes)
+        data = cases.make_input(ops[0], size, args.seed)
         for op in ops:
             fn = cases.operation(op, backend)
             fn(warm)

@@ -129,7 +129,7 @@ def measure(ops: Sequence[str] = OPS, size: Size | Mapping[str, Size] | None = N
                f"--callgrind-out-file={out}", "--", sys.executable, "-m",
                "codeperf.bench_rust.callgrind_worker", "--ops", ",".join(ops), "--seed", str(seed),
                "--inputs", ",".join(f"{b}={sizes[b].responses}x{sizes[b].size_bytes}"
-                                    for b in backends)]
+                                    f"@{sizes[b].family}" for b in backends)]
         env = {**os.environ, "RAYON_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
                **(extra_env or {})}
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
