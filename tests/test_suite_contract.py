@@ -298,14 +298,15 @@ def test_targets_file_env_is_respected(targets_file, monkeypatch):
     assert os.environ["CODEPERF_TARGETS"] == str(targets_file)
 
 
-def test_mcp_error_rate_covers_the_tools_in_the_latency_mean():
+def test_mcp_error_rate_covers_every_tool_but_the_deliberate_failures():
     from codeperf.mcp.bench.runner import _tool_error_rate
 
     rows = [{"summary": {"calls_count": 10, "ok_count": 1}},   # 9 errors: counts
             {"summary": {"calls_count": 10, "ok_count": 10}},
-            {"summary": {"calls_count": 10, "ok_count": 0}}]   # never worked: no latency
-    assert _tool_error_rate(rows) == 45.0
-    assert _tool_error_rate(rows[2:]) is None
+            {"summary": {"calls_count": 10, "ok_count": 0}},   # never worked: counts too
+            {"summary": {"calls_count": 10, "ok_count": 0}, "errors_expected": True}]
+    assert _tool_error_rate(rows) == pytest.approx(100 * 19 / 30)
+    assert _tool_error_rate(rows[3:]) is None  # only deliberate failures: no rate
 
 
 def test_sigterm_while_the_script_still_imports_exits_130_with_a_partial_envelope(tmp_path):
