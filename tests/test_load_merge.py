@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 import random
 
+import pytest
+
 from codeperf.harness.latency import LatencyHistogram
 from codeperf.load.loadgen import LoadResult
 from codeperf.load.merge import merge_results
@@ -82,3 +84,14 @@ def test_the_loop_threads_cpu_waits_add_up_and_unmeasured_stays_unmeasured():
     assert merged.summary()["generator_cpu_wait_ms"] == 750.0
     per_worker = [w["summary"]["generator_cpu_wait_ms"] for w in merged.to_dict()["workers"]]
     assert per_worker == [250.0, 500.0]
+
+
+def test_expert_stats_where_no_worker_answered_say_so_not_an_assertion():
+    # Every worker killed (e.g. by Ray's out-of-memory killer): the pool hands back no
+    # statistics; the partial-results builder must get a clear reason, not `assert`.
+    from codeperf.load import expert_workers
+
+    held: list = [(object(), [None, None])]
+    with pytest.raises(expert_workers.NoWorkerStatistics, match="no worker returned its statistics"):
+        expert_workers.merged(held)
+    assert len(held) == 1  # nothing half-merged left behind

@@ -75,6 +75,10 @@ async def run_open(ctx: ScenarioContext, schedule: Schedule, *, pool: int, warm_
     return load, stats, start
 
 
+class NoWorkerStatistics(RuntimeError):
+    """No worker of a run handed back its QueryStats: there is nothing to merge."""
+
+
 def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
     """The merged load result and QueryStats of a run's `held` results (computed once)."""
     if len(held) == 1:
@@ -87,7 +91,9 @@ def merged(held: list[Any]) -> tuple[MergedLoadResult, QueryStats]:
             side.end_times = {i: t + offset for i, t in side.end_times.items()}
             side.send_times = {i: t + offset for i, t in side.send_times.items()}
             stats = side if stats is None else stats.merge(side)
-        assert stats is not None, "no worker returned its statistics"
+        if stats is None:  # every worker died or was stopped before it could answer
+            raise NoWorkerStatistics("no worker returned its statistics (every worker "
+                                     "failed or was stopped before it answered)")
         stats.warm_connections = sum(getattr(s, "warm_connections", 0) for s in sides if s)
         # Re-warms per spike, summed over the workers (each re-opens its own share).
         per_worker = [getattr(s, "rewarmed_connections", []) for s in sides if s]
