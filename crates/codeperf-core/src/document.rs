@@ -103,20 +103,49 @@ fn code_body(content: &str, mut from: usize) -> (u64, Option<usize>) {
     (lines, None)
 }
 
-/// The number of '\n' in `bytes`: 32 bytes at a time into a byte-wide sum, a loop the
-/// compiler vectorises (a plain `filter().count()` compiled to ~2.5 instructions per byte).
+/// The number of '\n' in `bytes`.
 fn line_breaks(bytes: &[u8]) -> u64 {
-    let chunks = bytes.chunks_exact(32);
+    #[cfg(target_arch = "x86_64")]
+    {
+        line_breaks_sse2(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        line_breaks_scalar(bytes)
+    }
+}
+
+/// The plain count (the tests hold `line_breaks_sse2` equal to it).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn line_breaks_scalar(bytes: &[u8]) -> u64 {
+    bytes.iter().map(|&b| u64::from(b == b'\n')).sum()
+}
+
+/// 64 bytes per step: four byte-wise compares subtracted into one accumulator (-1 per
+/// match), summed by `psadbw` (~0.3 instructions per byte; a plain `filter().count()`
+/// compiled to ~2.5, a 32-byte chunked sum to ~1.2).
+#[cfg(target_arch = "x86_64")]
+fn line_breaks_sse2(bytes: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    let chunks = bytes.chunks_exact(64);
     let rest = chunks.remainder();
     let mut n = 0u64;
-    for chunk in chunks {
-        let mut in_chunk = 0u8;
-        for &b in chunk {
-            in_chunk += u8::from(b == b'\n');
+    // SAFETY: SSE2 is part of the x86_64 baseline (as in `classify`); each unaligned
+    // load reads 16 of the chunk's 64 bytes.
+    unsafe {
+        let nl = _mm_set1_epi8(b'\n' as i8);
+        let zero = _mm_setzero_si128();
+        for chunk in chunks {
+            let p = chunk.as_ptr();
+            let mut acc = zero;
+            for k in 0..4 {
+                acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128(p.add(16 * k).cast()), nl));
+            }
+            let sums = _mm_sad_epu8(acc, zero);
+            n += (_mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums))) as u64;
         }
-        n += u64::from(in_chunk);
     }
-    n + rest.iter().map(|&b| u64::from(b == b'\n')).sum::<u64>()
+    n + line_breaks_scalar(rest)
 }
 
 /// The byte range (relative to `line`) of a list item's text ('- x', '* x', '+ x', '1. x',
@@ -182,6 +211,18 @@ mod tests {
             let (a, b) = (parse(&content), parse_by_lines(&content));
             proptest::prop_assert_eq!(a.prose_lines, b.prose_lines);
             proptest::prop_assert_eq!(a.code_blocks, b.code_blocks);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    proptest::proptest! {
+        #[test]
+        fn line_breaks_sse2_equals_the_plain_count(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), nl in 0usize..400) {
+            let mut bytes = bytes;
+            for k in (0..bytes.len()).step_by(nl % 7 + 1) {
+                bytes[k] = b'\n';
+            }
+            proptest::prop_assert_eq!(line_breaks_sse2(&bytes), line_breaks_scalar(&bytes));
         }
     }
 
