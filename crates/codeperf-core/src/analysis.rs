@@ -329,7 +329,7 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
     // were reloaded and stored around every push).
     let (mut ids, mut words, mut table) = (take(&mut sc.ids), take(&mut sc.words), take(&mut sc.table));
     let Scratch { classified, sentence_ends, sentence_is_item, item_ranges, .. } = sc;
-    classified.fill(content);
+    classified.fill_lines(content, prose_lines);
     sentence_ends.clear();
     sentence_is_item.clear();
     item_ranges.clear();
