@@ -46,16 +46,22 @@ def _tiny(**overrides: Any) -> runner.McpBenchConfig:
     return runner.McpBenchConfig(**base)
 
 
+def use_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                *targets: tuple[str, str, str, float, str]) -> Path:
+    """A targets file of (name, metric, op, threshold, unit) in suite mcp, used by this test."""
+    path = tmp_path / "targets.toml"
+    path.write_text("\n".join(f'[[target]]\nsuite = "mcp"\nname = "{name}"\nmetric = "{metric}"\n'
+                              f'op = "{op}"\nthreshold = {threshold!r}\nunit = "{unit}"\n'
+                              for name, metric, op, threshold, unit in targets))
+    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
+    return path
+
+
 @pytest.fixture
 def lenient_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Targets a tiny run can meet, so a healthy run exits 0."""
-    path = tmp_path / "targets.toml"
-    path.write_text('[[target]]\nsuite = "mcp"\nname = "mean"\nmetric = "tool_calls.mean_ms"\n'
-                    'op = "<"\nthreshold = 60000\nunit = "ms"\n\n'
-                    '[[target]]\nsuite = "mcp"\nname = "completed"\nmetric = "tool_calls.completed"\n'
-                    'op = ">="\nthreshold = 1\nunit = "calls"\n')
-    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
-    return path
+    return use_targets(tmp_path, monkeypatch, ("mean", "tool_calls.mean_ms", "<", 60000, "ms"),
+                       ("completed", "tool_calls.completed", ">=", 1, "calls"))
 
 
 def _faulty(label: str, *args: str) -> launch.ServerSpec:
@@ -170,10 +176,7 @@ def test_bench_against_a_bundled_server(tmp_path: Path, lenient_targets: Path) -
 
 
 def test_bench_exit_code_1_when_a_target_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    strict = tmp_path / "strict.toml"
-    strict.write_text('[[target]]\nsuite = "mcp"\nname = "impossible"\nmetric = "tool_calls.mean_ms"\n'
-                      'op = "<"\nthreshold = 0.000001\nunit = "ms"\n')
-    monkeypatch.setenv("CODEPERF_TARGETS", str(strict))
+    use_targets(tmp_path, monkeypatch, ("impossible", "tool_calls.mean_ms", "<", 0.000001, "ms"))
     config = _tiny(include=("noop",), concurrency=(1,))
     code = run_suite(tmp_path / "out", bundled=["utility"], bundled_transports=["stdio"], config=config,
                      log=_quiet)
@@ -186,12 +189,8 @@ def test_a_tool_that_never_works_counts_in_the_error_rate_the_latency_is_judged_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # One working tool beside one that always fails: the mean covers the successes only,
     # so the latency target must fail on the error rate (4 of 8 calls), not pass on noop.
-    targets = tmp_path / "targets.toml"
-    targets.write_text('[[target]]\nsuite = "mcp"\nname = "mean"\nmetric = "tool_calls.mean_ms"\n'
-                       'op = "<"\nthreshold = 60000\nunit = "ms"\n\n'
-                       '[[target]]\nsuite = "mcp"\nname = "errors"\n'
-                       'metric = "tool_calls.error_rate_pct"\nop = "<"\nthreshold = 5\nunit = "%"\n')
-    monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
+    use_targets(tmp_path, monkeypatch, ("mean", "tool_calls.mean_ms", "<", 60000, "ms"),
+                ("errors", "tool_calls.error_rate_pct", "<", 5, "%"))
     config = _tiny(include=("noop", "fail", "work"), concurrency=(1,), handled_calls=0)
     code = run_suite(tmp_path / "out", bundled=["utility"], bundled_transports=["stdio"],
                      extra_specs=[_faulty("failing", "--fail-all")], config=config, log=_quiet)
@@ -235,10 +234,7 @@ def test_crashing_and_hanging_servers_are_reported_and_others_carry_on(
 def test_handled_target_fails_when_every_call_to_the_servers_under_test_fails(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The floor's no-op calls (on a bundled server) succeed, yet count for nothing."""
-    targets = tmp_path / "targets.toml"
-    targets.write_text('[[target]]\nsuite = "mcp"\nname = "handled"\nmetric = "tool_calls.completed"\n'
-                       'op = ">="\nthreshold = 20\nunit = "calls"\n')
-    monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
+    use_targets(tmp_path, monkeypatch, ("handled", "tool_calls.completed", ">=", 20, "calls"))
     config = _tiny(handled_calls=20, floor=True, floor_calls=30, floor_http_calls=30,
                    floor_sdk_stdio_server=False)
     code = run_suite(tmp_path / "out", bundled=[], extra_specs=[_faulty("failing", "--fail-all")],

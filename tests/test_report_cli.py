@@ -277,12 +277,18 @@ def test_perf_runs_every_suite_and_reports_failures(tmp_path, suite_env):
     assert "ended crashed (exit code 3)" in text
 
 
-def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
+def passing_mcp_suite(tmp_path):
+    """A scripts/ directory whose stand-in mcp suite meets every mcp target."""
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     write_suite(scripts, "mcp_bench.py", "mcp",
                 {"tool_calls.mean_ms": 3.0, "tool_calls.error_rate_pct": 0.0,
                  "tool_calls.completed": 1500})
+    return scripts
+
+
+def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
+    scripts = passing_mcp_suite(tmp_path)
     result = run_perf(tmp_path / "reports", scripts, suites=["mcp"], echo=io.BytesIO(),
                       charts=False)
     assert result.exit_code == 0
@@ -291,11 +297,7 @@ def test_perf_passes_when_every_requested_suite_passes(tmp_path, suite_env):
 
 def test_perf_gate_with_a_baseline_that_lacks_the_suite_is_exit_2(tmp_path, suite_env):
     # The baseline is readable (load only) but has no mcp: the gate cannot pass on mcp.
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
-    write_suite(scripts, "mcp_bench.py", "mcp",
-                {"tool_calls.mean_ms": 3.0, "tool_calls.error_rate_pct": 0.0,
-                 "tool_calls.completed": 1500})
+    scripts = passing_mcp_suite(tmp_path)
     base = tmp_path / "base"
     base.mkdir()
     shutil.copy(DATA / "run_pass" / "load.json", base / "load.json")
