@@ -30,7 +30,7 @@ import asyncio
 import math
 from typing import Any
 
-from codeperf.harness.sched import process_schedstat
+from codeperf.harness.sched import process_schedstat, thread_schedstat
 from codeperf.load import loadgen, schedules
 from codeperf.load.registry import Float, Int, ScenarioContext, ScenarioOutcome, scenario
 from codeperf.mcp import BUNDLED_SERVERS
@@ -234,8 +234,5 @@ async def _warm_up(pool: McpPool, http: Any, ctx: ScenarioContext) -> dict[str, 
 
 def _cpu_wait_ms() -> float | None:
     """Milliseconds this thread has waited on a run queue (Linux schedstat), or None."""
-    try:
-        with open("/proc/thread-self/schedstat", encoding="ascii") as handle:
-            return int(handle.read().split()[1]) / 1e6
-    except (OSError, ValueError, IndexError):
-        return None
+    stat = thread_schedstat()
+    return None if stat is None else stat.wait_s * 1000.0
