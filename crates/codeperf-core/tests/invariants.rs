@@ -126,6 +126,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every public function on arbitrary Unicode (any scalar value, any length, cut
+    /// anywhere between characters), alone and spliced into the structured texts above:
+    /// none of them panics. The review of every `expect`, index and `unsafe` in the crate
+    /// (issue #14) says why; this is the check that runs.
+    #[test]
+    fn public_api_never_panics_on_any_text(
+        texts in prop::collection::vec((any::<String>(), text()).prop_map(|(a, b)| a + &b), 0..8),
+        confidence in 0.0f64..=1.0,
+    ) {
+        let rs: Vec<Response<'_>> = texts.iter().map(|t| response(t, confidence)).collect();
+        let report = analyze_responses(&rs);
+        prop_assert_eq!(report.analyses.len(), rs.len());
+        for a in &report.analyses {
+            prop_assert!((0.0..=1.0).contains(&codeperf_core::analysis::heuristic_confidence(a)));
+        }
+        let _ = codeperf_core::analysis::keywords(&report.analyses, 5);
+        for kind in [Similarity::Cosine, Similarity::Jaccard] {
+            let _ = compute_consensus(&rs, 0.7, kind);
+        }
+        let _ = aggregate_responses(&rs);
+        for t in &texts {
+            let _ = codeperf_core::text::tokens(t);
+            let _ = codeperf_core::analysis::analyze_one(t);
+        }
+    }
+}
+
 #[test]
 fn consensus_into_a_buffer_of_the_wrong_size_is_an_error_not_a_panic() {
     let rs = [response("pool cache", 0.5), response("pool", 0.5), response("cache", 0.5)];
