@@ -298,7 +298,7 @@ def _finish(config: RustBenchConfig, rec: Recorder, state: _State,
         wrong = [e["id"] for e in curve if e.get("correct") is False]
         rec.add_validity("cost curve: both backends agree where both ran", not wrong,
                          {"mismatched_points": wrong})
-    _targets(config, rec, state, curve, emit)
+    _targets(config, rec, state, emit)
     if base is not None:
         entry = bench_baseline.summary_entry(base, state.speedup_changes, state.time_changes,
                                              config.noise_pct, build_sha256)
@@ -320,12 +320,10 @@ def _finish(config: RustBenchConfig, rec: Recorder, state: _State,
 
 
 def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
-             curve: list[dict[str, Any]], emit: Callable[[str], None]) -> None:
+             emit: Callable[[str], None]) -> None:
     """Targets at the reference shape (100 x 2 KB), for the selected ops only, judged on
     the least corpus family: a speedup on the lower end of its 95% CI, memory on its
-    reduction, throughput on the Rust median time; and the memory reduction at
-    1,000 x 2 KB from the cost curve (`curve`), on the least family it ran. Every
-    family's figure is in the note."""
+    reduction, throughput on the Rust median time. Every family's figure is in the note."""
     measured: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     statistics: dict[str, str] = {}
@@ -365,26 +363,8 @@ def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
         least(f"speedup.{op}", speed, speed_shown)
         least(f"memory_reduction_pct.{op}", mem, mem_shown)
         least(f"throughput_mb_s.{op}", mb_s, mb_s_shown)
-        at_size: dict[str, float] = {}
-        at_size_shown: dict[str, str] = {}
-        for e in curve:
-            s = e["summary"]
-            if e["op"] == op and e["responses"] == cost_curve.MEMORY_GOAL_RESPONSES \
-                    and s["memory_reduction_pct"] is not None:
-                at_size[e["family"]] = s["memory_reduction_pct"]
-                at_size_shown[e["family"]] = (
-                    f"{s['memory_reduction_pct']:.3g}% (python {table.fmt_bytes(s['python_peak_bytes'])}, "
-                    f"rust {table.fmt_bytes(s['rust_heap_peak_bytes'])} heap + "
-                    f"{table.fmt_bytes(s['rust_python_heap_peak_bytes'])} python heap)")
-        if at_size:
-            worst = min(at_size, key=at_size.__getitem__)
-            metric = f"{cost_curve.MEMORY_GOAL_METRIC}.{op}"
-            measured[metric] = at_size[worst]
-            notes[metric] = (f"at {cost_curve.MEMORY_GOAL_RESPONSES}x2KB (cost curve, one traced "
-                             f"call per backend), least family {worst}; "
-                             + "; ".join(f"{f}: {at_size_shown[f]}" for f in at_size))
     emit("")
-    not_run = not_requested(config.ops, config.sizes, config.memory, config.cost_curve)
+    not_run = not_requested(config.ops, config.sizes, config.memory)
     for target in evaluate(SUITE, measured, statistics=statistics, not_run=not_run):
         if target.state != "not run":
             target.note = notes.get(target.metric,
@@ -397,12 +377,10 @@ def _targets(config: RustBenchConfig, rec: Recorder, state: _State,
              f"(goal {target.op} {target.threshold:g}; {target.note})")
 
 
-def not_requested(ops: tuple[str, ...], sizes: tuple[Size, ...], memory: bool,
-                  cost_curve_responses: tuple[int, ...] = ()) -> dict[str, str]:
+def not_requested(ops: tuple[str, ...], sizes: tuple[Size, ...], memory: bool) -> dict[str, str]:
     """Targets of parts this run was asked to leave out: "not run", not failed. Every
     bench_rust target is judged at the reference shape, so `--sizes` without it leaves
-    them all out (a tiny run is not a failed one); the memory goal at 1,000 x 2 KB needs
-    the cost curve at 1,000 responses (full mode's default; quick mode skips the curve)."""
+    them all out (a tiny run is not a failed one)."""
     out: dict[str, str] = {}
     for spec in load_specs():
         if spec.suite != SUITE:
@@ -410,15 +388,10 @@ def not_requested(ops: tuple[str, ...], sizes: tuple[Size, ...], memory: bool,
         op = spec.metric.split(".", 1)[-1]
         if op not in ops:
             out[spec.metric] = f"benchmark {op} not requested; ran " + ", ".join(ops)
-        elif spec.metric.startswith(cost_curve.MEMORY_GOAL_METRIC + "."):
-            if cost_curve.MEMORY_GOAL_RESPONSES not in cost_curve_responses:
-                out[spec.metric] = (f"cost curve at {cost_curve.MEMORY_GOAL_RESPONSES} responses "
-                                    "not requested (quick mode, or --cost-curve without it); ran "
-                                    + (", ".join(map(str, cost_curve_responses)) or "none"))
         elif not any(size.at_reference for size in sizes):
             out[spec.metric] = (f"reference size {REFERENCE.label} not requested; ran "
                                 + ", ".join(size.label for size in sizes))
-        elif not memory and spec.metric.startswith("memory_reduction_pct."):
+        elif not memory and spec.metric.startswith("memory_"):
             out[spec.metric] = "memory pass not requested (--no-memory)"
     return out
 
