@@ -68,9 +68,11 @@ pub fn check_threshold(v: f64) -> Result<f64, InputError> {
 pub const DEFAULT_MATRIX_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Bytes of the condensed similarity matrix of n responses: n (n - 1) / 2 doubles.
+/// n (n - 1) / 2 fits a u128 for any usize n; the bytes saturate (at n near
+/// usize::MAX they would overflow it, and every budget refuses them anyway).
 pub fn matrix_bytes(n: usize) -> u128 {
     let n = n as u128;
-    n * n.saturating_sub(1) / 2 * 8
+    (n * n.saturating_sub(1) / 2).saturating_mul(8)
 }
 
 pub fn check_matrix_budget(n: usize, budget_bytes: u64) -> Result<(), InputError> {
