@@ -401,8 +401,10 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: 
     if len > packed::MAX_LEN {
         return intern_long(table, words, low, s, e);
     }
-    // `low` has `classify::PAD` bytes after the text: the load is one 16-byte read.
-    let key = packed::pack(low, s, len);
+    // SAFETY: tokens lie in the text (`Classified::tokens`), and `low` holds
+    // `classify::PAD` (32) bytes after it, so 16 bytes from a token's start are in `low`;
+    // 1 <= len <= 16 (tokens are not empty; longer ones went to `intern_long`).
+    let key = unsafe { packed::pack_within(low, s, len) };
     // A packed key is never a long one: `same` is not called.
     let (id, new) = table.get_or_insert(key, words.len() as u32, |_| false);
     if new {
