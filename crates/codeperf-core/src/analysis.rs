@@ -410,7 +410,11 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: 
     if new {
         words.push(Word { start: s as u32, len: len as u32, count: 1 });
     } else {
-        words[id as usize].count += 1;
+        debug_assert!((id as usize) < words.len());
+        // SAFETY: the table holds only ids it was given as `words.len()` just before the
+        // word was pushed (here or in `intern_long`; both are cleared together), so every
+        // id it returns indexes `words`.
+        unsafe { words.get_unchecked_mut(id as usize) }.count += 1;
     }
     id
 }
