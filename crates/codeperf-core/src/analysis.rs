@@ -325,6 +325,10 @@ struct Word {
 ///
 /// Consensus (`STRUCTURE` false) reads only the words and their counts: the scan then
 /// keeps no id per token and no sentences or list items, only the token count.
+///
+/// Not inlined: each of the two variants is a function of its own, so the register
+/// allocation of one loop does not move with changes to the other or to the callers.
+#[inline(never)]
 fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // The vectors written per token are moved out of the scratch for the scan: as
     // locals, their lengths and pointers stay in registers (through `&mut` fields they
@@ -375,7 +379,15 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
                 sentence_is_item.push(item.is_some());
                 from = ids.len();
             }
-            ids.push(intern(&mut table, &mut words, &classified.low, s, e));
+            let id = intern(&mut table, &mut words, &classified.low, s, e);
+            debug_assert!(ids.len() < ids.capacity());
+            // SAFETY: `ids` was given room for `most` ids, more than the text has tokens
+            // (each is at least one byte, followed by one that is not in it), so the write
+            // is within its capacity (a push checked it and kept the capacity live).
+            unsafe {
+                ids.as_mut_ptr().add(ids.len()).write(id);
+                ids.set_len(ids.len() + 1);
+            }
         }
         let line_end = ids.len();
         if line_end > from {
