@@ -47,13 +47,14 @@ struct BlockTemplates<'a, 'py> {
 impl<'a, 'py> BlockTemplates<'a, 'py> {
     fn block(&mut self, py: Python<'py>, b: &'a CodeBlock) -> PyResult<Dict<'py>> {
         let (k_language, k_lines, k_closed) = (intern!(py, "language"), intern!(py, "lines"), intern!(py, "closed"));
-        let template = match self.made.iter().find(|(t, _)| *t == b.language) {
+        let language = b.language.as_str();
+        let template = match self.made.iter().find(|(t, _)| *t == language) {
             Some((_, d)) => d,
             None => {
                 let d = self.keys.copy()?;
-                d.set_item(k_language, &b.language)?;
+                d.set_item(k_language, language)?;
                 d.set_item(k_closed, true)?;
-                self.made.push((&b.language, d));
+                self.made.push((language, d));
                 &self.made[self.made.len() - 1].1
             }
         };
