@@ -163,8 +163,11 @@ impl Recommendations<'_> {
         let mut bytes = ids.len();
         for &id in ids {
             hasher.write_u32(id);
-            content |= self.flags[id as usize] & CONTENT != 0;
-            bytes += self.words[id as usize].len as usize;
+            debug_assert!((id as usize) < self.flags.len() && self.flags.len() == self.words.len());
+            // SAFETY: local ids are below `words.len()`, which is `flags.len()`.
+            let (flags, word) = unsafe { (*self.flags.get_unchecked(id as usize), self.words.get_unchecked(id as usize)) };
+            content |= flags & CONTENT != 0;
+            bytes += word.len as usize;
         }
         if !content {
             return;
@@ -602,7 +605,11 @@ fn with_recommendations(
     let mut items = item_ranges.iter().peekable();
     for (k, &end) in sentence_ends.iter().enumerate() {
         if !sentence_is_item[k] {
-            if ids[start..end].iter().any(|&id| flags[id as usize] & RECOMMEND != 0) {
+            debug_assert!(ids[start..end].iter().all(|&id| (id as usize) < flags.len()));
+            // SAFETY: every id is a local id, below `words.len()`, which is `flags.len()`
+            // (`vocabulary` gave each word its flags); unchecked, this loop over every
+            // token of the prose's sentences is a load and a test per token.
+            if ids[start..end].iter().any(|&id| unsafe { *flags.get_unchecked(id as usize) } & RECOMMEND != 0) {
                 rec_candidates.push((start, end));
             }
         } else if let Some(&&(a, b)) = items.peek() {
