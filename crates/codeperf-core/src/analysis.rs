@@ -353,6 +353,9 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
     }
     words.reserve(most);
     let mut token_count = 0usize;
+    // The lowered text as a local slice: read through `classified` it was reloaded (two
+    // dependent loads) for every token.
+    let low: &[u8] = &classified.low;
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -366,7 +369,7 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
         if !STRUCTURE {
             let mut tokens = classified.tokens(bs, be);
             while let Some((s, e)) = tokens.next_token() {
-                intern(&mut table, &mut words, &classified.low, s, e);
+                intern(&mut table, &mut words, low, s, e);
                 token_count += 1;
             }
             continue;
@@ -382,7 +385,7 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
                 sentence_is_item.push(item.is_some());
                 from = ids.len();
             }
-            let id = intern(&mut table, &mut words, &classified.low, s, e);
+            let id = intern(&mut table, &mut words, low, s, e);
             debug_assert!(ids.len() < ids.capacity());
             // SAFETY: `ids` was given room for `most` ids, more than the text has tokens
             // (each is at least one byte, followed by one that is not in it), so the write
