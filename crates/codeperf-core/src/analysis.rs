@@ -19,6 +19,10 @@ pub const TOP_KEYWORDS: usize = 10;
 /// Byte range: of a token in the content, or of a distinct token in `Analysis::arena`.
 pub(crate) type Span = (u32, u32);
 
+/// Zero bytes after an analysis's last word in its arena: `Analysis::key` reads 16 bytes
+/// from a word's start without a bounds check.
+const ARENA_PAD: usize = packed::MAX_LEN;
+
 /// Token classes: the word lists' bits, and CONTENT for tokens that carry meaning.
 const CONTENT: u8 = 16;
 
@@ -66,7 +70,14 @@ impl Analysis {
     pub(crate) fn key(&self, local_id: u32) -> u128 {
         let (a, b) = self.vocab[local_id as usize];
         let len = (b - a) as usize;
-        if len <= packed::MAX_LEN { packed::pack(self.arena.as_bytes(), a as usize, len) } else { 0 }
+        if len > packed::MAX_LEN {
+            return 0;
+        }
+        debug_assert!(a as usize + packed::MAX_LEN <= self.arena.len());
+        // SAFETY: `vocabulary` ends the arena with ARENA_PAD bytes after its last word, so
+        // 16 bytes from any word's start are in it (the global-id joins pack every word
+        // of every response here: the checked load cost ~6 instructions a word).
+        unsafe { packed::pack_within(self.arena.as_bytes(), a as usize, len) }
     }
 
     #[inline]
@@ -533,6 +544,7 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
         }
         vocab.push((from as u32, (from + len) as u32));
     }
+    arena.extend_from_slice(&[0u8; ARENA_PAD]);
     let out = (words_to_string(arena.to_vec()), vocab.to_vec(), Counts { hedging, certainty, content_counts: counts.to_vec(), content_len });
     (*arena_buf, *vocab_buf, *counts_buf) = (arena, vocab, counts);
     out
@@ -575,7 +587,8 @@ fn words_to_string(bytes: Vec<u8>) -> String {
     // UTF-8 with the content's character boundaries, and a word is a run of whole
     // characters (`scan_prose`) (a word of at most 16 bytes is copied as 16 bytes from
     // its start and cut back to its length at once, before anything else is appended);
-    // and (b) ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
+    // (b) ASCII spaces; and (c) zero bytes (`ARENA_PAD`). A concatenation of valid UTF-8
+    // strings is valid UTF-8.
     unsafe { String::from_utf8_unchecked(bytes) }
 }
 
