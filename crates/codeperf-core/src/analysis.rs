@@ -508,15 +508,20 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
     let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
     flags.extend(words.iter().map(|w| {
         let (start, len) = (w.start as usize, w.len as usize);
+        debug_assert!(start + len.max(packed::MAX_LEN) <= low.len());
+        // SAFETY: a word is a token of the text (`scan_prose`), and `low` holds
+        // `classify::PAD` (32) bytes after it: its bytes, and 16 from its start, are in
+        // `low` (the checks cost ~10 instructions per distinct word).
+        let word = unsafe { low.get_unchecked(start..start + len) };
         // Only words as short as the listed ones can be on a list (no packing, hash or
         // probe for the others); few words are, so the marker counts are behind a branch.
-        let listed = if len <= LONGEST_LISTED { classes.get_packed(packed::pack(low, start, len)) } else { 0 };
+        let listed = if len <= LONGEST_LISTED { classes.get_packed(unsafe { packed::pack_within(low, start, len) }) } else { 0 };
         if listed & (HEDGE | CERTAIN) != 0 {
             let c = u64::from(w.count);
             hedging += if listed & HEDGE != 0 { c } else { 0 };
             certainty += if listed & CERTAIN != 0 { c } else { 0 };
         }
-        if is_content(&low[start..start + len], listed) { listed | CONTENT } else { listed }
+        if is_content(word, listed) { listed | CONTENT } else { listed }
     }));
     for (w, &f) in words.iter().zip(flags.iter()) {
         let content = f & CONTENT != 0;
@@ -537,7 +542,8 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
         if len <= packed::MAX_LEN {
             // One fixed-size copy, then cut to length (no call to memcpy for a few bytes;
             // `low` has `classify::PAD` bytes after the text, the arena 16 spare).
-            arena.extend_from_slice(&low[start..start + packed::MAX_LEN]);
+            // SAFETY: as above, 16 bytes from a word's start are in `low`.
+            arena.extend_from_slice(unsafe { low.get_unchecked(start..start + packed::MAX_LEN) });
             arena.truncate(from + len);
         } else {
             arena.extend_from_slice(&low[start..start + len]);
