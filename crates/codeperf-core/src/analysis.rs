@@ -214,11 +214,16 @@ impl Recommendations<'_> {
             if i > 0 {
                 self.text.push(b' ');
             }
-            let w = self.words[id as usize];
+            debug_assert!((id as usize) < self.words.len());
+            // SAFETY: local ids are below `words.len()` (see `add`).
+            let w = unsafe { *self.words.get_unchecked(id as usize) };
             let (start, len) = (w.start as usize, w.len as usize);
             if len <= packed::MAX_LEN {
                 let end = self.text.len() + len;
-                self.text.extend_from_slice(&self.low[start..start + packed::MAX_LEN]);
+                debug_assert!(start + packed::MAX_LEN <= self.low.len());
+                // SAFETY: a word is a token of the text, which `low` follows with
+                // `classify::PAD` (32) bytes: 16 bytes from its start are in `low`.
+                self.text.extend_from_slice(unsafe { self.low.get_unchecked(start..start + packed::MAX_LEN) });
                 self.text.truncate(end);
             } else {
                 self.text.extend_from_slice(&self.low[start..start + len]);
