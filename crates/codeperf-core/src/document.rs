@@ -117,7 +117,10 @@ pub(crate) fn parse(content: &str) -> Document {
         // Both ends are character boundaries ('\n' is ASCII).
         let raw = &content[start..end];
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(stripped) = opening_fence(line) {
+        // Only a line starting with a space or a backtick can open a block: the others
+        // are rejected on their first byte.
+        let may_open = matches!(line.as_bytes().first(), Some(b' ' | b'`'));
+        if let Some(stripped) = if may_open { opening_fence(line) } else { None } {
             let language = language(stripped);
             let (lines, after) = code_body(content, offset);
             doc.code_blocks.push(CodeBlock { language, lines, closed: after.is_some() });
