@@ -42,6 +42,17 @@ class TestAnalysis:
         assert r["token_count"] == 25 and r["unique_tokens"] == 22
         assert out["count"] == 1 and out["total_tokens"] == 25
 
+    def test_recommendations_are_plain_strings_ascii_or_not(self, backend):
+        # The Rust binding builds ASCII texts without CPython's decoder: they must be
+        # ordinary str objects, equal and hashing equal to the same text made by Python.
+        r = backend.analyze_responses([resp("- Use a pool\n- Nutze den Ärger-Cache\n- 東京 cache")])
+        recs = r["responses"][0]["recommendations"]
+        assert recs == ["use a pool", "nutze den ärger cache", "東京 cache"]
+        assert [type(t) for t in recs] == [str, str, str]
+        assert [t.isascii() for t in recs] == [True, False, False]
+        assert {t: k for k, t in enumerate(recs)}["".join(["use a ", "pool"])] == 0
+        assert [hash(t) for t in recs] == [hash(t.encode().decode()) for t in recs]
+
     def test_list_marker_is_not_a_sentence_or_token(self, backend):
         r = backend.analyze_responses([resp("1. Add caching\n2) Drop it")])["responses"][0]
         assert r["token_count"] == 4 and r["sentence_count"] == 2

@@ -19,6 +19,10 @@ pub const TOP_KEYWORDS: usize = 10;
 /// Byte range: of a token in the content, or of a distinct token in `Analysis::arena`.
 pub(crate) type Span = (u32, u32);
 
+/// Zero bytes after an analysis's last word in its arena: `Analysis::key` reads 16 bytes
+/// from a word's start without a bounds check.
+const ARENA_PAD: usize = packed::MAX_LEN;
+
 /// Token classes: the word lists' bits, and CONTENT for tokens that carry meaning.
 const CONTENT: u8 = 16;
 
@@ -66,7 +70,14 @@ impl Analysis {
     pub(crate) fn key(&self, local_id: u32) -> u128 {
         let (a, b) = self.vocab[local_id as usize];
         let len = (b - a) as usize;
-        if len <= packed::MAX_LEN { packed::pack(self.arena.as_bytes(), a as usize, len) } else { 0 }
+        if len > packed::MAX_LEN {
+            return 0;
+        }
+        debug_assert!(a as usize + packed::MAX_LEN <= self.arena.len());
+        // SAFETY: `vocabulary` ends the arena with ARENA_PAD bytes after its last word, so
+        // 16 bytes from any word's start are in it (the global-id joins pack every word
+        // of every response here: the checked load cost ~6 instructions a word).
+        unsafe { packed::pack_within(self.arena.as_bytes(), a as usize, len) }
     }
 
     #[inline]
@@ -135,8 +146,6 @@ struct Recommendations<'a> {
     /// texts are built from these, so analysis needs no arena of every word.
     low: &'a [u8],
     words: &'a [Word],
-    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
-    keys: &'a [u128],
     flags: &'a [u8],
     /// Texts and keys are built in this thread's reused buffers (grown once, not per
     /// response: growing fresh ones reallocated about ten times per response), then
@@ -165,8 +174,11 @@ impl Recommendations<'_> {
         let mut bytes = ids.len();
         for &id in ids {
             hasher.write_u32(id);
-            content |= self.flags[id as usize] & CONTENT != 0;
-            bytes += self.words[id as usize].len as usize;
+            debug_assert!((id as usize) < self.flags.len() && self.flags.len() == self.words.len());
+            // SAFETY: local ids are below `words.len()`, which is `flags.len()`.
+            let (flags, word) = unsafe { (*self.flags.get_unchecked(id as usize), self.words.get_unchecked(id as usize)) };
+            content |= flags & CONTENT != 0;
+            bytes += word.len as usize;
         }
         if !content {
             return;
@@ -193,22 +205,28 @@ impl Recommendations<'_> {
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
     }
 
-    /// The text: the words joined by spaces (`bytes` long); a packed word is copied as its
-    /// 16-byte key and cut to length (no call to memcpy for a few bytes).
+    /// The text: the words joined by spaces (`bytes` long); a word of at most 16 bytes is
+    /// copied as 16 bytes of the lowered text and cut to length (no call to memcpy for a
+    /// few bytes; `low` has `classify::PAD` bytes after the text).
     fn add_text(&mut self, ids: &[u32], bytes: usize) {
-        self.text.reserve(bytes + 16);
+        self.text.reserve(bytes + packed::MAX_LEN);
         for (i, &id) in ids.iter().enumerate() {
             if i > 0 {
                 self.text.push(b' ');
             }
-            let w = self.words[id as usize];
-            let key = self.keys[id as usize];
-            if key != 0 {
-                let end = self.text.len() + w.len as usize;
-                self.text.extend_from_slice(&key.to_le_bytes());
+            debug_assert!((id as usize) < self.words.len());
+            // SAFETY: local ids are below `words.len()` (see `add`).
+            let w = unsafe { *self.words.get_unchecked(id as usize) };
+            let (start, len) = (w.start as usize, w.len as usize);
+            if len <= packed::MAX_LEN {
+                let end = self.text.len() + len;
+                debug_assert!(start + packed::MAX_LEN <= self.low.len());
+                // SAFETY: a word is a token of the text, which `low` follows with
+                // `classify::PAD` (32) bytes: 16 bytes from its start are in `low`.
+                self.text.extend_from_slice(unsafe { self.low.get_unchecked(start..start + packed::MAX_LEN) });
                 self.text.truncate(end);
             } else {
-                self.text.extend_from_slice(&self.low[w.start as usize..(w.start + w.len) as usize]);
+                self.text.extend_from_slice(&self.low[start..start + len]);
             }
         }
         self.text_ends.push(self.text.len() as u32);
@@ -242,9 +260,12 @@ pub(crate) struct Scratch {
     table: KeyTable,
     /// The distinct tokens by local id (first occurrence).
     words: Vec<Word>,
-    /// Local id -> the packed word (`packed`), or 0 for words longer than 16 bytes.
-    keys: Vec<u128>,
+    /// Local id -> the token's classes (`text`'s list bits, CONTENT).
     flags: Vec<u8>,
+    /// `vocabulary`'s arena, ranges and content counts while they are built.
+    arena_buf: Vec<u8>,
+    vocab_buf: Vec<Span>,
+    counts_buf: Vec<(u32, u32)>,
     /// Each token occurrence's local id, in reading order (not kept for consensus).
     ids: Vec<u32>,
     /// Number of tokens in the prose.
@@ -323,6 +344,10 @@ struct Word {
 ///
 /// Consensus (`STRUCTURE` false) reads only the words and their counts: the scan then
 /// keeps no id per token and no sentences or list items, only the token count.
+///
+/// Not inlined: each of the two variants is a function of its own, so the register
+/// allocation of one loop does not move with changes to the other or to the callers.
+#[inline(never)]
 fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize)], sc: &mut Scratch) {
     // The vectors written per token are moved out of the scratch for the scan: as
     // locals, their lengths and pointers stay in registers (through `&mut` fields they
@@ -344,6 +369,9 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
     }
     words.reserve(most);
     let mut token_count = 0usize;
+    // The lowered text as a local slice: read through `classified` it was reloaded (two
+    // dependent loads) for every token.
+    let low: &[u8] = &classified.low;
     for &(ls, le) in prose_lines {
         // A list item is read without its marker ("1." is not a sentence) and is a
         // recommendation as a whole; other lines recommend sentence by sentence.
@@ -357,7 +385,7 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
         if !STRUCTURE {
             let mut tokens = classified.tokens(bs, be);
             while let Some((s, e)) = tokens.next_token() {
-                intern(&mut table, &mut words, &classified.low, s, e);
+                intern(&mut table, &mut words, low, s, e);
                 token_count += 1;
             }
             continue;
@@ -373,7 +401,15 @@ fn scan_prose<const STRUCTURE: bool>(content: &str, prose_lines: &[(usize, usize
                 sentence_is_item.push(item.is_some());
                 from = ids.len();
             }
-            ids.push(intern(&mut table, &mut words, &classified.low, s, e));
+            let id = intern(&mut table, &mut words, low, s, e);
+            debug_assert!(ids.len() < ids.capacity());
+            // SAFETY: `ids` was given room for `most` ids, more than the text has tokens
+            // (each is at least one byte, followed by one that is not in it), so the write
+            // is within its capacity (a push checked it and kept the capacity live).
+            unsafe {
+                ids.as_mut_ptr().add(ids.len()).write(id);
+                ids.set_len(ids.len() + 1);
+            }
         }
         let line_end = ids.len();
         if line_end > from {
@@ -399,14 +435,20 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: 
     if len > packed::MAX_LEN {
         return intern_long(table, words, low, s, e);
     }
-    // `low` has `classify::PAD` bytes after the text: the load is one 16-byte read.
-    let key = packed::pack(low, s, len);
+    // SAFETY: tokens lie in the text (`Classified::tokens`), and `low` holds
+    // `classify::PAD` (32) bytes after it, so 16 bytes from a token's start are in `low`;
+    // 1 <= len <= 16 (tokens are not empty; longer ones went to `intern_long`).
+    let key = unsafe { packed::pack_within(low, s, len) };
     // A packed key is never a long one: `same` is not called.
     let (id, new) = table.get_or_insert(key, words.len() as u32, |_| false);
     if new {
         words.push(Word { start: s as u32, len: len as u32, count: 1 });
     } else {
-        words[id as usize].count += 1;
+        debug_assert!((id as usize) < words.len());
+        // SAFETY: the table holds only ids it was given as `words.len()` just before the
+        // word was pushed (here or in `intern_long`; both are cleared together), so every
+        // id it returns indexes `words`.
+        unsafe { words.get_unchecked_mut(id as usize) }.count += 1;
     }
     id
 }
@@ -438,69 +480,85 @@ struct Counts {
 }
 
 /// Phase 3: the distinct tokens' classes (the word lists consulted once per distinct
-/// token), keys and counts, then their lowered texts back to back in an exactly sized
-/// arena, with their ranges. For consensus (`Need::ContentTokens`) only the content
-/// tokens are kept, numbered by first occurrence: consensus holds every response's
-/// analysis at once, so this is most of its Rust heap.
+/// token) and counts, and their lowered texts back to back in an exactly sized arena,
+/// with their ranges. For analysis and consensus only the content tokens are kept,
+/// numbered by first occurrence: consensus holds every response's analysis at once, so
+/// this is most of its Rust heap.
+///
+/// One pass over the words into this thread's reused buffers, then one exact-size copy
+/// of each (profiled on the `code` family: two passes, with every word's packed key
+/// stored in between and pushed into fresh vectors, cost ~160 instructions per
+/// distinct word).
 fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
-    let Scratch { classified, words, keys, flags, .. } = sc;
+    let Scratch { classified, words, flags, arena_buf, vocab_buf, counts_buf, .. } = sc;
     let low = &classified.low[..];
     let classes = word_classes();
     // Analysis and consensus keep only the content words (numbered by first occurrence);
     // aggregation keeps every word, as its recommendation keys name them by local id.
     let content_only = need != Need::Recommendations;
-    keys.clear();
+    let want_counts = need != Need::Recommendations;
+    // As locals, their lengths and pointers stay in registers through the loop.
+    let (mut arena, mut vocab, mut counts) = (take(arena_buf), take(vocab_buf), take(counts_buf));
     flags.clear();
-    keys.reserve(words.len());
-    flags.reserve(words.len());
+    arena.clear();
+    vocab.clear();
+    counts.clear();
+    vocab.reserve(words.len());
+    counts.reserve(if want_counts { words.len() } else { 0 });
+    // Distinct words are distinct ranges of the text: their bytes fit in its length (which
+    // `low` exceeds), plus one 16-byte copy's overrun.
+    arena.reserve(low.len() + packed::MAX_LEN);
+    // The classes first, in a loop of their own (an `extend` from an exact-size
+    // iterator: no capacity check per word, and few live values).
     let (mut hedging, mut certainty, mut content_len) = (0u64, 0u64, 0u64);
-    let (mut distinct_content, mut bytes) = (0usize, 0usize);
-    for w in words.iter() {
+    flags.extend(words.iter().map(|w| {
         let (start, len) = (w.start as usize, w.len as usize);
-        let key = if len <= packed::MAX_LEN { packed::pack(low, start, len) } else { 0 };
-        // Only words as short as the listed ones can be on a list (no hash and probe for
-        // the others); few words are, so the marker counts are behind a branch.
-        let listed = if len <= LONGEST_LISTED { classes.get_packed(key) } else { 0 };
-        let c = u64::from(w.count);
+        debug_assert!(start + len.max(packed::MAX_LEN) <= low.len());
+        // SAFETY: a word is a token of the text (`scan_prose`), and `low` holds
+        // `classify::PAD` (32) bytes after it: its bytes, and 16 from its start, are in
+        // `low` (the checks cost ~10 instructions per distinct word).
+        let word = unsafe { low.get_unchecked(start..start + len) };
+        // Only words as short as the listed ones can be on a list (no packing, hash or
+        // probe for the others); few words are, so the marker counts are behind a branch.
+        let listed = if len <= LONGEST_LISTED { classes.get_packed(unsafe { packed::pack_within(low, start, len) }) } else { 0 };
         if listed & (HEDGE | CERTAIN) != 0 {
+            let c = u64::from(w.count);
             hedging += if listed & HEDGE != 0 { c } else { 0 };
             certainty += if listed & CERTAIN != 0 { c } else { 0 };
         }
-        let f = if is_content(&low[start..start + len], listed) { listed | CONTENT } else { listed };
-        let content = f & CONTENT != 0;
-        content_len += if content { c } else { 0 };
-        distinct_content += usize::from(content);
-        bytes += if content || !content_only { len } else { 0 };
-        keys.push(key);
-        flags.push(f);
-    }
-    let mut arena: Vec<u8> = Vec::with_capacity(bytes);
-    let mut vocab: Vec<Span> = Vec::with_capacity(if content_only { distinct_content } else { words.len() });
-    let mut content_counts = Vec::with_capacity(if need == Need::Recommendations { 0 } else { distinct_content });
-    for ((w, &key), &f) in words.iter().zip(keys.iter()).zip(flags.iter()) {
+        if is_content(word, listed) { listed | CONTENT } else { listed }
+    }));
+    for (w, &f) in words.iter().zip(flags.iter()) {
         let content = f & CONTENT != 0;
         if content_only && !content {
             continue;
         }
-        if content && need != Need::Recommendations {
-            // Local ids are given in order of first occurrence (and renumbered so when
-            // only content tokens are kept): these are the content tokens by first
-            // occurrence, each with its id (the index of its range in `vocab`).
-            content_counts.push((vocab.len() as u32, w.count));
+        if content {
+            content_len += u64::from(w.count);
+            if want_counts {
+                // Local ids are given in order of first occurrence (and renumbered so when
+                // only content tokens are kept): these are the content tokens by first
+                // occurrence, each with its id (the index of its range in `vocab`).
+                counts.push((vocab.len() as u32, w.count));
+            }
         }
+        let (start, len) = (w.start as usize, w.len as usize);
         let from = arena.len();
-        let len = w.len as usize;
-        if key != 0 && arena.capacity() - from >= packed::MAX_LEN {
-            // The packed key is the lowered token: one fixed-size copy, then cut to
-            // length (no call to memcpy for a few bytes).
-            arena.extend_from_slice(&key.to_le_bytes());
+        if len <= packed::MAX_LEN {
+            // One fixed-size copy, then cut to length (no call to memcpy for a few bytes;
+            // `low` has `classify::PAD` bytes after the text, the arena 16 spare).
+            // SAFETY: as above, 16 bytes from a word's start are in `low`.
+            arena.extend_from_slice(unsafe { low.get_unchecked(start..start + packed::MAX_LEN) });
             arena.truncate(from + len);
         } else {
-            arena.extend_from_slice(&low[w.start as usize..w.start as usize + len]);
+            arena.extend_from_slice(&low[start..start + len]);
         }
-        vocab.push((from as u32, arena.len() as u32));
+        vocab.push((from as u32, (from + len) as u32));
     }
-    (words_to_string(arena), vocab, Counts { hedging, certainty, content_counts, content_len })
+    arena.extend_from_slice(&[0u8; ARENA_PAD]);
+    let out = (words_to_string(arena.to_vec()), vocab.to_vec(), Counts { hedging, certainty, content_counts: counts.to_vec(), content_len });
+    (*arena_buf, *vocab_buf, *counts_buf) = (arena, vocab, counts);
+    out
 }
 
 /// Phase 4 for consensus: only the content words (`vocabulary` kept just those, in
@@ -538,15 +596,16 @@ fn words_to_string(bytes: Vec<u8>) -> String {
     // and the second byte of two-byte Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each
     // into a character of the same length (`classify`), so the lowered text is valid
     // UTF-8 with the content's character boundaries, and a word is a run of whole
-    // characters (`scan_prose`); (b) the first `len` bytes of a word's packed key, which
-    // `packed::pack` made from exactly those `len` bytes of the lowered text; and (c)
-    // ASCII spaces. A concatenation of valid UTF-8 strings is valid UTF-8.
+    // characters (`scan_prose`) (a word of at most 16 bytes is copied as 16 bytes from
+    // its start and cut back to its length at once, before anything else is appended);
+    // (b) ASCII spaces; and (c) zero bytes (`ARENA_PAD`). A concatenation of valid UTF-8
+    // strings is valid UTF-8.
     unsafe { String::from_utf8_unchecked(bytes) }
 }
 
 /// Phase 4 for analysis and aggregation: the recommendations in reading order (a line's
 /// sentences, then, for a list item, the item), their texts built from the lowered text
-/// (`Word`) and the packed keys. Aggregation (`Need::Recommendations`) keeps each one's
+/// (`Word`). Aggregation (`Need::Recommendations`) keeps each one's
 /// key and every distinct word (keys name them by local id); analysis (`Need::All`)
 /// keeps only the content words and their counts, for the keywords (`vocabulary` built
 /// just those): less Rust heap while every response's analysis is held (the memory goal
@@ -562,7 +621,7 @@ fn with_recommendations(
     let want_keys = need == Need::Recommendations;
     let Scratch {
         ids, flags, sentence_ends, sentence_is_item, item_ranges, rec_table, rec_ids, rec_ranges, rec_hashes,
-        rec_candidates, keys, rec_text, rec_key_ids, classified, words, ..
+        rec_candidates, rec_text, rec_key_ids, classified, words, ..
     } = sc;
     rec_text.clear();
     rec_key_ids.clear();
@@ -573,7 +632,11 @@ fn with_recommendations(
     let mut items = item_ranges.iter().peekable();
     for (k, &end) in sentence_ends.iter().enumerate() {
         if !sentence_is_item[k] {
-            if ids[start..end].iter().any(|&id| flags[id as usize] & RECOMMEND != 0) {
+            debug_assert!(ids[start..end].iter().all(|&id| (id as usize) < flags.len()));
+            // SAFETY: every id is a local id, below `words.len()`, which is `flags.len()`
+            // (`vocabulary` gave each word its flags); unchecked, this loop over every
+            // token of the prose's sentences is a load and a test per token.
+            if ids[start..end].iter().any(|&id| unsafe { *flags.get_unchecked(id as usize) } & RECOMMEND != 0) {
                 rec_candidates.push((start, end));
             }
         } else if let Some(&&(a, b)) = items.peek() {
@@ -591,7 +654,6 @@ fn with_recommendations(
     let mut recs = Recommendations {
         low: &classified.low,
         words,
-        keys,
         flags,
         text: rec_text,
         text_ends: Vec::with_capacity(rec_candidates.len()),

@@ -46,9 +46,12 @@ fn intern_chunk<'a, I: Iterator<Item = u32>>(analyses: &'a [Analysis], words_of:
                 .map(|local| {
                     let (id, new) = interner.id_of(a, local);
                     if new {
-                        occurrences.resize(interner.len(), 0);
+                        occurrences.push(0);
                     }
-                    occurrences[id as usize] += 1;
+                    debug_assert_eq!(occurrences.len(), interner.len());
+                    // SAFETY: ids are below `interner.len()` and `occurrences` grows with
+                    // every new id, so it has exactly that many entries.
+                    unsafe { *occurrences.get_unchecked_mut(id as usize) += 1 };
                     id
                 })
                 .collect()

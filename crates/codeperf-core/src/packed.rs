@@ -37,6 +37,19 @@ pub(crate) fn pack(bytes: &[u8], start: usize, len: usize) -> u128 {
     u128::from_le_bytes(buf)
 }
 
+/// `pack` where 16 bytes can be read from `start`: one unaligned load, no bounds check
+/// (the token loop's `pack` spent 6 of its ~110 instructions per token on the check).
+///
+/// # Safety
+/// `start + MAX_LEN <= bytes.len()`, and 1 <= len <= 16.
+#[inline(always)]
+pub(crate) unsafe fn pack_within(bytes: &[u8], start: usize, len: usize) -> u128 {
+    debug_assert!(start + MAX_LEN <= bytes.len() && (1..=MAX_LEN).contains(&len));
+    // SAFETY: the caller guarantees bytes[start..start + 16] is in the slice.
+    let chunk = unsafe { bytes.as_ptr().add(start).cast::<[u8; MAX_LEN]>().read_unaligned() };
+    u128::from_le_bytes(chunk) & MASKS[len]
+}
+
 /// A 64-bit hash of a packed token: the folded 128-bit product of its two halves, each
 /// mixed with a constant (as wyhash does). Neither factor can be zero: each constant
 /// holds a byte (0x08, 0x03) that no token contains.
@@ -63,6 +76,17 @@ mod tests {
             let long = pack(text.as_bytes(), start, len);
             assert_eq!(long, packed(&text[start..start + len]));
             assert_eq!(&long.to_le_bytes()[..len], &text.as_bytes()[start..start + len]);
+        }
+    }
+
+    #[test]
+    fn pack_within_equals_pack() {
+        let text = "pool connections and a much longer tail after them, padded................";
+        for start in 0..text.len() - MAX_LEN {
+            for len in 1..=MAX_LEN {
+                // SAFETY: start + 16 <= text.len().
+                assert_eq!(unsafe { pack_within(text.as_bytes(), start, len) }, pack(text.as_bytes(), start, len));
+            }
         }
     }
 

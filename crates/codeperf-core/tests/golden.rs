@@ -37,7 +37,7 @@ fn analysis_json(rs: &[Response<'_>]) -> Value {
                 "index": i, "expert": r.expert, "model": r.model,
                 "token_count": a.token_count, "unique_tokens": a.unique_tokens,
                 "sentence_count": a.sentence_count, "recommendations": a.recommendations().collect::<Vec<_>>(),
-                "code_blocks": a.code_blocks.iter().map(|b| json!({"language": b.language, "lines": b.lines, "closed": b.closed})).collect::<Vec<_>>(),
+                "code_blocks": a.code_blocks.iter().map(|b| json!({"language": b.language.as_str(), "lines": b.lines, "closed": b.closed})).collect::<Vec<_>>(),
                 "hedging_markers": a.hedging, "certainty_markers": a.certainty,
                 "heuristic_confidence": heuristic_confidence(a),
             })
