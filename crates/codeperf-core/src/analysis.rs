@@ -520,7 +520,12 @@ fn vocabulary(sc: &mut Scratch, need: Need) -> (String, Vec<Span>, Counts) {
         let word = unsafe { low.get_unchecked(start..start + len) };
         // Only words as short as the listed ones can be on a list (no packing, hash or
         // probe for the others); few words are, so the marker counts are behind a branch.
-        let listed = if len <= LONGEST_LISTED { classes.get_packed(unsafe { packed::pack_within(low, start, len) }) } else { 0 };
+        let listed = if len <= LONGEST_LISTED {
+            // SAFETY: as above, the 16 bytes from the word's start are in `low`.
+            classes.get_packed(unsafe { packed::pack_within(low, start, len) })
+        } else {
+            0
+        };
         if listed & (HEDGE | CERTAIN) != 0 {
             let c = u64::from(w.count);
             hedging += if listed & HEDGE != 0 { c } else { 0 };
@@ -711,7 +716,7 @@ pub fn heuristic_confidence(a: &Analysis) -> f64 {
     if !a.code_blocks.is_empty() {
         score += 0.1;
     }
-    score.max(0.0).min(1.0)
+    score.clamp(0.0, 1.0) // never NaN: counts are finite and the divisor is at least 1
 }
 
 /// Top terms by TF-IDF over content tokens; ties broken by the term (code point order).

@@ -299,6 +299,7 @@ impl Tokens<'_> {
                 return None;
             }
             debug_assert!(self.b < self.word.len());
+            // SAFETY: `self.b` is a block before `end` (checked just above): in `word`.
             self.bits = unsafe { *self.word.get_unchecked(self.b) };
         }
         let k = self.bits.trailing_zeros();
@@ -311,6 +312,8 @@ impl Tokens<'_> {
         while rest == 0 {
             self.b += 1;
             debug_assert!(self.b < self.word.len());
+            // SAFETY: the token started before `end`, and the zero block after the text
+            // (`fill_lines` sizes `word` for it) stops this loop: `self.b` stays in `word`.
             self.bits = unsafe { *self.word.get_unchecked(self.b) };
             rest = !self.bits;
         }
@@ -417,7 +420,7 @@ mod tests {
                 out.push((std::mem::take(&mut cur), sentence));
                 sentence = false;
             }
-            let ends = matches!(c, '.' | '!' | '?') && chars.get(i + 1).map_or(true, |&n| n.is_ascii() && is_ascii_ws(n as u8));
+            let ends = matches!(c, '.' | '!' | '?') && chars.get(i + 1).is_none_or(|&n| n.is_ascii() && is_ascii_ws(n as u8));
             sentence |= ends;
         }
         if !cur.is_empty() {
