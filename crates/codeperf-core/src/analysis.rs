@@ -103,6 +103,37 @@ impl Analysis {
         &self.rec_key_ids
     }
 
+    /// Aggregation's analysis (`recommend_scan`): the candidates' words, and each kept
+    /// recommendation's words and key (local ids), back to back with where each ends.
+    /// Nothing else: aggregation reads no count, content word or code block.
+    pub(crate) fn recommendations_only(
+        arena: String,
+        vocab: Vec<Span>,
+        rec_words: Vec<u32>,
+        rec_word_ends: Vec<u32>,
+        rec_key_ids: Vec<u32>,
+        rec_key_ends: Vec<u32>,
+    ) -> Analysis {
+        Analysis {
+            arena,
+            token_count: 0,
+            sentence_count: 0,
+            rec_text: String::new(),
+            rec_text_ends: Vec::new(),
+            rec_words,
+            rec_word_ends,
+            rec_key_ids,
+            rec_key_ends,
+            code_blocks: Vec::new(),
+            hedging: 0,
+            certainty: 0,
+            unique_tokens: vocab.len() as u64,
+            vocab,
+            content_counts: Vec::new(),
+            content_len: 0,
+        }
+    }
+
     /// Each recommendation's key: its distinct content tokens as local ids, ascending.
     pub(crate) fn recommendation_keys(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
         let ends = &self.rec_key_ends;
@@ -530,10 +561,10 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
 /// Bytes made of whole words and ASCII spaces, as a `String` without validating them
 /// again (validation cost ~1 instruction per byte on ASCII and several on other scripts,
 /// for bytes that are valid by construction).
-fn words_to_string(bytes: Vec<u8>) -> String {
+pub(crate) fn words_to_string(bytes: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&bytes).is_ok());
-    // SAFETY: every caller (`vocabulary`, `with_recommendations`) builds `bytes` only by
-    // concatenating (a) slices of the lowered text `Classified::low` at a word's range
+    // SAFETY: every caller (`vocabulary`, `with_recommendations`, `recommend_scan`)
+    // builds `bytes` only by concatenating (a) slices of the lowered text `Classified::low` at a word's range
     // (`Word`): the content is a `str`, the case mapping changes only ASCII capitals
     // and the second byte of two-byte Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each
     // into a character of the same length (`classify`), so the lowered text is valid
@@ -691,7 +722,11 @@ const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 const PARALLEL_MIN_RESPONSES: usize = 8;
 
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
-    let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
+    let one = |r: &Response<'_>| match need {
+        // Aggregation reads recommendations alone: a scan that interns only their tokens.
+        Need::Recommendations => crate::recommend_scan::analyze_one(r.content),
+        _ => SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need)),
+    };
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
         responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
     } else {
