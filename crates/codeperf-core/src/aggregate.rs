@@ -27,6 +27,9 @@ pub struct MergedRecommendation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakdown {
     pub name: String,
+    /// The index of the group's first response (bindings name the group with that
+    /// response's own string instead of a copy).
+    pub first: usize,
     pub responses: usize,
     pub mean_confidence: f64,
     pub mean_latency_ms: f64,
@@ -66,18 +69,18 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 }
 
 fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -> &'a str) -> Vec<Breakdown> {
-    let mut names_in_order: Vec<&str> = Vec::new();
+    let mut names_in_order: Vec<(&str, usize)> = Vec::new();
     let mut groups: FxHashMap<&str, Vec<&Response<'_>>> = FxHashMap::default();
-    for r in responses {
+    for (i, r) in responses.iter().enumerate() {
         let k = key(r);
         groups.entry(k).or_insert_with(|| {
-            names_in_order.push(k);
+            names_in_order.push((k, i));
             Vec::new()
         }).push(r);
     }
     names_in_order
         .into_iter()
-        .map(|name| {
+        .map(|(name, first)| {
             let members = &groups[name];
             let mut tokens = 0u128;
             let mut cost = 0.0;
@@ -89,6 +92,7 @@ fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -
             let lat: Vec<f64> = members.iter().map(|r| r.latency_ms).collect();
             Breakdown {
                 name: name.to_string(),
+                first,
                 responses: members.len(),
                 mean_confidence: mean(&conf).expect("non-empty group"),
                 mean_latency_ms: mean(&lat).expect("non-empty group"),
