@@ -3,8 +3,8 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{analyze_all_for, Analysis, Need};
-use crate::global_ids;
+use crate::intern::{long_key, KeyTable};
+use crate::recommend_scan::{self, Found, WordKey};
 use crate::model::Response;
 use crate::stats::{mean, order, percentile, stdev};
 use crate::unionfind::UnionFind;
@@ -255,28 +255,48 @@ fn similar_pairs(reps: &[usize], keys: &Lists, vocab: usize) -> Vec<(usize, usiz
     }
 }
 
-pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
-    let mut owner: Vec<usize> = Vec::new();
-    // Each candidate's index among its response's recommendations: its text is joined
-    // only if it heads a merged group.
-    let mut nth: Vec<usize> = Vec::new();
-    let mut keys = Lists::default();
-    // Every key's words get global ids (in parallel chunks, `global_ids`); each key is
-    // then its global ids, ascending.
-    let key_words = analyses.iter().map(|a| a.recommendation_keys().map(<[u32]>::len).sum::<usize>()).sum();
-    let global = global_ids::global_ids(analyses, key_words, global_ids::key_words);
-    for (i, (a, ids)) in analyses.iter().zip(&global.ids).enumerate() {
-        let mut at = 0;
-        for (k, key) in a.recommendation_keys().enumerate() {
+/// Every kept recommendation (candidate) in input order: its response, its index among
+/// that response's recommendations, and its key as global word ids, ascending; and the
+/// number of distinct words.
+///
+/// A key word is its packed form (`recommend_scan::WordKey`), so joining the words of
+/// every key is one probe per word of a table of integers (no text read; words longer
+/// than 16 bytes, rare, are compared as strings). Ids are given by first occurrence; the
+/// merge depends on them only through which words are equal.
+fn global_keys(found: &[Found]) -> (Vec<usize>, Vec<usize>, Lists, usize) {
+    let (mut owner, mut nth, mut keys) = (Vec::new(), Vec::new(), Lists::default());
+    let words: usize = found.iter().map(|f| f.keys().map(<[WordKey]>::len).sum::<usize>()).sum();
+    keys.items.reserve(words);
+    let mut table = KeyTable::default();
+    // Global id -> the word, for words longer than 16 bytes ("" for the others).
+    let mut long: Vec<&str> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        for (k, key) in f.keys().enumerate() {
             owner.push(i);
             nth.push(k);
             let from = keys.items.len();
-            keys.items.extend_from_slice(&ids[at..at + key.len()]);
-            at += key.len();
+            for &w in key {
+                let next = long.len() as u32;
+                let (id, new) = if w as u8 != 0 {
+                    table.get_or_insert(w, next, |_| false)
+                } else {
+                    let word = f.long_word(w);
+                    table.get_or_insert(long_key(word.as_bytes()), next, |id| long[id as usize] == word)
+                };
+                if new {
+                    long.push(if w as u8 != 0 { "" } else { f.long_word(w) });
+                }
+                keys.items.push(id);
+            }
             keys.items[from..].sort_unstable();
             keys.close();
         }
     }
+    (owner, nth, keys, long.len())
+}
+
+pub(crate) fn merge_recommendations(responses: &[Response<'_>], found: &[Found]) -> Vec<MergedRecommendation> {
+    let (owner, nth, keys, vocab) = global_keys(found);
     let m = owner.len();
     let mut uf = UnionFind::new(m);
     // Candidates with identical keys are near-duplicates (Jaccard 1): merge them at once
@@ -292,7 +312,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             }
         }
     }
-    for (c, d) in similar_pairs(&reps, &keys, global.words.len()) {
+    for (c, d) in similar_pairs(&reps, &keys, vocab) {
         uf.union(c, d);
     }
     let n = responses.len();
@@ -307,7 +327,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             let mean_confidence = mean(&conf).expect("a group has a supporter");
             let support = supporters.len();
             (root, MergedRecommendation {
-                text: analyses[owner[root]].recommendation_text(nth[root]),
+                text: found[owner[root]].text(responses[owner[root]].content, nth[root]),
                 support,
                 response_indices: supporters,
                 variants: members.len(),
@@ -324,12 +344,8 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     merged.into_iter().map(|(_, r)| r).collect()
 }
 
-pub(crate) fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
-    Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
-}
-
 pub fn aggregate_responses(responses: &[Response<'_>]) -> Aggregate {
-    // Aggregation keeps every response's analysis until the merge: only what it reads.
-    let analyses = analyze_all_for(responses, Need::Recommendations);
-    aggregate_from(responses, &analyses)
+    // Each response's recommendations, and nothing else of it (`recommend_scan`).
+    let found = recommend_scan::find_all(responses);
+    Aggregate { recommendations: merge_recommendations(responses, &found), statistics: statistics(responses) }
 }

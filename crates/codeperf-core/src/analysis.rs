@@ -86,6 +86,7 @@ impl Analysis {
     }
 
     /// Aggregation: the text of the k-th recommendation, its words joined by spaces.
+    #[cfg_attr(not(test), allow(dead_code))] // `recommend_scan`'s test reference
     pub(crate) fn recommendation_text(&self, k: usize) -> String {
         let ids = &self.rec_words[piece(&self.rec_word_ends, k)];
         let mut text = String::with_capacity(ids.iter().map(|&id| self.word(id).len() + 1).sum());
@@ -99,42 +100,13 @@ impl Analysis {
     }
 
     /// Every recommendation's key, key after key (`recommendation_keys` splits them).
+    #[cfg_attr(not(test), allow(dead_code))] // `recommend_scan`'s test reference
     pub(crate) fn recommendation_key_ids(&self) -> &[u32] {
         &self.rec_key_ids
     }
 
-    /// Aggregation's analysis (`recommend_scan`): the candidates' words, and each kept
-    /// recommendation's words and key (local ids), back to back with where each ends.
-    /// Nothing else: aggregation reads no count, content word or code block.
-    pub(crate) fn recommendations_only(
-        arena: String,
-        vocab: Vec<Span>,
-        rec_words: Vec<u32>,
-        rec_word_ends: Vec<u32>,
-        rec_key_ids: Vec<u32>,
-        rec_key_ends: Vec<u32>,
-    ) -> Analysis {
-        Analysis {
-            arena,
-            token_count: 0,
-            sentence_count: 0,
-            rec_text: String::new(),
-            rec_text_ends: Vec::new(),
-            rec_words,
-            rec_word_ends,
-            rec_key_ids,
-            rec_key_ends,
-            code_blocks: Vec::new(),
-            hedging: 0,
-            certainty: 0,
-            unique_tokens: vocab.len() as u64,
-            vocab,
-            content_counts: Vec::new(),
-            content_len: 0,
-        }
-    }
-
     /// Each recommendation's key: its distinct content tokens as local ids, ascending.
+    #[cfg_attr(not(test), allow(dead_code))] // `recommend_scan`'s test reference
     pub(crate) fn recommendation_keys(&self) -> impl ExactSizeIterator<Item = &[u32]> + '_ {
         let ends = &self.rec_key_ends;
         (0..ends.len()).map(move |k| &self.rec_key_ids[piece(ends, k)])
@@ -307,6 +279,9 @@ pub fn analyze_one(content: &str) -> Analysis {
 /// skips building recommendation texts and reading sentences (less memory, less work;
 /// its analyses' `sentence_count` is 0, the rest is identical).
 #[derive(Clone, Copy, PartialEq, Eq)]
+// Aggregation now reads `recommend_scan`; `Recommendations` is kept as the reference its
+// tests compare with (and dead outside tests) until the full scan's changes settle.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum Need {
     All,
     ContentTokens,
@@ -561,10 +536,10 @@ fn content_only(arena: String, vocab: Vec<Span>, counts: Counts, sc: &Scratch) -
 /// Bytes made of whole words and ASCII spaces, as a `String` without validating them
 /// again (validation cost ~1 instruction per byte on ASCII and several on other scripts,
 /// for bytes that are valid by construction).
-pub(crate) fn words_to_string(bytes: Vec<u8>) -> String {
+fn words_to_string(bytes: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&bytes).is_ok());
-    // SAFETY: every caller (`vocabulary`, `with_recommendations`, `recommend_scan`)
-    // builds `bytes` only by concatenating (a) slices of the lowered text `Classified::low` at a word's range
+    // SAFETY: every caller (`vocabulary`, `with_recommendations`) builds `bytes` only by
+    // concatenating (a) slices of the lowered text `Classified::low` at a word's range
     // (`Word`): the content is a `str`, the case mapping changes only ASCII capitals
     // and the second byte of two-byte Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each
     // into a character of the same length (`classify`), so the lowered text is valid
@@ -714,19 +689,15 @@ pub fn analyze_all(responses: &[Response<'_>]) -> Vec<Analysis> {
 
 /// Below this much text, responses are analysed on the calling thread: waking rayon's
 /// pool costs more than it saves, and makes small timings depend on the other core.
-const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+pub(crate) const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
 /// Above it, rayon splits the responses into pieces of at least this many (about 16
 /// KB of text at 2 KB each): a piece costs a job hand-off, and 100 responses on two
 /// threads need a dozen pieces to balance, not one per response.
-const PARALLEL_MIN_RESPONSES: usize = 8;
+pub(crate) const PARALLEL_MIN_RESPONSES: usize = 8;
 
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
-    let one = |r: &Response<'_>| match need {
-        // Aggregation reads recommendations alone: a scan that interns only their tokens.
-        Need::Recommendations => crate::recommend_scan::analyze_one(r.content),
-        _ => SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need)),
-    };
+    let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
         responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
     } else {

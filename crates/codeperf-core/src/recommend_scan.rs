@@ -15,22 +15,27 @@
 //!
 //! The result equals the full scan's (`analysis::analyze_one_with` with
 //! `Need::Recommendations`, kept as the reference the tests compare with): the same
-//! recommendations in the same order, deduplicated by their token-id sequences, the
-//! same keys (content tokens as local ids, ascending) and words. Local ids differ (only
-//! candidates' words are numbered here), which nothing downstream depends on: keys are
-//! turned into global ids by their words (`global_ids`).
+//! recommendations in the same order, deduplicated by their token-id sequences, with the
+//! same keys. It is shaped for the merge alone (`Found`): each key as its words' packed
+//! forms (`packed`), which the merge joins into global ids with one probe per word and
+//! no text, and each recommendation as its byte range in the content, from which the
+//! text is rebuilt only for the few that head a merged group. No arena of words, no
+//! word ranges and no texts are built per response.
 
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 use std::mem::take;
 
-use crate::analysis::{words_to_string, Analysis, Span};
+use rayon::prelude::*;
+
+use crate::analysis::{PARALLEL_MIN_BYTES, PARALLEL_MIN_RESPONSES};
 use crate::classify::Classified;
 use crate::document;
 use crate::intern::{long_key, KeyTable};
+use crate::model::Response;
 use crate::packed;
-use crate::text::{is_content, word_classes, LONGEST_LISTED, RECOMMEND_MARKERS};
+use crate::text::{is_content, tokens, word_classes, LONGEST_LISTED, RECOMMEND_MARKERS};
 
 /// The shortest and longest recommending markers ("must", "recommended"), in bytes.
 const MARKER_MIN: usize = 4;
@@ -96,6 +101,64 @@ fn is_marker(low: &[u8], s: usize, len: usize) -> bool {
     MARKER_TABLE.1[marker_slot(key, len, MARKER_TABLE.0)] == key
 }
 
+/// One response's recommendations as the merge reads them.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// Each kept recommendation's byte range in the content (its first token's start to
+    /// its last token's end), in reading order.
+    spans: Vec<(u32, u32)>,
+    /// Each key's words (its distinct content tokens) back to back, each as a `WordKey`,
+    /// and where each key ends.
+    key_words: Vec<u128>,
+    key_ends: Vec<u32>,
+    /// Words longer than 16 bytes (lowered) back to back, and where each ends: a
+    /// `WordKey` of such a word names its index here.
+    long: String,
+    long_ends: Vec<u32>,
+}
+
+/// A word of a key: its packed form (`packed`: its low byte is the word's first byte,
+/// never 0), or, for a word longer than 16 bytes, its index in `Found::long` shifted up
+/// one byte (low byte 0).
+pub(crate) type WordKey = u128;
+
+impl Found {
+    /// Each kept recommendation's key, in reading order.
+    pub(crate) fn keys(&self) -> impl ExactSizeIterator<Item = &[WordKey]> + '_ {
+        (0..self.key_ends.len()).map(move |k| {
+            let from = if k == 0 { 0 } else { self.key_ends[k - 1] as usize };
+            &self.key_words[from..self.key_ends[k] as usize]
+        })
+    }
+
+    /// The word of a `WordKey` whose low byte is 0 (a long word).
+    pub(crate) fn long_word(&self, key: WordKey) -> &str {
+        let k = (key >> 8) as usize;
+        let from = if k == 0 { 0 } else { self.long_ends[k - 1] as usize };
+        &self.long[from..self.long_ends[k] as usize]
+    }
+
+    /// The k-th recommendation's text: its tokens, lowered, joined by single spaces, read
+    /// again from `content` (the response this was found in). Its range starts at a
+    /// token's first byte and ends after a token's last, so it holds exactly the
+    /// recommendation's tokens.
+    pub(crate) fn text(&self, content: &str, k: usize) -> String {
+        let (a, b) = self.spans[k];
+        tokens(&content[a as usize..b as usize]).join(" ")
+    }
+}
+
+/// Every response's `Found`, in input order (in parallel above `PARALLEL_MIN_BYTES` of
+/// text, as analysis splits it).
+pub(crate) fn find_all(responses: &[Response<'_>]) -> Vec<Found> {
+    let one = |r: &Response<'_>| find_one(r.content);
+    if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
+        responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
+    } else {
+        responses.iter().map(one).collect()
+    }
+}
+
 /// A distinct word of the candidates being read: where it first occurs in the lowered
 /// text, its length and whether it is a content token.
 #[derive(Clone, Copy)]
@@ -112,17 +175,22 @@ struct Scratch {
     table: KeyTable,
     /// The distinct words of the candidates, by local id (first occurrence).
     words: Vec<Word>,
-    /// Local id -> the packed word, or 0 for words longer than 16 bytes.
-    keys: Vec<u128>,
+    /// Local id -> the word's `WordKey`.
+    keys: Vec<WordKey>,
+    /// Words longer than 16 bytes, lowered, and where each ends (`Found::long`).
+    long: String,
+    long_ends: Vec<u32>,
     /// The candidates' byte ranges, in reading order.
     spans: Vec<(usize, usize)>,
     /// The candidate being read, as local ids.
     ids: Vec<u32>,
-    /// Kept recommendations: their words (local ids) back to back and where each ends,
-    /// their keys back to back and where each ends.
+    /// Kept recommendations: their words (local ids) back to back and where each ends
+    /// (to find repeated ones), their ranges, their keys' words and where each ends.
     rec_words: Vec<u32>,
     rec_word_ends: Vec<u32>,
+    rec_spans: Vec<(u32, u32)>,
     key_ids: Vec<u32>,
+    key_words: Vec<WordKey>,
     key_ends: Vec<u32>,
     /// Kept recommendations by the hash of their ids (indexes into `rec_word_ends`): a
     /// text is its words joined by spaces, so equal id sequences are equal texts.
@@ -135,19 +203,22 @@ thread_local! {
 }
 
 /// One response's recommendations and keys, reusing this thread's buffers.
-pub(crate) fn analyze_one(content: &str) -> Analysis {
-    SCRATCH.with(|sc| analyze_with(content, &mut sc.borrow_mut()))
+pub(crate) fn find_one(content: &str) -> Found {
+    SCRATCH.with(|sc| find_with(content, &mut sc.borrow_mut()))
 }
 
-fn analyze_with(content: &str, sc: &mut Scratch) -> Analysis {
+fn find_with(content: &str, sc: &mut Scratch) -> Found {
     let doc = document::parse(content);
     sc.classified.fill_lines(content, &doc.prose_lines);
     sc.table.clear();
     sc.words.clear();
     sc.keys.clear();
+    sc.long.clear();
+    sc.long_ends.clear();
     sc.rec_words.clear();
     sc.rec_word_ends.clear();
-    sc.key_ids.clear();
+    sc.rec_spans.clear();
+    sc.key_words.clear();
     sc.key_ends.clear();
     sc.seen.clear();
     sc.seen_hashes.clear();
@@ -199,7 +270,8 @@ fn recommending_sentences(classified: &Classified, ls: usize, le: usize, out: &m
 /// The local id of the token `low[s..e]` (new words get the next id); a new word's key
 /// and content class are recorded once.
 #[inline(always)]
-fn intern(table: &mut KeyTable, words: &mut Vec<Word>, keys: &mut Vec<u128>, low: &[u8], s: usize, e: usize) -> u32 {
+fn intern(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
+    let Interning { table, words, keys, .. } = sc;
     let len = e - s;
     let (key, id, new) = if len <= packed::MAX_LEN {
         let key = packed::pack(low, s, len);
@@ -213,7 +285,10 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, keys: &mut Vec<u128>, low
             &low[w.start as usize..(w.start + w.len) as usize] == word
         };
         let (id, new) = table.get_or_insert(long_key(word), words.len() as u32, same);
-        (0, id, new)
+        if new {
+            return new_long_word(sc, low, s, e);
+        }
+        (0, id, false)
     };
     if new {
         let listed = if len <= LONGEST_LISTED { word_classes().get_packed(key) } else { 0 };
@@ -223,26 +298,61 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, keys: &mut Vec<u128>, low
     id
 }
 
+/// A new word longer than 16 bytes (rare): kept in `long`, its key its index there. A
+/// long word is no listed word, so it is a content token.
+#[inline(never)]
+fn new_long_word(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
+    let id = sc.words.len() as u32;
+    sc.words.push(Word { start: s as u32, len: (e - s) as u32, content: true });
+    sc.keys.push((sc.long_ends.len() as u128) << 8);
+    // SAFETY: see `low_str`.
+    sc.long.push_str(low_str(&low[s..e]));
+    sc.long_ends.push(sc.long.len() as u32);
+    id
+}
+
+/// A word of the lowered text as `&str`, without validating it again.
+fn low_str(word: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(word).is_ok());
+    // SAFETY: `word` is a token's range of `Classified::low`: the content is a `str`, and
+    // the case mapping changes only ASCII capitals and the second byte of two-byte
+    // Latin-1 capitals (C3 80..=9E -> C3 A0..=BE), each into a character of the same
+    // length, so the lowered text is valid UTF-8 with the content's character
+    // boundaries; a token is a run of whole characters (`classify`).
+    unsafe { std::str::from_utf8_unchecked(word) }
+}
+
+/// The per-response interning state `intern` updates (fields of `Scratch`, borrowed
+/// apart from the lowered text it reads).
+struct Interning<'a> {
+    table: &'a mut KeyTable,
+    words: &'a mut Vec<Word>,
+    keys: &'a mut Vec<WordKey>,
+    long: &'a mut String,
+    long_ends: &'a mut Vec<u32>,
+}
+
 impl Scratch {
     /// The tokens of `start..end` (both ends border a byte that is no word character) as
     /// one candidate: interned, then kept unless it has no content token or repeats one.
     fn candidate(&mut self, start: usize, end: usize) {
         let mut ids = take(&mut self.ids);
         ids.clear();
-        let Scratch { classified, table, words, keys, .. } = self;
+        let Scratch { classified, table, words, keys, long, long_ends, .. } = self;
+        let mut sc = Interning { table, words, keys, long, long_ends };
         let mut tokens = classified.tokens(start, end);
         while let Some((s, e)) = tokens.next_token() {
-            ids.push(intern(table, words, keys, &classified.low, s, e));
+            ids.push(intern(&mut sc, &classified.low, s, e));
         }
         if !ids.is_empty() {
-            self.add(&ids);
+            self.add(&ids, start, end);
         }
         self.ids = ids;
     }
 
     /// Keeps the candidate `ids` (its words and its key) unless it has no content token
     /// or the same words were already kept from this response.
-    fn add(&mut self, ids: &[u32]) {
+    fn add(&mut self, ids: &[u32], start: usize, end: usize) {
         let mut hasher = FxHasher::default();
         let mut content = false;
         for &id in ids {
@@ -264,52 +374,30 @@ impl Scratch {
         let k = self.rec_word_ends.len() as u32;
         self.rec_words.extend_from_slice(ids);
         self.rec_word_ends.push(self.rec_words.len() as u32);
+        self.rec_spans.push((start as u32, end as u32));
         self.seen_hashes.push(h);
         let hashes = &self.seen_hashes;
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
-        // The key: content ids sorted and deduplicated in place at the end of `key_ids`.
-        let from = self.key_ids.len();
+        // The key: the content ids sorted and deduplicated, as their words' keys.
         let words = &self.words;
+        self.key_ids.clear();
         self.key_ids.extend(ids.iter().copied().filter(|&id| words[id as usize].content));
-        self.key_ids[from..].sort_unstable();
-        let mut kept = from;
-        for i in from..self.key_ids.len() {
-            if kept == from || self.key_ids[i] != self.key_ids[kept - 1] {
-                self.key_ids[kept] = self.key_ids[i];
-                kept += 1;
-            }
-        }
-        self.key_ids.truncate(kept);
-        self.key_ends.push(kept as u32);
+        self.key_ids.sort_unstable();
+        self.key_ids.dedup();
+        let keys = &self.keys;
+        self.key_words.extend(self.key_ids.iter().map(|&id| keys[id as usize]));
+        self.key_ends.push(self.key_words.len() as u32);
     }
 
-    /// The analysis: the candidates' words back to back in an exactly sized arena, and
-    /// the kept recommendations' words and keys (copied at their exact sizes).
-    fn finish(&mut self) -> Analysis {
-        let low = &self.classified.low[..];
-        let bytes = self.words.iter().map(|w| w.len as usize).sum();
-        let mut arena: Vec<u8> = Vec::with_capacity(bytes);
-        let mut vocab: Vec<Span> = Vec::with_capacity(self.words.len());
-        for (w, &key) in self.words.iter().zip(&self.keys) {
-            let from = arena.len();
-            let len = w.len as usize;
-            if key != 0 && arena.capacity() - from >= packed::MAX_LEN {
-                // The packed key is the lowered word: one fixed-size copy, cut to length.
-                arena.extend_from_slice(&key.to_le_bytes());
-                arena.truncate(from + len);
-            } else {
-                arena.extend_from_slice(&low[w.start as usize..w.start as usize + len]);
-            }
-            vocab.push((from as u32, arena.len() as u32));
+    /// The kept recommendations, copied at their exact sizes.
+    fn finish(&mut self) -> Found {
+        Found {
+            spans: self.rec_spans.to_vec(),
+            key_words: self.key_words.to_vec(),
+            key_ends: self.key_ends.to_vec(),
+            long: self.long.clone(),
+            long_ends: self.long_ends.to_vec(),
         }
-        Analysis::recommendations_only(
-            words_to_string(arena),
-            vocab,
-            self.rec_words.to_vec(),
-            self.rec_word_ends.to_vec(),
-            self.key_ids.to_vec(),
-            self.key_ends.to_vec(),
-        )
     }
 }
 
@@ -320,9 +408,10 @@ mod tests {
     use crate::text::{CERTAINTY_MARKERS, HEDGING_MARKERS, STOPWORDS};
     use proptest::prelude::*;
 
-    /// What aggregation reads of an analysis: each kept recommendation's text and its
-    /// key's words (ascending by word, as local ids differ between the scans).
-    fn recommendations(a: &Analysis) -> Vec<(String, Vec<String>)> {
+    /// What aggregation reads of the full scan's analysis: each kept recommendation's
+    /// text and its key's words (sorted: local ids differ between the scans).
+    fn full_scan(text: &str) -> Vec<(String, Vec<String>)> {
+        let a = analyze_one_with(text, &mut FullScratch::default(), Need::Recommendations);
         a.recommendation_keys()
             .enumerate()
             .map(|(k, key)| {
@@ -333,15 +422,32 @@ mod tests {
             .collect()
     }
 
+    /// The same, read from `Found`: texts from the content ranges, words from their keys.
+    fn found(text: &str) -> Vec<(String, Vec<String>)> {
+        let f = find_one(text);
+        f.keys()
+            .enumerate()
+            .map(|(k, key)| {
+                let mut words: Vec<String> = key
+                    .iter()
+                    .map(|&w| {
+                        if w as u8 == 0 {
+                            f.long_word(w).to_string()
+                        } else {
+                            let bytes: Vec<u8> = w.to_le_bytes().into_iter().take_while(|&b| b != 0).collect();
+                            String::from_utf8(bytes).unwrap()
+                        }
+                    })
+                    .collect();
+                words.sort();
+                (f.text(text, k), words)
+            })
+            .collect()
+    }
+
     /// This scan's recommendations equal the full scan's.
     fn same_as_full_scan(text: &str) -> Result<(), TestCaseError> {
-        let full = analyze_one_with(text, &mut FullScratch::default(), Need::Recommendations);
-        let fast = analyze_one(text);
-        prop_assert_eq!(recommendations(&fast), recommendations(&full), "{:?}", text);
-        // Every key word is a word of the analysis.
-        for key in fast.recommendation_keys() {
-            prop_assert!(key.iter().all(|&id| (id as usize) < fast.vocab.len()));
-        }
+        prop_assert_eq!(found(text), full_scan(text), "{:?}", text);
         Ok(())
     }
 
@@ -361,8 +467,7 @@ mod tests {
     fn reads_items_and_recommending_sentences() {
         let text = "You should use a pool. It is fine.\n- Cache results in Redis\n1. cache results in REDIS\n\
                     ```\nyou must not\n```\n- the a\nWe Recommend\nretries! Avoid it? No.";
-        let a = analyze_one(text);
-        let texts: Vec<String> = (0..a.recommendation_keys().count()).map(|k| a.recommendation_text(k)).collect();
+        let texts: Vec<String> = found(text).into_iter().map(|(t, _)| t).collect();
         assert_eq!(texts, ["you should use a pool", "cache results in redis", "we recommend", "avoid it"]);
         same_as_full_scan(text).unwrap();
     }
