@@ -242,8 +242,9 @@ fn find_with(content: &str, sc: &mut Scratch, reading: Option<Reading>) -> Found
     sc.key_ends.clear();
     sc.seen.clear();
     sc.seen_hashes.clear();
-    // The candidates' ranges first, in reading order (each line's recommending
-    // sentences, or a list item as a whole, read without its marker), then each one read.
+    // The candidates in reading order: each line's recommending sentences, or a list
+    // item as a whole, read without its marker. Reading tokens, their ranges are found
+    // first, then each one read again to intern it.
     let (mut spans, mut hits) = (take(&mut sc.spans), take(&mut sc.hits));
     spans.clear();
     hits.clear();
@@ -271,11 +272,10 @@ fn find_with(content: &str, sc: &mut Scratch, reading: Option<Reading>) -> Found
             while next < hits.len() && (hits[next] as usize) < le {
                 next += 1;
             }
+            // Candidates are read as they are found (reading order, as `spans` keeps it).
             match document::list_item(&content[ls..le]) {
-                Some((a, b)) => spans.push((ls + a, ls + b)),
-                None if from < next => {
-                    recommending_sentences(&sc.classified, content.as_bytes(), (ls, le), &hits[from..next], &mut spans);
-                }
+                Some((a, b)) => sc.candidate(ls + a, ls + b),
+                None if from < next => sc.sentences_around(content.as_bytes(), (ls, le), &hits[from..next]),
                 None => {}
             }
         }
@@ -334,60 +334,30 @@ fn ends_sentence(bytes: &[u8], q: usize) -> bool {
     matches!(bytes[q], b'.' | b'!' | b'?') && bytes.get(q + 1).is_none_or(|&b| is_ascii_ws(b))
 }
 
-/// The sentences of a line that is not a list item (`ls..le`) that hold a marker, pushed
-/// to `out` as (their first token's start, their last token's end). Only the sentences
-/// around a stem (`hits`, ascending, in the line) are read: each from the byte after the
-/// last sentence end before the stem (or the line's start) to the first sentence end
-/// after it (or the line's end). That is the sentence the full scan cuts around the
-/// stem's token (`analysis::scan_prose`: sentences are the tokens between sentence ends),
-/// and both ends border a byte that is no word character ('.', '!', '?', white space, a
-/// line break), as `Classified::tokens` needs.
-fn recommending_sentences(
-    classified: &Classified,
-    bytes: &[u8],
-    (ls, le): (usize, usize),
-    hits: &[u32],
-    out: &mut Vec<(usize, usize)>,
-) {
-    let low = &classified.low[..];
-    // Sentences ending before this were read.
-    let mut read_to = ls;
-    for &h in hits {
-        let h = h as usize;
-        if h < read_to {
-            continue;
+/// The sentence of the line `ls..le` (not a list item) around the byte `h`: from the byte
+/// after the last sentence end before `h` (or the line's start) to the first sentence end
+/// at or after it (or the line's end). That is the sentence the full scan cuts around the
+/// token at `h` (`analysis::scan_prose`: sentences are the tokens between sentence
+/// ends), and both ends border a byte that is no word character ('.', '!', '?', white
+/// space, a line break), as `Classified::tokens` needs.
+fn sentence_around(bytes: &[u8], (ls, le): (usize, usize), h: usize) -> (usize, usize) {
+    let (mut start, mut from) = (ls, h);
+    while let Some(p) = memchr::memrchr3(b'.', b'!', b'?', &bytes[ls..from]).map(|i| ls + i) {
+        if ends_sentence(bytes, p) {
+            start = p + 1;
+            break;
         }
-        let mut start = ls;
-        let mut from = h;
-        while let Some(p) = memchr::memrchr3(b'.', b'!', b'?', &bytes[ls..from]).map(|i| ls + i) {
-            if ends_sentence(bytes, p) {
-                start = p + 1;
-                break;
-            }
-            from = p;
-        }
-        let mut end = le;
-        let mut from = h;
-        while let Some(q) = memchr::memchr3(b'.', b'!', b'?', &bytes[from..le]).map(|i| from + i) {
-            if ends_sentence(bytes, q) {
-                end = q;
-                break;
-            }
-            from = q + 1;
-        }
-        read_to = end + 1;
-        let (mut first, mut last, mut marker) = (usize::MAX, 0, false);
-        let mut tokens = classified.tokens(start, end);
-        while let Some((s, e)) = tokens.next_token() {
-            first = first.min(s);
-            last = e;
-            // Once a sentence recommends, its other tokens need no test.
-            marker = marker || is_marker(low, s, e - s);
-        }
-        if marker {
-            out.push((first, last));
-        }
+        from = p;
     }
+    let (mut end, mut from) = (le, h);
+    while let Some(q) = memchr::memchr3(b'.', b'!', b'?', &bytes[from..le]).map(|i| from + i) {
+        if ends_sentence(bytes, q) {
+            end = q;
+            break;
+        }
+        from = q + 1;
+    }
+    (start, end)
 }
 
 /// The sentences of a line that is not a list item, each one holding a marker pushed to
@@ -484,6 +454,41 @@ struct Interning<'a> {
 }
 
 impl Scratch {
+    /// The sentences of the line `ls..le` (not a list item) around the stems `hits`
+    /// (ascending, in the line) that hold a marker, each kept as a candidate. A stem's
+    /// sentence almost always recommends, so its tokens are interned as they are tested
+    /// (one reading, not a test then a second reading to intern); a sentence without a
+    /// marker after all ("preferred") is dropped, its words left unused.
+    #[inline(never)]
+    fn sentences_around(&mut self, bytes: &[u8], line: (usize, usize), hits: &[u32]) {
+        // Sentences ending before this were read.
+        let mut read_to = line.0;
+        for &h in hits {
+            if (h as usize) < read_to {
+                continue;
+            }
+            let (start, end) = sentence_around(bytes, line, h as usize);
+            read_to = end + 1;
+            let mut ids = take(&mut self.ids);
+            ids.clear();
+            let Scratch { classified, table, words, keys, long, long_ends, .. } = self;
+            let mut sc = Interning { table, words, keys, long, long_ends };
+            let low = &classified.low[..];
+            let (mut first, mut last, mut marker) = (usize::MAX, 0, false);
+            let mut tokens = classified.tokens(start, end);
+            while let Some((s, e)) = tokens.next_token() {
+                first = first.min(s);
+                last = e;
+                marker = marker || is_marker(low, s, e - s);
+                ids.push(intern(&mut sc, low, s, e));
+            }
+            if marker {
+                self.add(&ids, first, last);
+            }
+            self.ids = ids;
+        }
+    }
+
     /// The tokens of `start..end` (both ends border a byte that is no word character) as
     /// one candidate: interned, then kept unless it has no content token or repeats one.
     fn candidate(&mut self, start: usize, end: usize) {
