@@ -109,8 +109,8 @@ pub(crate) struct Found {
     /// Each kept recommendation's byte range in the content (its first token's start to
     /// its last token's end), in reading order.
     spans: Vec<(u32, u32)>,
-    /// Each key's words (its distinct content tokens) back to back, each as a `WordKey`,
-    /// and where each key ends.
+    /// Each key's words (its distinct content tokens, in no particular order) back to
+    /// back, each as a `WordKey`, and where each key ends.
     key_words: Vec<u128>,
     key_ends: Vec<u32>,
     /// Words longer than 16 bytes (lowered) back to back, and where each ends: a
@@ -183,6 +183,8 @@ struct Word {
     start: u32,
     len: u32,
     content: bool,
+    /// The last candidate whose key took this word (`Scratch::add`; 0: none yet).
+    mark: u32,
 }
 
 /// Buffers reused from one response to the next on the same thread.
@@ -208,13 +210,14 @@ struct Scratch {
     rec_words: Vec<u32>,
     rec_word_ends: Vec<u32>,
     rec_spans: Vec<(u32, u32)>,
-    key_ids: Vec<u32>,
     key_words: Vec<WordKey>,
     key_ends: Vec<u32>,
     /// Kept recommendations by the hash of their ids (indexes into `rec_word_ends`): a
     /// text is its words joined by spaces, so equal id sequences are equal texts.
     seen: HashTable<u32>,
     seen_hashes: Vec<u64>,
+    /// Candidates read in this response (`Word::mark`).
+    stamp: u32,
 }
 
 thread_local! {
@@ -242,6 +245,7 @@ fn find_with(content: &str, sc: &mut Scratch, reading: Option<Reading>) -> Found
     sc.key_ends.clear();
     sc.seen.clear();
     sc.seen_hashes.clear();
+    sc.stamp = 0;
     // The candidates in reading order: each line's recommending sentences, or a list
     // item as a whole, read without its marker. Reading tokens, their ranges are found
     // first, then each one read again to intern it.
@@ -413,7 +417,7 @@ fn intern(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
     };
     if new {
         let listed = if len <= LONGEST_LISTED { word_classes().get_packed(key) } else { 0 };
-        words.push(Word { start: s as u32, len: len as u32, content: is_content(&low[s..e], listed) });
+        words.push(Word { start: s as u32, len: len as u32, content: is_content(&low[s..e], listed), mark: 0 });
         keys.push(key);
     }
     id
@@ -424,7 +428,7 @@ fn intern(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
 #[inline(never)]
 fn new_long_word(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
     let id = sc.words.len() as u32;
-    sc.words.push(Word { start: s as u32, len: (e - s) as u32, content: true });
+    sc.words.push(Word { start: s as u32, len: (e - s) as u32, content: true, mark: 0 });
     sc.keys.push((sc.long_ends.len() as u128) << 8);
     // SAFETY: see `low_str`.
     sc.long.push_str(low_str(&low[s..e]));
@@ -534,14 +538,18 @@ impl Scratch {
         self.seen_hashes.push(h);
         let hashes = &self.seen_hashes;
         self.seen.insert_unique(h, k, |&j| hashes[j as usize]);
-        // The key: the content ids sorted and deduplicated, as their words' keys.
-        let words = &self.words;
-        self.key_ids.clear();
-        self.key_ids.extend(ids.iter().copied().filter(|&id| words[id as usize].content));
-        self.key_ids.sort_unstable();
-        self.key_ids.dedup();
-        let keys = &self.keys;
-        self.key_words.extend(self.key_ids.iter().map(|&id| keys[id as usize]));
+        // The key: each content word once, as its `WordKey`, in order of first occurrence
+        // (the merge sorts keys by global id, so no sort here). A word's `mark` says it is
+        // in this key already.
+        self.stamp += 1;
+        let stamp = self.stamp;
+        for &id in ids {
+            let w = &mut self.words[id as usize];
+            if w.content && w.mark != stamp {
+                w.mark = stamp;
+                self.key_words.push(self.keys[id as usize]);
+            }
+        }
         self.key_ends.push(self.key_words.len() as u32);
     }
 
