@@ -340,6 +340,61 @@ def test_cost_curve_reports_both_backends_where_both_run(tmp_path, no_targets):
     assert "cost curve" in result.stderr and "consensus_cosine/cost/5x2KB" in result.stderr
 
 
+@needs_rust
+def test_cost_curve_runs_the_memory_family_where_the_twin_runs(tmp_path, no_targets, monkeypatch):
+    """With `code` chosen, the twin's points run on it too (`@code` entries, both backends
+    compared and traced); counts above the twin's limit (3 here) stay on the reference
+    family."""
+    from codeperf.bench_rust import cost_curve
+
+    monkeypatch.setattr(cost_curve, "PYTHON_MAX_RESPONSES", 3)
+    out = tmp_path / "run"
+    result = invoke("--bench", "consensus_cosine", "--sizes", "4x256B", "--out", str(out),
+                    *TINY, "--corpus", "code", "--cost-curve", "3,5")
+    assert result.exit_code == exitcodes.OK, result.output
+    data = envelope.load(out / "bench_rust.json")
+    curve = {e["id"]: e for e in _entries(data, "cost_curve")}
+    assert list(curve) == [f"consensus_cosine/cost/{s}" for s in ("3x2KB", "3x2KB@code", "5x2KB")]
+    assert data["config"]["cost_curve_sizes"] == ["3x2KB", "3x2KB@code", "5x2KB"]
+    code = curve["consensus_cosine/cost/3x2KB@code"]
+    assert code["family"] == "code" and code["correct"] is True
+    assert code["summary"]["python_peak_bytes"] > 0 and code["summary"]["memory_reduction_pct"] is not None
+    assert curve["consensus_cosine/cost/5x2KB"]["summary"]["python_s"] is None
+    assert "consensus_cosine/cost/3x2KB@code" in result.stderr and "cost curve: " in result.stderr
+
+
+@needs_rust
+def test_memory_target_is_judged_at_the_cost_curves_points_too(tmp_path, monkeypatch):
+    """Issue #14's memory goal holds at 100 AND at 1,000 x 2 KB: the target takes the least
+    reduction over the reference shape's families and the cost curve's traced points (here
+    3 responses, the twin's limit patched down), and its note names the case."""
+    from codeperf.bench_rust import cost_curve
+
+    monkeypatch.setattr(cost_curve, "PYTHON_MAX_RESPONSES", 3)
+    path = tmp_path / "targets.toml"
+    path.write_text('[[target]]\nsuite = "bench_rust"\nname = "m"\n'
+                    'metric = "memory_reduction_pct.consensus_cosine"\n'
+                    'op = ">="\nthreshold = -1000000\nunit = "%"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(path))
+    out = tmp_path / "run"
+    result = invoke("--bench", "consensus_cosine", "--sizes", "100x2KB", "--out", str(out),
+                    *TINY, "--corpus", "code", "--cost-curve", "3")
+    assert result.exit_code == exitcodes.OK, result.output
+    data = envelope.load(out / "bench_rust.json")
+    cases_ = {e["size"]["family"]: e["summary"]["memory_reduction_pct"] for e in _entries(data, "memory")}
+    points = {e["id"].split("/cost/")[1]: e["summary"]["memory_reduction_pct"]
+              for e in _entries(data, "cost_curve")}
+    assert set(points) == {"3x2KB", "3x2KB@code"} and set(cases_) == {"own", "code"}
+    every = {**cases_, **points}
+    target = {t["metric"]: t for t in data["targets"]}["memory_reduction_pct.consensus_cosine"]
+    assert target["state"] == "pass"
+    assert target["measured"] == pytest.approx(min(every.values()))
+    assert "cost curve's points" in target["note"]
+    assert all(f"{case}:" in target["note"] for case in every)
+    worst = min(every, key=every.__getitem__)
+    assert (f"least family {worst}" if worst in cases_ else f"least case {worst} (cost curve)") in target["note"]
+
+
 def test_full_mode_default_plan_reaches_the_driver(tmp_path, monkeypatch):
     """Without --sizes the full mode runs the plan (the cross on the reference family, the
     reference shape on the others, pipeline there only, 2 pyperf processes off it); --sizes,

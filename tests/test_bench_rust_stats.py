@@ -255,6 +255,20 @@ def test_cost_curve_sizes():
             cost_curve.parse_responses(bad, quick=False)
 
 
+def test_cost_curve_adds_the_memory_family_where_the_twin_runs():
+    """`code` joins the reference family at the counts the twin runs (the memory at 1,000
+    x 2 KB where it is least), only when the run chose it; counts above the twin's limit
+    stay reference-only."""
+    from codeperf.bench_rust import cost_curve
+
+    labels = lambda sizes: [s.label for s in sizes]  # noqa: E731
+    assert labels(cost_curve.sizes(cost_curve.FULL_RESPONSES, grid.FAMILIES)) == [
+        "1000x2KB", "1000x2KB@code", "3000x2KB", "10000x2KB"]
+    assert labels(cost_curve.sizes((1000,), ("own", "chat"))) == ["1000x2KB"]
+    assert labels(cost_curve.sizes((1000,), ("code",))) == ["1000x2KB", "1000x2KB@code"]
+    assert cost_curve.MEMORY_FAMILY in grid.FAMILIES
+
+
 def test_full_plan_crosses_the_reference_family_and_times_others_at_the_reference():
     sizes = grid.full_sizes(grid.FAMILIES)
     own = [s for s in sizes if s.family == grid.REFERENCE_FAMILY]

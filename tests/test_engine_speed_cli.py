@@ -39,9 +39,35 @@ def test_out_writes_every_block_and_the_exit_code_follows_the_goals(tmp_path):
         assert row["correct"] is True and len(row["python_block_s"]) == len(row["rust_block_s"]) == 2
         ratio = statistics.median(row["python_block_s"]) / statistics.median(row["rust_block_s"])
         assert row["ratio_of_medians"] == pytest.approx(ratio)
+        assert row["goal_op"] == ">="  # the real targets.toml: every family's goals are there
         assert row["goal_met"] == (ratio >= row["goal_speedup"])
     assert data["all_goals_met"] == all(r["goal_met"] for r in data["rows"]) \
         and data["rows"][0]["mb_s_goal_met"] is not None
+
+
+@pytest.mark.needs_rust
+def test_goals_come_from_the_targets_file(tmp_path, monkeypatch):
+    """Only what $CODEPERF_TARGETS holds is judged, by its own comparison and threshold:
+    an analyze goal no engine meets fails the run (exit 1) and is the one shown; goals the
+    file lacks judge nothing (no silent pass against 0)."""
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[[target]]\nsuite = "bench_rust"\nname = "s"\nmetric = "speedup.analyze"\n'
+                       'op = ">="\nthreshold = 1e9\nunit = "x"\n')
+    monkeypatch.setenv("CODEPERF_TARGETS", str(targets))
+    args = ["--responses", "4", "--size", "128", "--repeat", "1", "--corpus", "own"]
+    result = CliRunner().invoke(_main(), args + ["--out", str(tmp_path / "a")])
+    assert result.exit_code == 1, result.output
+    rows = json.loads((tmp_path / "a" / "engine_speed.json").read_text())["rows"]
+    assert (rows[0]["goal_speedup"], rows[0]["goal_op"], rows[0]["goal_met"]) == (1e9, ">=", False)
+    assert rows[0]["goal_mb_s"] is None and rows[0]["mb_s_goal_met"] is None
+    assert all(r["goal_speedup"] is None and r["goal_met"] is None for r in rows[1:])
+    assert ">=1e+09x" in result.output
+    # The same run with that goal made reachable by its comparison: every goal met, exit 0.
+    targets.write_text(targets.read_text().replace('op = ">="', 'op = "<"'))
+    result = CliRunner().invoke(_main(), args + ["--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "b" / "engine_speed.json").read_text())["rows"]
+    assert (rows[0]["goal_op"], rows[0]["goal_met"]) == ("<", True)
 
 
 def test_unknown_family_is_a_usage_error(tmp_path):

@@ -117,8 +117,21 @@ impl<S: AsRef<[f64]>> SimilarityMatrix<S> {
     }
 
     /// The similarity of responses i and j.
+    ///
+    /// # Panics
+    ///
+    /// If `i` or `j` is not below `len()`, as slice indexing does: without the check an
+    /// index past the end could land on another pair's value in the condensed layout.
     #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
+        assert!(i < self.n && j < self.n, "pair ({i}, {j}) of a {} x {} matrix", self.n, self.n);
+        self.at(i, j)
+    }
+
+    /// `get` for indices the caller's loop keeps below `len()` (the crate's own loops).
+    #[inline]
+    pub(crate) fn at(&self, i: usize, j: usize) -> f64 {
+        debug_assert!(i < self.n && j < self.n);
         match i.cmp(&j) {
             std::cmp::Ordering::Equal => 1.0,
             std::cmp::Ordering::Less => self.upper.as_ref()[self.offset(i) + (j - i - 1)],
@@ -132,7 +145,8 @@ impl<S: AsRef<[f64]>> SimilarityMatrix<S> {
         self.upper.as_ref()
     }
 
-    /// The full row i (for callers that want lists).
+    /// The full row i (for callers that want lists); iterating it panics as `get` does
+    /// if `i` is not below `len()`.
     pub fn row(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
         (0..self.n).map(move |j| self.get(i, j))
     }
@@ -166,12 +180,11 @@ fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], k
 /// Row i scatters response i into a dense array, then every later response gathers
 /// against it: each value is computed independently (integer dot products and
 /// intersection sizes, exact), so parallel rows change nothing.
-/// The matrix into `upper`, which must hold n (n - 1) / 2 values (else an error).
-fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut upper: S) -> Result<SimilarityMatrix<S>, MatrixSizeError> {
+/// The matrix into `upper`, which holds n (n - 1) / 2 values: both callers size it (or
+/// refuse a buffer of another size) first, so this never fails.
+fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut upper: S) -> SimilarityMatrix<S> {
     let n = analyses.len();
-    if upper.as_mut().len() != upper_len(n) {
-        return Err(MatrixSizeError { responses: n, given: upper.as_mut().len() });
-    }
+    debug_assert_eq!(upper.as_mut().len(), upper_len(n));
     let (vectors, vocab, shared) = term_vectors(&analyses);
     // The analyses are not needed past this point: freed before the rows are computed.
     drop(analyses);
@@ -182,11 +195,11 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
     let words = shared.div_ceil(64);
     if kind == Similarity::Jaccard && words <= average.max(1) {
         fill_jaccard_bitsets(&vectors, words, rows, parallel);
-        return Ok(SimilarityMatrix { n, upper });
+        return SimilarityMatrix { n, upper };
     }
     if kind == Similarity::Cosine && shared <= 3 * average {
         fill_cosine_dense(&vectors, &norms, shared, rows, parallel);
-        return Ok(SimilarityMatrix { n, upper });
+        return SimilarityMatrix { n, upper };
     }
     let fill = |dense: &mut Vec<u32>, (i, row): (usize, &mut [f64])| {
         let a = &vectors[i];
@@ -207,7 +220,7 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
         let mut dense = vec![0u32; vocab];
         rows.into_iter().for_each(|r| fill(&mut dense, r));
     }
-    Ok(SimilarityMatrix { n, upper })
+    SimilarityMatrix { n, upper }
 }
 
 /// Jaccard rows from one bitset per response over the call's vocabulary: |A ∩ B| is the
@@ -337,6 +350,7 @@ pub fn level_for(agreement: f64, n: usize) -> &'static str {
     }
 }
 
+#[allow(clippy::manual_clamp)] // the agreement's NaN-to-0.0 clamp, below
 fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: SimilarityMatrix<S>, threshold: f64, similarity: Similarity) -> Consensus<S> {
     let n = responses.len();
     let weights: Vec<f64> = responses.iter().map(|r| r.confidence).collect();
@@ -344,7 +358,7 @@ fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: Similarit
     let mut uf = UnionFind::new(n);
     for i in 0..n {
         for j in (i + 1)..n {
-            if matrix.get(i, j) >= threshold {
+            if matrix.at(i, j) >= threshold {
                 uf.union(i, j);
             }
         }
@@ -375,12 +389,14 @@ fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: Similarit
             for i in 0..n {
                 for j in (i + 1)..n {
                     let w = weights[i] * weights[j];
-                    num += w * matrix.get(i, j);
+                    num += w * matrix.at(i, j);
                     den += w;
-                    plain += matrix.get(i, j);
+                    plain += matrix.at(i, j);
                 }
             }
             let a = if den > 0.0 { num / den } else { plain / ((n * (n - 1) / 2) as f64) };
+            // Not `clamp`: a NaN (only from unvalidated weights) becomes 0.0 here, as the
+            // twin's `min(1.0, max(0.0, a))` makes it; `clamp` would return NaN.
             a.max(0.0).min(1.0)
         }
     };
@@ -414,7 +430,7 @@ fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: Similarit
 pub fn compute_consensus(responses: &[Response<'_>], threshold: f64, similarity: Similarity) -> Consensus {
     let analyses = analyze_all_for(responses, Need::ContentTokens);
     let upper = vec![0.0f64; upper_len(responses.len())];
-    let matrix = fill_matrix(analyses, similarity, upper).expect("sized for these responses");
+    let matrix = fill_matrix(analyses, similarity, upper);
     consensus_from(responses, matrix, threshold, similarity)
 }
 
@@ -431,7 +447,7 @@ pub fn compute_consensus_into<S: AsRef<[f64]> + AsMut<[f64]>>(
         return Err(MatrixSizeError { responses: responses.len(), given: upper.as_ref().len() });
     }
     let analyses = analyze_all_for(responses, Need::ContentTokens);
-    let matrix = fill_matrix(analyses, similarity, upper)?;
+    let matrix = fill_matrix(analyses, similarity, upper);
     Ok(consensus_from(responses, matrix, threshold, similarity))
 }
 

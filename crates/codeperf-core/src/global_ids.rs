@@ -23,12 +23,12 @@ use crate::packed;
 /// The vocabulary of some words of every analysis, and each analysis's words in it.
 pub(crate) struct GlobalIds<'a> {
     /// Global id -> the word.
-    pub words: Vec<&'a str>,
+    pub(crate) words: Vec<&'a str>,
     /// Global id -> how many of the listed words are it: for content words (distinct
     /// within a response) the number of responses that hold it.
-    pub occurrences: Vec<u32>,
+    pub(crate) occurrences: Vec<u32>,
     /// Per analysis: the global id of each listed word, in the order listed.
-    pub ids: Vec<Vec<u32>>,
+    pub(crate) ids: Vec<Vec<u32>>,
 }
 
 /// Below this many listed words the join stays on the calling thread: waking rayon's

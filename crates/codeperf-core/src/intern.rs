@@ -118,15 +118,15 @@ impl KeyTable {
 /// Words of many responses to global ids. `key` is a word's packed form (`packed`), or
 /// 0 when it is longer than 16 bytes; long words are compared as strings.
 #[derive(Default)]
-pub struct Interner<'a> {
+pub(crate) struct Interner<'a> {
     table: KeyTable,
-    pub words: Vec<&'a str>,
+    pub(crate) words: Vec<&'a str>,
 }
 
 impl<'a> Interner<'a> {
     /// The id of `word`, and whether it is new.
     #[inline]
-    pub fn id(&mut self, word: &'a str, key: u128) -> (u32, bool) {
+    pub(crate) fn id(&mut self, word: &'a str, key: u128) -> (u32, bool) {
         let key = if key != 0 { key } else { long_key(word.as_bytes()) };
         let words = &self.words;
         let (id, new) = self.table.get_or_insert(key, words.len() as u32, |id| words[id as usize] == word);
@@ -152,7 +152,7 @@ impl<'a> Interner<'a> {
         (id, new)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.words.len()
     }
 }

@@ -62,7 +62,7 @@ mod tests {
         for (start, len) in [(0, 4), (5, 11), (0, 16), (17, 3)] {
             let long = pack(text.as_bytes(), start, len);
             assert_eq!(long, packed(&text[start..start + len]));
-            assert_eq!(&long.to_le_bytes()[..len], text[start..start + len].as_bytes());
+            assert_eq!(&long.to_le_bytes()[..len], &text.as_bytes()[start..start + len]);
         }
     }
 

@@ -1,6 +1,6 @@
 //! Summary statistics, summed in input order so the Python twin reproduces every bit.
 
-pub fn mean(values: &[f64]) -> Option<f64> {
+pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -12,7 +12,7 @@ pub fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// Sample standard deviation (n - 1); 0.0 for a single value.
-pub fn stdev(values: &[f64]) -> Option<f64> {
+pub(crate) fn stdev(values: &[f64]) -> Option<f64> {
     let m = mean(values)?;
     if values.len() < 2 {
         return Some(0.0);
@@ -26,7 +26,7 @@ pub fn stdev(values: &[f64]) -> Option<f64> {
 }
 
 /// Linear interpolation between closest ranks; the rank is computed in integers.
-pub fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
     let n = sorted.len();
     if n == 0 {
         return None;
@@ -36,6 +36,14 @@ pub fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
     let hi = (lo + 1).min(n - 1);
     let frac = (rank % 100) as f64 / 100.0;
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// Float order for sorting without a reachable panic: NaN compares equal to everything,
+/// which is also how Python's `sorted` treats it (stable, no reordering). Validated input
+/// never holds NaN, but the crate's public functions accept any `Response`.
+#[inline]
+pub(crate) fn order(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 #[cfg(test)]
@@ -49,12 +57,4 @@ mod tests {
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50), Some(2.5));
         assert_eq!(percentile(&[10.0], 95), Some(10.0));
     }
-}
-
-/// Float order for sorting without a reachable panic: NaN compares equal to everything,
-/// which is also how Python's `sorted` treats it (stable, no reordering). Validated input
-/// never holds NaN, but the crate's public functions accept any `Response`.
-#[inline]
-pub fn order(a: f64, b: f64) -> std::cmp::Ordering {
-    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
 }

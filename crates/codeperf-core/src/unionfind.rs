@@ -1,16 +1,16 @@
 //! Union-find whose roots are always the smallest member, so the components and their
 //! identities do not depend on the order in which edges are added.
 
-pub struct UnionFind {
+pub(crate) struct UnionFind {
     parent: Vec<usize>,
 }
 
 impl UnionFind {
-    pub fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         UnionFind { parent: (0..n).collect() }
     }
 
-    pub fn find(&mut self, mut x: usize) -> usize {
+    pub(crate) fn find(&mut self, mut x: usize) -> usize {
         while self.parent[x] != x {
             self.parent[x] = self.parent[self.parent[x]];
             x = self.parent[x];
@@ -18,7 +18,7 @@ impl UnionFind {
         x
     }
 
-    pub fn union(&mut self, a: usize, b: usize) {
+    pub(crate) fn union(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             self.parent[ra.max(rb)] = ra.min(rb);
@@ -26,7 +26,7 @@ impl UnionFind {
     }
 
     /// Components ordered by their smallest member, members ascending.
-    pub fn groups(&mut self) -> Vec<Vec<usize>> {
+    pub(crate) fn groups(&mut self) -> Vec<Vec<usize>> {
         let n = self.parent.len();
         let mut slot = vec![usize::MAX; n];
         let mut out: Vec<Vec<usize>> = Vec::new();

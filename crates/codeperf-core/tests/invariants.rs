@@ -1,7 +1,8 @@
 //! Core invariants on arbitrary input (proptest), and consensus/aggregation behaviour
 //! the Python tests also check, here on the core alone.
 
-use codeperf_core::{aggregate_responses, compute_consensus, Response, Similarity};
+use codeperf_core::consensus::{compute_consensus_into, MatrixSizeError};
+use codeperf_core::{aggregate_responses, analyze_responses, compute_consensus, Response, Similarity};
 use proptest::prelude::*;
 
 fn response(content: &str, confidence: f64) -> Response<'_> {
@@ -87,7 +88,7 @@ proptest! {
     fn merged_recommendations_partition_the_candidates(circle in circle()) {
         let rs: Vec<Response<'_>> = circle.iter().map(|(t, c)| response(t, *c)).collect();
         let a = aggregate_responses(&rs);
-        let candidates: usize = codeperf_core::analyze_responses(&rs).analyses.iter().map(|x| x.recommendation_count()).sum();
+        let candidates: usize = analyze_responses(&rs).analyses.iter().map(|x| x.recommendation_count()).sum();
         prop_assert_eq!(a.recommendations.iter().map(|r| r.variants).sum::<usize>(), candidates);
         for r in &a.recommendations {
             prop_assert_eq!(r.support, r.response_indices.len());
@@ -98,17 +99,80 @@ proptest! {
         prop_assert!(a.recommendations.windows(2).all(|w| w[0].score >= w[1].score), "ordered by score");
     }
 
-    /// The public API takes any `Response`, unvalidated: NaN and infinities must not panic.
+    /// The public API takes any `Response` and threshold, unvalidated: NaN, infinities and
+    /// negative numbers in every float field (and as the threshold) must not panic, and
+    /// the agreement stays in [0, 1] (a NaN becomes 0.0, as in the twin).
     #[test]
-    fn no_panic_on_non_finite_numbers(circle in circle(), bad in prop::sample::select(vec![f64::NAN, f64::INFINITY, -1.0])) {
+    fn no_panic_on_non_finite_numbers(
+        circle in circle(),
+        bad in prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, f64::MAX]),
+        threshold in prop::sample::select(vec![0.5, f64::NAN, f64::INFINITY, -1.0]),
+    ) {
         let rs: Vec<Response<'_>> = circle
             .iter()
             .enumerate()
-            .map(|(i, (t, c))| Response { latency_ms: if i % 2 == 0 { bad } else { 1.0 }, ..response(t, if i % 3 == 0 { bad } else { *c }) })
+            .map(|(i, (t, c))| Response {
+                latency_ms: if i % 2 == 0 { bad } else { 1.0 },
+                cost_usd: if i % 4 == 1 { bad } else { 0.0 },
+                ..response(t, if i % 3 == 0 { bad } else { *c })
+            })
             .collect();
-        let _ = compute_consensus(&rs, 0.5, Similarity::Cosine);
+        for kind in [Similarity::Cosine, Similarity::Jaccard] {
+            let c = compute_consensus(&rs, threshold, kind);
+            prop_assert!((0.0..=1.0).contains(&c.agreement_score), "agreement {}", c.agreement_score);
+        }
         let _ = aggregate_responses(&rs);
+        let _ = analyze_responses(&rs);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every public function on arbitrary Unicode (any scalar value, any length, cut
+    /// anywhere between characters), alone and spliced into the structured texts above:
+    /// none of them panics. The review of every `expect`, index and `unsafe` in the crate
+    /// (issue #14) says why; this is the check that runs.
+    #[test]
+    fn public_api_never_panics_on_any_text(
+        texts in prop::collection::vec((any::<String>(), text()).prop_map(|(a, b)| a + &b), 0..8),
+        confidence in 0.0f64..=1.0,
+    ) {
+        let rs: Vec<Response<'_>> = texts.iter().map(|t| response(t, confidence)).collect();
+        let report = analyze_responses(&rs);
+        prop_assert_eq!(report.analyses.len(), rs.len());
+        for a in &report.analyses {
+            prop_assert!((0.0..=1.0).contains(&codeperf_core::analysis::heuristic_confidence(a)));
+        }
+        let _ = codeperf_core::analysis::keywords(&report.analyses, 5);
+        for kind in [Similarity::Cosine, Similarity::Jaccard] {
+            let _ = compute_consensus(&rs, 0.7, kind);
+        }
+        let _ = aggregate_responses(&rs);
+        for t in &texts {
+            let _ = codeperf_core::text::tokens(t);
+            let _ = codeperf_core::analysis::analyze_one(t);
+        }
+    }
+}
+
+#[test]
+fn consensus_into_a_buffer_of_the_wrong_size_is_an_error_not_a_panic() {
+    let rs = [response("pool cache", 0.5), response("pool", 0.5), response("cache", 0.5)];
+    let err = compute_consensus_into(&rs, 0.7, Similarity::Cosine, vec![0.0; 2]).unwrap_err();
+    assert_eq!(err, MatrixSizeError { responses: 3, given: 2 });
+    assert_eq!(err.to_string(), "a matrix of 3 responses needs 3 values, the buffer holds 2");
+    let into = compute_consensus_into(&rs, 0.7, Similarity::Cosine, [0.0f64; 3]).expect("sized");
+    assert_eq!(into.matrix.condensed(), compute_consensus(&rs, 0.7, Similarity::Cosine).matrix.condensed());
+}
+
+/// An index past the end would land on another pair's slot of the condensed layout:
+/// `get` refuses it as slice indexing does, instead of answering with the wrong pair.
+#[test]
+#[should_panic(expected = "pair (0, 3) of a 3 x 3 matrix")]
+fn matrix_get_out_of_range_panics_instead_of_reading_another_pair() {
+    let rs = [response("pool", 0.5), response("pool", 0.5), response("cache", 0.5)];
+    let _ = compute_consensus(&rs, 0.7, Similarity::Jaccard).matrix.get(0, 3);
 }
 
 #[test]
