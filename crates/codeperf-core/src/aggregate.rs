@@ -3,8 +3,8 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{analyze_all_for, Analysis, Need};
-use crate::global_ids;
+use crate::intern::{long_key, KeyTable};
+use crate::recommend_scan::{self, Found, WordKey};
 use crate::model::Response;
 use crate::stats::{mean, order, percentile, stdev};
 use crate::unionfind::UnionFind;
@@ -27,6 +27,9 @@ pub struct MergedRecommendation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakdown {
     pub name: String,
+    /// The index of the group's first response (bindings name the group with that
+    /// response's own string instead of a copy).
+    pub first: usize,
     pub responses: usize,
     pub mean_confidence: f64,
     pub mean_latency_ms: f64,
@@ -65,36 +68,44 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
+/// One name's sums while `breakdown` reads the responses.
+struct Sums {
+    first: usize,
+    responses: usize,
+    confidence: f64,
+    latency_ms: f64,
+    tokens: u128,
+    cost_usd: f64,
+}
+
+/// Per distinct name, in order of first appearance, in one pass: each row's sums are
+/// accumulated in input order, exactly as summing the group's members in order
+/// (`stats::mean`), without a list of members or of values per group (three
+/// allocations per name before: ~100 names per call on the corpora).
 fn breakdown<'a>(responses: &'a [Response<'a>], key: impl Fn(&'a Response<'a>) -> &'a str) -> Vec<Breakdown> {
-    let mut names_in_order: Vec<&str> = Vec::new();
-    let mut groups: FxHashMap<&str, Vec<&Response<'_>>> = FxHashMap::default();
-    for r in responses {
-        let k = key(r);
-        groups.entry(k).or_insert_with(|| {
-            names_in_order.push(k);
-            Vec::new()
-        }).push(r);
+    let mut row_of: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut rows: Vec<Sums> = Vec::new();
+    for (i, r) in responses.iter().enumerate() {
+        let k = *row_of.entry(key(r)).or_insert_with(|| {
+            rows.push(Sums { first: i, responses: 0, confidence: 0.0, latency_ms: 0.0, tokens: 0, cost_usd: 0.0 });
+            rows.len() - 1
+        });
+        let row = &mut rows[k];
+        row.responses += 1;
+        row.confidence += r.confidence;
+        row.latency_ms += r.latency_ms;
+        row.tokens += u128::from(r.prompt_tokens) + u128::from(r.completion_tokens);
+        row.cost_usd += r.cost_usd;
     }
-    names_in_order
-        .into_iter()
-        .map(|name| {
-            let members = &groups[name];
-            let mut tokens = 0u128;
-            let mut cost = 0.0;
-            for r in members {
-                tokens += u128::from(r.prompt_tokens) + u128::from(r.completion_tokens);
-                cost += r.cost_usd;
-            }
-            let conf: Vec<f64> = members.iter().map(|r| r.confidence).collect();
-            let lat: Vec<f64> = members.iter().map(|r| r.latency_ms).collect();
-            Breakdown {
-                name: name.to_string(),
-                responses: members.len(),
-                mean_confidence: mean(&conf).expect("non-empty group"),
-                mean_latency_ms: mean(&lat).expect("non-empty group"),
-                total_tokens: tokens,
-                cost_usd: cost,
-            }
+    rows.into_iter()
+        .map(|row| Breakdown {
+            name: key(&responses[row.first]).to_string(),
+            first: row.first,
+            responses: row.responses,
+            mean_confidence: row.confidence / row.responses as f64,
+            mean_latency_ms: row.latency_ms / row.responses as f64,
+            total_tokens: row.tokens,
+            cost_usd: row.cost_usd,
         })
         .collect()
 }
@@ -251,28 +262,48 @@ fn similar_pairs(reps: &[usize], keys: &Lists, vocab: usize) -> Vec<(usize, usiz
     }
 }
 
-pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Analysis]) -> Vec<MergedRecommendation> {
-    let mut owner: Vec<usize> = Vec::new();
-    // Each candidate's index among its response's recommendations: its text is joined
-    // only if it heads a merged group.
-    let mut nth: Vec<usize> = Vec::new();
-    let mut keys = Lists::default();
-    // Every key's words get global ids (in parallel chunks, `global_ids`); each key is
-    // then its global ids, ascending.
-    let key_words = analyses.iter().map(|a| a.recommendation_keys().map(<[u32]>::len).sum::<usize>()).sum();
-    let global = global_ids::global_ids(analyses, key_words, global_ids::key_words);
-    for (i, (a, ids)) in analyses.iter().zip(&global.ids).enumerate() {
-        let mut at = 0;
-        for (k, key) in a.recommendation_keys().enumerate() {
+/// Every kept recommendation (candidate) in input order: its response, its index among
+/// that response's recommendations, and its key as global word ids, ascending; and the
+/// number of distinct words.
+///
+/// A key word is its packed form (`recommend_scan::WordKey`), so joining the words of
+/// every key is one probe per word of a table of integers (no text read; words longer
+/// than 16 bytes, rare, are compared as strings). Ids are given by first occurrence; the
+/// merge depends on them only through which words are equal.
+fn global_keys(found: &[Found]) -> (Vec<usize>, Vec<usize>, Lists, usize) {
+    let (mut owner, mut nth, mut keys) = (Vec::new(), Vec::new(), Lists::default());
+    let words: usize = found.iter().map(|f| f.keys().map(<[WordKey]>::len).sum::<usize>()).sum();
+    keys.items.reserve(words);
+    let mut table = KeyTable::default();
+    // Global id -> the word, for words longer than 16 bytes ("" for the others).
+    let mut long: Vec<&str> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        for (k, key) in f.keys().enumerate() {
             owner.push(i);
             nth.push(k);
             let from = keys.items.len();
-            keys.items.extend_from_slice(&ids[at..at + key.len()]);
-            at += key.len();
+            for &w in key {
+                let next = long.len() as u32;
+                let (id, new) = if w as u8 != 0 {
+                    table.get_or_insert(w, next, |_| false)
+                } else {
+                    let word = f.long_word(w);
+                    table.get_or_insert(long_key(word.as_bytes()), next, |id| long[id as usize] == word)
+                };
+                if new {
+                    long.push(if w as u8 != 0 { "" } else { f.long_word(w) });
+                }
+                keys.items.push(id);
+            }
             keys.items[from..].sort_unstable();
             keys.close();
         }
     }
+    (owner, nth, keys, long.len())
+}
+
+pub(crate) fn merge_recommendations(responses: &[Response<'_>], found: &[Found]) -> Vec<MergedRecommendation> {
+    let (owner, nth, keys, vocab) = global_keys(found);
     let m = owner.len();
     let mut uf = UnionFind::new(m);
     // Candidates with identical keys are near-duplicates (Jaccard 1): merge them at once
@@ -288,7 +319,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             }
         }
     }
-    for (c, d) in similar_pairs(&reps, &keys, global.words.len()) {
+    for (c, d) in similar_pairs(&reps, &keys, vocab) {
         uf.union(c, d);
     }
     let n = responses.len();
@@ -303,7 +334,7 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
             let mean_confidence = mean(&conf).expect("a group has a supporter");
             let support = supporters.len();
             (root, MergedRecommendation {
-                text: analyses[owner[root]].recommendation_text(nth[root]),
+                text: found[owner[root]].text(responses[owner[root]].content, nth[root]),
                 support,
                 response_indices: supporters,
                 variants: members.len(),
@@ -320,12 +351,8 @@ pub(crate) fn merge_recommendations(responses: &[Response<'_>], analyses: &[Anal
     merged.into_iter().map(|(_, r)| r).collect()
 }
 
-pub(crate) fn aggregate_from(responses: &[Response<'_>], analyses: &[Analysis]) -> Aggregate {
-    Aggregate { recommendations: merge_recommendations(responses, analyses), statistics: statistics(responses) }
-}
-
 pub fn aggregate_responses(responses: &[Response<'_>]) -> Aggregate {
-    // Aggregation keeps every response's analysis until the merge: only what it reads.
-    let analyses = analyze_all_for(responses, Need::Recommendations);
-    aggregate_from(responses, &analyses)
+    // Each response's recommendations, and nothing else of it (`recommend_scan`).
+    let found = recommend_scan::find_all(responses);
+    Aggregate { recommendations: merge_recommendations(responses, &found), statistics: statistics(responses) }
 }

@@ -98,6 +98,7 @@ fn content_words(a: &Analysis) -> std::ops::Range<u32> {
 }
 
 /// Every recommendation key's words, key after key.
+#[cfg(test)] // aggregation joins its keys' words itself (`aggregate::global_keys`)
 pub(crate) fn key_words(a: &Analysis) -> std::iter::Copied<std::slice::Iter<'_, u32>> {
     a.recommendation_key_ids().iter().copied()
 }

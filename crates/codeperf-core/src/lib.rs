@@ -17,6 +17,7 @@ mod global_ids;
 mod intern;
 pub mod model;
 mod packed;
+mod recommend_scan;
 mod stats;
 pub mod text;
 mod unionfind;

@@ -236,3 +236,21 @@ fn aggregation_of_nothing() {
     assert_eq!(a.statistics.confidence_mean, None);
     assert_eq!(a.statistics.latency_p95, None);
 }
+
+/// Words longer than 16 bytes are joined across responses by their text (the merge's
+/// global ids compare them as strings): equal long words meet, ones that differ only
+/// after 16 bytes do not.
+#[test]
+fn aggregation_tells_long_words_apart_by_their_text() {
+    let rs = [
+        response("- Shard the connectionpoolmanager1 cache", 0.9),
+        response("You should shard the ConnectionPoolManager1 cache.", 0.7),
+        response("- shard connectionpoolmanager2 connectionpoolmanager3 cache", 0.5),
+    ];
+    let a = aggregate_responses(&rs);
+    let texts: Vec<&str> = a.recommendations.iter().map(|r| r.text.as_str()).collect();
+    // {shard, connectionpoolmanager1, cache} twice; {shard, ...2, ...3, cache}: 2/5 < 0.6.
+    assert_eq!(texts, ["shard the connectionpoolmanager1 cache", "shard connectionpoolmanager2 connectionpoolmanager3 cache"]);
+    assert_eq!(a.recommendations[0].response_indices, vec![0, 1]);
+    assert_eq!(a.recommendations[1].response_indices, vec![2]);
+}
