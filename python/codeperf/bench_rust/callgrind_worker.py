@@ -17,12 +17,15 @@ The Rust engine's parallel loops run inline on this thread
 count that depends on the OS scheduler.
 
 Each operation first runs once outside the marker, on a small input, so
-one-time work (lazy imports, first-call caches) is not counted as the operation.
+one-time work (lazy imports, first-call caches) is not counted as the operation,
+and a full garbage collection precedes every counted call, so a collection
+inside it does not depend on the process's history.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 
@@ -53,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         for op in ops:
             fn = cases.operation(op, backend)
             fn(warm)
+            # Python's cyclic GC runs when its allocation counters pass a threshold: where
+            # they stand depends on what the process did before (importing, compiling .pyc
+            # files), so a collection landed inside or outside the counted call by history
+            # (0.24-0.28 M instructions, docs/bench_rust.md). A full collection first
+            # resets the counters: the call starts from the same state in every process.
+            gc.collect()
             _rust.callgrind_start()
             fn(data)
             _rust.callgrind_stop()
