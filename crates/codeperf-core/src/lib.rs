@@ -16,8 +16,10 @@ pub mod document;
 mod global_ids;
 mod intern;
 pub mod model;
+mod owned_vocabulary;
 mod packed;
 mod stats;
+mod term_rows;
 pub mod text;
 mod unionfind;
 
