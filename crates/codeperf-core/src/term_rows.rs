@@ -27,10 +27,25 @@ use crate::analysis::{analyze_one_for, Need};
 use crate::model::Response;
 use crate::owned_vocabulary::OwnedVocabulary;
 
-/// Batches of about this much text are read at a time (at least one response): at 2 KB
-/// per response, 100 responses are one batch, and at 1,000 the batch's pairs and piece
-/// vocabularies stay a few tens of KB beside rows of hundreds.
-const BATCH_BYTES: usize = 256 * 1024;
+/// Up to this much text is read as one batch (100 x 2 KB is: one parallel pass, as
+/// fast as reading without batches).
+const ONE_BATCH_BYTES: usize = 256 * 1024;
+
+/// Above it, each batch is a quarter of the text still to read, and at least this much:
+/// a batch's pieces hold about 8 bytes per word of it, so the first, large batches are
+/// read while few rows exist, and the last ones, beside almost all the rows, are small.
+/// At 1,000 x 2 KB of code the pieces then never add much to the rows' peak (fixed
+/// batches of 256 KB added 128 KB to it), and 14 parallel passes cost no measurable time.
+const MIN_BATCH_BYTES: usize = 64 * 1024;
+
+/// How much of the `remaining` text (of `total`) the next batch reads.
+fn batch_bytes(total: usize, remaining: usize) -> usize {
+    if total <= ONE_BATCH_BYTES {
+        total
+    } else {
+        (remaining / 4).max(MIN_BATCH_BYTES)
+    }
+}
 
 /// Below this much text a batch is read on the calling thread (waking rayon's pool costs
 /// more than it saves): `analysis::analyze_all_for`'s threshold.
@@ -150,18 +165,30 @@ fn read_batch(batch: &[Response<'_>], bytes: usize, counts: bool) -> Vec<Piece> 
 /// The terms of `responses`; `counts`: whether the counts are kept (cosine) or only the
 /// ids (Jaccard).
 pub(crate) fn read_terms(responses: &[Response<'_>], counts: bool) -> Terms {
-    read_terms_in_batches(responses, counts, BATCH_BYTES)
+    let total = responses.iter().map(|r| r.content.len()).sum();
+    read_terms_with(responses, counts, |remaining| batch_bytes(total, remaining))
 }
 
-pub(crate) fn read_terms_in_batches(responses: &[Response<'_>], counts: bool, batch_bytes: usize) -> Terms {
+#[cfg(test)]
+pub(crate) fn read_terms_in_batches(responses: &[Response<'_>], counts: bool, batch: usize) -> Terms {
+    read_terms_with(responses, counts, |_| batch)
+}
+
+/// The terms, read in batches of at least `next_batch(bytes still to read)` bytes (and
+/// at least one response).
+fn read_terms_with(responses: &[Response<'_>], counts: bool, next_batch: impl Fn(usize) -> usize) -> Terms {
     let mut reader = Reader::new(responses.len(), counts);
+    let mut remaining: usize = responses.iter().map(|r| r.content.len()).sum();
     let mut start = 0;
     while start < responses.len() {
+        let batch_bytes = next_batch(remaining);
         let (mut end, mut bytes) = (start, 0);
         while end < responses.len() && (end == start || bytes < batch_bytes) {
             bytes += responses[end].content.len();
             end += 1;
         }
+        remaining -= bytes;
+        reader.planned = end;
         for piece in read_batch(&responses[start..end], bytes, counts) {
             reader.add(piece);
         }
@@ -173,19 +200,21 @@ pub(crate) fn read_terms_in_batches(responses: &[Response<'_>], counts: bool, ba
 struct Reader {
     terms: Terms,
     vocabulary: OwnedVocabulary,
-    responses: usize,
+    /// Rows written, and rows once the batch being added is.
     done: usize,
+    planned: usize,
     counts: bool,
 }
 
 impl Reader {
     fn new(responses: usize, counts: bool) -> Self {
+        // The norms: 8 bytes per response, reserved once.
         let rows = if counts { Rows::Dense(Dense { counts: Vec::new(), width: 0 }) } else { Rows::Sparse(Sparse::default()) };
         Reader {
             terms: Terms { rows, norms: Vec::with_capacity(if counts { responses } else { 0 }), total_distinct: 0, doc_freq: Vec::new() },
             vocabulary: OwnedVocabulary::default(),
-            responses,
             done: 0,
+            planned: 0,
             counts,
         }
     }
@@ -215,7 +244,12 @@ impl Reader {
             if vocab > 3 * average.max(1) || p.counts.iter().any(|&c| c > i16::MAX as u32) {
                 t.rows = Rows::Sparse(to_sparse(dense, self.done));
             } else if vocab > dense.width {
-                widen(dense, self.done, vocab, self.responses);
+                widen(dense, self.done, vocab, self.planned);
+            } else {
+                // Room for the batch's rows, grown batch by batch: the batches shrink as
+                // rows accumulate, so the rows' memory and the batch's stay near the
+                // rows' final size together.
+                dense.counts.reserve_exact(self.planned * dense.width - dense.counts.len());
             }
         }
         match &mut t.rows {
@@ -239,10 +273,10 @@ impl Reader {
 }
 
 /// Rows of `old` ids widened in place to `width` (the new ids' counts 0), with room for
-/// all `responses` rows at that width (grown once: no doubling).
-fn widen(d: &mut Dense, rows: usize, width: usize, responses: usize) {
+/// `planned` rows at that width.
+fn widen(d: &mut Dense, rows: usize, width: usize, planned: usize) {
     let old = d.width;
-    d.counts.reserve_exact(responses * width - d.counts.len());
+    d.counts.reserve_exact(planned * width - d.counts.len());
     d.counts.resize(rows * width, 0);
     // Last row first: a row's new place starts at or after its old one, so no row is
     // overwritten before it has moved.
@@ -435,6 +469,13 @@ mod tests {
 
     /// Widening keeps every row's counts in its first columns, zeroes the new ones, and
     /// leaves room for every response's row.
+    #[test]
+    fn one_batch_up_to_256_kb_then_quarters_of_the_rest() {
+        assert_eq!(batch_bytes(200 << 10, 200 << 10), 200 << 10);
+        assert_eq!(batch_bytes(2 << 20, 2 << 20), 512 << 10);
+        assert_eq!(batch_bytes(2 << 20, 100 << 10), MIN_BATCH_BYTES);
+    }
+
     #[test]
     fn widening_moves_rows_in_place() {
         let mut d = Dense { counts: vec![1, 2, 3, 4, 5, 6], width: 2 };
