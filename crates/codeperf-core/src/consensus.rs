@@ -566,6 +566,23 @@ mod tests {
         same_bits(m.condensed(), &jaccard_reference, "jaccard");
     }
 
+    /// Above 256 KB of text the call reads several batches of shrinking size: its matrix
+    /// is that of one batch, for the cosine (dense rows) and the Jaccard (ids).
+    #[test]
+    fn a_call_read_in_several_batches_equals_one_batch() {
+        let texts: Vec<String> = (0..500)
+            .map(|i: usize| (0..(i % 50 + 150)).map(|k| format!("w{} ", (k * 7 + i * 3) % (60 + i % 7))).collect())
+            .collect();
+        assert!(texts.iter().map(String::len).sum::<usize>() > 256 * 1024 + 64 * 1024, "more than one batch");
+        let rs = responses(&texts);
+        let n = rs.len();
+        for kind in [Similarity::Cosine, Similarity::Jaccard] {
+            let one = fill_matrix(read_terms_in_batches(&rs, kind == Similarity::Cosine, usize::MAX), n, kind, vec![f64::NAN; upper_len(n)]);
+            let call = compute_consensus(&rs, 0.5, kind);
+            same_bits(call.matrix.condensed(), one.condensed(), &format!("{kind:?}"));
+        }
+    }
+
     /// Counts beyond i16 take the u32 path of the dense cosine, norms beyond i32 the i64
     /// sum of the i16 rows: still the gather's values.
     #[test]
