@@ -763,6 +763,12 @@ pub(crate) const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 /// threads need a dozen pieces to balance, not one per response.
 pub(crate) const PARALLEL_MIN_RESPONSES: usize = 8;
 
+/// One response's analysis for `need`, on this thread's scratch buffers: consensus reads
+/// responses one at a time and keeps only their term counts (`term_rows`).
+pub(crate) fn analyze_one_for(content: &str, need: Need) -> Analysis {
+    SCRATCH.with(|sc| analyze_one_with(content, &mut sc.borrow_mut(), need))
+}
+
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
     let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {

@@ -1,10 +1,9 @@
 //! compute_consensus (docs/algorithms.md, "Consensus"): twin of python/codeperf/engine/consensus.py.
 
 use rayon::prelude::*;
-use crate::global_ids::{self, GlobalIds};
 
-use crate::analysis::{analyze_all_for, Analysis, Need};
 use crate::model::{Response, Similarity};
+use crate::term_rows::{self, Rows, Sparse, Terms};
 use crate::stats::order;
 use crate::unionfind::UnionFind;
 
@@ -29,12 +28,16 @@ pub struct Consensus<S = Vec<f64>> {
     pub level: &'static str,
 }
 
-/// Each response's content tokens as global ids: (id, count) pairs, and the vocabulary size.
-/// A response's content tokens as global ids with their counts (two arrays: Jaccard
-/// reads only the ids).
-struct TermVector {
-    ids: Vec<u32>,
-    counts: Vec<u32>,
+/// A response's content tokens as ids with their counts (the Jaccard reads only the
+/// ids: its terms keep no counts).
+#[derive(Clone, Copy)]
+struct TermVector<'a> {
+    ids: &'a [u32],
+    counts: &'a [u32],
+}
+
+fn term_vector(s: &Sparse, i: usize) -> TermVector<'_> {
+    TermVector { ids: s.ids(i), counts: if s.counts.is_empty() { &[] } else { s.counts(i) } }
 }
 
 /// The condensed upper triangle split into its rows: row i holds pairs (i, j > i).
@@ -47,45 +50,6 @@ fn upper_rows(upper: &mut [f64], n: usize) -> Vec<(usize, &mut [f64])> {
         rest = tail;
     }
     rows
-}
-
-/// Each vector's squared norm, exact in integers.
-fn squared_norms(vectors: &[TermVector]) -> Vec<u64> {
-    vectors.iter().map(|v| v.counts.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect()
-}
-
-/// The term vectors, the vocabulary size, and how many tokens are shared: global ids
-/// are renumbered so that the tokens found in at least two responses come first (ids
-/// below the returned `shared`). Only those can meet in a dot product or an
-/// intersection, so the dense and bitset rows span them alone (the norms and set sizes
-/// still count every token).
-fn term_vectors(analyses: &[Analysis]) -> (Vec<TermVector>, usize, usize) {
-    let GlobalIds { occurrences: doc_freq, ids, .. } = global_ids::content_ids(analyses);
-    let mut vectors: Vec<TermVector> = analyses
-        .iter()
-        .zip(ids)
-        .map(|(a, ids)| TermVector { ids, counts: a.content_counts.iter().map(|&(_, count)| count).collect() })
-        .collect();
-    let vocab = doc_freq.len();
-    let mut renumber = vec![0u32; vocab];
-    let mut shared = 0u32;
-    for (id, &df) in doc_freq.iter().enumerate() {
-        if df >= 2 {
-            renumber[id] = shared;
-            shared += 1;
-        }
-    }
-    let mut single = shared;
-    for (id, &df) in doc_freq.iter().enumerate() {
-        if df < 2 {
-            renumber[id] = single;
-            single += 1;
-        }
-    }
-    for v in &mut vectors {
-        v.ids.iter_mut().for_each(|id| *id = renumber[*id as usize]);
-    }
-    (vectors, vocab, shared as usize)
 }
 
 /// Below this much work (pairs x average distinct tokens) rows are computed on the
@@ -160,14 +124,14 @@ fn cosine_value(dot: u64, na: u64, nb: u64) -> f64 {
     (dot as f64 / (product as f64).sqrt()).min(1.0)
 }
 
-fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], kind: Similarity) -> f64 {
+fn similarity(a: TermVector<'_>, na: u64, b: TermVector<'_>, nb: u64, dense: &[u32], kind: Similarity) -> f64 {
     if a.ids.is_empty() || b.ids.is_empty() {
         return if a.ids.is_empty() && b.ids.is_empty() { 1.0 } else { 0.0 };
     }
     match kind {
         Similarity::Cosine => {
             let dot: u64 =
-                b.ids.iter().zip(&b.counts).map(|(&id, &c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
+                b.ids.iter().zip(b.counts).map(|(&id, &c)| u64::from(dense[id as usize]) * u64::from(c)).sum();
             cosine_value(dot, na, nb)
         }
         Similarity::Jaccard => {
@@ -177,40 +141,64 @@ fn similarity(a: &TermVector, na: u64, b: &TermVector, nb: u64, dense: &[u32], k
     }
 }
 
-/// Row i scatters response i into a dense array, then every later response gathers
-/// against it: each value is computed independently (integer dot products and
-/// intersection sizes, exact), so parallel rows change nothing.
 /// The matrix into `upper`, which holds n (n - 1) / 2 values: both callers size it (or
 /// refuse a buffer of another size) first, so this never fails.
-fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut upper: S) -> SimilarityMatrix<S> {
-    let n = analyses.len();
+///
+/// Only ids held by at least two responses (`shared`) can meet in a dot product or an
+/// intersection, so the dense and bitset rows span them alone (the norms and set sizes
+/// still count every token). Which rows are used depends on the vocabulary's size for
+/// the texts' length (below); every path computes the same exact integers, so the values
+/// are identical.
+fn fill_matrix<S: AsMut<[f64]>>(terms: Terms, n: usize, kind: Similarity, mut upper: S) -> SimilarityMatrix<S> {
     debug_assert_eq!(upper.as_mut().len(), upper_len(n));
-    let (vectors, vocab, shared) = term_vectors(&analyses);
-    // The analyses are not needed past this point: freed before the rows are computed.
-    drop(analyses);
-    let norms = squared_norms(&vectors);
-    let rows = upper_rows(upper.as_mut(), n);
-    let average = vectors.iter().map(|v| v.ids.len()).sum::<usize>() / n.max(1);
+    let shared = terms.shared();
+    let Terms { rows: stored, norms, total_distinct, doc_freq } = terms;
+    let average = total_distinct / n.max(1);
     let parallel = upper_len(n) * average.max(1) >= PARALLEL_MIN_PAIR_WORK;
+    let rows = upper_rows(upper.as_mut(), n);
+    let mut sparse = match stored {
+        Rows::Dense(mut d) if kind == Similarity::Cosine && shared <= 3 * average => {
+            Terms::keep_shared_columns(&mut d, &doc_freq, n);
+            drop(doc_freq);
+            cosine_rows_i16(&d.counts, d.width, &norms, rows, parallel);
+            return SimilarityMatrix { n, upper };
+        }
+        Rows::Dense(mut d) => term_rows::to_sparse(&mut d, n),
+        Rows::Sparse(s) => s,
+    };
+    let vocab = doc_freq.len();
+    Terms::shared_first(&mut sparse, &doc_freq);
+    drop(doc_freq);
     let words = shared.div_ceil(64);
     if kind == Similarity::Jaccard && words <= average.max(1) {
-        fill_jaccard_bitsets(&vectors, words, rows, parallel);
+        fill_jaccard_bitsets(&sparse, words, rows, parallel);
         return SimilarityMatrix { n, upper };
     }
     if kind == Similarity::Cosine && shared <= 3 * average {
-        fill_cosine_dense(&vectors, &norms, shared, rows, parallel);
+        fill_cosine_dense(&sparse, &norms, shared, rows, parallel);
         return SimilarityMatrix { n, upper };
     }
+    fill_gather(&sparse, &norms, vocab, kind, rows, parallel);
+    SimilarityMatrix { n, upper }
+}
+
+/// Row i scatters response i into a dense array, then every later response gathers
+/// against it: each value is computed independently (integer dot products and
+/// intersection sizes, exact), so parallel rows change nothing.
+fn fill_gather(sparse: &Sparse, norms: &[u64], vocab: usize, kind: Similarity, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
+    let norm = |i: usize| if norms.is_empty() { 0 } else { norms[i] };
     let fill = |dense: &mut Vec<u32>, (i, row): (usize, &mut [f64])| {
-        let a = &vectors[i];
-        for (&id, &c) in a.ids.iter().zip(&a.counts) {
-            dense[id as usize] = c;
+        let a = term_vector(sparse, i);
+        if a.counts.is_empty() {
+            a.ids.iter().for_each(|&id| dense[id as usize] = 1);
+        } else {
+            a.ids.iter().zip(a.counts).for_each(|(&id, &c)| dense[id as usize] = c);
         }
         for (k, cell) in row.iter_mut().enumerate() {
             let j = i + 1 + k;
-            *cell = similarity(a, norms[i], &vectors[j], norms[j], dense, kind);
+            *cell = similarity(a, norm(i), term_vector(sparse, j), norm(j), dense, kind);
         }
-        for &id in &a.ids {
+        for &id in a.ids {
             dense[id as usize] = 0;
         }
     };
@@ -220,7 +208,6 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
         let mut dense = vec![0u32; vocab];
         rows.into_iter().for_each(|r| fill(&mut dense, r));
     }
-    SimilarityMatrix { n, upper }
 }
 
 /// Jaccard rows from one bitset per response over the call's vocabulary: |A ∩ B| is the
@@ -229,20 +216,23 @@ fn fill_matrix<S: AsMut<[f64]>>(analyses: Vec<Analysis>, kind: Similarity, mut u
 /// the text's length): then it costs no more memory than the id lists, and a pair costs
 /// `words` AND/popcounts instead of one lookup per token. The counts are the same exact
 /// integers as the gather's, so the values are identical.
-fn fill_jaccard_bitsets(vectors: &[TermVector], words: usize, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
-    let mut bits = vec![0u64; vectors.len() * words];
-    for (v, row) in vectors.iter().zip(bits.chunks_exact_mut(words.max(1))) {
-        for &id in v.ids.iter().filter(|&&id| (id as usize) < words * 64) {
+fn fill_jaccard_bitsets(sparse: &Sparse, words: usize, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
+    let n = sparse.len();
+    let mut bits = vec![0u64; n * words];
+    for (i, row) in bits.chunks_exact_mut(words.max(1)).enumerate().take(n) {
+        for &id in sparse.ids(i).iter().filter(|&&id| (id as usize) < words * 64) {
             row[id as usize / 64] |= 1u64 << (id % 64);
         }
     }
-    let bits = &bits;
+    // The set sizes, read once per pair: one load each (not two offsets).
+    let sizes: Vec<u64> = (0..n).map(|i| sparse.ids(i).len() as u64).collect();
+    let (bits, sizes) = (&bits, &sizes);
     let fill = |(i, row): (usize, &mut [f64])| {
         let a = &bits[i * words..(i + 1) * words];
-        let la = vectors[i].ids.len() as u64;
+        let la = sizes[i];
         for (k, cell) in row.iter_mut().enumerate() {
             let j = i + 1 + k;
-            let lb = vectors[j].ids.len() as u64;
+            let lb = sizes[j];
             *cell = if la == 0 || lb == 0 {
                 if la == 0 && lb == 0 { 1.0 } else { 0.0 }
             } else {
@@ -260,45 +250,61 @@ fn fill_jaccard_bitsets(vectors: &[TermVector], words: usize, rows: Vec<(usize, 
 }
 
 /// Cosine rows from one dense count vector per response over the shared tokens (ids
-/// below `dims`; the others meet no other response): the dot product of two rows is a
-/// straight loop the compiler vectorises, instead of one dependent lookup per token.
-/// Chosen when there are at most three times as many shared tokens as the average
-/// response has distinct content tokens. Same exact integers, same values.
-fn fill_cosine_dense(vectors: &[TermVector], norms: &[u64], dims: usize, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
-    // With every count below 2^15 and every norm below 2^31, counts fit an i16 and every
-    // dot product fits an i32 (dot <= sqrt(na nb) <= max(na, nb), and each partial sum
-    // is at most the dot: the products are not negative): the i16 x i16 -> i32
-    // multiply-add vectorises to 8 products per instruction (pmaddwd) where u32 x u32 ->
-    // u64 does not. The same exact integers either way.
-    let narrow = vectors.iter().all(|v| v.counts.iter().all(|&c| c <= i16::MAX as u32))
-        && norms.iter().all(|&n| n <= i32::MAX as u64);
-    if narrow {
-        let dot = |a: &[i16], b: &[i16]| a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum::<i32>() as u64;
-        dense_cosine_rows(vectors, norms, dims, rows, parallel, |c| c as i16, dot);
+/// below `dims`; the others meet no other response), built from sparse terms: the dot
+/// product of two rows is a straight loop the compiler vectorises, instead of one
+/// dependent lookup per token. Chosen when there are at most three times as many shared
+/// tokens as the average response has distinct content tokens. Same exact integers,
+/// same values.
+fn fill_cosine_dense(sparse: &Sparse, norms: &[u64], dims: usize, rows: Vec<(usize, &mut [f64])>, parallel: bool) {
+    let n = sparse.len();
+    if sparse.counts.iter().all(|&c| c <= i16::MAX as u32) {
+        let dense = dense_rows(sparse, dims, |c| c as i16);
+        cosine_rows_i16(&dense, dims, norms, rows, parallel);
     } else {
+        let dense = dense_rows(sparse, dims, |c| c);
         let dot = |a: &[u32], b: &[u32]| a.iter().zip(b).map(|(&x, &y)| u64::from(x) * u64::from(y)).sum::<u64>();
-        dense_cosine_rows(vectors, norms, dims, rows, parallel, |c| c, dot);
+        cosine_rows(&dense, dims, norms, rows, parallel, dot);
     }
+    debug_assert_eq!(norms.len(), n);
 }
 
-fn dense_cosine_rows<T: Copy + Default + Send + Sync>(
-    vectors: &[TermVector],
-    norms: &[u64],
-    dims: usize,
-    rows: Vec<(usize, &mut [f64])>,
-    parallel: bool,
-    narrow: impl Fn(u32) -> T,
-    dot: impl Fn(&[T], &[T]) -> u64 + Sync,
-) {
-    let mut dense = vec![T::default(); vectors.len() * dims];
-    for (v, row) in vectors.iter().zip(dense.chunks_exact_mut(dims.max(1))) {
-        for (&id, &c) in v.ids.iter().zip(&v.counts) {
+/// The sparse terms' counts at ids below `dims`, one row of `dims` per response.
+fn dense_rows<T: Copy + Default>(sparse: &Sparse, dims: usize, narrow: impl Fn(u32) -> T) -> Vec<T> {
+    let n = sparse.len();
+    let mut dense = vec![T::default(); n * dims];
+    for (i, row) in dense.chunks_exact_mut(dims.max(1)).enumerate().take(n) {
+        for (&id, &c) in sparse.ids(i).iter().zip(sparse.counts(i)) {
             if (id as usize) < dims {
                 row[id as usize] = narrow(c);
             }
         }
     }
-    let dense = &dense;
+    dense
+}
+
+/// Cosine rows from i16 counts. With every norm below 2^31, every dot product fits an
+/// i32 (dot <= sqrt(na nb) <= max(na, nb), and each partial sum is at most the dot: the
+/// products are not negative): the i16 x i16 -> i32 multiply-add vectorises to 8
+/// products per instruction (pmaddwd). Larger norms sum in i64. The same exact integers
+/// either way.
+fn cosine_rows_i16(dense: &[i16], dims: usize, norms: &[u64], rows: Vec<(usize, &mut [f64])>, parallel: bool) {
+    if norms.iter().all(|&n| n <= i32::MAX as u64) {
+        let dot = |a: &[i16], b: &[i16]| a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum::<i32>() as u64;
+        cosine_rows(dense, dims, norms, rows, parallel, dot);
+    } else {
+        let dot = |a: &[i16], b: &[i16]| a.iter().zip(b).map(|(&x, &y)| i64::from(x) * i64::from(y)).sum::<i64>() as u64;
+        cosine_rows(dense, dims, norms, rows, parallel, dot);
+    }
+}
+
+fn cosine_rows<T: Sync>(
+    dense: &[T],
+    dims: usize,
+    norms: &[u64],
+    rows: Vec<(usize, &mut [f64])>,
+    parallel: bool,
+    dot: impl Fn(&[T], &[T]) -> u64 + Sync,
+) {
     let fill = |(i, row): (usize, &mut [f64])| {
         let a = &dense[i * dims..(i + 1) * dims];
         for (k, cell) in row.iter_mut().enumerate() {
@@ -428,9 +434,9 @@ fn consensus_from<S: AsRef<[f64]>>(responses: &[Response<'_>], matrix: Similarit
 }
 
 pub fn compute_consensus(responses: &[Response<'_>], threshold: f64, similarity: Similarity) -> Consensus {
-    let analyses = analyze_all_for(responses, Need::ContentTokens);
+    let terms = term_rows::read_terms(responses, similarity == Similarity::Cosine);
     let upper = vec![0.0f64; upper_len(responses.len())];
-    let matrix = fill_matrix(analyses, similarity, upper);
+    let matrix = fill_matrix(terms, responses.len(), similarity, upper);
     consensus_from(responses, matrix, threshold, similarity)
 }
 
@@ -446,84 +452,158 @@ pub fn compute_consensus_into<S: AsRef<[f64]> + AsMut<[f64]>>(
     if upper.as_ref().len() != upper_len(responses.len()) {
         return Err(MatrixSizeError { responses: responses.len(), given: upper.as_ref().len() });
     }
-    let analyses = analyze_all_for(responses, Need::ContentTokens);
-    let matrix = fill_matrix(analyses, similarity, upper);
+    let terms = term_rows::read_terms(responses, similarity == Similarity::Cosine);
+    let matrix = fill_matrix(terms, responses.len(), similarity, upper);
     Ok(consensus_from(responses, matrix, threshold, similarity))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::analyze_one_with;
+    use crate::term_rows::{read_terms_in_batches, Dense};
 
-    /// The bitset Jaccard and the dense cosine equal the gather's on every pair, bit for bit, including
-    /// responses without content tokens and ids in every word of the bitset.
-    #[test]
-    fn bitset_jaccard_and_dense_cosine_equal_the_gather() {
-        let texts: Vec<String> = (0..40)
+    fn responses(texts: &[String]) -> Vec<Response<'_>> {
+        texts
+            .iter()
+            .map(|t| Response {
+                expert: "e",
+                model: "m",
+                content: t,
+                confidence: 0.5,
+                latency_ms: 0.0,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: 0.0,
+            })
+            .collect()
+    }
+
+    /// Every pair by the gather (the reference every other path must equal bit for bit).
+    fn gathered(sparse: &Sparse, norms: &[u64], vocab: usize, kind: Similarity) -> Vec<f64> {
+        let n = sparse.len();
+        let mut upper = vec![f64::NAN; upper_len(n)];
+        fill_gather(sparse, norms, vocab, kind, upper_rows(&mut upper, n), false);
+        upper
+    }
+
+    fn same_bits(a: &[f64], b: &[f64], what: &str) {
+        assert_eq!(a.len(), b.len());
+        for (k, (x, y)) in a.iter().zip(b).enumerate() {
+            assert_eq!(x.to_bits(), y.to_bits(), "{what}: pair {k}");
+        }
+    }
+
+    fn texts() -> Vec<String> {
+        (0..40)
             .map(|i| match i % 7 {
                 0 => String::new(),
                 // Odd responses repeat words (counts above 1, for the cosine).
                 _ => (0..(i * 3 % 50)).map(|k| format!("w{} ", (k * 7 + i * 13) % if i % 2 == 0 { 150 } else { 23 })).collect(),
             })
-            .collect();
-        let mut sc = Default::default();
-        let analyses: Vec<Analysis> = texts.iter().map(|t| analyze_one_with(t, &mut sc, Need::ContentTokens)).collect();
-        let (vectors, vocab, shared) = term_vectors(&analyses);
+            .collect()
+    }
+
+    /// The bitset Jaccard and the dense cosine (built from sparse terms, and streamed as
+    /// dense rows) equal the gather on every pair, bit for bit, including responses
+    /// without content tokens and ids in every word of the bitset.
+    #[test]
+    fn bitset_jaccard_and_dense_cosine_equal_the_gather() {
+        let texts = texts();
+        let rs = responses(&texts);
+        let n = rs.len();
+        let mut t = read_terms_in_batches(&rs, true, usize::MAX);
+        let Rows::Sparse(mut sparse) = std::mem::replace(&mut t.rows, Rows::Sparse(Sparse::default())) else {
+            panic!("a vocabulary this large for the texts is read as sparse rows")
+        };
+        let vocab = t.doc_freq.len();
         assert!(vocab > 128, "ids reach the third bitset word");
-        let n = vectors.len();
-        let mut upper = vec![f64::NAN; upper_len(n)];
-        let rows = upper_rows(&mut upper, n);
-        fill_jaccard_bitsets(&vectors, shared.div_ceil(64), rows, false);
+        let shared = Terms::shared_first(&mut sparse, &t.doc_freq);
+        let reference = gathered(&sparse, &t.norms, vocab, Similarity::Cosine);
         let mut cosine = vec![f64::NAN; upper_len(n)];
-        let rows = upper_rows(&mut cosine, n);
-        let norms = squared_norms(&vectors);
-        fill_cosine_dense(&vectors, &norms, shared, rows, false);
-        let mut dense = vec![0u32; vocab];
-        let mut k = 0;
-        for i in 0..n {
-            for (&id, &c) in vectors[i].ids.iter().zip(&vectors[i].counts) {
-                dense[id as usize] = c;
-            }
-            for j in (i + 1)..n {
-                let gathered = similarity(&vectors[i], 0, &vectors[j], 0, &dense, Similarity::Jaccard);
-                assert_eq!(upper[k].to_bits(), gathered.to_bits(), "jaccard ({i}, {j})");
-                let gathered = similarity(&vectors[i], norms[i], &vectors[j], norms[j], &dense, Similarity::Cosine);
-                assert_eq!(cosine[k].to_bits(), gathered.to_bits(), "cosine ({i}, {j})");
-                k += 1;
-            }
-            for &id in &vectors[i].ids {
-                dense[id as usize] = 0;
-            }
+        fill_cosine_dense(&sparse, &t.norms, shared, upper_rows(&mut cosine, n), false);
+        same_bits(&cosine, &reference, "dense cosine");
+        let jaccard_reference = gathered(&sparse, &t.norms, vocab, Similarity::Jaccard);
+        let mut jaccard = vec![f64::NAN; upper_len(n)];
+        fill_jaccard_bitsets(&sparse, shared.div_ceil(64), upper_rows(&mut jaccard, n), false);
+        same_bits(&jaccard, &jaccard_reference, "bitset jaccard");
+        // The whole call, on every path its rules pick, equals the gather too.
+        let call = compute_consensus(&rs, 0.5, Similarity::Cosine);
+        same_bits(call.matrix.condensed(), &reference, "compute_consensus cosine");
+        let call = compute_consensus(&rs, 0.5, Similarity::Jaccard);
+        same_bits(call.matrix.condensed(), &jaccard_reference, "compute_consensus jaccard");
+    }
+
+    /// Streamed dense rows (a small vocabulary), in any batches, give the gather's values,
+    /// as do the same terms read as ids only for the Jaccard.
+    #[test]
+    fn streamed_dense_rows_equal_the_gather_in_any_batches() {
+        let texts: Vec<String> = (0..30)
+            .map(|i| match i % 11 {
+                0 => String::new(),
+                _ => (0..(i * 7 % 40 + 5)).map(|k| format!("w{} ", (k * 5 + i * 3) % 19)).collect(),
+            })
+            .chain(["singleton w1 w2".to_string()])
+            .collect();
+        let rs = responses(&texts);
+        let n = rs.len();
+        let t = read_terms_in_batches(&rs, true, usize::MAX);
+        let (vocab, shared) = (t.doc_freq.len(), t.shared());
+        assert!(matches!(t.rows, Rows::Dense(_)), "a small vocabulary streams as dense rows");
+        assert!(shared < vocab, "a column to cut");
+        let mut sparse = match t.rows {
+            Rows::Dense(mut d) => term_rows::to_sparse(&mut d, n),
+            Rows::Sparse(_) => unreachable!(),
+        };
+        Terms::shared_first(&mut sparse, &t.doc_freq);
+        let reference = gathered(&sparse, &t.norms, vocab, Similarity::Cosine);
+        for batch in [1, 300, usize::MAX] {
+            let terms = read_terms_in_batches(&rs, true, batch);
+            let m = fill_matrix(terms, n, Similarity::Cosine, vec![f64::NAN; upper_len(n)]);
+            same_bits(m.condensed(), &reference, &format!("cosine, batch {batch}"));
+        }
+        let jaccard_reference = gathered(&sparse, &t.norms, vocab, Similarity::Jaccard);
+        let m = fill_matrix(read_terms_in_batches(&rs, false, 300), n, Similarity::Jaccard, vec![f64::NAN; upper_len(n)]);
+        same_bits(m.condensed(), &jaccard_reference, "jaccard");
+    }
+
+    /// Above 256 KB of text the call reads several batches of shrinking size: its matrix
+    /// is that of one batch, for the cosine (dense rows) and the Jaccard (ids).
+    #[test]
+    fn a_call_read_in_several_batches_equals_one_batch() {
+        let texts: Vec<String> = (0..500)
+            .map(|i: usize| (0..(i % 50 + 150)).map(|k| format!("w{} ", (k * 7 + i * 3) % (60 + i % 7))).collect())
+            .collect();
+        assert!(texts.iter().map(String::len).sum::<usize>() > 256 * 1024 + 64 * 1024, "more than one batch");
+        let rs = responses(&texts);
+        let n = rs.len();
+        for kind in [Similarity::Cosine, Similarity::Jaccard] {
+            let one = fill_matrix(read_terms_in_batches(&rs, kind == Similarity::Cosine, usize::MAX), n, kind, vec![f64::NAN; upper_len(n)]);
+            let call = compute_consensus(&rs, 0.5, kind);
+            same_bits(call.matrix.condensed(), one.condensed(), &format!("{kind:?}"));
         }
     }
 
-    /// Counts beyond i16 take the u32 path of the dense cosine: still the gather's values.
+    /// Counts beyond i16 take the u32 path of the dense cosine, norms beyond i32 the i64
+    /// sum of the i16 rows: still the gather's values.
     #[test]
-    fn dense_cosine_with_large_counts_equals_the_gather() {
-        let vectors = vec![
-            TermVector { ids: vec![0, 1, 2], counts: vec![40_000, 3, 1] },
-            TermVector { ids: vec![0, 2], counts: vec![1, 70_000] },
-            TermVector { ids: vec![1, 3], counts: vec![2, 5] },
-            TermVector { ids: vec![], counts: vec![] },
-        ];
-        let norms = squared_norms(&vectors);
-        let n = vectors.len();
+    fn dense_cosine_with_large_counts_and_norms_equals_the_gather() {
+        let rows = [(vec![0, 1, 2], vec![40_000, 3, 1]), (vec![0, 2], vec![1, 70_000]), (vec![1, 3], vec![2, 5]), (vec![], vec![])];
+        let sparse = Sparse::from_rows(&rows);
+        let norms: Vec<u64> = rows.iter().map(|(_, c)| c.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
+        let n = rows.len();
+        let reference = gathered(&sparse, &norms, 4, Similarity::Cosine);
         let mut cosine = vec![f64::NAN; upper_len(n)];
-        let rows = upper_rows(&mut cosine, n);
-        fill_cosine_dense(&vectors, &norms, 3, rows, false); // id 3 is in one response only
-        let mut dense = vec![0u32; 4];
-        let mut k = 0;
-        for i in 0..n {
-            for (&id, &c) in vectors[i].ids.iter().zip(&vectors[i].counts) {
-                dense[id as usize] = c;
-            }
-            for j in (i + 1)..n {
-                let gathered = similarity(&vectors[i], norms[i], &vectors[j], norms[j], &dense, Similarity::Cosine);
-                assert_eq!(cosine[k].to_bits(), gathered.to_bits(), "cosine ({i}, {j})");
-                k += 1;
-            }
-            dense.iter_mut().for_each(|c| *c = 0);
-        }
+        fill_cosine_dense(&sparse, &norms, 3, upper_rows(&mut cosine, n), false); // id 3 is in one response only
+        same_bits(&cosine, &reference, "u32 counts");
+        // i16 counts whose squares sum beyond i32: 3 x 30,000^2 = 2.7e9.
+        let rows = [(vec![0, 1, 2], vec![30_000, 30_000, 30_000]), (vec![0, 1, 2], vec![30_000, 29_999, 1]), (vec![2], vec![7])];
+        let sparse = Sparse::from_rows(&rows);
+        let norms: Vec<u64> = rows.iter().map(|(_, c)| c.iter().map(|&c| u64::from(c) * u64::from(c)).sum()).collect();
+        assert!(norms[0] > i32::MAX as u64);
+        let reference = gathered(&sparse, &norms, 3, Similarity::Cosine);
+        let dense = Dense { counts: vec![30_000, 30_000, 30_000, 30_000, 29_999, 1, 0, 0, 7], width: 3 };
+        let mut cosine = vec![f64::NAN; 3];
+        cosine_rows_i16(&dense.counts, dense.width, &norms, upper_rows(&mut cosine, 3), false);
+        same_bits(&cosine, &reference, "i16 rows, i64 sums");
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn long_key(word: &[u8]) -> u128 {
 }
 
 #[inline]
-fn is_long_key(key: u128) -> bool {
+pub(crate) fn is_long_key(key: u128) -> bool {
     key as u8 == 0
 }
 

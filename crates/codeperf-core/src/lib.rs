@@ -16,9 +16,11 @@ pub mod document;
 mod global_ids;
 mod intern;
 pub mod model;
+mod owned_vocabulary;
 mod packed;
 mod recommend_scan;
 mod stats;
+mod term_rows;
 pub mod text;
 mod unionfind;
 
