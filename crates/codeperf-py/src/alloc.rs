@@ -60,7 +60,10 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // (a `System` block) and a valid non-zero `new_size`.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            // A realloc is one allocation replacing another: count it as such.
+            // A realloc is one allocation replacing another: count it as such. Its bytes
+            // count as their change, also when the block moved (both copies existed for a
+            // moment): tracemalloc counts the Python heap's reallocs the same way (it
+            // replaces the old trace with the new one), so both heaps are measured alike.
             ALLOCATIONS.fetch_add(1, Relaxed);
             DEALLOCATIONS.fetch_add(1, Relaxed);
             if new_size >= layout.size() {
