@@ -117,6 +117,22 @@ def test_aggregation_agrees(rs):
     assert_same(PY.aggregate_responses(rs), RS.aggregate_responses(rs))
 
 
+def test_aggregation_reads_each_response_alone():
+    """A stem's first letters left by one response in a 64-byte block that the next one
+    does not lower (all code) must not hide a marker that starts the next response's prose
+    line at the next block (found by review: Rust read "ensur" + "e", and missed the
+    recommendation). Under 64 KB one thread reads every response, in order."""
+    base = {"expert": "a", "model": "m1", "confidence": 0.5, "latency_ms": 1.0,
+            "prompt_tokens": 1, "completion_tokens": 1, "cost_usd": 0.0}
+    leaves = {**base, "content": "a" * 59 + "ensur x"}
+    then = {**base, "content": "```\n" + "x" * 55 + "\n```\nEnsure it works.\n" + "y " * 50}
+    assert then["content"].index("Ensure") == 64
+    for rs in ([then], [leaves, then], [then, leaves, then]):
+        out = RS.aggregate_responses(rs)
+        assert [r["text"] for r in out["recommendations"]] == ["ensure it works"]
+        assert_same(PY.aggregate_responses(rs), out)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_tokenizer_agrees_on_any_text(s):

@@ -255,6 +255,21 @@ fn find_with(content: &str, sc: &mut Scratch, reading: Option<Reading>) -> Found
     let prose = doc.prose_lines.iter().map(|&(ls, le)| le - ls).sum();
     let reading = reading.unwrap_or_else(|| Reading::for_text(content.len(), prose));
     if reading == Reading::Stems {
+        // `fill_lines` lowers only the 64-byte blocks that hold prose: the others keep
+        // what this thread read before. A stem spanning such stale bytes and a line's
+        // first bytes would hide (memmem's matches do not overlap) a real stem starting
+        // the line, so the bytes around each line are the text's own (line breaks, no
+        // letters: no stem crosses them). Found by review: "ensur" left by one response
+        // hid "Ensure" at a block's start in the next.
+        let low = &mut sc.classified.low;
+        for &(ls, le) in &doc.prose_lines {
+            if ls > 0 {
+                low[ls - 1] = content.as_bytes()[ls - 1];
+            }
+            if le < content.len() {
+                low[le] = content.as_bytes()[le];
+            }
+        }
         stem_hits(&sc.classified.low[..content.len()], &mut hits);
     }
     if reading == Reading::Tokens {
@@ -712,5 +727,19 @@ mod tests {
                 same_as_full_scan(t).unwrap();
             }
         }
+        // A stem's first letters left in a block that the next response does not lower
+        // (pure code) must not join a stem that starts that response's prose line at the
+        // next block (the stem reading is chosen for this text: mostly prose).
+        let leaves = format!("{}ensur x", "a".repeat(59));
+        let then = format!("```\n{}\n```\nEnsure it works.\n{}", "x".repeat(55), "y ".repeat(50));
+        assert_eq!(then.find("Ensure"), Some(64));
+        let mut sc = Scratch::default();
+        let fresh = find_with(&then, &mut Scratch::default(), Some(Reading::Stems));
+        assert_eq!(fresh.spans.len(), 1);
+        find_with(&leaves, &mut sc, Some(Reading::Stems));
+        let after = find_with(&then, &mut sc, Some(Reading::Stems));
+        assert_eq!(after.spans, fresh.spans);
+        same_as_full_scan(&leaves).unwrap();
+        same_as_full_scan(&then).unwrap();
     }
 }
