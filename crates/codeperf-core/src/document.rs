@@ -17,19 +17,27 @@ const INLINE_LANGUAGE: usize = 22;
 /// bytes (every common one) are kept inline: a `String` per block cost an allocation
 /// while parsing and a free on the thread that holds the GIL (profiled on the `code`
 /// family: ~300 instructions per block of the ~530 per call).
+///
+/// Its representation is private: `as_str` reads the inline bytes unchecked, which is
+/// sound only because this module alone builds them (a public variant let safe code
+/// outside build invalid UTF-8; found by review).
 #[derive(Clone, PartialEq, Eq)]
-pub enum Language {
+pub struct Language(Repr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Repr {
     Inline { len: u8, bytes: [u8; INLINE_LANGUAGE] },
     Heap(String),
 }
 
 impl Language {
     pub fn as_str(&self) -> &str {
-        match self {
+        match &self.0 {
             // SAFETY: `bytes[..len]` was copied from a `&str` (`From<&str>`), or is an
-            // ASCII text lowered byte by byte (`language`): valid UTF-8 either way.
-            Language::Inline { len, bytes } => unsafe { std::str::from_utf8_unchecked(&bytes[..*len as usize]) },
-            Language::Heap(s) => s,
+            // ASCII text lowered byte by byte (`language`), the only two constructors
+            // (the representation is private): valid UTF-8 either way.
+            Repr::Inline { len, bytes } => unsafe { std::str::from_utf8_unchecked(&bytes[..*len as usize]) },
+            Repr::Heap(s) => s,
         }
     }
 }
@@ -38,11 +46,11 @@ impl From<&str> for Language {
     /// Inline exactly when it fits, so equal names are equal values.
     fn from(s: &str) -> Self {
         if s.len() > INLINE_LANGUAGE {
-            return Language::Heap(s.to_owned());
+            return Language(Repr::Heap(s.to_owned()));
         }
         let mut bytes = [0u8; INLINE_LANGUAGE];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
-        Language::Inline { len: s.len() as u8, bytes }
+        Language(Repr::Inline { len: s.len() as u8, bytes })
     }
 }
 
@@ -94,7 +102,7 @@ fn language(info: &str) -> Language {
         for (b, &c) in bytes.iter_mut().zip(name.as_bytes()) {
             *b = c.to_ascii_lowercase();
         }
-        return Language::Inline { len: name.len() as u8, bytes };
+        return Language(Repr::Inline { len: name.len() as u8, bytes });
     }
     Language::from(lower(name).as_str())
 }

@@ -23,7 +23,7 @@
 
 use rayon::prelude::*;
 
-use crate::analysis::{analyze_one_for, Need};
+use crate::analysis::{analyze_one_for, Need, PARALLEL_MIN_BYTES};
 use crate::model::Response;
 use crate::owned_vocabulary::OwnedVocabulary;
 
@@ -47,9 +47,8 @@ fn batch_bytes(total: usize, remaining: usize) -> usize {
     }
 }
 
-/// Below this much text a batch is read on the calling thread (waking rayon's pool costs
-/// more than it saves): `analysis::analyze_all_for`'s threshold.
-const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+// Below `PARALLEL_MIN_BYTES` of text a batch is read on the calling thread (waking
+// rayon's pool costs more than it saves): `analysis::analyze_all_for`'s threshold.
 
 /// A parallel batch is cut into this many pieces per thread (at least 8 responses
 /// each): enough to balance two threads, few enough that joining the pieces'
