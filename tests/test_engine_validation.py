@@ -145,3 +145,18 @@ def test_integers_are_numbers(backend):
     out = backend.aggregate_responses([good(confidence=1, latency_ms=3, cost_usd=0)])
     assert out["statistics"]["confidence"]["max"] == 1.0
     assert isinstance(out["statistics"]["confidence"]["max"], float)
+
+
+def test_content_of_2_30_code_points_is_refused_by_both_backends():
+    """The Rust engine keeps offsets within a response as u32: a text of 2**30 code points
+    (up to 4 GiB of UTF-8) is refused before any reading, by both backends alike, with
+    the same message. ASCII here: 1 GiB, built once."""
+    from codeperf.engine.validation import MAX_CONTENT_CHARS
+
+    assert MAX_CONTENT_CHARS == 2**30
+    huge = "a" * MAX_CONTENT_CHARS
+    for name in ("python", "rust"):
+        for op in ("analyze_responses", "compute_consensus", "aggregate_responses"):
+            with pytest.raises(ValueError) as info:
+                getattr(get_backend(name), op)([good(), good(content=huge)])
+            assert str(info.value) == "responses[1].content: must be shorter than 2**30 characters", (name, op)

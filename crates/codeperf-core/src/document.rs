@@ -111,6 +111,10 @@ fn language(info: &str) -> Language {
 // the register allocation of the token loop there (measured: +-0.5 % either way).
 #[inline(never)]
 pub(crate) fn parse(content: &str) -> Document {
+    // Every reading of a response starts here, and keeps offsets into it as u32 (some
+    // read unchecked): a longer text is refused, never wrapped (callers through Python
+    // were refused before this, at `model::MAX_CONTENT_CHARS` code points).
+    assert!(u32::try_from(content.len()).is_ok(), "a response's text must be under 4 GiB");
     let mut doc = Document { prose_lines: Vec::with_capacity(content.len() / 48 + 4), code_blocks: Vec::new() };
     let bytes = content.as_bytes();
     let len = bytes.len();

@@ -63,6 +63,11 @@ pub fn check_threshold(v: f64) -> Result<f64, InputError> {
     if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(InputError::Threshold) }
 }
 
+/// A response's text must be shorter than this many code points (the binding and the
+/// twin refuse longer ones with the same message): the engine keeps byte offsets within
+/// a response as u32, and 2^30 code points are under 2^32 bytes of UTF-8.
+pub const MAX_CONTENT_CHARS: usize = 1 << 30;
+
 /// compute_consensus refuses inputs whose matrix would exceed this many bytes unless
 /// the caller gives another budget: 512 MiB admits up to 11,585 responses.
 pub const DEFAULT_MATRIX_BUDGET_BYTES: u64 = 512 * 1024 * 1024;

@@ -3,7 +3,7 @@
 
 use codeperf_core::model::{
     check_confidence, check_non_negative, check_threshold, format_field_error, InputError, Response, Similarity,
-    DEFAULT_MATRIX_BUDGET_BYTES,
+    DEFAULT_MATRIX_BUDGET_BYTES, MAX_CONTENT_CHARS,
 };
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -148,6 +148,11 @@ pub fn responses<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Held<'py>>> {
         let expert = text(i, "expert", field(item, k_expert)?)?;
         let model = text(i, "model", field(item, k_model)?)?;
         let content = text(i, "content", field(item, k_content)?)?;
+        // Offsets within a response are u32 in the core: 2^30 code points are under 2^32
+        // bytes of UTF-8. The twin's check and message (`MAX_CONTENT_CHARS`).
+        if content.len()? >= MAX_CONTENT_CHARS {
+            return Err(fail(i, "content", "must be shorter than 2**30 characters"));
+        }
         let confidence = checked(i, "confidence", check_confidence(number(i, "confidence", field(item, k_confidence)?)?))?;
         let latency_ms = checked(i, "latency_ms", check_non_negative(number(i, "latency_ms", field(item, k_latency)?)?))?;
         let prompt_tokens = count(i, "prompt_tokens", field(item, k_prompt)?)?;

@@ -10,6 +10,10 @@ from typing import Any, Sequence
 
 _MISSING = object()
 MAX_TOKENS = 2**63 - 1
+# A response's text must be shorter than this many code points: the Rust engine keeps
+# byte offsets within a response as u32, and 2**30 code points are under 2**32 bytes of
+# UTF-8 (at most 4 bytes each). Checked on both backends, with the same message.
+MAX_CONTENT_CHARS = 2**30
 # compute_consensus refuses inputs whose similarity matrix (n (n - 1) / 2 float64) would
 # exceed this many bytes unless the caller passes another `matrix_budget_bytes`:
 # 512 MiB admits up to 11,585 responses (10,000 need 400 MB).
@@ -125,6 +129,8 @@ def validate(responses: Sequence[Any]) -> list[Response]:
         expert = _text(i, "expert", get("expert", _MISSING))
         model = _text(i, "model", get("model", _MISSING))
         content = _text(i, "content", get("content", _MISSING))
+        if len(content) >= MAX_CONTENT_CHARS:
+            raise _fail(i, "content", "must be shorter than 2**30 characters")
         confidence = _number(i, "confidence", get("confidence", _MISSING))
         if not 0.0 <= confidence <= 1.0:  # NaN fails too
             raise _fail(i, "confidence", "must be in [0, 1]")
