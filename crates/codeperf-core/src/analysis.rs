@@ -8,7 +8,7 @@ use std::mem::take;
 
 use crate::document::{self, CodeBlock};
 use crate::global_ids::{self, GlobalIds};
-use crate::intern::{long_key, KeyTable};
+use crate::intern::KeyTable;
 use crate::model::Response;
 use crate::packed;
 use crate::classify::Classified;
@@ -462,14 +462,12 @@ fn intern(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: 
 /// `intern` for a token longer than 16 bytes (rare).
 #[inline(never)]
 fn intern_long(table: &mut KeyTable, words: &mut Vec<Word>, low: &[u8], s: usize, e: usize) -> u32 {
-    let word = &low[s..e];
-    let same = |id: u32| {
+    let (id, new) = table.get_or_insert_long(low, s, e, words.len() as u32, |id| {
         let w = words[id as usize];
-        &low[w.start as usize..(w.start + w.len) as usize] == word
-    };
-    let (id, new) = table.get_or_insert(long_key(word), words.len() as u32, same);
+        (w.start as usize, (w.start + w.len) as usize)
+    });
     if new {
-        words.push(Word { start: s as u32, len: word.len() as u32, count: 1 });
+        words.push(Word { start: s as u32, len: (e - s) as u32, count: 1 });
     } else {
         words[id as usize].count += 1;
     }
@@ -761,7 +759,7 @@ pub(crate) const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 /// Above it, rayon splits the responses into pieces of at least this many (about 16
 /// KB of text at 2 KB each): a piece costs a job hand-off, and 100 responses on two
 /// threads need a dozen pieces to balance, not one per response.
-pub(crate) const PARALLEL_MIN_RESPONSES: usize = 8;
+const PARALLEL_MIN_RESPONSES: usize = 8;
 
 /// One response's analysis for `need`, on this thread's scratch buffers: consensus reads
 /// responses one at a time and keeps only their term counts (`term_rows`).
@@ -770,7 +768,12 @@ pub(crate) fn analyze_one_for(content: &str, need: Need) -> Analysis {
 }
 
 pub(crate) fn analyze_all_for(responses: &[Response<'_>], need: Need) -> Vec<Analysis> {
-    let one = |r: &Response<'_>| SCRATCH.with(|sc| analyze_one_with(r.content, &mut sc.borrow_mut(), need));
+    per_response(responses, |r| analyze_one_for(r.content, need))
+}
+
+/// `one` of every response, in input order: on the calling thread below
+/// `PARALLEL_MIN_BYTES` of text, else in rayon pieces of `PARALLEL_MIN_RESPONSES` or more.
+pub(crate) fn per_response<T: Send>(responses: &[Response<'_>], one: impl Fn(&Response<'_>) -> T + Sync + Send) -> Vec<T> {
     if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
         responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
     } else {

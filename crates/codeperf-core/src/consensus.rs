@@ -460,23 +460,8 @@ pub fn compute_consensus_into<S: AsRef<[f64]> + AsMut<[f64]>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::responses_of;
     use crate::term_rows::{read_terms_in_batches, Dense};
-
-    fn responses(texts: &[String]) -> Vec<Response<'_>> {
-        texts
-            .iter()
-            .map(|t| Response {
-                expert: "e",
-                model: "m",
-                content: t,
-                confidence: 0.5,
-                latency_ms: 0.0,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                cost_usd: 0.0,
-            })
-            .collect()
-    }
 
     /// Every pair by the gather (the reference every other path must equal bit for bit).
     fn gathered(sparse: &Sparse, norms: &[u64], vocab: usize, kind: Similarity) -> Vec<f64> {
@@ -509,7 +494,7 @@ mod tests {
     #[test]
     fn bitset_jaccard_and_dense_cosine_equal_the_gather() {
         let texts = texts();
-        let rs = responses(&texts);
+        let rs = responses_of(&texts);
         let n = rs.len();
         let mut t = read_terms_in_batches(&rs, true, usize::MAX);
         let Rows::Sparse(mut sparse) = std::mem::replace(&mut t.rows, Rows::Sparse(Sparse::default())) else {
@@ -544,7 +529,7 @@ mod tests {
             })
             .chain(["singleton w1 w2".to_string()])
             .collect();
-        let rs = responses(&texts);
+        let rs = responses_of(&texts);
         let n = rs.len();
         let t = read_terms_in_batches(&rs, true, usize::MAX);
         let (vocab, shared) = (t.doc_freq.len(), t.shared());
@@ -574,7 +559,7 @@ mod tests {
             .map(|i: usize| (0..(i % 50 + 150)).map(|k| format!("w{} ", (k * 7 + i * 3) % (60 + i % 7))).collect())
             .collect();
         assert!(texts.iter().map(String::len).sum::<usize>() > 256 * 1024 + 64 * 1024, "more than one batch");
-        let rs = responses(&texts);
+        let rs = responses_of(&texts);
         let n = rs.len();
         for kind in [Similarity::Cosine, Similarity::Jaccard] {
             let one = fill_matrix(read_terms_in_batches(&rs, kind == Similarity::Cosine, usize::MAX), n, kind, vec![f64::NAN; upper_len(n)]);

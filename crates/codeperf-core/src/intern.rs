@@ -73,6 +73,18 @@ impl KeyTable {
         }
     }
 
+    /// `get_or_insert` for the word `low[s..e]` of over 16 bytes: probed by its hash
+    /// (`long_key`), told apart from a colliding word by its text; `span(id)` is a known
+    /// word's range in `low` (a per-response scan keeps words as ranges of the text).
+    pub(crate) fn get_or_insert_long(&mut self, low: &[u8], s: usize, e: usize, new_id: u32,
+                                     span: impl Fn(u32) -> (usize, usize)) -> (u32, bool) {
+        let word = &low[s..e];
+        self.get_or_insert(long_key(word), new_id, |id| {
+            let (a, b) = span(id);
+            &low[a..b] == word
+        })
+    }
+
     /// The id stored for `key`, and false; or `new_id` stored for it, and true. For a
     /// long key, `same(id)` says whether the word of `id` is the word looked up.
     #[inline]

@@ -116,6 +116,24 @@ pub fn format_field_error(index: usize, field: &str, reason: &str) -> String {
     format!("responses[{index}].{field}: {reason}")
 }
 
+/// Responses around the given texts, every other field fixed (the core's tests).
+#[cfg(test)]
+pub(crate) fn responses_of(texts: &[String]) -> Vec<Response<'_>> {
+    texts
+        .iter()
+        .map(|t| Response {
+            expert: "e",
+            model: "m",
+            content: t,
+            confidence: 0.5,
+            latency_ms: 0.0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_usd: 0.0,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,12 +29,11 @@ use memchr::memmem;
 use std::mem::take;
 use std::sync::OnceLock;
 
-use rayon::prelude::*;
 
-use crate::analysis::{PARALLEL_MIN_BYTES, PARALLEL_MIN_RESPONSES};
+use crate::analysis::per_response;
 use crate::classify::Classified;
 use crate::document;
-use crate::intern::{long_key, KeyTable};
+use crate::intern::KeyTable;
 use crate::model::Response;
 use crate::packed;
 use crate::text::{is_ascii_ws, is_content, word_classes, LONGEST_LISTED, RECOMMEND_MARKERS};
@@ -168,12 +167,7 @@ impl Found {
 /// Every response's `Found`, in input order (in parallel above `PARALLEL_MIN_BYTES` of
 /// text, as analysis splits it).
 pub(crate) fn find_all(responses: &[Response<'_>]) -> Vec<Found> {
-    let one = |r: &Response<'_>| find_one(r.content);
-    if responses.iter().map(|r| r.content.len()).sum::<usize>() >= PARALLEL_MIN_BYTES {
-        responses.par_iter().with_min_len(PARALLEL_MIN_RESPONSES).map(one).collect()
-    } else {
-        responses.iter().map(one).collect()
-    }
+    per_response(responses, |r| find_one(r.content))
 }
 
 /// A distinct word of the candidates being read: where it first occurs in the lowered
@@ -419,12 +413,10 @@ fn intern(sc: &mut Interning<'_>, low: &[u8], s: usize, e: usize) -> u32 {
         let (id, new) = table.get_or_insert(key, words.len() as u32, |_| false);
         (key, id, new)
     } else {
-        let word = &low[s..e];
-        let same = |id: u32| {
+        let (id, new) = table.get_or_insert_long(low, s, e, words.len() as u32, |id| {
             let w = words[id as usize];
-            &low[w.start as usize..(w.start + w.len) as usize] == word
-        };
-        let (id, new) = table.get_or_insert(long_key(word), words.len() as u32, same);
+            (w.start as usize, (w.start + w.len) as usize)
+        });
         if new {
             return new_long_word(sc, low, s, e);
         }

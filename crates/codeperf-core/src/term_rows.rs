@@ -356,22 +356,7 @@ impl Terms {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn responses(texts: &[String]) -> Vec<Response<'_>> {
-        texts
-            .iter()
-            .map(|t| Response {
-                expert: "e",
-                model: "m",
-                content: t,
-                confidence: 0.5,
-                latency_ms: 0.0,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                cost_usd: 0.0,
-            })
-            .collect()
-    }
+    use crate::model::responses_of;
 
     /// Each response's words as a sorted list of (word text, count), from any terms: what
     /// no numbering, batching or representation may change.
@@ -439,7 +424,7 @@ mod tests {
     fn any_batching_and_representation_keeps_every_bag_of_words() {
         for (spread, long_counts) in [(40, false), (2000, false), (40, true)] {
             let texts = texts(spread, long_counts);
-            let rs = responses(&texts);
+            let rs = responses_of(&texts);
             let words = words_by_id(&texts);
             let reference = read_terms_in_batches(&rs, true, usize::MAX);
             let expect = bags(&reference, &words);
@@ -493,7 +478,7 @@ mod tests {
     #[test]
     fn shared_columns_and_shared_first_keep_the_shared_words() {
         let texts = texts(40, false);
-        let rs = responses(&texts);
+        let rs = responses_of(&texts);
         let words = words_by_id(&texts);
         let mut t = read_terms_in_batches(&rs, true, usize::MAX);
         let all = bags(&t, &words);
